@@ -1,0 +1,306 @@
+//! `neuropipe`: run, validate and inspect real-time EEG pipelines.
+//!
+//! Exit codes: 0 the pipeline finished or was stopped (duration, Ctrl-C/SIGTERM); 1 a stage
+//! failed (the message names it); 2 the command line, the pipeline file or a recording path
+//! is invalid (every problem is listed).
+
+mod record;
+mod status;
+
+use clap::{Parser, Subcommand};
+use neuropipe_core::{ConfigErrors, Outcome, Pipeline, PipelineConfig, Registry};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// The built-in default pipeline (`neuropipe run` with no file).
+const DEFAULT_PIPELINE: &str = include_str!("../../../pipelines/default.json");
+
+#[derive(Parser)]
+#[command(
+    name = "neuropipe",
+    version,
+    about = "Real-time EEG / biosignal pipelines"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a pipeline (the built-in default if no file is given) until it ends, the duration
+    /// passes, or Ctrl-C.
+    Run {
+        /// Pipeline JSON file.
+        pipeline: Option<PathBuf>,
+        /// Stop after this many seconds.
+        #[arg(long, value_name = "SECONDS")]
+        duration: Option<f64>,
+        /// Record the processed output to FILE (.edf, .bdf or .csv).
+        #[arg(long, value_name = "FILE")]
+        record: Option<PathBuf>,
+        /// Serve the control API and dashboard on ADDR (default 127.0.0.1:7878).
+        #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:7878")]
+        serve: Option<String>,
+        /// Write the final per-stage metrics as JSON to FILE.
+        #[arg(long, value_name = "FILE")]
+        stats_json: Option<PathBuf>,
+        /// No live status line.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Check a pipeline file and report every problem at once.
+    Validate {
+        /// Pipeline JSON file.
+        file: PathBuf,
+    },
+    /// List stage types with their ports and parameters.
+    Stages {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the JSON Schema of pipeline files.
+    Schema,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let registry = neuropipe_stages::registry();
+    match cli.command {
+        Command::Run {
+            pipeline,
+            duration,
+            record,
+            serve,
+            stats_json,
+            quiet,
+        } => run(
+            &registry,
+            RunArgs {
+                pipeline,
+                duration,
+                record,
+                serve,
+                stats_json,
+                quiet,
+            },
+        ),
+        Command::Validate { file } => validate(&registry, &file),
+        Command::Stages { json } => {
+            stages(&registry, json);
+            ExitCode::SUCCESS
+        }
+        Command::Schema => {
+            let schema = neuropipe_core::schema::pipeline_schema(&registry);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&schema).unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+struct RunArgs {
+    pipeline: Option<PathBuf>,
+    duration: Option<f64>,
+    record: Option<PathBuf>,
+    serve: Option<String>,
+    stats_json: Option<PathBuf>,
+    quiet: bool,
+}
+
+fn load(path: Option<&Path>) -> Result<PipelineConfig, String> {
+    let (name, text) = match path {
+        Some(p) => (
+            p.display().to_string(),
+            std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?,
+        ),
+        None => (
+            "built-in default pipeline".to_string(),
+            DEFAULT_PIPELINE.to_string(),
+        ),
+    };
+    PipelineConfig::parse(&text).map_err(|e| format!("{name}: {e}"))
+}
+
+fn report_invalid(name: &str, e: &ConfigErrors) -> ExitCode {
+    eprint!("{name}: {e}");
+    ExitCode::from(2)
+}
+
+fn validate(registry: &Registry, file: &Path) -> ExitCode {
+    let cfg = match load(Some(file)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprint!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    match neuropipe_core::validate(&cfg, registry) {
+        Ok(()) => {
+            println!(
+                "{}: ok ({} stages, {} links)",
+                file.display(),
+                cfg.stages.len(),
+                cfg.links.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => report_invalid(&file.display().to_string(), &e),
+    }
+}
+
+fn stages(registry: &Registry, json: bool) {
+    if json {
+        let specs: Vec<_> = registry.specs().collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&specs).unwrap_or_default()
+        );
+        return;
+    }
+    for s in registry.specs() {
+        println!("{}  —  {}", s.type_name, s.summary);
+        for p in &s.inputs {
+            println!("    in  {:<10} {:<5} {}", p.name, p.payload.text(), p.doc);
+        }
+        for p in &s.outputs {
+            println!("    out {:<10} {:<5} {}", p.name, p.payload.text(), p.doc);
+        }
+        for p in &s.params {
+            let default = match (&p.default, p.optional) {
+                (Some(d), _) => format!("default {d}"),
+                (None, true) => "optional".to_string(),
+                (None, false) => "required".to_string(),
+            };
+            println!(
+                "    {:<18} {:<28} {:<16}{} {}",
+                p.name,
+                p.type_text(),
+                default,
+                if p.live { " live" } else { "     " },
+                p.doc
+            );
+        }
+        println!();
+    }
+}
+
+fn run(registry: &Registry, args: RunArgs) -> ExitCode {
+    let name = args
+        .pipeline
+        .as_ref()
+        .map_or("built-in default pipeline".to_string(), |p| {
+            p.display().to_string()
+        });
+    let mut cfg = match load(args.pipeline.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprint!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(d) = args.duration {
+        if !(d.is_finite() && d > 0.0) {
+            eprintln!("--duration must be a positive number of seconds, got {d}");
+            return ExitCode::from(2);
+        }
+    }
+    if args.serve.is_some() {
+        eprintln!("--serve: the control server is not part of this build yet");
+        return ExitCode::from(2);
+    }
+    if let Some(path) = &args.record {
+        if let Err(e) = record::attach(&mut cfg, registry, path) {
+            eprintln!("--record {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+    let pipeline = match Pipeline::build(&cfg, registry) {
+        Ok(p) => p,
+        Err(e) => return report_invalid(&name, &e),
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("neuropipe")
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let report = rt.block_on(async move {
+        let handle = pipeline.handle();
+        spawn_signal_handler(handle.clone());
+        if let Some(d) = args.duration {
+            let h = handle.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs_f64(d)).await;
+                h.stop();
+            });
+        }
+        let status = (!args.quiet && status::stderr_is_terminal())
+            .then(|| tokio::spawn(status::live_status(handle.clone())));
+        let report = pipeline.run().await;
+        if let Some(s) = status {
+            s.abort();
+            status::clear_line();
+        }
+        report
+    });
+    eprint!("{}", status::summary_table(&report.snapshot));
+    if let Some(path) = &args.stats_json {
+        let text = serde_json::to_string_pretty(&report.snapshot).unwrap_or_default();
+        if let Err(e) = std::fs::write(path, text) {
+            eprintln!("cannot write --stats-json {}: {e}", path.display());
+        }
+    }
+    match report.outcome {
+        Outcome::Finished => ExitCode::SUCCESS,
+        Outcome::Failed { stage, message } => {
+            eprintln!("error: stage `{stage}` failed: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// First SIGINT/SIGTERM: graceful stop (drain + flush). Second: exit at once with 130.
+fn spawn_signal_handler(handle: neuropipe_core::PipelineHandle) {
+    use tokio::signal::unix::{signal, SignalKind};
+    tokio::spawn(async move {
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            tracing::warn!("cannot install signal handlers; Ctrl-C will kill the process");
+            return;
+        };
+        for n in 0.. {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            if n == 0 {
+                tracing::info!(
+                    "stopping: draining queues and flushing sinks (Ctrl-C again to abort)"
+                );
+                handle.stop();
+            } else {
+                eprintln!("aborted");
+                std::process::exit(130);
+            }
+        }
+    });
+}

@@ -1,0 +1,85 @@
+//! `--record FILE`: adds a recorder stage (format from the extension) fed by the pipeline's
+//! processed output, without any change to the pipeline file.
+
+use neuropipe_core::{LinkConfig, PayloadKind, PipelineConfig, PortPayload, Registry, StageConfig};
+use serde_json::{Map, Value};
+use std::path::Path;
+
+/// Stage type that records each extension.
+fn recorder_type(path: &Path) -> Result<&'static str, String> {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("edf") => Ok("EdfRecorder"),
+        Some("bdf") => Ok("BdfRecorder"),
+        Some("csv") => Ok("CsvRecorder"),
+        _ => Err(
+            "the file name must end in .edf, .bdf or .csv (the format follows the extension)"
+                .into(),
+        ),
+    }
+}
+
+/// The output that carries the pipeline's processed signal: the output feeding the first sink
+/// (a stage with no outputs) that carries voltages, else any output feeding a sink, else the
+/// last output in the file.
+pub fn processed_output(cfg: &PipelineConfig, registry: &Registry) -> Option<String> {
+    let spec_of = |id: &str| {
+        cfg.stages
+            .iter()
+            .find(|s| s.id == id)
+            .and_then(|s| registry.get(&s.kind))
+    };
+    let mut candidates = vec![];
+    for l in &cfg.links {
+        let Some(to) = spec_of(&l.to.stage) else {
+            continue;
+        };
+        if !to.outputs.is_empty() {
+            continue;
+        }
+        let Some(from) = spec_of(&l.from.stage) else {
+            continue;
+        };
+        let port = match &l.from.port {
+            Some(p) => from.outputs.iter().find(|x| x.name == p),
+            None => from.outputs.first(),
+        }?;
+        let voltage = port.payload != PortPayload::Kind(PayloadKind::I32);
+        candidates.push((voltage, format!("{}.{}", l.from.stage, port.name)));
+    }
+    candidates
+        .iter()
+        .find(|c| c.0)
+        .or(candidates.first())
+        .map(|c| c.1.clone())
+        .or_else(|| cfg.links.last().map(|l| l.from.to_string()))
+}
+
+/// Adds a recorder of `path` to `cfg`.
+pub fn attach(cfg: &mut PipelineConfig, registry: &Registry, path: &Path) -> Result<(), String> {
+    let kind = recorder_type(path)?;
+    if registry.get(kind).is_none() {
+        return Err(format!("this build has no `{kind}` stage"));
+    }
+    let from = processed_output(cfg, registry).ok_or("the pipeline has no output to record")?;
+    let mut id = "record".to_string();
+    while cfg.stages.iter().any(|s| s.id == id) {
+        id.push('_');
+    }
+    let mut params = Map::new();
+    params.insert("path".into(), Value::from(path.display().to_string()));
+    cfg.stages.push(StageConfig {
+        id: id.clone(),
+        kind: kind.to_string(),
+        params,
+        stream: None,
+    });
+    let mut link = LinkConfig::new(&from, &format!("{id}.in")).ok_or("bad endpoint")?;
+    link.capacity = 64;
+    cfg.links.push(link);
+    Ok(())
+}

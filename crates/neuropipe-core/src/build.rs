@@ -1,0 +1,702 @@
+//! From a [`PipelineConfig`] to a runnable [`Pipeline`](crate::Pipeline): resolving links
+//! against the registry, checking the graph, and building each stage through its factory
+//! with a [`StageBuilder`].
+
+use crate::clock::Clock;
+use crate::config::{Endpoint, PipelineConfig, StageConfig, StreamOverrides};
+use crate::error::{BuildError, ConfigError};
+use crate::event::{EventBus, EventReceiver};
+use crate::metrics::{LinkMetrics, PoolMetrics};
+use crate::params::Params;
+use crate::payload::{Payload, PayloadKind, Samples};
+use crate::pool::{ErasedPool, MemoryPool};
+use crate::queue::{Access, Input, LinkPolicy, LinkShared, OutLink, Output};
+use crate::registry::{suggestion, PortSpec, Registry, StageSpec};
+use crate::stage::{InputId, OutputId, StageShared};
+use crate::stream::StreamInfo;
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A link with its ends resolved to stage and port indices.
+#[derive(Clone, Debug)]
+pub(crate) struct ResolvedLink {
+    pub(crate) from: (usize, usize),
+    pub(crate) to: (usize, usize),
+    pub(crate) capacity: usize,
+    pub(crate) policy: LinkPolicy,
+}
+
+/// Semantic checks that need the registry. Returns resolved links and a topological order of
+/// the stages, plus every problem found.
+pub(crate) fn resolve(
+    cfg: &PipelineConfig,
+    reg: &Registry,
+) -> (Vec<ResolvedLink>, Vec<usize>, Vec<ConfigError>) {
+    let mut errors = vec![];
+    let specs: Vec<Option<&StageSpec>> = cfg
+        .stages
+        .iter()
+        .enumerate()
+        .map(|(i, s)| check_stage(i, s, reg, &mut errors))
+        .collect();
+    let index: HashMap<&str, usize> = cfg
+        .stages
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect();
+    let ids = || cfg.stages.iter().map(|s| s.id.as_str());
+
+    let mut links = vec![];
+    let mut input_owner: HashMap<(usize, usize), usize> = HashMap::new();
+    for (j, l) in cfg.links.iter().enumerate() {
+        let path = format!("$.links[{j}]");
+        let mut end = |e: &Endpoint, side: &str, outputs: bool| -> Option<(usize, usize)> {
+            let Some(&si) = index.get(e.stage.as_str()) else {
+                errors.push(ConfigError::new(
+                    format!("{path}.{side}"),
+                    format!(
+                        "unknown stage `{}`{} (stages: {})",
+                        e.stage,
+                        suggestion(&e.stage, ids()),
+                        ids().collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+                return None;
+            };
+            let spec = specs[si]?;
+            let (ports, other, dir) = if outputs {
+                (&spec.outputs, &spec.inputs, "output")
+            } else {
+                (&spec.inputs, &spec.outputs, "input")
+            };
+            let names = || ports.iter().map(|p| p.name);
+            let list = || {
+                if ports.is_empty() {
+                    format!(
+                        "stage `{}` ({}) has no {dir} ports",
+                        e.stage, spec.type_name
+                    )
+                } else {
+                    format!(
+                        "{dir} ports of `{}`: {}",
+                        e.stage,
+                        names().collect::<Vec<_>>().join(", ")
+                    )
+                }
+            };
+            match &e.port {
+                None if ports.len() == 1 => Some((si, 0)),
+                None => {
+                    errors.push(ConfigError::new(
+                        format!("{path}.{side}"),
+                        format!("name the port: `{}.<port>` ({})", e.stage, list()),
+                    ));
+                    None
+                }
+                Some(p) => match ports.iter().position(|x| x.name == p) {
+                    Some(pi) => Some((si, pi)),
+                    None => {
+                        let hint = if other.iter().any(|x| x.name == p) {
+                            format!(
+                                "; `{p}` is an {} port, and links go from an output to an input",
+                                if outputs { "input" } else { "output" }
+                            )
+                        } else {
+                            suggestion(p, names())
+                        };
+                        errors.push(ConfigError::new(
+                            format!("{path}.{side}"),
+                            format!(
+                                "stage `{}` has no {dir} port `{p}`{hint} ({})",
+                                e.stage,
+                                list()
+                            ),
+                        ));
+                        None
+                    }
+                },
+            }
+        };
+        let from = end(&l.from, "from", true);
+        let to = end(&l.to, "to", false);
+        let (Some(from), Some(to)) = (from, to) else {
+            continue;
+        };
+        let (fs, ts) = (
+            specs[from.0].expect("resolved"),
+            specs[to.0].expect("resolved"),
+        );
+        let (fp, tp) = (&fs.outputs[from.1], &ts.inputs[to.1]);
+        if !fp.payload.compatible(tp.payload) {
+            errors.push(ConfigError::new(
+                path.clone(),
+                format!(
+                    "payload mismatch: `{}.{}` sends {} packets but `{}.{}` takes {}",
+                    l.from.stage,
+                    fp.name,
+                    fp.payload.text(),
+                    l.to.stage,
+                    tp.name,
+                    tp.payload.text()
+                ),
+            ));
+            continue;
+        }
+        if let Some(first) = input_owner.insert(to, j) {
+            errors.push(ConfigError::new(
+                format!("{path}.to"),
+                format!(
+                    "input `{}.{}` is already linked by $.links[{first}]; an input takes one link (an output can feed many)",
+                    l.to.stage, tp.name
+                ),
+            ));
+            continue;
+        }
+        links.push(ResolvedLink {
+            from,
+            to,
+            capacity: l.capacity,
+            policy: l.policy,
+        });
+    }
+
+    // Required ports must be linked.
+    for (i, spec) in specs.iter().enumerate() {
+        let Some(spec) = spec else { continue };
+        let id = &cfg.stages[i].id;
+        for (pi, p) in spec.inputs.iter().enumerate() {
+            if p.required && !links.iter().any(|l| l.to == (i, pi)) {
+                errors.push(ConfigError::new(
+                    format!("$.stages[{i}]"),
+                    format!(
+                        "input `{id}.{}` ({}) is not linked: add a link like \"<stage>.<port> -> {id}.{}\"",
+                        p.name, spec.type_name, p.name
+                    ),
+                ));
+            }
+        }
+        for (pi, p) in spec.outputs.iter().enumerate() {
+            if p.required && !links.iter().any(|l| l.from == (i, pi)) {
+                errors.push(ConfigError::new(
+                    format!("$.stages[{i}]"),
+                    format!(
+                        "output `{id}.{}` ({}) is not linked: add a link like \"{id}.{} -> <stage>.<port>\"",
+                        p.name, spec.type_name, p.name
+                    ),
+                ));
+            }
+        }
+    }
+
+    let order = topo_order(cfg, &links, &mut errors);
+    (links, order, errors)
+}
+
+fn check_stage<'r>(
+    i: usize,
+    s: &StageConfig,
+    reg: &'r Registry,
+    errors: &mut Vec<ConfigError>,
+) -> Option<&'r StageSpec> {
+    let path = format!("$.stages[{i}]");
+    let Some(spec) = reg.get(&s.kind) else {
+        errors.push(ConfigError::new(
+            format!("{path}.type"),
+            format!(
+                "unknown stage type `{}`{} (run `neuropipe stages` for the list: {})",
+                s.kind,
+                suggestion(&s.kind, reg.names()),
+                reg.names().collect::<Vec<_>>().join(", ")
+            ),
+        ));
+        return None;
+    };
+    let names = || spec.params.iter().map(|p| p.name);
+    for (k, v) in &s.params {
+        match spec.param_spec(k) {
+            None => errors.push(ConfigError::new(
+                format!("{path}.params.{k}"),
+                format!(
+                    "stage type `{}` has no parameter `{k}`{} (parameters: {})",
+                    spec.type_name,
+                    suggestion(k, names()),
+                    if spec.params.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names().collect::<Vec<_>>().join(", ")
+                    }
+                ),
+            )),
+            Some(p) => {
+                if let Err(m) = p.check(v) {
+                    errors.push(ConfigError::new(format!("{path}.params.{k}"), m));
+                }
+            }
+        }
+    }
+    for p in &spec.params {
+        if p.required() && !s.params.contains_key(p.name) {
+            errors.push(ConfigError::new(
+                format!("{path}.params"),
+                format!(
+                    "missing required parameter `{}` ({}) of stage type `{}`",
+                    p.name,
+                    p.type_text(),
+                    spec.type_name
+                ),
+            ));
+        }
+    }
+    if s.stream.is_some() && !spec.stream_info {
+        errors.push(ConfigError::new(
+            format!("{path}.stream"),
+            format!(
+                "stage type `{}` does not take a \"stream\" object (only sources do)",
+                spec.type_name
+            ),
+        ));
+    }
+    Some(spec)
+}
+
+fn topo_order(
+    cfg: &PipelineConfig,
+    links: &[ResolvedLink],
+    errors: &mut Vec<ConfigError>,
+) -> Vec<usize> {
+    let n = cfg.stages.len();
+    let mut indeg = vec![0usize; n];
+    for l in links {
+        indeg[l.to.0] += 1;
+    }
+    let mut ready: Vec<usize> = (0..n).rev().filter(|&i| indeg[i] == 0).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(i) = ready.pop() {
+        order.push(i);
+        for l in links.iter().filter(|l| l.from.0 == i) {
+            indeg[l.to.0] -= 1;
+            if indeg[l.to.0] == 0 {
+                ready.push(l.to.0);
+            }
+        }
+    }
+    if order.len() < n {
+        // Walk back from a stage left in the cycle to name it.
+        let left: Vec<usize> = (0..n).filter(|i| indeg[*i] > 0).collect();
+        let mut cycle = vec![left[0]];
+        loop {
+            let cur = *cycle.last().expect("non-empty");
+            let Some(prev) = links
+                .iter()
+                .find(|l| l.to.0 == cur && indeg[l.from.0] > 0)
+                .map(|l| l.from.0)
+            else {
+                break;
+            };
+            if let Some(pos) = cycle.iter().position(|&x| x == prev) {
+                cycle.drain(..pos);
+                cycle.push(prev);
+                break;
+            }
+            cycle.push(prev);
+        }
+        cycle.reverse();
+        let names: Vec<&str> = cycle.iter().map(|&i| cfg.stages[i].id.as_str()).collect();
+        errors.push(ConfigError::new(
+            "$.links",
+            format!(
+                "cycle: {}; a pipeline must be a directed acyclic graph",
+                names.join(" -> ")
+            ),
+        ));
+    }
+    order
+}
+
+/// A built link, as the pipeline reports it in metrics.
+pub(crate) struct LinkInfo {
+    pub(crate) from: String,
+    pub(crate) to: String,
+    pub(crate) capacity: usize,
+    pub(crate) policy: LinkPolicy,
+    pub(crate) metrics: Arc<LinkMetrics>,
+    pub(crate) depth: Arc<dyn Fn() -> usize + Send + Sync>,
+}
+
+struct LinkSlot {
+    any: Arc<dyn Any + Send + Sync>,
+    stream: StreamInfo,
+}
+
+/// State shared by all stage builders of one pipeline.
+pub(crate) struct BuildEnv {
+    pub(crate) cfg: PipelineConfig,
+    /// Name and access of every input port that a link feeds, by (stage, port).
+    consumer_ports: HashMap<(usize, usize), (&'static str, Access)>,
+    pub(crate) links: Vec<ResolvedLink>,
+    slots: Vec<Option<LinkSlot>>,
+    named_pools: HashMap<String, ErasedPool>,
+    auto_pool_count: usize,
+    pub(crate) clock: Clock,
+    pub(crate) events: EventBus,
+    pub(crate) link_infos: Vec<LinkInfo>,
+    pub(crate) pool_infos: Vec<(String, Arc<PoolMetrics>)>,
+}
+
+impl BuildEnv {
+    pub(crate) fn new(
+        cfg: PipelineConfig,
+        reg: &Registry,
+        links: Vec<ResolvedLink>,
+        clock: Clock,
+        events: EventBus,
+    ) -> Self {
+        let mut pool_infos = vec![];
+        let named_pools = cfg
+            .pools
+            .iter()
+            .map(|p| {
+                let e = match p.payload {
+                    PayloadKind::I32 => {
+                        MemoryPool::<Samples<i32>>::new(&p.name, p.count, p.frames, p.channels)
+                            .erased()
+                    }
+                    PayloadKind::F32 => {
+                        MemoryPool::<Samples<f32>>::new(&p.name, p.count, p.frames, p.channels)
+                            .erased()
+                    }
+                    PayloadKind::F64 => {
+                        MemoryPool::<Samples<f64>>::new(&p.name, p.count, p.frames, p.channels)
+                            .erased()
+                    }
+                };
+                pool_infos.push((p.name.clone(), e.metrics.clone()));
+                (p.name.clone(), e)
+            })
+            .collect();
+        // Enough for every queue to be full and every stage to hold two packets.
+        let auto_pool_count =
+            links.iter().map(|l| l.capacity).sum::<usize>() + 2 * cfg.stages.len() + 2;
+        let n = links.len();
+        let mut consumer_ports = HashMap::new();
+        for l in &links {
+            if let Some(spec) = reg.get(&cfg.stages[l.to.0].kind) {
+                let p = &spec.inputs[l.to.1];
+                consumer_ports.insert(l.to, (p.name, p.access));
+            }
+        }
+        BuildEnv {
+            cfg,
+            consumer_ports,
+            links,
+            slots: (0..n).map(|_| None).collect(),
+            named_pools,
+            auto_pool_count,
+            clock,
+            events,
+            link_infos: vec![],
+            pool_infos,
+        }
+    }
+
+    /// Whether every link into stage `i` has been built (its producers exist).
+    pub(crate) fn inputs_ready(&self, i: usize) -> bool {
+        self.links
+            .iter()
+            .zip(&self.slots)
+            .all(|(l, s)| l.to.0 != i || s.is_some())
+    }
+}
+
+/// What a stage factory uses to build its stage: validated parameters (defaults filled in),
+/// typed port handles, stream info, memory pools, the clock and the event bus.
+///
+/// Every lookup here that can fail returns a [`BuildError`], reported by `neuropipe validate`
+/// with the JSON path — so `run` never has to look anything up.
+pub struct StageBuilder<'a> {
+    pub(crate) idx: usize,
+    pub(crate) spec: &'a StageSpec,
+    pub(crate) params: Params,
+    pub(crate) shared: Arc<StageShared>,
+    pub(crate) env: &'a mut BuildEnv,
+    pub(crate) inputs: Vec<Box<dyn Any + Send + Sync>>,
+    pub(crate) input_streams: Vec<StreamInfo>,
+    pub(crate) outputs: Vec<Box<dyn Any + Send + Sync>>,
+    pub(crate) output_streams: Vec<StreamInfo>,
+    pub(crate) claimed_inputs: Vec<usize>,
+    pub(crate) claimed_outputs: Vec<usize>,
+}
+
+impl<'a> StageBuilder<'a> {
+    pub(crate) fn new(
+        idx: usize,
+        spec: &'a StageSpec,
+        shared: Arc<StageShared>,
+        env: &'a mut BuildEnv,
+    ) -> Self {
+        let cfg = &env.cfg.stages[idx];
+        let mut values = cfg.params.clone();
+        for p in &spec.params {
+            if let (false, Some(d)) = (values.contains_key(p.name), &p.default) {
+                values.insert(p.name.to_string(), d.clone());
+            }
+        }
+        StageBuilder {
+            idx,
+            spec,
+            params: Params::new(values),
+            shared,
+            env,
+            inputs: vec![],
+            input_streams: vec![],
+            outputs: vec![],
+            output_streams: vec![],
+            claimed_inputs: vec![],
+            claimed_outputs: vec![],
+        }
+    }
+
+    fn cfg(&self) -> &StageConfig {
+        &self.env.cfg.stages[self.idx]
+    }
+    /// The stage's id.
+    pub fn id(&self) -> &str {
+        &self.cfg().id
+    }
+    /// Parameters with defaults filled in (types and ranges already checked).
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+    /// The pipeline clock.
+    pub fn clock(&self) -> Clock {
+        self.env.clock
+    }
+    /// A receiver of pipeline events (for recorders that annotate them).
+    pub fn events(&self) -> EventReceiver {
+        self.env.events.subscribe()
+    }
+    /// Stream overrides given in the stage's `"stream"` object.
+    pub fn stream_overrides(&self) -> Option<&StreamOverrides> {
+        self.cfg().stream.as_ref()
+    }
+
+    fn port_index(
+        ports: &[PortSpec],
+        port: &str,
+        dir: &str,
+        ty: &str,
+    ) -> Result<usize, BuildError> {
+        ports.iter().position(|p| p.name == port).ok_or_else(|| {
+            BuildError::stage(format!("stage type `{ty}` declares no {dir} port `{port}`"))
+        })
+    }
+
+    fn in_link(&self, port: &str) -> Result<Option<usize>, BuildError> {
+        let pi = Self::port_index(&self.spec.inputs, port, "input", self.spec.type_name)?;
+        Ok(self.env.links.iter().position(|l| l.to == (self.idx, pi)))
+    }
+
+    /// Payload kind arriving on input `port` (for stages generic over the sample type).
+    pub fn input_kind(&self, port: &str) -> Result<PayloadKind, BuildError> {
+        Ok(self.input_stream(port)?.payload)
+    }
+
+    /// Stream info arriving on input `port`.
+    pub fn input_stream(&self, port: &str) -> Result<&StreamInfo, BuildError> {
+        let j = self
+            .in_link(port)?
+            .ok_or_else(|| BuildError::stage(format!("input `{port}` is not linked")))?;
+        self.env.slots[j]
+            .as_ref()
+            .map(|s| &s.stream)
+            .ok_or_else(|| BuildError::stage(format!("input `{port}`: upstream stage not built")))
+    }
+
+    /// Whether input `port` is linked.
+    pub fn is_input_linked(&self, port: &str) -> bool {
+        matches!(self.in_link(port), Ok(Some(_)))
+    }
+
+    /// Opens input `port` for packets of type `T`.
+    pub fn input<T: Payload>(&mut self, port: &str) -> Result<InputId<T>, BuildError> {
+        let j = self
+            .in_link(port)?
+            .ok_or_else(|| BuildError::stage(format!("input `{port}` is not linked")))?;
+        let slot = self.env.slots[j].as_ref().ok_or_else(|| {
+            BuildError::stage(format!("input `{port}`: upstream stage not built"))
+        })?;
+        let link = slot.any.clone().downcast::<LinkShared<T>>().map_err(|_| {
+            BuildError::at(
+                format!("$.links[{j}]"),
+                format!(
+                    "payload mismatch: the link delivers {} packets but `{}.{port}` reads {}",
+                    slot.stream.payload,
+                    self.id(),
+                    T::KIND
+                ),
+            )
+        })?;
+        let stream = slot.stream.clone();
+        let is_sink = self.spec.outputs.is_empty();
+        self.inputs
+            .push(Box::new(Input::new(link, self.shared.clone(), is_sink)));
+        self.input_streams.push(stream);
+        self.claimed_inputs.push(j);
+        Ok(InputId::new(self.inputs.len() - 1))
+    }
+
+    /// Opens output `port` for packets of type `T`, declaring the stream it carries
+    /// (its payload is set to `T`'s kind and its start time to the pipeline clock's).
+    pub fn output<T: Payload>(
+        &mut self,
+        port: &str,
+        mut stream: StreamInfo,
+    ) -> Result<OutputId<T>, BuildError> {
+        let pi = Self::port_index(&self.spec.outputs, port, "output", self.spec.type_name)?;
+        stream.payload = T::KIND;
+        stream.start_unix_ns = self.env.clock.start_unix_ns();
+        let mut outs = vec![];
+        for j in 0..self.env.links.len() {
+            let l = self.env.links[j].clone();
+            if l.from != (self.idx, pi) {
+                continue;
+            }
+            let consumer = &self.env.cfg.stages[l.to.0];
+            let access = self.env_spec_access(l.to);
+            let shared = LinkShared::<T>::new(l.capacity, l.policy);
+            let probe = shared.clone();
+            self.env.link_infos.push(LinkInfo {
+                from: format!("{}.{port}", self.id()),
+                to: format!("{}.{}", consumer.id, self.consumer_port_name(l.to)),
+                capacity: l.capacity,
+                policy: l.policy,
+                metrics: shared.metrics.clone(),
+                depth: Arc::new(move || probe.depth()),
+            });
+            self.env.slots[j] = Some(LinkSlot {
+                any: shared.clone(),
+                stream: stream.clone(),
+            });
+            outs.push(OutLink {
+                link: shared,
+                access,
+            });
+            self.claimed_outputs.push(j);
+        }
+        let is_source = self.spec.is_source();
+        self.outputs
+            .push(Box::new(Output::new(outs, self.shared.clone(), is_source)));
+        self.output_streams.push(stream);
+        Ok(OutputId::new(self.outputs.len() - 1))
+    }
+
+    fn env_spec_access(&self, to: (usize, usize)) -> Access {
+        self.env
+            .consumer_ports
+            .get(&to)
+            .map_or(Access::ReadOnly, |p| p.1)
+    }
+
+    fn consumer_port_name(&self, to: (usize, usize)) -> &'static str {
+        self.env.consumer_ports.get(&to).map_or("?", |p| p.0)
+    }
+
+    /// A pool for packets of `frames × channels` samples of type `T`: the pool named by the
+    /// stage's `pool` parameter if it has one (checked for payload type and size), otherwise
+    /// a private pool sized for every queue of the pipeline.
+    pub fn pool<T: Payload>(
+        &mut self,
+        frames: usize,
+        channels: usize,
+    ) -> Result<MemoryPool<T>, BuildError> {
+        if let Some(name) = self.params.opt_str("pool").map(str::to_string) {
+            let Some(p) = self.env.named_pools.get(&name) else {
+                let names: Vec<&str> = self.env.named_pools.keys().map(String::as_str).collect();
+                return Err(BuildError::param(
+                    "pool",
+                    if names.is_empty() {
+                        format!("no pool named `{name}`: declare it in $.pools (none declared), or leave out `pool` for a private one")
+                    } else {
+                        format!(
+                            "no pool named `{name}`{} (declared pools: {})",
+                            suggestion(&name, names.iter().copied()),
+                            names.join(", ")
+                        )
+                    },
+                ));
+            };
+            if p.kind != T::KIND {
+                return Err(BuildError::param(
+                    "pool",
+                    format!(
+                        "pool `{name}` holds {} packets but stage `{}` needs {}",
+                        p.kind,
+                        self.id(),
+                        T::KIND
+                    ),
+                ));
+            }
+            if p.frames * p.channels < frames * channels || p.channels < channels {
+                return Err(BuildError::param(
+                    "pool",
+                    format!(
+                        "pool `{name}` is too small: its packets hold {} frames x {} channels but stage `{}` sends packets of {frames} frames x {channels} channels",
+                        p.frames,
+                        p.channels,
+                        self.id()
+                    ),
+                ));
+            }
+            return p.typed::<T>().ok_or_else(|| {
+                BuildError::param("pool", format!("pool `{name}` has the wrong payload type"))
+            });
+        }
+        let name = self.id().to_string();
+        let pool = MemoryPool::<T>::new(&name, self.env.auto_pool_count, frames, channels);
+        self.env.pool_infos.push((name, pool.metrics().clone()));
+        Ok(pool)
+    }
+
+    /// Applies the stage's `"stream"` overrides to a source's default stream info. Labels must
+    /// match the channel count; `types` may give one type for all channels or one per channel.
+    pub fn source_stream(&self, mut info: StreamInfo) -> Result<StreamInfo, BuildError> {
+        let Some(o) = self.stream_overrides() else {
+            return Ok(info);
+        };
+        let n = info.channels.len();
+        if let Some(name) = &o.name {
+            info.name = name.clone();
+        }
+        if let Some(kind) = &o.kind {
+            info.kind = kind.clone();
+        }
+        if let Some(labels) = &o.labels {
+            if labels.len() != n {
+                return Err(BuildError::at(
+                    "stream.labels",
+                    format!("has {} labels but the stage has {n} channels", labels.len()),
+                ));
+            }
+            for (c, l) in info.channels.iter_mut().zip(labels) {
+                c.label = l.clone();
+            }
+        }
+        if let Some(types) = &o.types {
+            if types.len() != 1 && types.len() != n {
+                return Err(BuildError::at(
+                    "stream.types",
+                    format!(
+                        "has {} types but the stage has {n} channels (give one for all, or one per channel)",
+                        types.len()
+                    ),
+                ));
+            }
+            for (i, c) in info.channels.iter_mut().enumerate() {
+                c.kind = types[if types.len() == 1 { 0 } else { i }].clone();
+            }
+        }
+        Ok(info)
+    }
+}

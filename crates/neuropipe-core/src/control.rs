@@ -1,0 +1,75 @@
+//! The control plane: messages delivered to one running stage, and their replies.
+
+use serde_json::Value;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+/// A message from the control plane to one stage, delivered while the pipeline runs.
+///
+/// The runtime hands each message to [`DataPlaneStage::control`](crate::DataPlaneStage::control)
+/// between two calls of `run` (a stage waiting in [`Input::recv`](crate::Input::recv) is woken
+/// with `Ok(None)` for it), and every message gets a reply.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ControlMsg {
+    /// Pause the stage. Default: the runtime stops calling `run` (no CPU used) until
+    /// `Resume`; pausing the source locks the whole pipeline. Filters override it to bypass.
+    Pause,
+    /// Resume after `Pause`.
+    Resume,
+    /// Set a live parameter. The runtime checks key, type and range against the stage's
+    /// [`ParamSpec`](crate::ParamSpec)s before the stage sees it.
+    UpdateParam(String, Value),
+    /// Replace filter coefficients (e.g. FIR taps).
+    UpdateCoefficients(Arc<[f64]>),
+}
+
+impl ControlMsg {
+    /// Short name for logs and events.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ControlMsg::Pause => "pause",
+            ControlMsg::Resume => "resume",
+            ControlMsg::UpdateParam(..) => "set",
+            ControlMsg::UpdateCoefficients(..) => "coefficients",
+        }
+    }
+}
+
+/// What a stage did with a control message (returned from
+/// [`DataPlaneStage::control`](crate::DataPlaneStage::control)).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Handled {
+    /// The stage applied it; the value goes back in the reply (e.g. the parameter's new value).
+    Applied(Value),
+    /// Apply the runtime's default: `Pause`/`Resume` suspend and resume the stage; other
+    /// messages are rejected as not supported.
+    Default,
+}
+
+/// Why a control request was not applied.
+#[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
+pub enum ControlError {
+    /// No stage with that id.
+    #[error("unknown stage `{stage}`{hint}")]
+    UnknownStage {
+        /// The id asked for.
+        stage: String,
+        /// A suggestion and the list of stage ids.
+        hint: String,
+    },
+    /// The stage (or the runtime's parameter check) rejected the message: its `BadParam` text.
+    #[error("{0}")]
+    Rejected(String),
+    /// The stage has finished or failed and takes no more messages.
+    #[error("stage `{0}` is not running")]
+    NotRunning(String),
+    /// The stage failed with a `Fatal` error while applying the message.
+    #[error("stage failed: {0}")]
+    Fatal(String),
+}
+
+/// A control message with its reply channel.
+pub(crate) struct ControlRequest {
+    pub(crate) msg: ControlMsg,
+    pub(crate) reply: Option<oneshot::Sender<Result<Value, ControlError>>>,
+}

@@ -1,0 +1,74 @@
+//! Pipeline events: state changes, control actions, errors and markers, broadcast to anyone
+//! interested (recorders write them as annotations; the control server streams them).
+
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+/// What happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// The pipeline started.
+    Started,
+    /// A stage was paused.
+    Paused,
+    /// A stage was resumed.
+    Resumed,
+    /// A live parameter or coefficients changed.
+    ParamChanged,
+    /// A control message was rejected.
+    Rejected,
+    /// A device or stage reported lost samples.
+    LostSamples,
+    /// A marker from a source (e.g. an LSL marker stream or a replayed annotation).
+    Marker,
+    /// A stage failed.
+    Failed,
+    /// The pipeline is stopping.
+    Stopping,
+}
+
+/// One pipeline event.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PipelineEvent {
+    /// When, in nanoseconds on the pipeline clock.
+    pub time_ns: u64,
+    /// Stage concerned (empty for the pipeline as a whole).
+    pub stage: String,
+    /// Kind of event.
+    pub kind: EventKind,
+    /// Human-readable detail (e.g. `cutoff_hz = 30`).
+    pub text: String,
+}
+
+/// Sending side of the pipeline's event bus.
+#[derive(Clone)]
+pub struct EventBus {
+    tx: broadcast::Sender<PipelineEvent>,
+}
+
+/// Receiving side: `try_recv` in a stage's `run` never blocks.
+pub type EventReceiver = broadcast::Receiver<PipelineEvent>;
+
+impl EventBus {
+    /// A bus keeping the last `capacity` events for slow receivers.
+    pub fn new(capacity: usize) -> Self {
+        EventBus {
+            tx: broadcast::channel(capacity.max(1)).0,
+        }
+    }
+    /// Publishes an event (ignored if nobody listens).
+    pub fn publish(&self, ev: PipelineEvent) {
+        let _ = self.tx.send(ev);
+    }
+    /// A new receiver that sees events published from now on.
+    pub fn subscribe(&self) -> EventReceiver {
+        self.tx.subscribe()
+    }
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        EventBus::new(1024)
+    }
+}

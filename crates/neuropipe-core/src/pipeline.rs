@@ -1,0 +1,523 @@
+//! [`Pipeline`]: a built, validated graph of stages, and [`PipelineHandle`] to control and
+//! observe it while it runs.
+
+use crate::build::{resolve, BuildEnv, LinkInfo, StageBuilder};
+use crate::clock::Clock;
+use crate::config::PipelineConfig;
+use crate::control::{ControlError, ControlMsg, ControlRequest};
+use crate::driver::{RunEnv, StageExit};
+use crate::error::{ConfigError, ConfigErrors};
+use crate::event::{EventBus, EventKind, EventReceiver, PipelineEvent};
+use crate::metrics::{LinkSnapshot, PipelineSnapshot, PoolMetrics};
+use crate::registry::{suggestion, Registry, StageSpec};
+use crate::stage::{BoxedStage, StageContext, StageShared};
+use crate::stream::StreamInfo;
+use serde_json::{json, Map, Value};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+/// Checks a pipeline against the registry and builds it without running it: reports every
+/// problem at once (what `neuropipe validate` prints).
+pub fn validate(cfg: &PipelineConfig, registry: &Registry) -> Result<(), ConfigErrors> {
+    Pipeline::build(cfg, registry).map(|_| ())
+}
+
+struct BuiltStage {
+    stage: BoxedStage,
+    ctx: StageContext,
+    is_source: bool,
+}
+
+struct StageEntry {
+    shared: Arc<StageShared>,
+    spec: StageSpec,
+    control_tx: mpsc::UnboundedSender<ControlRequest>,
+    params: Mutex<Map<String, Value>>,
+    inputs: Vec<StreamInfo>,
+    outputs: Vec<StreamInfo>,
+}
+
+const RUN_READY: u8 = 0;
+const RUN_RUNNING: u8 = 1;
+const RUN_STOPPING: u8 = 2;
+const RUN_FINISHED: u8 = 3;
+const RUN_FAILED: u8 = 4;
+
+struct PipelineShared {
+    config: PipelineConfig,
+    clock: Clock,
+    events: EventBus,
+    cancel: CancellationToken,
+    failure: Arc<Mutex<Option<(String, String)>>>,
+    state: AtomicU8,
+    stages: Vec<StageEntry>,
+    links: Vec<LinkInfo>,
+    pools: Vec<(String, Arc<PoolMetrics>)>,
+}
+
+/// A validated, built pipeline, ready to [`run`](Self::run).
+pub struct Pipeline {
+    stages: Vec<BuiltStage>,
+    shared: Arc<PipelineShared>,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every stage finished: the sources ended, were stopped, or ran for the set duration.
+    Finished,
+    /// A stage failed (`Fatal` or panic); everything else was drained and flushed.
+    Failed {
+        /// The stage that failed first.
+        stage: String,
+        /// Its message.
+        message: String,
+    },
+}
+
+/// Result of [`Pipeline::run`].
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Final metrics.
+    pub snapshot: PipelineSnapshot,
+}
+
+impl Pipeline {
+    /// Validates `cfg` against `registry` and builds every stage. All problems — in the file
+    /// and those found by stage factories — are reported at once.
+    pub fn build(cfg: &PipelineConfig, registry: &Registry) -> Result<Pipeline, ConfigErrors> {
+        let (links, order, mut errors) = resolve(cfg, registry);
+        if !errors.is_empty() {
+            return Err(ConfigErrors(errors));
+        }
+        let clock = Clock::new();
+        let events = EventBus::default();
+        let mut env = BuildEnv::new(cfg.clone(), registry, links, clock, events.clone());
+        let mut built: Vec<Option<(BuiltStage, StageEntry)>> =
+            (0..cfg.stages.len()).map(|_| None).collect();
+        for &i in &order {
+            let sc = &cfg.stages[i];
+            let spec = registry.get(&sc.kind).expect("resolved stage types exist");
+            if !env.inputs_ready(i) {
+                continue; // an upstream stage failed to build; that error is reported
+            }
+            let shared = Arc::new(StageShared::new(&sc.id, spec.type_name, clock));
+            let mut b = StageBuilder::new(i, spec, shared.clone(), &mut env);
+            let result = (spec.factory)(&mut b);
+            let missing_in = b
+                .spec
+                .inputs
+                .iter()
+                .enumerate()
+                .filter(|(pi, _)| {
+                    let linked = b.env.links.iter().position(|l| l.to == (i, *pi));
+                    linked.is_some_and(|j| !b.claimed_inputs.contains(&j))
+                })
+                .map(|(_, p)| p.name)
+                .collect::<Vec<_>>();
+            let missing_out = b
+                .spec
+                .outputs
+                .iter()
+                .enumerate()
+                .filter(|(pi, _)| {
+                    b.env
+                        .links
+                        .iter()
+                        .enumerate()
+                        .any(|(j, l)| l.from == (i, *pi) && !b.claimed_outputs.contains(&j))
+                })
+                .map(|(_, p)| p.name)
+                .collect::<Vec<_>>();
+            let StageBuilder {
+                params,
+                inputs,
+                input_streams,
+                outputs,
+                output_streams,
+                ..
+            } = b;
+            match result {
+                Err(e) => {
+                    let path = match &e.field {
+                        Some(f) if f.starts_with('$') => f.clone(),
+                        Some(f) => format!("$.stages[{i}].{f}"),
+                        None => format!("$.stages[{i}]"),
+                    };
+                    errors.push(ConfigError::new(
+                        path,
+                        format!("stage `{}` ({}): {}", sc.id, spec.type_name, e.message),
+                    ));
+                }
+                Ok(_) if !missing_in.is_empty() || !missing_out.is_empty() => {
+                    errors.push(ConfigError::new(
+                        format!("$.stages[{i}]"),
+                        format!(
+                            "stage type `{}` did not open its linked ports {:?}: a bug in the stage",
+                            spec.type_name,
+                            missing_in.iter().chain(&missing_out).collect::<Vec<_>>()
+                        ),
+                    ));
+                }
+                Ok(stage) => {
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    let ctx = StageContext {
+                        shared: shared.clone(),
+                        inputs,
+                        outputs,
+                        input_streams: input_streams.clone(),
+                        output_streams: output_streams.clone(),
+                        events: events.clone(),
+                        control_rx: rx,
+                    };
+                    built[i] = Some((
+                        BuiltStage {
+                            stage,
+                            ctx,
+                            is_source: spec.is_source(),
+                        },
+                        StageEntry {
+                            shared,
+                            spec: spec.clone(),
+                            control_tx: tx,
+                            params: Mutex::new(params.values().clone()),
+                            inputs: input_streams,
+                            outputs: output_streams,
+                        },
+                    ));
+                }
+            }
+        }
+        if !errors.is_empty() {
+            errors.sort_by(|a, b| a.path.cmp(&b.path));
+            return Err(ConfigErrors(errors));
+        }
+        let (stages, entries): (Vec<_>, Vec<_>) = built.into_iter().flatten().unzip();
+        Ok(Pipeline {
+            stages,
+            shared: Arc::new(PipelineShared {
+                config: cfg.clone(),
+                clock,
+                events,
+                cancel: CancellationToken::new(),
+                failure: Arc::new(Mutex::new(None)),
+                state: AtomicU8::new(RUN_READY),
+                stages: entries,
+                links: env.link_infos,
+                pools: env.pool_infos,
+            }),
+        })
+    }
+
+    /// A handle to control and observe the pipeline (cheap to clone, usable from any task).
+    pub fn handle(&self) -> PipelineHandle {
+        PipelineHandle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Runs every stage as a task on the current tokio runtime until all have ended: sources
+    /// finished or were stopped ([`PipelineHandle::stop`]), or a stage failed. Either way the
+    /// packets in flight drain to the sinks and every stage's `finish` runs.
+    pub async fn run(self) -> RunReport {
+        let shared = self.shared.clone();
+        shared.state.store(RUN_RUNNING, Ordering::Relaxed);
+        shared.events.publish(PipelineEvent {
+            time_ns: shared.clock.now_ns(),
+            stage: String::new(),
+            kind: EventKind::Started,
+            text: format!("pipeline `{}` started", shared.config.name),
+        });
+        let mut tasks = vec![];
+        for BuiltStage {
+            mut stage,
+            mut ctx,
+            is_source,
+        } in self.stages
+        {
+            let env = RunEnv {
+                cancel: shared.cancel.clone(),
+                is_source,
+                failure: shared.failure.clone(),
+            };
+            let id = ctx.shared.id.clone();
+            let failure = shared.failure.clone();
+            let cancel = shared.cancel.clone();
+            let task = tokio::spawn(async move { stage.0.drive(&mut ctx, env).await });
+            tasks.push((id, task, failure, cancel));
+        }
+        for (id, task, failure, cancel) in tasks {
+            let exit = task.await;
+            if let Err(e) = exit {
+                // The driver catches panics; this is a runtime-level failure (e.g. abort).
+                let msg = format!("task ended abnormally: {e}");
+                if let Ok(mut f) = failure.lock() {
+                    f.get_or_insert((id.to_string(), msg));
+                }
+                cancel.cancel();
+            } else if let Ok(StageExit::Failed(_)) = exit {
+                // Recorded by the driver.
+            }
+        }
+        let failure = shared.failure.lock().ok().and_then(|f| f.clone());
+        let outcome = match failure {
+            Some((stage, message)) => Outcome::Failed { stage, message },
+            None => Outcome::Finished,
+        };
+        shared.state.store(
+            if matches!(outcome, Outcome::Failed { .. }) {
+                RUN_FAILED
+            } else {
+                RUN_FINISHED
+            },
+            Ordering::Relaxed,
+        );
+        RunReport {
+            outcome,
+            snapshot: PipelineHandle { shared }.snapshot(),
+        }
+    }
+}
+
+/// Controls and observes a running pipeline. Clone it freely.
+#[derive(Clone)]
+pub struct PipelineHandle {
+    shared: Arc<PipelineShared>,
+}
+
+impl PipelineHandle {
+    /// Sends `msg` to stage `stage` and waits for its reply: the applied value, or why not.
+    ///
+    /// Parameter updates are checked against the stage's [`ParamSpec`](crate::ParamSpec)
+    /// first (known, live, type, range); the stage may still reject a value with `BadParam`.
+    pub async fn control(&self, stage: &str, msg: ControlMsg) -> Result<Value, ControlError> {
+        let entry = self.entry(stage)?;
+        if let ControlMsg::UpdateParam(k, v) = &msg {
+            check_live_param(entry, k, v)?;
+        }
+        let (tx, rx) = oneshot::channel();
+        entry
+            .control_tx
+            .send(ControlRequest {
+                msg: msg.clone(),
+                reply: Some(tx),
+            })
+            .map_err(|_| ControlError::NotRunning(stage.to_string()))?;
+        entry.shared.control_ready.notify_one();
+        let reply = rx
+            .await
+            .map_err(|_| ControlError::NotRunning(stage.to_string()))?;
+        if let (Ok(v), ControlMsg::UpdateParam(k, _)) = (&reply, &msg) {
+            if let Ok(mut p) = entry.params.lock() {
+                p.insert(k.clone(), v.clone());
+            }
+        }
+        reply
+    }
+
+    fn entry(&self, stage: &str) -> Result<&StageEntry, ControlError> {
+        self.shared
+            .stages
+            .iter()
+            .find(|e| &*e.shared.id == stage)
+            .ok_or_else(|| {
+                let ids = self.shared.stages.iter().map(|e| &*e.shared.id);
+                ControlError::UnknownStage {
+                    stage: stage.to_string(),
+                    hint: format!(
+                        "{} (stages: {})",
+                        suggestion(stage, ids.clone()),
+                        ids.collect::<Vec<_>>().join(", ")
+                    ),
+                }
+            })
+    }
+
+    /// Pauses a stage (`ControlMsg::Pause`).
+    pub async fn pause(&self, stage: &str) -> Result<Value, ControlError> {
+        self.control(stage, ControlMsg::Pause).await
+    }
+    /// Resumes a stage (`ControlMsg::Resume`).
+    pub async fn resume(&self, stage: &str) -> Result<Value, ControlError> {
+        self.control(stage, ControlMsg::Resume).await
+    }
+    /// Sets a live parameter (`ControlMsg::UpdateParam`).
+    pub async fn set_param(
+        &self,
+        stage: &str,
+        key: &str,
+        value: Value,
+    ) -> Result<Value, ControlError> {
+        self.control(stage, ControlMsg::UpdateParam(key.to_string(), value))
+            .await
+    }
+
+    /// Stops the pipeline gracefully: sources stop, everything in flight drains, sinks flush.
+    pub fn stop(&self) {
+        let s = &self.shared;
+        if !s.cancel.is_cancelled() {
+            let _ = s.state.compare_exchange(
+                RUN_RUNNING,
+                RUN_STOPPING,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+            s.events.publish(PipelineEvent {
+                time_ns: s.clock.now_ns(),
+                stage: String::new(),
+                kind: EventKind::Stopping,
+                text: "stop requested".into(),
+            });
+            s.cancel.cancel();
+        }
+    }
+
+    /// Whether a stop was requested or a stage failed.
+    pub fn is_stopping(&self) -> bool {
+        self.shared.cancel.is_cancelled()
+    }
+
+    /// Completes when a stop was requested or a stage failed.
+    pub async fn stopping(&self) {
+        self.shared.cancel.cancelled().await
+    }
+
+    /// The first failure so far: (stage, message).
+    pub fn failure(&self) -> Option<(String, String)> {
+        self.shared.failure.lock().ok().and_then(|f| f.clone())
+    }
+
+    /// Subscribes to pipeline events.
+    pub fn events(&self) -> EventReceiver {
+        self.shared.events.subscribe()
+    }
+
+    /// The pipeline clock.
+    pub fn clock(&self) -> Clock {
+        self.shared.clock
+    }
+
+    /// The configuration the pipeline was built from.
+    pub fn config(&self) -> &PipelineConfig {
+        &self.shared.config
+    }
+
+    /// Stage ids in build order.
+    pub fn stage_ids(&self) -> Vec<String> {
+        self.shared
+            .stages
+            .iter()
+            .map(|e| e.shared.id.to_string())
+            .collect()
+    }
+
+    /// Stream info on the outputs of stage `stage`, in port order.
+    pub fn output_streams(&self, stage: &str) -> Option<Vec<StreamInfo>> {
+        self.entry(stage).ok().map(|e| e.outputs.clone())
+    }
+
+    /// Metrics of every stage, link and pool right now.
+    pub fn snapshot(&self) -> PipelineSnapshot {
+        let s = &self.shared;
+        let state = match s.state.load(Ordering::Relaxed) {
+            RUN_READY => "ready",
+            RUN_RUNNING => "running",
+            RUN_STOPPING => "stopping",
+            RUN_FINISHED => "finished",
+            _ => "failed",
+        };
+        PipelineSnapshot {
+            elapsed_s: s.clock.now_ns() as f64 / 1e9,
+            state: state.to_string(),
+            stages: s
+                .stages
+                .iter()
+                .map(|e| {
+                    e.shared
+                        .metrics
+                        .snapshot(&e.shared.id, e.shared.kind, e.shared.state().name())
+                })
+                .collect(),
+            links: s
+                .links
+                .iter()
+                .map(|l| LinkSnapshot {
+                    from: l.from.clone(),
+                    to: l.to.clone(),
+                    capacity: l.capacity,
+                    policy: l.policy.name().to_string(),
+                    sent: l.metrics.sent.load(Ordering::Relaxed),
+                    received: l.metrics.received.load(Ordering::Relaxed),
+                    dropped: l.metrics.dropped.load(Ordering::Relaxed),
+                    depth: (l.depth)(),
+                    high_water: l.metrics.high_water.load(Ordering::Relaxed),
+                    send_waits: l.metrics.send_waits.load(Ordering::Relaxed),
+                })
+                .collect(),
+            pools: s.pools.iter().map(|(n, m)| m.snapshot(n)).collect(),
+        }
+    }
+
+    /// The pipeline as JSON: stages (type, state, parameters with current values and their
+    /// specs, streams), links, pools, and state — what the control server's `GET` returns.
+    pub fn describe(&self) -> Value {
+        let snap = self.snapshot();
+        let stages: Vec<Value> = self
+            .shared
+            .stages
+            .iter()
+            .map(|e| {
+                let params = e.params.lock().map(|p| p.clone()).unwrap_or_default();
+                json!({
+                    "id": &*e.shared.id,
+                    "type": e.spec.type_name,
+                    "summary": e.spec.summary,
+                    "state": e.shared.state().name(),
+                    "params": params,
+                    "param_specs": e.spec.params,
+                    "inputs": e.inputs,
+                    "outputs": e.outputs,
+                })
+            })
+            .collect();
+        json!({
+            "name": self.shared.config.name,
+            "state": snap.state,
+            "stages": stages,
+            "links": snap.links,
+            "pools": snap.pools,
+        })
+    }
+}
+
+fn check_live_param(entry: &StageEntry, key: &str, v: &Value) -> Result<(), ControlError> {
+    let spec = &entry.spec;
+    let live: Vec<&str> = spec
+        .params
+        .iter()
+        .filter(|p| p.live)
+        .map(|p| p.name)
+        .collect();
+    let live_text = if live.is_empty() {
+        "it has no live parameters".to_string()
+    } else {
+        format!("live parameters: {}", live.join(", "))
+    };
+    match spec.param_spec(key) {
+        None => Err(ControlError::Rejected(format!(
+            "stage `{}` ({}) has no parameter `{key}`{} ({live_text})",
+            entry.shared.id,
+            spec.type_name,
+            suggestion(key, spec.params.iter().map(|p| p.name))
+        ))),
+        Some(p) if !p.live => Err(ControlError::Rejected(format!(
+            "parameter `{key}` of stage `{}` cannot be changed while running ({live_text})",
+            entry.shared.id
+        ))),
+        Some(p) => p.check(v).map_err(ControlError::Rejected),
+    }
+}

@@ -1,0 +1,198 @@
+//! The stage registry: stage types found by name from JSON, with their ports and parameters.
+
+use crate::build::StageBuilder;
+use crate::error::BuildError;
+use crate::params::ParamSpec;
+use crate::payload::PayloadKind;
+use crate::queue::Access;
+use crate::stage::BoxedStage;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Payload a port accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PortPayload {
+    /// Exactly this kind.
+    Kind(PayloadKind),
+    /// Any sample kind (the stage is generic, e.g. recorders and displays).
+    Any,
+}
+
+impl PortPayload {
+    /// Whether a port of this payload can be linked to one of `other`.
+    pub fn compatible(self, other: PortPayload) -> bool {
+        match (self, other) {
+            (PortPayload::Kind(a), PortPayload::Kind(b)) => a == b,
+            _ => true,
+        }
+    }
+    /// Display text.
+    pub fn text(self) -> String {
+        match self {
+            PortPayload::Kind(k) => k.name().to_string(),
+            PortPayload::Any => "any".to_string(),
+        }
+    }
+}
+
+/// An input or output port of a stage type.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PortSpec {
+    /// Port name, as in `"stage.port"`.
+    pub name: &'static str,
+    /// Payload accepted or produced.
+    pub payload: PortPayload,
+    /// For inputs: whether the stage modifies packets in place (decides fan-out copies).
+    pub access: Access,
+    /// Whether the pipeline is invalid if the port is not linked.
+    pub required: bool,
+    /// What flows through it.
+    pub doc: &'static str,
+}
+
+impl PortSpec {
+    /// A required port carrying `kind`, read-only.
+    pub fn new(name: &'static str, payload: PortPayload) -> Self {
+        PortSpec {
+            name,
+            payload,
+            access: Access::ReadOnly,
+            required: true,
+            doc: "",
+        }
+    }
+    /// A required port of exactly `kind`.
+    pub fn of(name: &'static str, kind: PayloadKind) -> Self {
+        Self::new(name, PortPayload::Kind(kind))
+    }
+    /// A required port of any sample kind.
+    pub fn any(name: &'static str) -> Self {
+        Self::new(name, PortPayload::Any)
+    }
+    /// Marks an input as modified in place.
+    pub fn in_place(mut self) -> Self {
+        self.access = Access::InPlace;
+        self
+    }
+    /// Marks the port as optional.
+    pub fn optional(mut self) -> Self {
+        self.required = false;
+        self
+    }
+    /// Sets the documentation.
+    pub fn doc(mut self, doc: &'static str) -> Self {
+        self.doc = doc;
+        self
+    }
+}
+
+/// Builds a stage from its validated parameters and linked ports.
+pub type StageFactory = fn(&mut StageBuilder<'_>) -> Result<BoxedStage, BuildError>;
+
+/// Everything the runtime knows about a stage type.
+#[derive(Clone, Serialize)]
+pub struct StageSpec {
+    /// Type name used in JSON (`"type": "Bandpass"`).
+    #[serde(rename = "type")]
+    pub type_name: &'static str,
+    /// One-line description.
+    pub summary: &'static str,
+    /// Input ports.
+    pub inputs: Vec<PortSpec>,
+    /// Output ports.
+    pub outputs: Vec<PortSpec>,
+    /// Parameters.
+    pub params: Vec<ParamSpec>,
+    /// Whether the stage takes a `"stream"` object (sources: name, labels, units, types).
+    pub stream_info: bool,
+    /// The factory.
+    #[serde(skip)]
+    pub factory: StageFactory,
+}
+
+impl StageSpec {
+    /// A stage type with no ports or parameters yet.
+    pub fn new(type_name: &'static str, summary: &'static str, factory: StageFactory) -> Self {
+        StageSpec {
+            type_name,
+            summary,
+            inputs: vec![],
+            outputs: vec![],
+            params: vec![],
+            stream_info: false,
+            factory,
+        }
+    }
+    /// Adds an input port.
+    pub fn input(mut self, p: PortSpec) -> Self {
+        self.inputs.push(p);
+        self
+    }
+    /// Adds an output port.
+    pub fn output(mut self, p: PortSpec) -> Self {
+        self.outputs.push(p);
+        self
+    }
+    /// Adds a parameter.
+    pub fn param(mut self, p: ParamSpec) -> Self {
+        self.params.push(p);
+        self
+    }
+    /// Accepts a `"stream"` object (for sources).
+    pub fn with_stream_info(mut self) -> Self {
+        self.stream_info = true;
+        self
+    }
+    /// The parameter `name`.
+    pub fn param_spec(&self, name: &str) -> Option<&ParamSpec> {
+        self.params.iter().find(|p| p.name == name)
+    }
+    /// Whether the stage has no inputs.
+    pub fn is_source(&self) -> bool {
+        self.inputs.is_empty()
+    }
+}
+
+/// Stage types by name.
+#[derive(Clone, Default)]
+pub struct Registry {
+    specs: BTreeMap<&'static str, StageSpec>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Registry::default()
+    }
+    /// Adds (or replaces) a stage type.
+    pub fn register(&mut self, spec: StageSpec) -> &mut Self {
+        self.specs.insert(spec.type_name, spec);
+        self
+    }
+    /// The stage type `name`.
+    pub fn get(&self, name: &str) -> Option<&StageSpec> {
+        self.specs.get(name)
+    }
+    /// All stage types, sorted by name.
+    pub fn specs(&self) -> impl Iterator<Item = &StageSpec> {
+        self.specs.values()
+    }
+    /// Type names, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.specs.keys().copied()
+    }
+}
+
+/// `" (did you mean \"x\"?)"` for the candidate closest to `name`, or an empty string.
+pub fn suggestion<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> String {
+    let lower = name.to_lowercase();
+    let best = candidates
+        .map(|c| (strsim::jaro_winkler(&lower, &c.to_lowercase()), c))
+        .filter(|(score, _)| *score > 0.75)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match best {
+        Some((_, c)) => format!(" (did you mean \"{c}\"?)"),
+        None => String::new(),
+    }
+}

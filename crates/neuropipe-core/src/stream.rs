@@ -1,0 +1,84 @@
+//! Stream-level facts fixed when the pipeline is built, like an LSL stream info.
+
+use crate::payload::PayloadKind;
+use serde::{Deserialize, Serialize};
+
+/// One channel of a stream.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChannelInfo {
+    /// Label, e.g. `Fp1` or `Ch3`.
+    pub label: String,
+    /// Physical unit, e.g. `uV` or `counts`.
+    pub unit: String,
+    /// Signal type, e.g. `EEG`, `EMG`, `AUX`.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// What every stage knows about the stream on a port.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamInfo {
+    /// Stream name (LSL name, recording title).
+    pub name: String,
+    /// Content type, e.g. `EEG`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Nominal sample rate in Hz (frames per second).
+    pub sample_rate: f64,
+    /// Channels in frame order.
+    pub channels: Vec<ChannelInfo>,
+    /// Most frames a packet on this stream carries.
+    pub frames_per_packet: usize,
+    /// Payload type of the packets.
+    pub payload: PayloadKind,
+    /// UTC start of the stream, nanoseconds since the Unix epoch (the pipeline clock's origin).
+    pub start_unix_ns: u128,
+}
+
+impl StreamInfo {
+    /// A stream of `channels` channels labelled `Ch1..ChN` with unit `unit`.
+    pub fn new(
+        name: &str,
+        sample_rate: f64,
+        channels: usize,
+        unit: &str,
+        frames_per_packet: usize,
+        payload: PayloadKind,
+    ) -> Self {
+        StreamInfo {
+            name: name.to_string(),
+            kind: "EEG".to_string(),
+            sample_rate,
+            channels: (1..=channels)
+                .map(|i| ChannelInfo {
+                    label: format!("Ch{i}"),
+                    unit: unit.to_string(),
+                    kind: "EEG".to_string(),
+                })
+                .collect(),
+            frames_per_packet,
+            payload,
+            start_unix_ns: 0,
+        }
+    }
+
+    /// Number of channels.
+    pub fn channel_count(&self) -> usize {
+        self.channels.len()
+    }
+
+    /// A copy with another payload kind and unit (e.g. counts → µV).
+    pub fn with_payload(&self, payload: PayloadKind, unit: &str) -> Self {
+        let mut s = self.clone();
+        s.payload = payload;
+        for c in &mut s.channels {
+            c.unit = unit.to_string();
+        }
+        s
+    }
+
+    /// Channel labels in order.
+    pub fn labels(&self) -> Vec<&str> {
+        self.channels.iter().map(|c| c.label.as_str()).collect()
+    }
+}

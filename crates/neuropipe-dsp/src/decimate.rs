@@ -1,0 +1,181 @@
+//! [`Decimator`]: streaming integer down-sampling with SciPy's `resample_poly` anti-alias filter.
+
+use crate::design::{check_buffer, firwin, DesignError, Window};
+use crate::fir::cast_taps;
+use crate::history::{fir_row, fir_rows2, History};
+use crate::Sample;
+
+/// Kaiser `beta` of `resample_poly`'s default window `('kaiser', 5.0)`.
+const KAISER_BETA: f64 = 5.0;
+
+/// Streaming decimation by an integer factor `q` over interleaved channels.
+///
+/// The anti-alias filter is the one `scipy.signal.resample_poly(x, 1, q)` designs:
+/// `firwin(2·half_len + 1, 1/q, window=('kaiser', 5.0))` (cutoff relative to Nyquist) with
+/// `half_len = 10·q`, gain 1 (`up = 1`). Only every `q`-th filtered frame is computed.
+///
+/// # Alignment with `resample_poly`
+///
+/// `resample_poly` is non-causal: it zero-pads both ends and removes the filter delay, so its
+/// output `r[m]` is the filter centred on input frame `m·q`. This decimator is causal: its
+/// output `d[m]` is the filter *ending* on input frame `m·q` (counting input frames from 0 since
+/// construction or [`reset`](Self::reset); the first output is computed on frame 0, then every
+/// `q` frames), i.e. it lags by [`delay`](Self::delay) `= half_len = 10·q` input frames
+/// `= 10` output frames. Exactly:
+///
+/// `d[m + 10] == r[m]` for every `m` with `(m + 10)·q < n_in`,
+///
+/// the leading zero padding of `resample_poly` being the decimator's initial zero state. The
+/// first 10 outputs are the filter's start-up (they have no `resample_poly` counterpart), and
+/// `resample_poly`'s last 10 outputs, which use zero padding past the end of the input, arrive
+/// only once the following input does. For `q == 1` the decimator is the identity (as
+/// `resample_poly`), with no delay.
+///
+/// [`process`](Self::process) never allocates, and splitting the input into packets of any sizes
+/// gives the same outputs (bit-for-bit) as one call.
+#[derive(Debug, Clone)]
+pub struct Decimator<T> {
+    channels: usize,
+    factor: usize,
+    taps: Vec<f64>,
+    taps_rev: Vec<T>,
+    history: History<T>,
+    /// Input frames seen since the last output, modulo `factor` (0: the next frame is output).
+    phase: usize,
+}
+
+impl<T: Sample> Decimator<T> {
+    /// Builds a decimator by `factor` for `channels` channels, with zero initial state.
+    ///
+    /// # Errors
+    /// `factor == 0`, `factor > 10_000`, `channels == 0`, or a history buffer above
+    /// [`MAX_BUFFER`](crate::design::MAX_BUFFER) samples.
+    pub fn new(factor: usize, channels: usize) -> Result<Self, DesignError> {
+        if factor == 0 || factor > 10_000 {
+            return Err(DesignError::count("factor", factor, ">= 1 and <= 10000"));
+        }
+        if channels == 0 {
+            return Err(DesignError::count("channels", channels, ">= 1"));
+        }
+        let taps = if factor == 1 {
+            vec![1.0]
+        } else {
+            let half_len = 10 * factor;
+            firwin(
+                2 * half_len + 1,
+                &[1.0 / factor as f64],
+                Window::Kaiser(KAISER_BETA),
+                true,
+                2.0,
+            )?
+        };
+        let keep = taps.len() - 1;
+        check_buffer("channels", keep + keep.max(64), channels)?;
+        Ok(Decimator {
+            channels,
+            factor,
+            taps_rev: cast_taps(&taps)?,
+            taps,
+            history: History::new(keep, keep.max(64), channels),
+            phase: 0,
+        })
+    }
+
+    /// The decimation factor `q`.
+    pub fn factor(&self) -> usize {
+        self.factor
+    }
+
+    /// Number of interleaved channels.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
+    /// The anti-alias filter taps (`f64`, as designed).
+    pub fn taps(&self) -> &[f64] {
+        &self.taps
+    }
+
+    /// Group delay of the anti-alias filter in input frames (`10·q`; 0 for `q == 1`).
+    pub fn delay(&self) -> usize {
+        (self.taps.len() - 1) / 2
+    }
+
+    /// Number of output frames the next call to [`process`](Self::process) with `input_frames`
+    /// input frames will write.
+    pub fn output_frames(&self, input_frames: usize) -> usize {
+        // Output frames are the input frames at offsets (q - phase) % q, + q, + 2q, ...
+        let first = (self.factor - self.phase) % self.factor;
+        if input_frames <= first {
+            0
+        } else {
+            (input_frames - first).div_ceil(self.factor)
+        }
+    }
+
+    /// Clears the state: zero history, and the next input frame is frame 0 (an output frame).
+    pub fn reset(&mut self) {
+        self.history.reset();
+        self.phase = 0;
+    }
+
+    /// Sets the history as if the input had always been `first_frame` (steady state, no
+    /// start-up transient). The output phase is unchanged.
+    ///
+    /// # Panics
+    /// If `first_frame.len() != self.channels()`.
+    pub fn init_steady_state(&mut self, first_frame: &[T]) {
+        assert_eq!(
+            first_frame.len(),
+            self.channels,
+            "init_steady_state: expected one value per channel"
+        );
+        self.history.fill_with(first_frame);
+    }
+
+    /// Consumes `input` (frame-major interleaved) and writes the decimated frames to the start of
+    /// `output`. Returns the number of frames written (see [`output_frames`](Self::output_frames);
+    /// at most `ceil(input_frames / q)`).
+    ///
+    /// # Panics
+    /// If `input.len()` is not a multiple of `channels`, or `output` is shorter than
+    /// `output_frames(input_frames) * channels`.
+    pub fn process(&mut self, input: &[T], output: &mut [T]) -> usize {
+        let c = self.channels;
+        assert!(
+            input.chunks_exact(c).remainder().is_empty(),
+            "process: input length {} is not a multiple of {} channels",
+            input.len(),
+            c
+        );
+        let needed = self.output_frames(input.len() / c);
+        assert!(
+            output.len() >= needed * c,
+            "process: output holds {} samples, {} needed",
+            output.len(),
+            needed * c
+        );
+        let q = self.factor;
+        let mut written = 0;
+        for chunk in input.chunks(self.history.block() * c) {
+            let frames = chunk.len() / c;
+            let window = self.history.load(chunk);
+            let mut f = (q - self.phase) % q;
+            while f + q < frames {
+                let two = &mut output[written * c..(written + 2) * c];
+                let (a, b) = two.split_at_mut(c);
+                fir_rows2(window, &self.taps_rev, [f, f + q], [a, b]);
+                written += 2;
+                f += 2 * q;
+            }
+            if f < frames {
+                let out = &mut output[written * c..(written + 1) * c];
+                fir_row(window, &self.taps_rev, f, out);
+                written += 1;
+            }
+            self.phase = (self.phase + frames) % q;
+            self.history.advance(frames);
+        }
+        written
+    }
+}

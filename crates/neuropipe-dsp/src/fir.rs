@@ -1,0 +1,139 @@
+//! [`FirFilter`]: a streaming FIR filter over interleaved channels.
+
+use crate::design::{check_buffer, DesignError, MAX_TAPS};
+use crate::history::{fir_row, fir_rows2, History};
+use crate::Sample;
+
+/// Smallest block of frames processed per history shift.
+const MIN_BLOCK_FRAMES: usize = 64;
+
+/// Streaming FIR filter `y[n] = Σ_k taps[k] · x[n − k]` applied to every channel of
+/// frame-major interleaved data, with the input history kept across calls.
+///
+/// Equivalent to `scipy.signal.lfilter(taps, [1.0], x, axis=0, zi=zi)` called on consecutive
+/// chunks with the returned `zi` carried over. Splitting a signal into packets never changes the
+/// output (bit-for-bit). [`process`](Self::process) never allocates.
+#[derive(Debug, Clone)]
+pub struct FirFilter<T> {
+    channels: usize,
+    /// Taps oldest-input-first (reversed), cast to `T`.
+    taps_rev: Vec<T>,
+    history: History<T>,
+}
+
+impl<T: Sample> FirFilter<T> {
+    /// Builds a filter for `channels` channels with zero history.
+    ///
+    /// # Errors
+    /// No taps, more than [`MAX_TAPS`] taps, a non-finite tap, `channels == 0`, or a history
+    /// buffer above [`MAX_BUFFER`](crate::design::MAX_BUFFER) samples.
+    pub fn new(taps: &[f64], channels: usize) -> Result<Self, DesignError> {
+        if channels == 0 {
+            return Err(DesignError::count("channels", channels, ">= 1"));
+        }
+        let taps_rev = cast_taps(taps)?;
+        let keep = taps.len() - 1;
+        let block = keep.max(MIN_BLOCK_FRAMES);
+        check_buffer("channels", keep + block, channels)?;
+        Ok(FirFilter {
+            channels,
+            history: History::new(keep, block, channels),
+            taps_rev,
+        })
+    }
+
+    /// Number of interleaved channels.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
+    /// Number of taps.
+    pub fn num_taps(&self) -> usize {
+        self.taps_rev.len()
+    }
+
+    /// Clears the history (as if the filter had only ever seen zeros).
+    pub fn reset(&mut self) {
+        self.history.reset();
+    }
+
+    /// Sets the history as if the input had always been `first_frame` (one value per channel):
+    /// the next outputs start at the steady state `x0 · Σ taps` with no transient, like
+    /// `lfilter(taps, [1.0], x, zi=lfilter_zi(taps, [1.0]) * x[0])`.
+    ///
+    /// # Panics
+    /// If `first_frame.len() != self.channels()`.
+    pub fn init_steady_state(&mut self, first_frame: &[T]) {
+        assert_eq!(
+            first_frame.len(),
+            self.channels,
+            "init_steady_state: expected one value per channel"
+        );
+        self.history.fill_with(first_frame);
+    }
+
+    /// Replaces the taps. The input history is kept: the most recent `new_len − 1` input frames
+    /// stay in effect (frames the old history did not hold count as zero). Changing the number
+    /// of taps reallocates the history buffer.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new); the filter is then unchanged.
+    pub fn set_taps(&mut self, taps: &[f64]) -> Result<(), DesignError> {
+        let keep = taps.len().saturating_sub(1);
+        check_buffer("channels", 2 * keep.max(MIN_BLOCK_FRAMES), self.channels)?;
+        self.taps_rev = cast_taps(taps)?;
+        self.history.resize_keep(taps.len() - 1);
+        Ok(())
+    }
+
+    /// Filters `data` (frame-major interleaved, `len` a multiple of `channels`) in place.
+    ///
+    /// # Panics
+    /// If `data.len()` is not a multiple of [`channels`](Self::channels).
+    pub fn process(&mut self, data: &mut [T]) {
+        let c = self.channels;
+        assert!(
+            data.chunks_exact(c).remainder().is_empty(),
+            "process: data length {} is not a multiple of {} channels",
+            data.len(),
+            c
+        );
+        let block = self.history.block();
+        for chunk in data.chunks_mut(block * c) {
+            let frames = chunk.len() / c;
+            let window = self.history.load(chunk);
+            let mut pairs = chunk.chunks_exact_mut(2 * c);
+            for (p, two) in pairs.by_ref().enumerate() {
+                let (a, b) = two.split_at_mut(c);
+                fir_rows2(window, &self.taps_rev, [2 * p, 2 * p + 1], [a, b]);
+            }
+            let last = pairs.into_remainder();
+            if !last.is_empty() {
+                fir_row(window, &self.taps_rev, frames - 1, last);
+            }
+            self.history.advance(frames);
+        }
+    }
+}
+
+/// Validates taps and returns them reversed and cast.
+pub(crate) fn cast_taps<T: Sample>(taps: &[f64]) -> Result<Vec<T>, DesignError> {
+    if taps.is_empty() {
+        return Err(DesignError::Empty { name: "taps" });
+    }
+    if taps.len() > MAX_TAPS {
+        return Err(DesignError::NumTaps {
+            numtaps: taps.len(),
+            reason: "must be <= 1048576",
+        });
+    }
+    if let Some(i) = taps.iter().position(|t| !t.is_finite()) {
+        return Err(DesignError::Coefficient {
+            name: "taps",
+            index: i,
+            value: taps[i],
+            reason: "must be finite",
+        });
+    }
+    Ok(taps.iter().rev().map(|&t| T::from_f64(t)).collect())
+}

@@ -1,0 +1,150 @@
+//! Input history for direct-form FIR filtering of interleaved channels (shared by
+//! [`crate::FirFilter`] and [`crate::Decimator`]).
+//!
+//! The buffer holds `keep` frames of history followed by room for one block of `block` new
+//! frames. A block of input is copied in after the history; the FIR output for new frame `f` then
+//! reads the contiguous rows `f ..= f + keep`. Afterwards the last `keep` rows are moved to the
+//! front. Rows are frames, so every row is `channels` contiguous samples: the inner loops run
+//! over channels and vectorise.
+
+use crate::Sample;
+
+#[derive(Debug, Clone)]
+pub(crate) struct History<T> {
+    buf: Vec<T>,
+    channels: usize,
+    keep: usize,
+    block: usize,
+}
+
+impl<T: Sample> History<T> {
+    /// History of `keep` frames, accepting blocks of up to `block` frames.
+    pub fn new(keep: usize, block: usize, channels: usize) -> Self {
+        History {
+            buf: vec![T::ZERO; (keep + block) * channels],
+            channels,
+            keep,
+            block,
+        }
+    }
+
+    /// Maximum frames per [`load`](Self::load).
+    pub fn block(&self) -> usize {
+        self.block
+    }
+
+    /// Forgets all input (history of zeros).
+    pub fn reset(&mut self) {
+        self.buf.fill(T::ZERO);
+    }
+
+    /// History as if `frame` had been the input forever.
+    pub fn fill_with(&mut self, frame: &[T]) {
+        let c = self.channels;
+        for row in self.buf[..self.keep * c].chunks_exact_mut(c) {
+            row.copy_from_slice(frame);
+        }
+    }
+
+    /// Rebuilds the buffer for a new history length, keeping the most recent input frames
+    /// (older missing ones are zero).
+    pub fn resize_keep(&mut self, keep: usize) {
+        if keep == self.keep {
+            return;
+        }
+        let c = self.channels;
+        let block = self.block.max(keep);
+        let mut buf = vec![T::ZERO; (keep + block) * c];
+        let n = keep.min(self.keep);
+        buf[(keep - n) * c..keep * c]
+            .copy_from_slice(&self.buf[(self.keep - n) * c..self.keep * c]);
+        self.buf = buf;
+        self.keep = keep;
+        self.block = block;
+    }
+
+    /// Appends one block of input frames (at most [`block`](Self::block)) after the history and
+    /// returns history + block (`(keep + frames) * channels` samples).
+    pub fn load(&mut self, frames: &[T]) -> &[T] {
+        let c = self.channels;
+        let start = self.keep * c;
+        self.buf[start..start + frames.len()].copy_from_slice(frames);
+        &self.buf[..start + frames.len()]
+    }
+
+    /// After a block of `frames` frames has been used, keeps its last `keep` frames as history.
+    pub fn advance(&mut self, frames: usize) {
+        let c = self.channels;
+        self.buf
+            .copy_within(frames * c..(frames + self.keep) * c, 0);
+    }
+}
+
+/// FIR outputs for the frames `firsts` of a loaded window: for each `k`,
+/// `outs[k][ch] = Σ_j taps_rev[j] · window[(firsts[k] + j) * channels + ch]`, where `taps_rev`
+/// are the taps oldest-first and `firsts[k]` the oldest row used. Both outputs are computed in
+/// one pass so that twice as many independent accumulators are in flight (the sum for each
+/// output is still taken in tap order, so results do not depend on how outputs are grouped).
+#[inline]
+pub(crate) fn fir_rows2<T: Sample>(
+    window: &[T],
+    taps_rev: &[T],
+    firsts: [usize; 2],
+    outs: [&mut [T]; 2],
+) {
+    // Accumulators for 2 outputs x LANES channels must fit in 16 SSE registers.
+    if std::mem::size_of::<T>() <= 4 {
+        fir_rows::<T, 16, 2>(window, taps_rev, firsts, outs);
+    } else {
+        fir_rows::<T, 8, 2>(window, taps_rev, firsts, outs);
+    }
+}
+
+/// One FIR output frame (see [`fir_rows2`]).
+#[inline]
+pub(crate) fn fir_row<T: Sample>(window: &[T], taps_rev: &[T], first: usize, out: &mut [T]) {
+    if std::mem::size_of::<T>() <= 4 {
+        fir_rows::<T, 16, 1>(window, taps_rev, [first], [out]);
+    } else {
+        fir_rows::<T, 8, 1>(window, taps_rev, [first], [out]);
+    }
+}
+
+/// `K` FIR outputs, `L` channels at a time with accumulators in registers, then the remaining
+/// channels one by one.
+#[inline(always)]
+fn fir_rows<T: Sample, const L: usize, const K: usize>(
+    window: &[T],
+    taps_rev: &[T],
+    firsts: [usize; K],
+    mut outs: [&mut [T]; K],
+) {
+    let c = outs[0].len();
+    let n = taps_rev.len();
+    let rows: [&[T]; K] = firsts.map(|f| &window[f * c..(f + n) * c]);
+    let mut ch = 0;
+    while ch + L <= c {
+        let mut acc = [[T::ZERO; L]; K];
+        for (j, &t) in taps_rev.iter().enumerate() {
+            for (acc, rows) in acc.iter_mut().zip(&rows) {
+                let row = &rows[j * c + ch..j * c + ch + L];
+                for (a, &x) in acc.iter_mut().zip(row) {
+                    *a += t * x;
+                }
+            }
+        }
+        for (out, acc) in outs.iter_mut().zip(&acc) {
+            out[ch..ch + L].copy_from_slice(acc);
+        }
+        ch += L;
+    }
+    for (out, rows) in outs.iter_mut().zip(&rows) {
+        for (k, o) in out.iter_mut().enumerate().skip(ch) {
+            let mut acc = T::ZERO;
+            for (j, &t) in taps_rev.iter().enumerate() {
+                acc += t * rows[j * c + k];
+            }
+            *o = acc;
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! Streaming DSP kernels for neuropipe (filter design and stateful filters that match SciPy).
+//!
+//! This crate is pure computation: no threads, no I/O, no async runtime. It has two halves:
+//!
+//! * [`design`]: filter design in `f64` (`butter`, `iirnotch`, `iirpeak`, `firwin`, `sosfilt_zi`),
+//!   reproducing `scipy.signal` to about 1e-12 relative (see `tests/reference.rs`).
+//! * Streaming filters that keep their state across calls and never allocate while processing:
+//!   [`SosFilter`], [`FirFilter`], [`Decimator`], plus Welch spectra ([`welch()`], [`Welch`]) and a
+//!   sliding-window band-power estimator ([`BandPower`]).
+//!
+//! # Data layout
+//!
+//! Multichannel data is always **frame-major interleaved**: sample `ch` of frame `f` is
+//! `data[f * channels + ch]`. A buffer of `n` frames therefore has `n * channels` elements.
+//! Filters process in place and are generic over [`Sample`] (`f32` or `f64`). Coefficients are
+//! always designed in `f64` and cast once to the sample type when a filter is built, exactly like
+//! SciPy computes in the result type of coefficients and data.
+//!
+//! # Example
+//!
+//! ```
+//! use neuropipe_dsp::design::{butter, Band};
+//! use neuropipe_dsp::SosFilter;
+//!
+//! let sos = butter(4, Band::Bandpass(1.0, 40.0), 250.0).unwrap();
+//! let mut filter = SosFilter::<f32>::new(&sos, 2).unwrap();
+//! let mut packet = vec![0.0f32; 32 * 2]; // 32 frames of 2 channels
+//! packet[0] = 1.0;
+//! filter.process(&mut packet);
+//! ```
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod bandpower;
+pub mod decimate;
+pub mod design;
+pub mod fir;
+pub mod sample;
+pub mod sos;
+pub mod welch;
+
+mod history;
+
+pub use bandpower::{default_bands, Band as PowerBand, BandPower, BandPowerConfig, BandPowerFrame};
+pub use decimate::Decimator;
+pub use design::{DesignError, Sos};
+pub use fir::FirFilter;
+pub use sample::Sample;
+pub use sos::SosFilter;
+pub use welch::{welch, Welch};

@@ -1,0 +1,129 @@
+//! `ContinuityCheck`: a sink that verifies sample continuity — every frame index exactly once,
+//! in order, with non-decreasing timestamps — and reports what it saw.
+
+use crate::util::with_sample_type;
+use neuropipe_core::{
+    BoxedStage, BuildError, DataPlaneStage, InputId, ParamSpec, Payload, PortSpec, Samples,
+    StageBuilder, StageContext, StageError, StageSpec, FLAG_LOST_SAMPLES,
+};
+
+/// Stage type specification.
+pub fn spec() -> StageSpec {
+    StageSpec::new(
+        "ContinuityCheck",
+        "Sink that checks no frame is lost or duplicated and timestamps never go back",
+        build,
+    )
+    .input(PortSpec::any("in").doc("any samples"))
+    .param(
+        ParamSpec::bool("fail_on_gap")
+            .default(true)
+            .doc("a gap, duplicate or reordering is a Fatal error (false: count and log it)"),
+    )
+    .param(
+        ParamSpec::int("expect_frames", 0, i64::MAX)
+            .optional()
+            .doc("Fatal at end of stream unless exactly this many frames arrived"),
+    )
+}
+
+fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
+    let fail_on_gap = b.params().bool("fail_on_gap")?;
+    let expect = b.params().get("expect_frames").and_then(|v| v.as_u64());
+    let kind = b.input_kind("in")?;
+    with_sample_type!(kind, S => {
+        let input = b.input::<Samples<S>>("in")?;
+        Ok(BoxedStage::new(ContinuityCheck::<Samples<S>> {
+            input,
+            fail_on_gap,
+            expect,
+            next_frame: 0,
+            last_ts: 0,
+            frames: 0,
+            packets: 0,
+            gaps: 0,
+            device_lost: 0,
+        }))
+    })
+}
+
+/// The `ContinuityCheck` stage.
+pub struct ContinuityCheck<T> {
+    input: InputId<T>,
+    fail_on_gap: bool,
+    expect: Option<u64>,
+    next_frame: u64,
+    last_ts: u64,
+    frames: u64,
+    packets: u64,
+    gaps: u64,
+    device_lost: u64,
+}
+
+impl<T: Payload> DataPlaneStage for ContinuityCheck<T> {
+    async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
+        let Some(pkt) = ctx.input(self.input).recv().await? else {
+            return Ok(());
+        };
+        let h = pkt.header;
+        let mut problem = None;
+        let expected = self.next_frame
+            + if h.flags & FLAG_LOST_SAMPLES != 0 {
+                h.lost_frames as u64
+            } else {
+                0
+            };
+        if h.flags & FLAG_LOST_SAMPLES != 0 {
+            self.device_lost += h.lost_frames as u64;
+        }
+        if h.first_frame != expected {
+            self.gaps += 1;
+            problem = Some(format!(
+                "packet {} starts at frame {} but frame {} was expected ({})",
+                h.sequence,
+                h.first_frame,
+                expected,
+                if h.first_frame > expected {
+                    "frames lost"
+                } else {
+                    "frames duplicated or reordered"
+                }
+            ));
+        } else if h.timestamp < self.last_ts {
+            self.gaps += 1;
+            problem = Some(format!(
+                "packet {} has a timestamp earlier than the previous one",
+                h.sequence
+            ));
+        }
+        self.next_frame = h.first_frame + h.batch_size as u64;
+        self.last_ts = h.timestamp;
+        self.frames += h.batch_size as u64;
+        self.packets += 1;
+        if let Some(p) = problem {
+            if self.fail_on_gap {
+                return Err(StageError::fatal(p));
+            }
+            tracing::warn!(stage = ctx.id(), "{p}");
+        }
+        Ok(())
+    }
+
+    async fn finish(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
+        tracing::info!(
+            stage = ctx.id(),
+            packets = self.packets,
+            frames = self.frames,
+            gaps = self.gaps,
+            device_lost = self.device_lost,
+            "continuity check done"
+        );
+        match self.expect {
+            Some(n) if n != self.frames => Err(StageError::fatal(format!(
+                "expected {n} frames, received {}",
+                self.frames
+            ))),
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,480 @@
+//! `SimulatedEeg`: a deterministic EEG source emitting raw ADS1299-style counts at a real-time
+//! pace (drift-free: the deadline of every packet is computed from its frame index) or as fast
+//! as the pipeline can take them.
+//!
+//! The signal per channel is 1/f ("pink") background noise, an alpha rhythm (~10 Hz, strongest
+//! over parietal/occipital sites, slowly waxing and waning), mains interference, a slow drift,
+//! occasional eye blinks on frontal sites, and an optional DC offset — the same for a given
+//! seed, whatever the packet size.
+
+use crate::util::{ads1299_uv_per_count, TEN_TWENTY};
+use neuropipe_core::{
+    BoxedStage, BuildError, ControlMsg, DataPlaneStage, Handled, MemoryPool, OutputId, ParamSpec,
+    PayloadKind, PortSpec, RawEegPacket, StageBuilder, StageContext, StageError, StageSpec,
+    StreamInfo, FLAG_DISCONTINUITY,
+};
+use serde_json::Value;
+use std::f64::consts::TAU;
+
+/// Stage type specification.
+pub fn spec() -> StageSpec {
+    StageSpec::new(
+        "SimulatedEeg",
+        "Deterministic simulated EEG (raw ADS1299 counts): pink noise, alpha, mains, drift, blinks",
+        build,
+    )
+    .output(PortSpec::of("out", PayloadKind::I32).doc("raw counts, frame-major"))
+    .with_stream_info()
+    .param(
+        ParamSpec::int("channels", 1, 256)
+            .default(8)
+            .doc("number of channels"),
+    )
+    .param(
+        ParamSpec::float("sample_rate", 1.0, 32_000.0)
+            .default(250.0)
+            .doc("frames per second (Hz)"),
+    )
+    .param(
+        ParamSpec::int("frames", 1, 4096)
+            .default(16)
+            .doc("frames per packet"),
+    )
+    .param(
+        ParamSpec::int("seed", 0, i64::MAX)
+            .default(42)
+            .doc("random seed: same seed, same signal"),
+    )
+    .param(
+        ParamSpec::bool("realtime")
+            .default(true)
+            .doc("pace output by the clock (false: as fast as the pipeline runs)"),
+    )
+    .param(
+        ParamSpec::float("duration_s", 0.0, 1e9)
+            .optional()
+            .doc("end the stream after this much signal (seconds); runs until stopped if absent"),
+    )
+    .param(
+        ParamSpec::int("gain", 1, 24)
+            .default(24)
+            .doc("ADS1299 PGA gain (1, 2, 4, 6, 8, 12 or 24): sets µV per count"),
+    )
+    .param(
+        ParamSpec::float("alpha_uv", 0.0, 10_000.0)
+            .default(20.0)
+            .live()
+            .doc("alpha rhythm amplitude (µV)"),
+    )
+    .param(
+        ParamSpec::float("alpha_hz", 0.1, 100.0)
+            .default(10.0)
+            .live()
+            .doc("alpha frequency (Hz)"),
+    )
+    .param(
+        ParamSpec::float("line_hz", 0.0, 1000.0)
+            .default(50.0)
+            .doc("mains frequency (Hz), 0 for none"),
+    )
+    .param(
+        ParamSpec::float("line_uv", 0.0, 10_000.0)
+            .default(10.0)
+            .live()
+            .doc("mains interference amplitude (µV)"),
+    )
+    .param(
+        ParamSpec::float("noise_uv", 0.0, 10_000.0)
+            .default(8.0)
+            .live()
+            .doc("1/f background level (µV)"),
+    )
+    .param(
+        ParamSpec::float("drift_uv", 0.0, 100_000.0)
+            .default(30.0)
+            .live()
+            .doc("slow drift amplitude (µV)"),
+    )
+    .param(
+        ParamSpec::float("blink_interval_s", 0.0, 3600.0)
+            .default(6.0)
+            .doc("mean time between eye blinks (s), 0 for none"),
+    )
+    .param(
+        ParamSpec::float("blink_uv", 0.0, 10_000.0)
+            .default(150.0)
+            .live()
+            .doc("blink amplitude on Fp sites (µV)"),
+    )
+    .param(
+        ParamSpec::float("dc_offset_uv", 0.0, 300_000.0)
+            .default(0.0)
+            .doc("largest per-channel DC offset (µV); offsets are drawn per channel"),
+    )
+    .param(
+        ParamSpec::string("pool")
+            .optional()
+            .doc("memory pool for output packets (default: a private pool)"),
+    )
+}
+
+fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
+    let p = b.params();
+    let channels = p.usize("channels")?;
+    let rate = p.f64("sample_rate")?;
+    let frames = p.usize("frames")?;
+    let gain = p.i64("gain")?;
+    if ![1, 2, 4, 6, 8, 12, 24].contains(&gain) {
+        return Err(BuildError::param(
+            "gain",
+            format!("{gain} is not an ADS1299 gain (1, 2, 4, 6, 8, 12 or 24)"),
+        ));
+    }
+    let line_hz = p.f64("line_hz")?;
+    if line_hz >= rate / 2.0 && line_hz > 0.0 {
+        return Err(BuildError::param(
+            "line_hz",
+            format!("{line_hz} Hz is at or above Nyquist ({} Hz)", rate / 2.0),
+        ));
+    }
+    let model = SignalModel {
+        rate,
+        alpha_uv: p.f64("alpha_uv")?,
+        alpha_hz: p.f64("alpha_hz")?,
+        line_hz,
+        line_uv: p.f64("line_uv")?,
+        noise_uv: p.f64("noise_uv")?,
+        drift_uv: p.f64("drift_uv")?,
+        blink_interval_s: p.f64("blink_interval_s")?,
+        blink_uv: p.f64("blink_uv")?,
+        dc_offset_uv: p.f64("dc_offset_uv")?,
+    };
+    let seed = p.i64("seed")? as u64;
+    let realtime = p.bool("realtime")?;
+    let total_frames = p.opt_f64("duration_s").map(|d| (d * rate).round() as u64);
+    let labels = default_labels(channels);
+    let mut info = StreamInfo::new(
+        "neuropipe-sim",
+        rate,
+        channels,
+        "counts",
+        frames,
+        PayloadKind::I32,
+    );
+    for (c, l) in info.channels.iter_mut().zip(&labels) {
+        c.label = l.clone();
+    }
+    let info = b.source_stream(info)?;
+    let pool = b.pool::<RawEegPacket>(frames, channels)?;
+    let out = b.output::<RawEegPacket>("out", info.clone())?;
+    let uv_per_count = ads1299_uv_per_count(4.5, gain as f64);
+    Ok(BoxedStage::new(SimulatedEeg {
+        gen: Generator::new(model, &info.labels(), seed),
+        pool,
+        out,
+        frames,
+        channels,
+        realtime,
+        total_frames,
+        uv_per_count,
+        next_frame: 0,
+        sequence: 0,
+        anchor: None,
+        discontinuity: false,
+        uv: vec![0.0; channels],
+    }))
+}
+
+/// Labels for `n` channels: an OpenBCI-style 8-channel montage, the 10-20 system up to 19,
+/// `Ch1..ChN` beyond.
+pub fn default_labels(n: usize) -> Vec<String> {
+    const EIGHT: [&str; 8] = ["Fp1", "Fp2", "C3", "C4", "P7", "P8", "O1", "O2"];
+    if n <= 8 {
+        EIGHT[..n].iter().map(|s| s.to_string()).collect()
+    } else if n <= TEN_TWENTY.len() {
+        TEN_TWENTY[..n].iter().map(|s| s.to_string()).collect()
+    } else {
+        (1..=n).map(|i| format!("Ch{i}")).collect()
+    }
+}
+
+/// Amplitudes and rates of the simulated signal (µV, Hz, s).
+#[derive(Clone, Debug)]
+pub struct SignalModel {
+    /// Sample rate (Hz).
+    pub rate: f64,
+    /// Alpha amplitude (µV).
+    pub alpha_uv: f64,
+    /// Alpha frequency (Hz).
+    pub alpha_hz: f64,
+    /// Mains frequency (Hz), 0 for none.
+    pub line_hz: f64,
+    /// Mains amplitude (µV).
+    pub line_uv: f64,
+    /// Pink noise level (µV).
+    pub noise_uv: f64,
+    /// Drift amplitude (µV).
+    pub drift_uv: f64,
+    /// Mean time between blinks (s), 0 for none.
+    pub blink_interval_s: f64,
+    /// Blink amplitude (µV).
+    pub blink_uv: f64,
+    /// Largest DC offset (µV).
+    pub dc_offset_uv: f64,
+}
+
+/// SplitMix64: small, fast, deterministic.
+#[derive(Clone, Debug)]
+struct Rng(u64);
+
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in (0, 1).
+    fn uniform(&mut self) -> f64 {
+        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+    /// Standard normal (Box–Muller, one value per call).
+    fn normal(&mut self) -> f64 {
+        let (u, v) = (self.uniform(), self.uniform());
+        (-2.0 * u.ln()).sqrt() * (TAU * v).cos()
+    }
+}
+
+#[derive(Clone, Debug)]
+struct ChannelState {
+    pink: [f64; 3],
+    alpha_w: f64,
+    blink_w: f64,
+    alpha_phase: f64,
+    mod_phase: f64,
+    drift_phase: f64,
+    dc: f64,
+}
+
+/// The signal generator: pure and deterministic; one call per frame.
+#[derive(Clone, Debug)]
+pub struct Generator {
+    /// The model (amplitudes may be changed live).
+    pub model: SignalModel,
+    rng: Rng,
+    chans: Vec<ChannelState>,
+    next_blink: u64,
+    blink_center: Option<u64>,
+    line_phase: f64,
+}
+
+impl Generator {
+    /// A generator for channels with these labels (site names set alpha/blink weights).
+    pub fn new(model: SignalModel, labels: &[&str], seed: u64) -> Self {
+        let mut rng = Rng(seed ^ 0x6E65_7572_6F70_6970);
+        let chans = labels
+            .iter()
+            .map(|l| {
+                let site = l.to_ascii_uppercase();
+                let alpha_w = if site.starts_with('O') || site.starts_with('P') {
+                    1.0
+                } else if site.starts_with('C') || site.starts_with('T') {
+                    0.45
+                } else if site.starts_with('F') {
+                    0.2
+                } else {
+                    0.6
+                };
+                let blink_w = if site.starts_with("FP") {
+                    1.0
+                } else if site.starts_with('F') {
+                    0.4
+                } else {
+                    0.05
+                };
+                ChannelState {
+                    pink: [0.0; 3],
+                    alpha_w,
+                    blink_w,
+                    alpha_phase: rng.uniform() * TAU,
+                    mod_phase: rng.uniform() * TAU,
+                    drift_phase: rng.uniform() * TAU,
+                    dc: (rng.uniform() * 2.0 - 1.0) * model.dc_offset_uv,
+                }
+            })
+            .collect();
+        let mut g = Generator {
+            line_phase: rng.uniform() * TAU,
+            model,
+            rng,
+            chans,
+            next_blink: 0,
+            blink_center: None,
+        };
+        g.next_blink = g.draw_blink_gap(0);
+        g
+    }
+
+    fn draw_blink_gap(&mut self, from: u64) -> u64 {
+        if self.model.blink_interval_s <= 0.0 {
+            return u64::MAX;
+        }
+        // Exponential gaps, at least 0.5 s apart.
+        let gap_s = 0.5 - self.model.blink_interval_s * self.rng.uniform().ln();
+        from + (gap_s * self.model.rate) as u64
+    }
+
+    /// Fills `out` (one value per channel, µV) with frame `frame`'s sample.
+    pub fn frame(&mut self, frame: u64, out: &mut [f64]) {
+        if frame >= self.next_blink {
+            self.blink_center = Some(frame + (0.15 * self.model.rate) as u64);
+            self.next_blink = self.draw_blink_gap(frame);
+        }
+        let m = &self.model;
+        let t = frame as f64 / m.rate;
+        let blink = match self.blink_center {
+            Some(c) => {
+                let dt = (frame as f64 - c as f64) / m.rate;
+                if dt > 0.6 {
+                    self.blink_center = None;
+                }
+                m.blink_uv * (-0.5 * (dt / 0.07).powi(2)).exp()
+            }
+            None => 0.0,
+        };
+        let line = if m.line_hz > 0.0 {
+            m.line_uv * (TAU * m.line_hz * t + self.line_phase).sin()
+        } else {
+            0.0
+        };
+        let (alpha_uv, alpha_hz, noise_uv, drift_uv) =
+            (m.alpha_uv, m.alpha_hz, m.noise_uv, m.drift_uv);
+        for (c, v) in self.chans.iter_mut().zip(out.iter_mut()) {
+            // Pink noise: white noise through three one-pole filters (−3 dB/octave, 1–100 Hz).
+            let w = self.rng.normal();
+            c.pink[0] = 0.997 * c.pink[0] + 0.029591 * w;
+            c.pink[1] = 0.985 * c.pink[1] + 0.032534 * w;
+            c.pink[2] = 0.950 * c.pink[2] + 0.048056 * w;
+            let pink = (c.pink[0] + c.pink[1] + c.pink[2] + 0.05 * w) * 4.0;
+            let wax = 0.6 + 0.4 * (TAU * 0.1 * t + c.mod_phase).sin();
+            let alpha = alpha_uv * c.alpha_w * wax * (TAU * alpha_hz * t + c.alpha_phase).sin();
+            let drift = drift_uv * (TAU * 0.03 * t + c.drift_phase).sin();
+            *v = c.dc + drift + noise_uv * pink + alpha + line + blink * c.blink_w;
+        }
+    }
+}
+
+/// The `SimulatedEeg` stage.
+pub struct SimulatedEeg {
+    gen: Generator,
+    pool: MemoryPool<RawEegPacket>,
+    out: OutputId<RawEegPacket>,
+    frames: usize,
+    channels: usize,
+    realtime: bool,
+    total_frames: Option<u64>,
+    uv_per_count: f64,
+    next_frame: u64,
+    sequence: u64,
+    /// Real-time pacing anchor: (clock ns, frame index at that time).
+    anchor: Option<(u64, u64)>,
+    discontinuity: bool,
+    uv: Vec<f64>,
+}
+
+impl SimulatedEeg {
+    fn frame_time_ns(&self, frame: u64) -> u64 {
+        match self.anchor {
+            Some((t0, f0)) => t0 + ((frame - f0) as f64 * 1e9 / self.gen.model.rate) as u64,
+            None => (frame as f64 * 1e9 / self.gen.model.rate) as u64,
+        }
+    }
+}
+
+impl DataPlaneStage for SimulatedEeg {
+    async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
+        let remaining = match self.total_frames {
+            Some(total) if self.next_frame >= total => return Err(StageError::QueueClosed),
+            Some(total) => (total - self.next_frame).min(self.frames as u64) as usize,
+            None => self.frames,
+        };
+        let first = self.next_frame;
+        if self.realtime {
+            if self.anchor.is_none() {
+                self.anchor = Some((ctx.clock().now_ns(), first));
+            }
+            // The packet is complete when its last frame has been "acquired".
+            let due = self.frame_time_ns(first + remaining as u64);
+            if !ctx.sleep_until(ctx.clock().instant_at(due)).await {
+                return Ok(()); // a control message is waiting
+            }
+        }
+        let mut pkt = self.pool.acquire().await;
+        pkt.set_shape(remaining, self.channels)?;
+        let timestamp = self.frame_time_ns(first);
+        let h = &mut pkt.header;
+        h.sequence = self.sequence;
+        h.first_frame = first;
+        h.timestamp = timestamp;
+        if std::mem::take(&mut self.discontinuity) {
+            h.flags |= FLAG_DISCONTINUITY;
+        }
+        let limit = ((1i64 << 23) - 1) as f64;
+        let scale = 1.0 / self.uv_per_count;
+        for (f, frame) in pkt
+            .samples_mut()
+            .chunks_exact_mut(self.channels)
+            .enumerate()
+        {
+            self.gen.frame(first + f as u64, &mut self.uv);
+            for (dst, uv) in frame.iter_mut().zip(&self.uv) {
+                *dst = (uv * scale).round().clamp(-limit, limit) as i32;
+            }
+        }
+        self.next_frame += remaining as u64;
+        self.sequence += 1;
+        ctx.output(self.out).send(pkt).await
+    }
+
+    fn control(
+        &mut self,
+        msg: &ControlMsg,
+        _ctx: &mut StageContext,
+    ) -> Result<Handled, StageError> {
+        match msg {
+            ControlMsg::Resume => {
+                // Continue with the next frame index, re-anchored in time: the pause shows as a
+                // gap in timestamps, not in sample indices.
+                if self.anchor.is_some() {
+                    self.anchor = None;
+                    self.discontinuity = true;
+                }
+                Ok(Handled::Default)
+            }
+            ControlMsg::UpdateParam(k, v) => {
+                let x = v
+                    .as_f64()
+                    .ok_or_else(|| StageError::bad_param(format!("`{k}` must be a number")))?;
+                let m = &mut self.gen.model;
+                match k.as_str() {
+                    "alpha_uv" => m.alpha_uv = x,
+                    "alpha_hz" if x >= m.rate / 2.0 => {
+                        return Err(StageError::bad_param(format!(
+                            "`alpha_hz` = {x} is at or above Nyquist ({} Hz)",
+                            m.rate / 2.0
+                        )))
+                    }
+                    "alpha_hz" => m.alpha_hz = x,
+                    "line_uv" => m.line_uv = x,
+                    "noise_uv" => m.noise_uv = x,
+                    "drift_uv" => m.drift_uv = x,
+                    "blink_uv" => m.blink_uv = x,
+                    _ => return Ok(Handled::Default),
+                }
+                Ok(Handled::Applied(Value::from(x)))
+            }
+            _ => Ok(Handled::Default),
+        }
+    }
+}

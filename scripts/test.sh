@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, unit/integration tests (Rust and the Python
+# interoperability checks), and every example pipeline in pipelines/ validated and run briefly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+echo "== python venv (pinned SciPy/MNE/pyedflib/edfio for reference and interop tests)"
+PY=$(bash scripts/venv.sh | tail -n 1)
+export NEUROPIPE_PYTHON="$PY"
+
+echo "== cargo fmt"
+cargo fmt --all -- --check
+
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== cargo build (release binary used by the pipeline checks)"
+cargo build --release -p neuropipe-cli
+
+echo "== cargo test"
+cargo test --workspace --release
+
+echo "== example pipelines"
+bash scripts/check_pipelines.sh target/release/neuropipe
