@@ -203,6 +203,16 @@ fn run(registry: &Registry, args: RunArgs) -> ExitCode {
         .map_or("built-in default pipeline".to_string(), |p| {
             p.display().to_string()
         });
+    if let Some(dir) = args
+        .pipeline
+        .as_deref()
+        .and_then(|p| std::fs::canonicalize(p).ok())
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+    {
+        // Stages resolve relative *input* paths (files to replay) against the pipeline file's
+        // directory; outputs stay relative to the working directory. Set before any thread.
+        std::env::set_var("NEUROPIPE_PIPELINE_DIR", dir);
+    }
     let mut cfg = match load(args.pipeline.as_deref()) {
         Ok(c) => c,
         Err(e) => {

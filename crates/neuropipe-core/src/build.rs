@@ -29,8 +29,8 @@ pub(crate) struct ResolvedLink {
 
 /// Semantic checks that need the registry. Returns resolved links and a topological order of
 /// the stages, plus every problem found.
-pub(crate) fn resolve(
-    cfg: &PipelineConfig,
+pub(crate) fn resolve<'a>(
+    cfg: &'a PipelineConfig,
     reg: &Registry,
 ) -> (Vec<ResolvedLink>, Vec<usize>, Vec<ConfigError>) {
     let mut errors = vec![];
@@ -49,6 +49,9 @@ pub(crate) fn resolve(
     let ids = || cfg.stages.iter().map(|s| s.id.as_str());
 
     let mut links = vec![];
+    // Stages named by a link that could not be resolved: their ports are not reported as
+    // unlinked too (the broken link is the problem).
+    let mut in_broken_link: Vec<&str> = vec![];
     let mut input_owner: HashMap<(usize, usize), usize> = HashMap::new();
     for (j, l) in cfg.links.iter().enumerate() {
         let path = format!("$.links[{j}]");
@@ -122,6 +125,8 @@ pub(crate) fn resolve(
         let from = end(&l.from, "from", true);
         let to = end(&l.to, "to", false);
         let (Some(from), Some(to)) = (from, to) else {
+            in_broken_link.push(l.from.stage.as_str());
+            in_broken_link.push(l.to.stage.as_str());
             continue;
         };
         let (fs, ts) = (
@@ -142,6 +147,8 @@ pub(crate) fn resolve(
                     tp.payload.text()
                 ),
             ));
+            in_broken_link.push(l.from.stage.as_str());
+            in_broken_link.push(l.to.stage.as_str());
             continue;
         }
         if let Some(first) = input_owner.insert(to, j) {
@@ -152,6 +159,8 @@ pub(crate) fn resolve(
                     l.to.stage, tp.name
                 ),
             ));
+            in_broken_link.push(l.from.stage.as_str());
+            in_broken_link.push(l.to.stage.as_str());
             continue;
         }
         links.push(ResolvedLink {
@@ -166,6 +175,9 @@ pub(crate) fn resolve(
     for (i, spec) in specs.iter().enumerate() {
         let Some(spec) = spec else { continue };
         let id = &cfg.stages[i].id;
+        if in_broken_link.contains(&id.as_str()) {
+            continue;
+        }
         for (pi, p) in spec.inputs.iter().enumerate() {
             if p.required && !links.iter().any(|l| l.to == (i, pi)) {
                 errors.push(ConfigError::new(
@@ -539,7 +551,8 @@ impl<'a> StageBuilder<'a> {
             )
         })?;
         let stream = slot.stream.clone();
-        let is_sink = self.spec.outputs.is_empty();
+        // A sink for latency purposes: nothing downstream of this stage.
+        let is_sink = !self.env.links.iter().any(|l| l.from.0 == self.idx);
         self.inputs
             .push(Box::new(Input::new(link, self.shared.clone(), is_sink)));
         self.input_streams.push(stream);
