@@ -3,7 +3,8 @@
 //! This crate is pure computation: no threads, no I/O, no async runtime. It has two halves:
 //!
 //! * [`design`]: filter design in `f64` (`butter`, `iirnotch`, `iirpeak`, `firwin`, `sosfilt_zi`),
-//!   reproducing `scipy.signal` to about 1e-12 relative (see `tests/reference.rs`).
+//!   reproducing `scipy.signal` (coefficients within ~1e-15 relative; `tests/reference.rs`
+//!   checks everything against SciPy 1.17.1 reference vectors).
 //! * Streaming filters that keep their state across calls and never allocate while processing:
 //!   [`SosFilter`], [`FirFilter`], [`Decimator`], plus Welch spectra ([`welch()`], [`Welch`]) and a
 //!   sliding-window band-power estimator ([`BandPower`]).
@@ -15,6 +16,9 @@
 //! Filters process in place and are generic over [`Sample`] (`f32` or `f64`). Coefficients are
 //! always designed in `f64` and cast once to the sample type when a filter is built, exactly like
 //! SciPy computes in the result type of coefficients and data.
+//!
+//! Two types are called `Band`: [`design::Band`] (filter type and edges for `butter`) and
+//! [`bandpower::Band`] (a named frequency range), re-exported here as [`PowerBand`].
 //!
 //! # Example
 //!

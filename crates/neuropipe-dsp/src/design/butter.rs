@@ -42,7 +42,14 @@ impl Zpk {
 ///
 /// Equals `scipy.signal.butter(order, Wn, btype, fs=fs, output='sos')`: same sections in the
 /// same order (zeros and poles paired by SciPy's `zpk2sos` "nearest" rule), gain in the first
-/// section. Band-pass and band-stop designs have `2 * order` poles, hence `order` sections.
+/// section, coefficients within ~1e-15 relative. Band-pass and band-stop designs have
+/// `2 * order` poles, hence `order` sections.
+///
+/// One exception: when the band edges are symmetric about `fs/4` (`low + high == fs/2`), pole
+/// pairs have exactly the same radius in exact arithmetic, and which of two such sections comes
+/// first is decided by the last bit of rounding. The sections and the cascade's response are
+/// still SciPy's, but their order may differ (SciPy's own order then depends on the CPU, through
+/// NumPy's SIMD `tan` and `hypot`).
 ///
 /// # Errors
 /// `order` outside `1..=10`, `fs` not finite and positive, an edge not strictly inside
