@@ -355,6 +355,7 @@ pub(crate) struct BuildEnv {
     pub(crate) events: EventBus,
     pub(crate) link_infos: Vec<LinkInfo>,
     pub(crate) pool_infos: Vec<(String, Arc<PoolMetrics>)>,
+    pub(crate) taps: Vec<crate::tap::TapPoint>,
 }
 
 impl BuildEnv {
@@ -410,6 +411,7 @@ impl BuildEnv {
             events,
             link_infos: vec![],
             pool_infos,
+            taps: vec![],
         }
     }
 
@@ -599,8 +601,16 @@ impl<'a> StageBuilder<'a> {
             self.claimed_outputs.push(j);
         }
         let is_source = self.spec.is_source();
-        self.outputs
-            .push(Box::new(Output::new(outs, self.shared.clone(), is_source)));
+        let mut output = Output::new(outs, self.shared.clone(), is_source);
+        let endpoint = format!("{}.{port}", self.id());
+        let (tx, point) = crate::tap::new_tap::<T>(
+            endpoint,
+            stream.frames_per_packet.max(1),
+            stream.channel_count().max(1),
+        );
+        output.set_tap(tx);
+        self.env.taps.extend(point);
+        self.outputs.push(Box::new(output));
         self.output_streams.push(stream);
         Ok(OutputId::new(self.outputs.len() - 1))
     }

@@ -36,6 +36,7 @@ mod registry;
 pub mod schema;
 mod stage;
 mod stream;
+mod tap;
 
 pub use build::StageBuilder;
 pub use clock::Clock;
@@ -58,3 +59,4 @@ pub use queue::{Access, Input, LinkPolicy, Output};
 pub use registry::{suggestion, PortPayload, PortSpec, Registry, StageFactory, StageSpec};
 pub use stage::{BoxedStage, DataPlaneStage, InputId, OutputId, StageContext, StageState};
 pub use stream::{ChannelInfo, StreamInfo};
+pub use tap::{SignalTap, TapPacket};

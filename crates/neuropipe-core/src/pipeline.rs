@@ -55,6 +55,7 @@ struct PipelineShared {
     stages: Vec<StageEntry>,
     links: Vec<LinkInfo>,
     pools: Vec<(String, Arc<PoolMetrics>)>,
+    taps: Vec<crate::tap::TapPoint>,
 }
 
 /// A validated, built pipeline, ready to [`run`](Self::run).
@@ -209,6 +210,7 @@ impl Pipeline {
                 stages: entries,
                 links: env.link_infos,
                 pools: env.pool_infos,
+                taps: env.taps,
             }),
         })
     }
@@ -418,6 +420,46 @@ impl PipelineHandle {
     /// Stream info on the outputs of stage `stage`, in port order.
     pub fn output_streams(&self, stage: &str) -> Option<Vec<StreamInfo>> {
         self.entry(stage).ok().map(|e| e.outputs.clone())
+    }
+
+    /// Opens a tap on output `"stage.port"` (or `"stage"` for its only output): a copy of
+    /// every packet it sends from now on, dropped oldest-first if the observer is slow, never
+    /// slowing the pipeline. One tap per output at a time.
+    pub fn tap(&self, endpoint: &str) -> Result<crate::tap::SignalTap, String> {
+        let taps = &self.shared.taps;
+        let point = taps
+            .iter()
+            .find(|t| t.endpoint == endpoint)
+            .or_else(|| {
+                let mut m = taps
+                    .iter()
+                    .filter(|t| t.endpoint.split('.').next() == Some(endpoint));
+                match (m.next(), m.next()) {
+                    (Some(t), None) => Some(t),
+                    _ => None,
+                }
+            })
+            .ok_or_else(|| {
+                format!(
+                    "no output `{endpoint}` (outputs: {})",
+                    taps.iter()
+                        .map(|t| t.endpoint.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+        point
+            .open()
+            .ok_or_else(|| format!("output `{}` is already tapped", point.endpoint))
+    }
+
+    /// `"stage.port"` of every output that can be tapped.
+    pub fn outputs(&self) -> Vec<String> {
+        self.shared
+            .taps
+            .iter()
+            .map(|t| t.endpoint.clone())
+            .collect()
     }
 
     /// Metrics of every stage, link and pool right now.

@@ -63,11 +63,11 @@ pub enum Access {
 }
 
 pub(crate) struct LinkShared<T: Payload> {
-    q: ArrayQueue<Packet<T>>,
+    pub(crate) q: ArrayQueue<Packet<T>>,
     policy: LinkPolicy,
-    data: Notify,
+    pub(crate) data: Notify,
     space: Notify,
-    tx_closed: AtomicBool,
+    pub(crate) tx_closed: AtomicBool,
     rx_closed: AtomicBool,
     pub(crate) metrics: Arc<LinkMetrics>,
 }
@@ -159,6 +159,7 @@ pub struct Output<T: Payload> {
     links: Vec<OutLink<T>>,
     stage: Arc<StageShared>,
     stamp_emitted: bool,
+    tap: Option<crate::tap::TapTx<T>>,
 }
 
 impl<T: Payload> Output<T> {
@@ -167,7 +168,12 @@ impl<T: Payload> Output<T> {
             links,
             stage,
             stamp_emitted: is_source,
+            tap: None,
         }
+    }
+
+    pub(crate) fn set_tap(&mut self, tap: crate::tap::TapTx<T>) {
+        self.tap = Some(tap);
     }
 
     /// Number of links (consumers) on this output.
@@ -187,6 +193,9 @@ impl<T: Payload> Output<T> {
             }
         }
         let frames = packet.header.batch_size as u64;
+        if let Some(tap) = &self.tap {
+            tap.offer(&packet);
+        }
         let delivered = if self.links.len() == 1 {
             self.links[0].link.push(packet, &self.stage).await.is_ok()
         } else {
@@ -246,6 +255,9 @@ impl<T: Payload> Output<T> {
 
 impl<T: Payload> Drop for Output<T> {
     fn drop(&mut self) {
+        if let Some(tap) = &self.tap {
+            tap.close();
+        }
         for l in &self.links {
             l.link.tx_closed.store(true, Ordering::Release);
             l.link.data.notify_one();

@@ -416,3 +416,45 @@ async fn latency_is_recorded_at_sinks() {
     assert!(sink.latency_p50_ns.unwrap() <= sink.latency_p99_ns.unwrap());
     assert!(sink.latency_p99_ns.unwrap() <= sink.latency_max_ns.unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn taps_copy_what_an_output_sends_and_a_stuck_observer_costs_nothing() {
+    let p = build(json!({
+        "stages": [
+            {"id": "src", "type": "TestSource", "params": {"packets": 300, "interval_ms": 0.5}},
+            {"id": "add", "type": "TestAdd", "params": {"add": 1.0}},
+            {"id": "sink", "type": "TestSink", "params": {"probe": "tap"}}
+        ],
+        "links": ["src -> add", "add -> sink"]
+    }));
+    let h = p.handle();
+    assert_eq!(
+        h.outputs(),
+        vec!["src.out".to_string(), "add.out".to_string()]
+    );
+    let mut live = h.tap("add").unwrap();
+    assert_eq!(
+        h.tap("add.out").err().unwrap(),
+        "output `add.out` is already tapped"
+    );
+    assert!(h.tap("nope").is_err());
+    let _stuck = h.tap("src.out").unwrap(); // never read
+    let run = tokio::spawn(p.run());
+    let first = live.next().await.unwrap();
+    assert_eq!(first.samples.len(), 8);
+    // Tap packets show the values after the in-place stage ran, like the sink sees them.
+    assert_eq!(first.samples[0], first.header.first_frame as f64 + 1.0);
+    let mut seen = 1;
+    while let Some(pkt) = live.next().await {
+        assert_eq!(pkt.samples[0], pkt.header.first_frame as f64 + 1.0);
+        seen += 1;
+    }
+    let report = run.await.unwrap();
+    assert_eq!(report.outcome, Outcome::Finished);
+    assert!(seen > 100, "tap saw the stream ({seen} packets)");
+    assert_continuous(&probe("tap").headers.lock().unwrap(), 300, 4);
+    assert!(
+        _stuck.dropped() > 0,
+        "the stuck tap dropped, the pipeline did not"
+    );
+}
