@@ -21,5 +21,8 @@ cargo build --release -p neuropipe-cli
 echo "== cargo test"
 cargo test --workspace --release
 
+echo "== examples"
+cargo run --release --example custom_stage
+
 echo "== example pipelines"
 bash scripts/check_pipelines.sh target/release/neuropipe
