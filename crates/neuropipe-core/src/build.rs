@@ -636,7 +636,7 @@ impl<'a> StageBuilder<'a> {
     ) -> Result<MemoryPool<T>, BuildError> {
         if let Some(name) = self.params.opt_str("pool").map(str::to_string) {
             let Some(p) = self.env.named_pools.get(&name) else {
-                let names: Vec<&str> = self.env.named_pools.keys().map(String::as_str).collect();
+                let names: Vec<&str> = self.env.cfg.pools.iter().map(|p| p.name.as_str()).collect();
                 return Err(BuildError::param(
                     "pool",
                     if names.is_empty() {

@@ -13,6 +13,7 @@
 //! }
 //! ```
 //!
+//! A top-level `"$schema"` key (for editors; see `neuropipe schema`) is accepted and ignored.
 //! `pools` is optional (a stage without a `pool` parameter gets a private pool sized for it);
 //! a link's port can be left out when the stage has exactly one port on that side
 //! (`"src -> volts"`). Every problem is reported with its JSON path; see
@@ -256,7 +257,7 @@ impl PipelineConfig {
         c.unknown_keys(
             "$",
             top,
-            &["name", "description", "pools", "stages", "links"],
+            &["$schema", "name", "description", "pools", "stages", "links"],
         );
         let name = match top.get("name") {
             None => "pipeline".to_string(),

@@ -50,6 +50,7 @@ pub fn pipeline_schema(registry: &Registry) -> Value {
         "required": ["stages"],
         "additionalProperties": false,
         "properties": {
+            "$schema": {"type": "string"},
             "name": {"type": "string"},
             "description": {"type": "string"},
             "pools": {"type": "array", "items": {"$ref": "#/$defs/pool"}},

@@ -141,7 +141,7 @@ fn pool_problems() {
         &[
             "$.stages[0].params.pool: stage `a` (TestSource): pool `small` is too small: its packets hold 2 frames x 2 channels but stage `a` sends packets of 4 frames x 2 channels",
             "$.stages[1].params.pool: stage `b` (TestSource): pool `ints` holds i32 packets but stage `b` needs f32",
-            "$.stages[2].params.pool: stage `c` (TestSource): no pool named `smal` (did you mean \"small\"?) (declared pools: ints, small)",
+            "$.stages[2].params.pool: stage `c` (TestSource): no pool named `smal` (did you mean \"small\"?) (declared pools: small, ints)",
         ],
     );
 }
@@ -172,7 +172,7 @@ fn structural_problems_are_all_reported_at_once() {
     check(
         r#"{"stage": [], "links": {}, "pools": [3]}"#,
         &[
-            "$.stage: unknown key `stage` (did you mean \"stages\"?) (valid keys: name, description, pools, stages, links)",
+            "$.stage: unknown key `stage` (did you mean \"stages\"?) (valid keys: $schema, name, description, pools, stages, links)",
             "$.pools[0]: a pool must be an object with name, payload, frames, channels, count; got number 3",
             "$.stages: missing: a pipeline needs a \"stages\" array",
             "$.links: must be an array, got an object",
