@@ -33,6 +33,7 @@ mod pipeline;
 mod pool;
 mod queue;
 mod registry;
+mod resolve;
 pub mod schema;
 mod stage;
 mod stream;

@@ -1,7 +1,7 @@
 //! [`Pipeline`]: a built, validated graph of stages, and [`PipelineHandle`] to control and
 //! observe it while it runs.
 
-use crate::build::{resolve, BuildEnv, LinkInfo, StageBuilder};
+use crate::build::{BuildEnv, LinkInfo, StageBuilder};
 use crate::clock::Clock;
 use crate::config::PipelineConfig;
 use crate::control::{ControlError, ControlMsg, ControlRequest};
@@ -10,6 +10,7 @@ use crate::error::{ConfigError, ConfigErrors};
 use crate::event::{EventBus, EventKind, EventReceiver, PipelineEvent};
 use crate::metrics::{LinkSnapshot, PipelineSnapshot, PoolMetrics};
 use crate::registry::{suggestion, Registry, StageSpec};
+use crate::resolve::resolve;
 use crate::stage::{BoxedStage, StageContext, StageShared};
 use crate::stream::StreamInfo;
 use serde_json::{json, Map, Value};

@@ -186,6 +186,7 @@ impl<T: Payload> Output<T> {
     /// With one consumer the packet is moved. With several, read-only consumers share the
     /// buffer and in-place consumers get their own copy (from the packet's pool) unless no
     /// one else would see the buffer. A source's packets get their `emitted` time stamped here.
+    /// On an optional output that is not linked, the packet is simply dropped.
     pub async fn send(&mut self, mut packet: Packet<T>) -> Result<(), StageError> {
         if self.stamp_emitted {
             if let Some(d) = packet.try_mut() {
@@ -195,6 +196,10 @@ impl<T: Payload> Output<T> {
         let frames = packet.header.batch_size as u64;
         if let Some(tap) = &self.tap {
             tap.offer(&packet);
+        }
+        if self.links.is_empty() {
+            // An optional output nobody linked: the packet goes back to its pool.
+            return Ok(());
         }
         let delivered = if self.links.len() == 1 {
             self.links[0].link.push(packet, &self.stage).await.is_ok()

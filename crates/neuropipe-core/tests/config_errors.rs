@@ -127,17 +127,15 @@ fn pool_problems() {
     );
     // Too small for the packets the stage sends, wrong payload, missing.
     check(
-        &format!(
-            r#"{{"pools": [{{"name": "small", "payload": "f32", "frames": 2, "channels": 2, "count": 4}},
-                           {{"name": "ints", "payload": "i32", "frames": 64, "channels": 2, "count": 4}}],
-               "stages": [{{"id": "a", "type": "TestSource", "params": {{"frames": 4, "pool": "small"}}}},
-                          {{"id": "b", "type": "TestSource", "params": {{"pool": "ints"}}}},
-                          {{"id": "c", "type": "TestSource", "params": {{"pool": "smal"}}}},
-                          {{"id": "s1", "type": "TestSink", "params": {{"probe": "x"}}}},
-                          {{"id": "s2", "type": "TestSink", "params": {{"probe": "x"}}}},
-                          {{"id": "s3", "type": "TestSink", "params": {{"probe": "x"}}}}],
-               "links": ["a -> s1", "b -> s2", "c -> s3"]}}"#
-        ),
+        r#"{"pools": [{"name": "small", "payload": "f32", "frames": 2, "channels": 2, "count": 4},
+                           {"name": "ints", "payload": "i32", "frames": 64, "channels": 2, "count": 4}],
+               "stages": [{"id": "a", "type": "TestSource", "params": {"frames": 4, "pool": "small"}},
+                          {"id": "b", "type": "TestSource", "params": {"pool": "ints"}},
+                          {"id": "c", "type": "TestSource", "params": {"pool": "smal"}},
+                          {"id": "s1", "type": "TestSink", "params": {"probe": "x"}},
+                          {"id": "s2", "type": "TestSink", "params": {"probe": "x"}},
+                          {"id": "s3", "type": "TestSink", "params": {"probe": "x"}}],
+               "links": ["a -> s1", "b -> s2", "c -> s3"]}"#,
         &[
             "$.stages[0].params.pool: stage `a` (TestSource): pool `small` is too small: its packets hold 2 frames x 2 channels but stage `a` sends packets of 4 frames x 2 channels",
             "$.stages[1].params.pool: stage `b` (TestSource): pool `ints` holds i32 packets but stage `b` needs f32",

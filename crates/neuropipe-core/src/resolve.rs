@@ -1,0 +1,318 @@
+//! Semantic checks of a pipeline against the stage registry: stage types, parameters, link
+//! endpoints and payloads, unlinked required ports, cycles. Every problem is collected with its
+//! JSON path; nothing is built here.
+
+use crate::config::{Endpoint, PipelineConfig, StageConfig};
+use crate::error::ConfigError;
+use crate::queue::LinkPolicy;
+use crate::registry::{suggestion, Registry, StageSpec};
+use std::collections::HashMap;
+
+/// A link with its ends resolved to stage and port indices.
+#[derive(Clone, Debug)]
+pub(crate) struct ResolvedLink {
+    pub(crate) from: (usize, usize),
+    pub(crate) to: (usize, usize),
+    pub(crate) capacity: usize,
+    pub(crate) policy: LinkPolicy,
+}
+
+/// Semantic checks that need the registry. Returns resolved links and a topological order of
+/// the stages, plus every problem found.
+pub(crate) fn resolve(
+    cfg: &PipelineConfig,
+    reg: &Registry,
+) -> (Vec<ResolvedLink>, Vec<usize>, Vec<ConfigError>) {
+    let mut errors = vec![];
+    let specs: Vec<Option<&StageSpec>> = cfg
+        .stages
+        .iter()
+        .enumerate()
+        .map(|(i, s)| check_stage(i, s, reg, &mut errors))
+        .collect();
+    let index: HashMap<&str, usize> = cfg
+        .stages
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect();
+    let ids = || cfg.stages.iter().map(|s| s.id.as_str());
+
+    let mut links = vec![];
+    // Stages named by a link that could not be resolved: their ports are not reported as
+    // unlinked too (the broken link is the problem).
+    let mut in_broken_link: Vec<&str> = vec![];
+    let mut input_owner: HashMap<(usize, usize), usize> = HashMap::new();
+    for (j, l) in cfg.links.iter().enumerate() {
+        let path = format!("$.links[{j}]");
+        let mut end = |e: &Endpoint, side: &str, outputs: bool| -> Option<(usize, usize)> {
+            let Some(&si) = index.get(e.stage.as_str()) else {
+                errors.push(ConfigError::new(
+                    format!("{path}.{side}"),
+                    format!(
+                        "unknown stage `{}`{} (stages: {})",
+                        e.stage,
+                        suggestion(&e.stage, ids()),
+                        ids().collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+                return None;
+            };
+            let spec = specs[si]?;
+            let (ports, other, dir) = if outputs {
+                (&spec.outputs, &spec.inputs, "output")
+            } else {
+                (&spec.inputs, &spec.outputs, "input")
+            };
+            let names = || ports.iter().map(|p| p.name);
+            let list = || {
+                if ports.is_empty() {
+                    format!(
+                        "stage `{}` ({}) has no {dir} ports",
+                        e.stage, spec.type_name
+                    )
+                } else {
+                    format!(
+                        "{dir} ports of `{}`: {}",
+                        e.stage,
+                        names().collect::<Vec<_>>().join(", ")
+                    )
+                }
+            };
+            match &e.port {
+                None if ports.len() == 1 => Some((si, 0)),
+                None => {
+                    errors.push(ConfigError::new(
+                        format!("{path}.{side}"),
+                        format!("name the port: `{}.<port>` ({})", e.stage, list()),
+                    ));
+                    None
+                }
+                Some(p) => match ports.iter().position(|x| x.name == p) {
+                    Some(pi) => Some((si, pi)),
+                    None => {
+                        let hint = if other.iter().any(|x| x.name == p) {
+                            format!(
+                                "; `{p}` is an {} port, and links go from an output to an input",
+                                if outputs { "input" } else { "output" }
+                            )
+                        } else {
+                            suggestion(p, names())
+                        };
+                        errors.push(ConfigError::new(
+                            format!("{path}.{side}"),
+                            format!(
+                                "stage `{}` has no {dir} port `{p}`{hint} ({})",
+                                e.stage,
+                                list()
+                            ),
+                        ));
+                        None
+                    }
+                },
+            }
+        };
+        let from = end(&l.from, "from", true);
+        let to = end(&l.to, "to", false);
+        let (Some(from), Some(to)) = (from, to) else {
+            in_broken_link.push(l.from.stage.as_str());
+            in_broken_link.push(l.to.stage.as_str());
+            continue;
+        };
+        let (fs, ts) = (
+            specs[from.0].expect("resolved"),
+            specs[to.0].expect("resolved"),
+        );
+        let (fp, tp) = (&fs.outputs[from.1], &ts.inputs[to.1]);
+        if !fp.payload.compatible(tp.payload) {
+            errors.push(ConfigError::new(
+                path.clone(),
+                format!(
+                    "payload mismatch: `{}.{}` sends {} packets but `{}.{}` takes {}",
+                    l.from.stage,
+                    fp.name,
+                    fp.payload.text(),
+                    l.to.stage,
+                    tp.name,
+                    tp.payload.text()
+                ),
+            ));
+            in_broken_link.push(l.from.stage.as_str());
+            in_broken_link.push(l.to.stage.as_str());
+            continue;
+        }
+        if let Some(first) = input_owner.insert(to, j) {
+            errors.push(ConfigError::new(
+                format!("{path}.to"),
+                format!(
+                    "input `{}.{}` is already linked by $.links[{first}]; an input takes one link (an output can feed many)",
+                    l.to.stage, tp.name
+                ),
+            ));
+            in_broken_link.push(l.from.stage.as_str());
+            in_broken_link.push(l.to.stage.as_str());
+            continue;
+        }
+        links.push(ResolvedLink {
+            from,
+            to,
+            capacity: l.capacity,
+            policy: l.policy,
+        });
+    }
+
+    // Required ports must be linked.
+    for (i, spec) in specs.iter().enumerate() {
+        let Some(spec) = spec else { continue };
+        let id = &cfg.stages[i].id;
+        if in_broken_link.contains(&id.as_str()) {
+            continue;
+        }
+        for (pi, p) in spec.inputs.iter().enumerate() {
+            if p.required && !links.iter().any(|l| l.to == (i, pi)) {
+                errors.push(ConfigError::new(
+                    format!("$.stages[{i}]"),
+                    format!(
+                        "input `{id}.{}` ({}) is not linked: add a link like \"<stage>.<port> -> {id}.{}\"",
+                        p.name, spec.type_name, p.name
+                    ),
+                ));
+            }
+        }
+        for (pi, p) in spec.outputs.iter().enumerate() {
+            if p.required && !links.iter().any(|l| l.from == (i, pi)) {
+                errors.push(ConfigError::new(
+                    format!("$.stages[{i}]"),
+                    format!(
+                        "output `{id}.{}` ({}) is not linked: add a link like \"{id}.{} -> <stage>.<port>\"",
+                        p.name, spec.type_name, p.name
+                    ),
+                ));
+            }
+        }
+    }
+
+    let order = topo_order(cfg, &links, &mut errors);
+    (links, order, errors)
+}
+
+fn check_stage<'r>(
+    i: usize,
+    s: &StageConfig,
+    reg: &'r Registry,
+    errors: &mut Vec<ConfigError>,
+) -> Option<&'r StageSpec> {
+    let path = format!("$.stages[{i}]");
+    let Some(spec) = reg.get(&s.kind) else {
+        errors.push(ConfigError::new(
+            format!("{path}.type"),
+            format!(
+                "unknown stage type `{}`{} (run `neuropipe stages` for the list: {})",
+                s.kind,
+                suggestion(&s.kind, reg.names()),
+                reg.names().collect::<Vec<_>>().join(", ")
+            ),
+        ));
+        return None;
+    };
+    let names = || spec.params.iter().map(|p| p.name);
+    for (k, v) in &s.params {
+        match spec.param_spec(k) {
+            None => errors.push(ConfigError::new(
+                format!("{path}.params.{k}"),
+                format!(
+                    "stage type `{}` has no parameter `{k}`{} (parameters: {})",
+                    spec.type_name,
+                    suggestion(k, names()),
+                    if spec.params.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names().collect::<Vec<_>>().join(", ")
+                    }
+                ),
+            )),
+            Some(p) => {
+                if let Err(m) = p.check(v) {
+                    errors.push(ConfigError::new(format!("{path}.params.{k}"), m));
+                }
+            }
+        }
+    }
+    for p in &spec.params {
+        if p.required() && !s.params.contains_key(p.name) {
+            errors.push(ConfigError::new(
+                format!("{path}.params"),
+                format!(
+                    "missing required parameter `{}` ({}) of stage type `{}`",
+                    p.name,
+                    p.type_text(),
+                    spec.type_name
+                ),
+            ));
+        }
+    }
+    if s.stream.is_some() && !spec.stream_info {
+        errors.push(ConfigError::new(
+            format!("{path}.stream"),
+            format!(
+                "stage type `{}` does not take a \"stream\" object (only sources do)",
+                spec.type_name
+            ),
+        ));
+    }
+    Some(spec)
+}
+
+fn topo_order(
+    cfg: &PipelineConfig,
+    links: &[ResolvedLink],
+    errors: &mut Vec<ConfigError>,
+) -> Vec<usize> {
+    let n = cfg.stages.len();
+    let mut indeg = vec![0usize; n];
+    for l in links {
+        indeg[l.to.0] += 1;
+    }
+    let mut ready: Vec<usize> = (0..n).rev().filter(|&i| indeg[i] == 0).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(i) = ready.pop() {
+        order.push(i);
+        for l in links.iter().filter(|l| l.from.0 == i) {
+            indeg[l.to.0] -= 1;
+            if indeg[l.to.0] == 0 {
+                ready.push(l.to.0);
+            }
+        }
+    }
+    if order.len() < n {
+        // Walk back from a stage left in the cycle to name it.
+        let left: Vec<usize> = (0..n).filter(|i| indeg[*i] > 0).collect();
+        let mut cycle = vec![left[0]];
+        loop {
+            let cur = *cycle.last().expect("non-empty");
+            let Some(prev) = links
+                .iter()
+                .find(|l| l.to.0 == cur && indeg[l.from.0] > 0)
+                .map(|l| l.from.0)
+            else {
+                break;
+            };
+            if let Some(pos) = cycle.iter().position(|&x| x == prev) {
+                cycle.drain(..pos);
+                cycle.push(prev);
+                break;
+            }
+            cycle.push(prev);
+        }
+        cycle.reverse();
+        let names: Vec<&str> = cycle.iter().map(|&i| cfg.stages[i].id.as_str()).collect();
+        errors.push(ConfigError::new(
+            "$.links",
+            format!(
+                "cycle: {}; a pipeline must be a directed acyclic graph",
+                names.join(" -> ")
+            ),
+        ));
+    }
+    order
+}
