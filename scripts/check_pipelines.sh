@@ -4,11 +4,18 @@ set -euo pipefail
 bin=${1:-target/release/neuropipe}
 cd "$(dirname "$0")/.."
 fail=0
+# LSL pipelines (name contains `lsl`) must never reach the real network: they run inside a
+# private network namespace with only `lo`, with the loopback-only liblsl configuration.
+lslcfg="$PWD/crates/neuropipe-lsl/lsl_api.cfg"
 for f in pipelines/*.json; do
   echo "-- $f"
-  "$bin" validate "$f" || { fail=1; continue; }
+  ns=()
+  case "$(basename "$f")" in
+    *lsl*) ns=(env LSLAPICFG="$lslcfg" unshare -n sh -c 'ip link set lo up && exec "$@"' sh) ;;
+  esac
+  "${ns[@]}" "$bin" validate "$f" || { fail=1; continue; }
   out=$(mktemp -d)
-  if ! (cd "$out" && timeout 60 "$OLDPWD/$bin" run "$OLDPWD/$f" --duration 3 --quiet --stats-json stats.json); then
+  if ! (cd "$out" && timeout 60 "${ns[@]}" "$OLDPWD/$bin" run "$OLDPWD/$f" --duration 3 --quiet --stats-json stats.json); then
     echo "FAILED: $f"; fail=1
   fi
   rm -rf "$out"

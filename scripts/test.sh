@@ -9,6 +9,11 @@ echo "== python venv (pinned SciPy/MNE/pyedflib/edfio for reference and interop 
 PY=$(bash scripts/venv.sh | tail -n 1)
 export NEUROPIPE_PYTHON="$PY"
 
+echo "== system packages (cmake builds the vendored liblsl for neuropipe-lsl)"
+if ! command -v cmake >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq cmake >/dev/null
+fi
+
 echo "== cargo fmt"
 cargo fmt --all -- --check
 
@@ -20,6 +25,10 @@ cargo build --release -p neuropipe-cli
 
 echo "== cargo test"
 cargo test --workspace --release
+
+echo "== dashboard in headless Chromium (private network namespace)"
+if [ ! -x /usr/bin/chromium ]; then apt-get update && apt-get install -y chromium chromium-driver; fi
+SCREENSHOT="$PWD/target/dashboard.png" bash scripts/browser_test.sh target/release/neuropipe
 
 echo "== examples"
 cargo run --release --example custom_stage

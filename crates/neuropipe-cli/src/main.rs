@@ -4,6 +4,7 @@
 //! failed (the message names it); 2 the command line, the pipeline file or a recording path
 //! is invalid (every problem is listed).
 
+mod ctl;
 mod record;
 mod status;
 
@@ -43,6 +44,10 @@ enum Command {
         /// Serve the control API and dashboard on ADDR (default 127.0.0.1:7878).
         #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:7878")]
         serve: Option<String>,
+        /// Token clients of `--serve` must present (required off loopback: generated and
+        /// printed if not given).
+        #[arg(long, value_name = "TOKEN", requires = "serve")]
+        token: Option<String>,
         /// Write the final per-stage metrics as JSON to FILE.
         #[arg(long, value_name = "FILE")]
         stats_json: Option<PathBuf>,
@@ -63,6 +68,9 @@ enum Command {
     },
     /// Print the JSON Schema of pipeline files.
     Schema,
+    /// Control a pipeline running with `--serve`: print the server's JSON reply (errors go to
+    /// stderr with exit code 1).
+    Ctl(ctl::CtlArgs),
 }
 
 fn main() -> ExitCode {
@@ -74,13 +82,15 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let registry = neuropipe_stages::registry();
+    let mut registry = neuropipe_stages::registry();
+    neuropipe_lsl::register(&mut registry);
     match cli.command {
         Command::Run {
             pipeline,
             duration,
             record,
             serve,
+            token,
             stats_json,
             quiet,
         } => run(
@@ -90,10 +100,12 @@ fn main() -> ExitCode {
                 duration,
                 record,
                 serve,
+                token,
                 stats_json,
                 quiet,
             },
         ),
+        Command::Ctl(args) => ctl::main(args),
         Command::Validate { file } => validate(&registry, &file),
         Command::Stages { json } => {
             stages(&registry, json);
@@ -115,6 +127,7 @@ struct RunArgs {
     duration: Option<f64>,
     record: Option<PathBuf>,
     serve: Option<String>,
+    token: Option<String>,
     stats_json: Option<PathBuf>,
     quiet: bool,
 }
@@ -226,10 +239,13 @@ fn run(registry: &Registry, args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    if args.serve.is_some() {
-        eprintln!("--serve: the control server is not part of this build yet");
-        return ExitCode::from(2);
-    }
+    let serve_addr = match args.serve.as_deref().map(parse_serve_addr).transpose() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("--serve: {e}");
+            return ExitCode::from(2);
+        }
+    };
     if let Some(path) = &args.record {
         if let Err(e) = record::attach(&mut cfg, registry, path) {
             eprintln!("--record {}: {e}", path.display());
@@ -251,8 +267,32 @@ fn run(registry: &Registry, args: RunArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let token = args.token.clone();
     let report = rt.block_on(async move {
         let handle = pipeline.handle();
+        let server = match serve_addr {
+            None => None,
+            Some(addr) => {
+                let opts = neuropipe_server::ServerOptions {
+                    token,
+                    ..Default::default()
+                };
+                match neuropipe_server::serve(handle.clone(), addr, opts).await {
+                    Ok(s) => {
+                        eprintln!("serving http://{}", s.addr());
+                        if let (true, Some(t)) = (s.token_generated(), s.token()) {
+                            eprintln!("token (generated): {t}");
+                            eprintln!("dashboard: http://{}/?token={t}", s.addr());
+                        }
+                        Some(s)
+                    }
+                    Err(e) => {
+                        eprintln!("--serve: {e}");
+                        return Err(ExitCode::from(2));
+                    }
+                }
+            }
+        };
         spawn_signal_handler(handle.clone());
         if let Some(d) = args.duration {
             let h = handle.clone();
@@ -268,8 +308,15 @@ fn run(registry: &Registry, args: RunArgs) -> ExitCode {
             s.abort();
             status::clear_line();
         }
-        report
+        if let Some(s) = server {
+            s.shutdown().await;
+        }
+        Ok(report)
     });
+    let report = match report {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
     eprint!("{}", status::summary_table(&report.snapshot));
     if let Some(path) = &args.stats_json {
         let text = serde_json::to_string_pretty(&report.snapshot).unwrap_or_default();
@@ -284,6 +331,19 @@ fn run(registry: &Registry, args: RunArgs) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `--serve` address: `HOST:PORT` (names resolved, e.g. `localhost:7878`) or a bare `PORT`
+/// (on 127.0.0.1).
+fn parse_serve_addr(s: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(port) = s.parse::<u16>() {
+        return Ok(([127, 0, 0, 1], port).into());
+    }
+    s.to_socket_addrs()
+        .map_err(|e| format!("bad address `{s}`: {e} (expected HOST:PORT, e.g. 127.0.0.1:7878)"))?
+        .next()
+        .ok_or_else(|| format!("address `{s}` resolves to nothing"))
 }
 
 /// First SIGINT/SIGTERM: graceful stop (drain + flush). Second: exit at once with 130.

@@ -40,6 +40,8 @@ impl ControlMsg {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Handled {
     /// The stage applied it; the value goes back in the reply (e.g. the parameter's new value).
+    /// For `Pause`/`Resume` the stage handled them itself: the runtime does not suspend it
+    /// (filters bypass instead, so downstream keeps receiving the signal).
     Applied(Value),
     /// Apply the runtime's default: `Pause`/`Resume` suspend and resume the stage; other
     /// messages are rejected as not supported.

@@ -169,14 +169,9 @@ fn apply_control<S: DataPlaneStage>(
     let handled = std::panic::catch_unwind(AssertUnwindSafe(|| stage.control(msg, ctx)))
         .unwrap_or_else(|p| Err(StageError::Fatal(panic_message(&*p))));
     let outcome: Result<Value, StageError> = match handled {
-        Ok(Handled::Applied(v)) => {
-            match msg {
-                ControlMsg::Pause => *paused = true,
-                ControlMsg::Resume => *paused = false,
-                _ => {}
-            }
-            Ok(v)
-        }
+        // The stage handled it itself: an applied `Pause` (e.g. a filter that bypasses) does
+        // not suspend the stage.
+        Ok(Handled::Applied(v)) => Ok(v),
         Ok(Handled::Default) => match msg {
             ControlMsg::Pause => {
                 *paused = true;

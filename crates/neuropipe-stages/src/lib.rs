@@ -7,7 +7,9 @@
 
 pub mod check;
 pub mod convert;
+pub mod dsp;
 pub mod gain;
+pub mod io;
 pub mod simulated;
 mod util;
 
@@ -20,5 +22,16 @@ pub fn registry() -> Registry {
         .register(convert::spec())
         .register(gain::spec())
         .register(check::spec());
+    // Signal processing: filters, decimation, re-referencing, channel selection, band power.
+    for spec in dsp::specs() {
+        r.register(spec);
+    }
+    // I/O: recorders, file replay, devices, displays.
+    r.register(io::edf_recorder::edf_spec())
+        .register(io::edf_recorder::bdf_spec())
+        .register(io::csv_recorder::spec())
+        .register(io::replay::spec())
+        .register(io::cyton::spec())
+        .register(io::summary::spec());
     r
 }

@@ -1,0 +1,179 @@
+//! `neuropipe run --serve` and `neuropipe ctl` against it, as processes.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_neuropipe"));
+    c.env("RUST_LOG", "warn").env_remove("NEUROPIPE_TOKEN");
+    c
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A pipeline of stages that exist in every build (the default pipeline changes).
+fn pipeline_file() -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!("neuropipe-serve-ctl-{}.json", std::process::id()));
+    std::fs::write(
+        &p,
+        r#"{"name": "ctl-test",
+            "stages": [
+              {"id": "eeg", "type": "SimulatedEeg", "params": {"channels": 8, "sample_rate": 250, "frames": 10}},
+              {"id": "volts", "type": "RawToVoltage"},
+              {"id": "gain", "type": "Gain"},
+              {"id": "check", "type": "ContinuityCheck"}],
+            "links": ["eeg.out -> volts.in", "volts.out -> gain.in", "gain.out -> check.in"]}"#,
+    )
+    .unwrap();
+    p
+}
+
+fn ctl(addr: &str, args: &[&str]) -> Output {
+    bin().args(["ctl", "--addr", addr]).args(args).output().unwrap()
+}
+
+fn out(o: &Output) -> (serde_json::Value, String) {
+    (
+        serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn ctl_controls_a_served_pipeline() {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = bin()
+        .arg("run")
+        .arg(pipeline_file())
+        .args(["--quiet", "--serve", &addr])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), format!("serving http://{addr}"));
+    let rest = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut err, &mut s);
+        s
+    });
+
+    let (v, e) = out(&ctl(&addr, &["get"]));
+    assert_eq!(v["name"], "ctl-test", "{e}");
+    assert_eq!(v["state"], "running");
+
+    let o = ctl(&addr, &["pause", "eeg"]);
+    assert!(o.status.success());
+    assert_eq!(out(&o).0, serde_json::json!({"stage": "eeg", "applied": "paused"}));
+    let o = ctl(&addr, &["resume", "eeg"]);
+    assert_eq!(out(&o).0, serde_json::json!({"stage": "eeg", "applied": "running"}));
+
+    let o = ctl(&addr, &["set", "gain", "gain", "2"]);
+    assert_eq!(
+        out(&o).0,
+        serde_json::json!({"stage": "gain", "key": "gain", "applied": 2.0})
+    );
+    let t0 = Instant::now();
+    loop {
+        let (v, _) = out(&ctl(&addr, &["get"]));
+        if v["stages"][2]["params"]["gain"] == 2.0 {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(3));
+    }
+
+    // Errors: message on stderr, exit 1, nothing on stdout.
+    let o = ctl(&addr, &["set", "gain", "gain", "loud"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+    assert_eq!(
+        out(&o).1.trim(),
+        "error (422): `gain` must be a number in -1000000..=1000000, got string \"loud\""
+    );
+    let o = ctl(&addr, &["pause", "nope"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        out(&o).1.trim(),
+        "error (404): unknown stage `nope` (stages: eeg, volts, gain, check)"
+    );
+
+    let (m, _) = out(&ctl(&addr, &["metrics"]));
+    assert!(m["stages"][0]["frames_out"].as_u64().unwrap() > 0);
+
+    let o = ctl(&addr, &["stop"]);
+    assert!(o.status.success());
+    assert_eq!(out(&o).0["stopping"], true);
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "run did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{}", rest.join().unwrap());
+
+    // Nobody serving any more.
+    let o = ctl(&addr, &["get"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        out(&o).1.contains(&format!("error: cannot reach neuropipe at {addr}: ")),
+        "{}",
+        out(&o).1
+    );
+}
+
+#[test]
+fn serve_errors_exit_2() {
+    let o = bin().args(["run", "--serve", "nowhere:xx"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).starts_with("--serve: bad address `nowhere:xx`"));
+
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    let o = bin()
+        .args(["run", "--quiet", "--duration", "5", "--serve", &addr])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.starts_with(&format!("--serve: cannot listen on {addr}: ")), "{e}");
+}
+
+#[test]
+fn token_for_ctl() {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = bin()
+        .args(["run", "--quiet", "--duration", "20", "--serve", &addr, "--token", "tok"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), format!("serving http://{addr}"));
+    let o = ctl(&addr, &["get"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(out(&o).1.starts_with("error (401): this server requires a token"));
+    let o = bin()
+        .args(["ctl", "--addr", &addr, "get"])
+        .env("NEUROPIPE_TOKEN", "tok")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let o = ctl(&addr, &["--token", "tok", "stop"]);
+    assert!(o.status.success(), "{}", out(&o).1);
+    assert!(child.wait().unwrap().success());
+}

@@ -1,0 +1,572 @@
+//! `LslInlet`: a source reading a numeric stream from the Lab Streaming Layer.
+//!
+//! * Resolve: by `name`, `type` and/or `source_id` (at least one; all given must match), waiting
+//!   up to `timeout_s`. When nothing matches, building fails with an error listing the streams
+//!   that *were* visible (a one-second resolve of everything), so `neuropipe validate` shows it.
+//! * Stream info: channel count, nominal rate, name and type from the stream; labels, units and
+//!   types from `desc/channels/channel/{label,unit,type}` (`Ch<i>` / `uV` / the stream type when
+//!   absent). Any numeric channel format is delivered as f32 ([`VoltageEegPacket`]).
+//!   Irregular-rate streams are refused.
+//! * Timestamps: each sample's LSL timestamp plus the inlet's `time_correction()` (refreshed
+//!   every few seconds) is this machine's LSL clock; minus the LSL-to-pipeline clock offset
+//!   measured at build time it becomes a pipeline timestamp. A packet's timestamp is that of
+//!   its first frame; `first_frame` counts frames received since the stream was opened.
+//! * Low-latency pull: a dedicated thread (liblsl inlets are not `Send`) blocks for the first
+//!   sample (100 ms slices, so it can stop), then drains what is already buffered without
+//!   waiting, up to `frames` frames. A packet therefore carries **between 1 and `frames`
+//!   frames**: whatever had arrived, never waiting to fill up (no added latency). Buffers are
+//!   preallocated and recycled between the thread and `run`. When `run` falls behind (or the
+//!   stage is paused) the thread stops pulling and liblsl buffers (`buffer_s`).
+//! * Stream loss: the inlet is created with liblsl's recovery on (it reconnects when an outlet
+//!   with the same source id comes back, keeping data already received). When no sample has
+//!   arrived for `lost_timeout_s`, `on_lost` decides: `fail` (default) stops the pipeline with
+//!   a `Fatal` error naming the stream, `end` ends the stream normally (end of stream flows
+//!   downstream: useful when the producer is a finite recording or test), `wait` keeps waiting
+//!   for the stream to come back.
+//! * Markers: with `marker_name`, a string stream of that name is resolved too and every
+//!   sample's first channel becomes an `EventKind::Marker` pipeline event (recorders write them
+//!   as annotations), published when it arrives.
+
+use crate::ffi::{self, Format};
+use neuropipe_core::{
+    BoxedStage, BuildError, ChannelInfo, DataPlaneStage, EventKind, MemoryPool, OutputId,
+    ParamSpec, PayloadKind, PortSpec, StageBuilder, StageContext, StageError, StageSpec,
+    StreamInfo, VoltageEegPacket,
+};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// Frame buffers cycling between the inlet thread and `run`.
+const CHUNKS: usize = 8;
+/// How long a blocking pull waits before checking for stop / markers / loss.
+const POLL_S: f64 = 0.1;
+
+/// Stage type specification.
+pub fn spec() -> StageSpec {
+    StageSpec::new(
+        "LslInlet",
+        "Source reading a numeric stream from the Lab Streaming Layer (f32), with optional markers",
+        build,
+    )
+    .output(PortSpec::of("out", PayloadKind::F32).doc("samples as sent by the outlet"))
+    .with_stream_info()
+    .param(
+        ParamSpec::string("name")
+            .optional()
+            .doc("stream name to resolve (at least one of name, type, source_id)"),
+    )
+    .param(
+        ParamSpec::string("type")
+            .optional()
+            .doc("stream content type to resolve, e.g. EEG"),
+    )
+    .param(
+        ParamSpec::string("source_id")
+            .optional()
+            .doc("stream source id to resolve"),
+    )
+    .param(
+        ParamSpec::float("timeout_s", 0.1, 3600.0)
+            .default(5.0)
+            .doc("how long to look for the stream (and the marker stream) when the pipeline is built"),
+    )
+    .param(
+        ParamSpec::int("frames", 1, 4096)
+            .default(16)
+            .doc("most frames per packet; a packet carries whatever had arrived, up to this"),
+    )
+    .param(
+        ParamSpec::choice("on_lost", &["fail", "end", "wait"])
+            .default("fail")
+            .doc("no data for lost_timeout_s: fail (Fatal), end (end of stream) or wait for the stream to come back"),
+    )
+    .param(
+        ParamSpec::float("lost_timeout_s", 0.1, 3600.0)
+            .default(5.0)
+            .doc("silence after which the stream counts as lost"),
+    )
+    .param(
+        ParamSpec::int("buffer_s", 1, 3600)
+            .default(360)
+            .doc("seconds of data liblsl buffers while the pipeline falls behind"),
+    )
+    .param(
+        ParamSpec::string("marker_name")
+            .optional()
+            .doc("also read this string marker stream into Marker pipeline events"),
+    )
+    .param(
+        ParamSpec::string("pool")
+            .optional()
+            .doc("memory pool for output packets (default: a private pool)"),
+    )
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OnLost {
+    Fail,
+    End,
+    Wait,
+}
+
+/// What the thread reports once it resolved the stream(s).
+struct Resolved {
+    name: String,
+    kind: String,
+    rate: f64,
+    channels: Vec<ChannelInfo>,
+    summary: String,
+}
+
+/// Settings the thread runs with.
+struct InletSetup {
+    stage: String,
+    pred: String,
+    what: String,
+    marker_name: Option<String>,
+    timeout_s: f64,
+    frames: usize,
+    buffer_s: i32,
+    lost_timeout_s: f64,
+    on_lost: OnLost,
+    offset_s: f64,
+}
+
+/// One batch of frames, preallocated and recycled.
+struct Chunk {
+    data: Vec<f32>,
+    stamps: Vec<f64>,
+    frames: usize,
+}
+
+/// From the thread to `run`.
+enum FromInlet {
+    Chunk(Chunk),
+    Marker(String),
+    /// The stream ended (`on_lost: end`).
+    End,
+    /// The stream failed; the message says why.
+    Failed(String),
+}
+
+fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
+    let p = b.params();
+    let mut terms = vec![];
+    let mut what = vec![];
+    for (param, prop) in [
+        ("name", "name"),
+        ("type", "type"),
+        ("source_id", "source_id"),
+    ] {
+        if let Some(v) = p.opt_str(param) {
+            if v.contains('\0') {
+                return Err(BuildError::param(param, "must not contain NUL bytes"));
+            }
+            terms.push(format!("{prop}={}", ffi::xpath_literal(v)));
+            what.push(format!("{prop}={v:?}"));
+        }
+    }
+    if terms.is_empty() {
+        return Err(BuildError::stage(
+            "give at least one of `name`, `type`, `source_id` to find the LSL stream",
+        ));
+    }
+    let on_lost = match p.str("on_lost")? {
+        "end" => OnLost::End,
+        "wait" => OnLost::Wait,
+        _ => OnLost::Fail,
+    };
+    let setup = InletSetup {
+        stage: b.id().to_string(),
+        pred: terms.join(" and "),
+        what: what.join(", "),
+        marker_name: p.opt_str("marker_name").map(str::to_string),
+        timeout_s: p.f64("timeout_s")?,
+        frames: p.usize("frames")?,
+        buffer_s: p.i64("buffer_s")? as i32,
+        lost_timeout_s: p.f64("lost_timeout_s")?,
+        on_lost,
+        offset_s: crate::clock_offset_s(&b.clock()),
+    };
+    crate::warn_if_unconfigured(&setup.stage);
+    let frames = setup.frames;
+    let timeout_s = setup.timeout_s;
+
+    let (meta_tx, meta_rx) = sync_channel::<Result<Resolved, String>>(1);
+    let (start_tx, start_rx) = sync_channel::<()>(1);
+    let (data_tx, data_rx) = sync_channel::<FromInlet>(CHUNKS + 64);
+    let (free_tx, free_rx) = sync_channel::<Chunk>(CHUNKS);
+    let notify = Arc::new(Notify::new());
+    let stop = Arc::new(AtomicBool::new(false));
+    let link = ThreadLink {
+        data_tx,
+        free_rx,
+        notify: notify.clone(),
+        stop: stop.clone(),
+    };
+    let thread = std::thread::Builder::new()
+        .name(format!("lsl-inlet-{}", setup.stage))
+        .spawn(move || inlet_thread(setup, meta_tx, start_rx, link))
+        .map_err(|e| BuildError::stage(format!("cannot start the LSL inlet thread: {e}")))?;
+    let meta = match meta_rx.recv_timeout(Duration::from_secs_f64(2.0 * timeout_s + 10.0)) {
+        Ok(Ok(m)) => m,
+        Ok(Err(e)) => {
+            let _ = thread.join();
+            return Err(BuildError::stage(e));
+        }
+        Err(_) => {
+            stop.store(true, Ordering::Relaxed);
+            return Err(BuildError::stage(
+                "the LSL inlet thread did not answer while resolving the stream",
+            ));
+        }
+    };
+    tracing::info!(stage = b.id(), stream = meta.summary, "LSL stream resolved");
+    let n = meta.channels.len();
+    let mut info = StreamInfo::new(&meta.name, meta.rate, n, "uV", frames, PayloadKind::F32);
+    info.kind = meta.kind;
+    info.channels = meta.channels;
+    let info = b.source_stream(info)?;
+    let pool = b.pool::<VoltageEegPacket>(frames, n)?;
+    let out = b.output::<VoltageEegPacket>("out", info)?;
+    for _ in 0..CHUNKS {
+        let _ = free_tx.try_send(Chunk {
+            data: vec![0.0; frames * n],
+            stamps: vec![0.0; frames],
+            frames: 0,
+        });
+    }
+    Ok(BoxedStage::new(LslInlet {
+        out,
+        pool,
+        channels: n,
+        rx: data_rx,
+        free_tx,
+        notify,
+        stop,
+        start_tx: Some(start_tx),
+        thread: Some(thread),
+        next_frame: 0,
+        sequence: 0,
+        ended: false,
+    }))
+}
+
+/// The thread's ends of the channels.
+struct ThreadLink {
+    data_tx: SyncSender<FromInlet>,
+    free_rx: Receiver<Chunk>,
+    notify: Arc<Notify>,
+    stop: Arc<AtomicBool>,
+}
+
+impl ThreadLink {
+    fn send(&self, m: FromInlet) -> bool {
+        let ok = self.data_tx.send(m).is_ok();
+        self.notify.notify_one();
+        ok
+    }
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+}
+
+fn not_found(what: &str, timeout_s: f64) -> String {
+    let all = ffi::resolve_all(1.0);
+    let list = if all.is_empty() {
+        "no LSL streams are visible at all (is the outlet running, and on the same LSLAPICFG network scope?)".to_string()
+    } else {
+        format!(
+            "streams found: {}",
+            all.iter()
+                .map(|i| format!("[{}]", i.summary()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    format!("no LSL stream with {what} found within {timeout_s} s; {list}")
+}
+
+fn resolve_one(pred: &str, what: &str, timeout_s: f64) -> Result<ffi::Info, String> {
+    let mut found = ffi::resolve_bypred(pred, timeout_s)?;
+    if found.is_empty() {
+        return Err(not_found(what, timeout_s));
+    }
+    if found.len() > 1 {
+        tracing::warn!(
+            "{} LSL streams match {what}; using the first: {}",
+            found.len(),
+            found[0].summary()
+        );
+    }
+    Ok(found.swap_remove(0))
+}
+
+fn inlet_thread(
+    s: InletSetup,
+    meta_tx: SyncSender<Result<Resolved, String>>,
+    start_rx: Receiver<()>,
+    link: ThreadLink,
+) {
+    // --- resolve (at build time) ---
+    let setup = || -> Result<(ffi::Inlet, Option<ffi::Inlet>, Resolved), String> {
+        let info = resolve_one(&s.pred, &s.what, s.timeout_s)?;
+        match info.format() {
+            Format::String | Format::Undefined => {
+                return Err(format!(
+                    "LSL stream [{}] carries strings, not samples (use `marker_name` for marker streams)",
+                    info.summary()
+                ))
+            }
+            _ => {}
+        }
+        if info.rate() <= 0.0 {
+            return Err(format!(
+                "LSL stream [{}] has an irregular rate; LslInlet reads regular-rate streams",
+                info.summary()
+            ));
+        }
+        let inlet = ffi::Inlet::new(&info, s.buffer_s, true)?;
+        let mut full = inlet.full_info(s.timeout_s.max(2.0))?;
+        let meta = ffi::read_channels(&mut full);
+        let n = full.channel_count();
+        let kind = full.kind();
+        let channels = (0..n)
+            .map(|i| {
+                let m = meta.get(i).cloned().unwrap_or_default();
+                ChannelInfo {
+                    label: if m.label.is_empty() {
+                        format!("Ch{}", i + 1)
+                    } else {
+                        m.label
+                    },
+                    unit: if m.unit.is_empty() {
+                        "uV".into()
+                    } else {
+                        m.unit
+                    },
+                    kind: if m.kind.is_empty() {
+                        kind.clone()
+                    } else {
+                        m.kind
+                    },
+                }
+            })
+            .collect();
+        let markers = match &s.marker_name {
+            Some(m) => {
+                let pred = format!("name={}", ffi::xpath_literal(m));
+                let minfo = resolve_one(&pred, &format!("name={m:?} (markers)"), s.timeout_s)?;
+                if minfo.format() != Format::String {
+                    return Err(format!(
+                        "marker stream [{}] is not a string stream",
+                        minfo.summary()
+                    ));
+                }
+                Some(ffi::Inlet::new(&minfo, s.buffer_s, true)?)
+            }
+            None => None,
+        };
+        let resolved = Resolved {
+            name: full.name(),
+            kind,
+            rate: full.rate(),
+            channels,
+            summary: full.summary(),
+        };
+        Ok((inlet, markers, resolved))
+    };
+    let (inlet, markers, n, summary) = match setup() {
+        Ok((i, m, r)) => {
+            let (n, summary) = (r.channels.len(), r.summary.clone());
+            let _ = meta_tx.send(Ok(r));
+            (i, m, n, summary)
+        }
+        Err(e) => {
+            let _ = meta_tx.send(Err(e));
+            return;
+        }
+    };
+    // --- wait for the pipeline to start (or for the stage to be dropped after validation) ---
+    if start_rx.recv().is_err() {
+        return;
+    }
+    if let Err(e) = pull_loop(&s, &inlet, markers.as_ref(), n, &summary, &link) {
+        link.send(FromInlet::Failed(e));
+    }
+}
+
+fn pull_loop(
+    s: &InletSetup,
+    inlet: &ffi::Inlet,
+    markers: Option<&ffi::Inlet>,
+    n: usize,
+    summary: &str,
+    link: &ThreadLink,
+) -> Result<(), String> {
+    inlet.open(s.timeout_s.max(2.0))?;
+    if let Some(m) = markers {
+        m.open(s.timeout_s.max(2.0))?;
+    }
+    let mut correction = inlet.time_correction(s.timeout_s.max(2.0)).unwrap_or(0.0);
+    let mut corrected_at = Instant::now();
+    let mut last_data = Instant::now();
+    // Offset from a remote LSL stamp to pipeline seconds.
+    let to_pipeline = |ts: f64, corr: f64| ((ts + corr - s.offset_s) * 1e9).max(0.0) as u64;
+    let mut chunk: Option<Chunk> = None;
+    loop {
+        if link.stopped() {
+            return Ok(());
+        }
+        if corrected_at.elapsed() > Duration::from_secs(5) {
+            // Instantaneous after the first estimate (liblsl refreshes it in the background).
+            if let Ok(c) = inlet.time_correction(0.0) {
+                correction = c;
+            }
+            corrected_at = Instant::now();
+        }
+        if let Some(m) = markers {
+            while let Some((text, _ts)) = m.pull_string(0.0)? {
+                if !link.send(FromInlet::Marker(text)) {
+                    return Ok(());
+                }
+            }
+        }
+        // A free buffer: when `run` is behind, stop pulling (liblsl buffers meanwhile).
+        let mut c = match chunk.take() {
+            Some(c) => c,
+            None => match link.free_rx.recv_timeout(Duration::from_secs_f64(POLL_S)) {
+                Ok(c) => c,
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            },
+        };
+        // Block for the first sample, then drain what is there without waiting.
+        let Some(ts0) = inlet.pull_sample_f32(&mut c.data[..n], POLL_S)? else {
+            chunk = Some(c);
+            let silent = last_data.elapsed().as_secs_f64();
+            if silent >= s.lost_timeout_s {
+                match s.on_lost {
+                    OnLost::Wait => {}
+                    OnLost::End => {
+                        tracing::info!(
+                            stage = s.stage,
+                            "no data from LSL stream for {silent:.1} s: end of stream"
+                        );
+                        link.send(FromInlet::End);
+                        return Ok(());
+                    }
+                    OnLost::Fail => {
+                        return Err(format!(
+                            "LSL stream [{summary}] lost: no data for {:.1} s",
+                            silent
+                        ))
+                    }
+                }
+            }
+            continue;
+        };
+        last_data = Instant::now();
+        c.stamps[0] = ts0;
+        let more = inlet.drain_f32(&mut c.data[n..], &mut c.stamps[1..])?;
+        c.frames = 1 + more;
+        for t in &mut c.stamps[..c.frames] {
+            *t = to_pipeline(*t, correction) as f64;
+        }
+        if !link.send(FromInlet::Chunk(c)) {
+            return Ok(());
+        }
+    }
+}
+
+/// The `LslInlet` stage.
+pub struct LslInlet {
+    out: OutputId<VoltageEegPacket>,
+    pool: MemoryPool<VoltageEegPacket>,
+    channels: usize,
+    rx: Receiver<FromInlet>,
+    free_tx: SyncSender<Chunk>,
+    notify: Arc<Notify>,
+    stop: Arc<AtomicBool>,
+    start_tx: Option<SyncSender<()>>,
+    thread: Option<JoinHandle<()>>,
+    next_frame: u64,
+    sequence: u64,
+    ended: bool,
+}
+
+impl LslInlet {
+    fn join(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.start_tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl DataPlaneStage for LslInlet {
+    async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
+        if self.ended {
+            return Err(StageError::QueueClosed);
+        }
+        if let Some(tx) = self.start_tx.take() {
+            let _ = tx.send(());
+        }
+        loop {
+            match self.rx.try_recv() {
+                Ok(FromInlet::Chunk(c)) => {
+                    let mut pkt = self.pool.acquire().await;
+                    let frames = c.frames;
+                    pkt.set_shape(frames, self.channels)?;
+                    pkt.samples_mut()
+                        .copy_from_slice(&c.data[..frames * self.channels]);
+                    let ts = c.stamps[0] as u64;
+                    let _ = self.free_tx.try_send(c);
+                    let h = &mut pkt.header;
+                    h.sequence = self.sequence;
+                    h.first_frame = self.next_frame;
+                    h.timestamp = ts;
+                    self.sequence += 1;
+                    self.next_frame += frames as u64;
+                    return ctx.output(self.out).send(pkt).await;
+                }
+                Ok(FromInlet::Marker(text)) => {
+                    // The event bus stamps events on arrival (pipeline clock); markers are
+                    // polled at least every 100 ms, so that is within 0.1 s of their capture.
+                    ctx.emit_event(EventKind::Marker, text);
+                }
+                Ok(FromInlet::End) => {
+                    self.ended = true;
+                    return Err(StageError::QueueClosed);
+                }
+                Ok(FromInlet::Failed(e)) => return Err(StageError::fatal(e)),
+                Err(TryRecvError::Disconnected) => {
+                    return Err(StageError::fatal("the LSL inlet thread ended unexpectedly"))
+                }
+                Err(TryRecvError::Empty) => {
+                    tokio::select! {
+                        biased;
+                        _ = ctx.control_pending() => return Ok(()),
+                        _ = self.notify.notified() => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn finish(&mut self, _ctx: &mut StageContext) -> Result<(), StageError> {
+        self.join();
+        Ok(())
+    }
+}
+
+impl Drop for LslInlet {
+    fn drop(&mut self) {
+        self.join();
+    }
+}

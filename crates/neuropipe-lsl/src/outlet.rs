@@ -1,0 +1,391 @@
+//! `LslOutlet`: publishes an f32 stream on the Lab Streaming Layer.
+//!
+//! * Metadata: stream name (default: the input stream's name), type (default `EEG`), source id
+//!   (default `neuropipe-<stage id>`), nominal rate, and `desc/channels/channel/{label,unit,
+//!   type}` from the input stream info.
+//! * Data: each packet is pushed as one chunk (`lsl_push_chunk_ftp`, push-through), stamped
+//!   with the packet's capture time mapped onto the LSL clock: `lsl = pipeline_s + offset`,
+//!   `offset = local_clock() − pipeline_now` measured when the stage is built.
+//! * Threading: liblsl outlets are not `Send`, so a dedicated thread creates, uses and drops
+//!   the outlet. `run` hands it the packets themselves (zero copy; the buffer returns to its
+//!   pool when the thread has pushed it) through a bounded channel whose capacity is guarded
+//!   by an async semaphore: a slow thread is backpressure, never an allocation or a drop.
+//! * `markers: true` adds a one-channel string outlet `<name>-markers` (type `Markers`,
+//!   irregular rate) publishing every pipeline event (markers as their text; other events as
+//!   `<kind> <stage>: <text>`), stamped with the event time.
+//! * `wait_for_consumer_s` > 0: the thread waits up to that long for an inlet before pushing
+//!   the first chunk (meanwhile packets queue up and backpressure reaches the source, whose
+//!   timestamps stay those of acquisition), so a consumer started together with the pipeline
+//!   receives every sample.
+//! * End of stream: the thread pushes what is queued, then — if inlets are connected — keeps
+//!   the outlet open for `linger_s` (liblsl discards data still queued for a consumer when an
+//!   outlet is destroyed), then drops it.
+
+use crate::ffi::{self, ChannelMeta, Format};
+use neuropipe_core::{
+    BoxedStage, BuildError, DataPlaneStage, EventKind, EventReceiver, InputId, Packet, ParamSpec,
+    PayloadKind, PortSpec, StageBuilder, StageContext, StageError, StageSpec, VoltageEegPacket,
+};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use tokio::sync::Semaphore;
+
+/// Packets in flight between `run` and the outlet thread.
+const DATA_SLOTS: usize = 4;
+/// Extra channel room for marker messages (dropped, with a warning, beyond that).
+const MARKER_SLOTS: usize = 256;
+
+/// Stage type specification.
+pub fn spec() -> StageSpec {
+    StageSpec::new(
+        "LslOutlet",
+        "Sink publishing the f32 stream (and optionally pipeline events) on the Lab Streaming Layer",
+        build,
+    )
+    .input(PortSpec::of("in", PayloadKind::F32).doc("samples to publish (e.g. µV)"))
+    .param(
+        ParamSpec::string("name")
+            .optional()
+            .doc("LSL stream name (default: the input stream's name)"),
+    )
+    .param(
+        ParamSpec::string("type")
+            .default("EEG")
+            .doc("LSL content type"),
+    )
+    .param(
+        ParamSpec::string("source_id")
+            .optional()
+            .doc("LSL source id, lets inlets reconnect after a restart (default: neuropipe-<stage id>)"),
+    )
+    .param(
+        ParamSpec::bool("markers")
+            .default(false)
+            .doc("also publish pipeline events on a string outlet `<name>-markers` (type Markers)"),
+    )
+    .param(
+        ParamSpec::float("wait_for_consumer_s", 0.0, 3600.0)
+            .default(0.0)
+            .doc("wait up to this long for an inlet before pushing the first chunk (data queues meanwhile, with backpressure)"),
+    )
+    .param(
+        ParamSpec::float("linger_s", 0.0, 60.0)
+            .default(0.5)
+            .doc("at end of stream, keep the outlet open this long (when consumers are connected) so they receive the last chunks"),
+    )
+    .param(
+        ParamSpec::int("max_buffered_s", 1, 3600)
+            .default(360)
+            .doc("seconds of data liblsl buffers per consumer that falls behind"),
+    )
+}
+
+/// What the outlet thread needs to create its outlets.
+#[derive(Clone, Debug)]
+struct OutletSetup {
+    stage: String,
+    name: String,
+    kind: String,
+    source_id: String,
+    rate: f64,
+    channels: Vec<ChannelMeta>,
+    markers: bool,
+    wait_for_consumer_s: f64,
+    linger_s: f64,
+    max_buffered_s: i32,
+}
+
+fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
+    let info = b.input_stream("in")?.clone();
+    let p = b.params();
+    let name = p.opt_str("name").unwrap_or(&info.name).to_string();
+    if name.is_empty() {
+        return Err(BuildError::param(
+            "name",
+            "the LSL stream name must not be empty",
+        ));
+    }
+    let source_id = p
+        .opt_str("source_id")
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("neuropipe-{}", b.id()));
+    for (k, v) in [("name", &name), ("source_id", &source_id)] {
+        if v.contains('\0') {
+            return Err(BuildError::param(k, "must not contain NUL bytes"));
+        }
+    }
+    if info.sample_rate <= 0.0 {
+        return Err(BuildError::stage(
+            "the input stream has no nominal sample rate; LslOutlet publishes regular-rate streams",
+        ));
+    }
+    let setup = OutletSetup {
+        stage: b.id().to_string(),
+        name,
+        kind: p.str("type")?.to_string(),
+        source_id,
+        rate: info.sample_rate,
+        channels: info
+            .channels
+            .iter()
+            .map(|c| ChannelMeta {
+                label: c.label.clone(),
+                unit: c.unit.clone(),
+                kind: c.kind.clone(),
+            })
+            .collect(),
+        markers: p.bool("markers")?,
+        wait_for_consumer_s: p.f64("wait_for_consumer_s")?,
+        linger_s: p.f64("linger_s")?,
+        max_buffered_s: p.i64("max_buffered_s")? as i32,
+    };
+    let events = setup.markers.then(|| b.events());
+    let input = b.input::<VoltageEegPacket>("in")?;
+    let offset_s = crate::clock_offset_s(&b.clock());
+    Ok(BoxedStage::new(LslOutlet {
+        input,
+        setup,
+        offset_s,
+        events,
+        worker: None,
+    }))
+}
+
+/// Messages to the outlet thread.
+enum ToOutlet {
+    /// A packet to push; its capture time on the LSL clock.
+    Data(Packet<VoltageEegPacket>, f64),
+    /// A marker string and its LSL time.
+    Marker(String, f64),
+}
+
+struct Worker {
+    tx: Option<SyncSender<ToOutlet>>,
+    slots: Arc<Semaphore>,
+    thread: Option<JoinHandle<Result<(), String>>>,
+}
+
+impl Worker {
+    /// Closes the channel and waits for the thread; returns its error, if any.
+    fn stop(&mut self) -> Result<(), String> {
+        self.tx = None;
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err("the LSL outlet thread panicked".into()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The `LslOutlet` stage.
+pub struct LslOutlet {
+    input: InputId<VoltageEegPacket>,
+    setup: OutletSetup,
+    offset_s: f64,
+    events: Option<EventReceiver>,
+    /// Started on the first `run` (validating a pipeline builds it but publishes nothing).
+    worker: Option<Worker>,
+}
+
+impl LslOutlet {
+    fn start(&mut self) -> Result<(), StageError> {
+        crate::warn_if_unconfigured(&self.setup.stage);
+        let (tx, rx) = sync_channel(DATA_SLOTS + MARKER_SLOTS);
+        let slots = Arc::new(Semaphore::new(DATA_SLOTS));
+        let setup = self.setup.clone();
+        let thread_slots = slots.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("lsl-outlet-{}", setup.stage))
+            .spawn(move || {
+                let r = outlet_thread(&setup, rx, &thread_slots);
+                // Wake a `run` waiting for a slot: it then finds the channel closed.
+                thread_slots.close();
+                if let Err(e) = &r {
+                    tracing::error!(stage = setup.stage, "LSL outlet: {e}");
+                }
+                r
+            })
+            .map_err(|e| StageError::fatal(format!("cannot start the LSL outlet thread: {e}")))?;
+        self.worker = Some(Worker {
+            tx: Some(tx),
+            slots,
+            thread: Some(thread),
+        });
+        Ok(())
+    }
+
+    fn thread_failed(&mut self) -> StageError {
+        let msg = match self.worker.as_mut().map(Worker::stop) {
+            Some(Err(e)) => e,
+            _ => "the LSL outlet thread ended unexpectedly".into(),
+        };
+        StageError::fatal(format!("LSL outlet `{}`: {msg}", self.setup.name))
+    }
+
+    /// Forwards pending pipeline events to the marker outlet (never waits).
+    fn forward_events(&mut self) {
+        let (Some(rx), Some(w)) = (self.events.as_mut(), self.worker.as_ref()) else {
+            return;
+        };
+        let Some(tx) = w.tx.as_ref() else { return };
+        loop {
+            let ev = match rx.try_recv() {
+                Ok(ev) => ev,
+                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(n)) => {
+                    tracing::warn!(
+                        stage = self.setup.stage,
+                        "{n} pipeline events not published"
+                    );
+                    continue;
+                }
+                Err(_) => return,
+            };
+            let text = if ev.kind == EventKind::Marker {
+                ev.text
+            } else {
+                let kind = serde_json::to_value(ev.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                format!("{kind} {}: {}", ev.stage, ev.text)
+                    .trim_end_matches([' ', ':'])
+                    .to_string()
+            };
+            let ts = ev.time_ns as f64 / 1e9 + self.offset_s;
+            if let Err(TrySendError::Full(_)) = tx.try_send(ToOutlet::Marker(text, ts)) {
+                tracing::warn!(
+                    stage = self.setup.stage,
+                    "marker outlet busy: event dropped"
+                );
+            }
+        }
+    }
+}
+
+impl DataPlaneStage for LslOutlet {
+    async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
+        if self.worker.is_none() {
+            self.start()?;
+        }
+        self.forward_events();
+        let Some(pkt) = ctx.input(self.input).recv().await? else {
+            return Ok(());
+        };
+        let ts = pkt.header.timestamp as f64 / 1e9 + self.offset_s;
+        let w = self.worker.as_ref().expect("started above");
+        let slots = w.slots.clone();
+        // A slot is a place in the channel: waiting for one is backpressure.
+        match slots.acquire().await {
+            Ok(permit) => permit.forget(), // given back by the thread after the push
+            Err(_) => return Err(self.thread_failed()),
+        }
+        let sent = match self.worker.as_ref().and_then(|w| w.tx.as_ref()) {
+            Some(tx) => tx.try_send(ToOutlet::Data(pkt, ts)),
+            None => return Err(self.thread_failed()),
+        };
+        match sent {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => Err(StageError::fatal(
+                "LSL outlet channel full despite a free slot (bug)",
+            )),
+            Err(TrySendError::Disconnected(_)) => Err(self.thread_failed()),
+        }
+    }
+
+    async fn finish(&mut self, _ctx: &mut StageContext) -> Result<(), StageError> {
+        self.forward_events();
+        let Some(mut w) = self.worker.take() else {
+            return Ok(());
+        };
+        // The thread pushes what is queued, then drops the outlets.
+        w.stop()
+            .map_err(|e| StageError::fatal(format!("LSL outlet `{}`: {e}", self.setup.name)))
+    }
+}
+
+impl Drop for LslOutlet {
+    fn drop(&mut self) {
+        if let Some(mut w) = self.worker.take() {
+            let _ = w.stop();
+        }
+    }
+}
+
+/// The outlet thread: creates the outlet(s), pushes until the channel closes.
+fn outlet_thread(s: &OutletSetup, rx: Receiver<ToOutlet>, slots: &Semaphore) -> Result<(), String> {
+    let n = s.channels.len();
+    let mut info = ffi::Info::new(&s.name, &s.kind, n, s.rate, Format::Float32, &s.source_id)?;
+    ffi::write_channels(&mut info, &s.channels);
+    let outlet = ffi::Outlet::new(&info, 0, s.max_buffered_s)?;
+    let markers = if s.markers {
+        let mname = format!("{}-markers", s.name);
+        let mid = format!("{}-markers", s.source_id);
+        let mut minfo = ffi::Info::new(&mname, "Markers", 1, 0.0, Format::String, &mid)?;
+        ffi::write_channels(
+            &mut minfo,
+            &[ChannelMeta {
+                label: "Marker".into(),
+                unit: String::new(),
+                kind: "Markers".into(),
+            }],
+        );
+        Some(ffi::Outlet::new(&minfo, 0, s.max_buffered_s)?)
+    } else {
+        None
+    };
+    tracing::info!(
+        stage = s.stage,
+        name = s.name,
+        source_id = s.source_id,
+        channels = n,
+        rate = s.rate,
+        markers = s.markers,
+        "LSL outlet published"
+    );
+    let mut waited = s.wait_for_consumer_s <= 0.0;
+    let period = 1.0 / s.rate;
+    loop {
+        let msg = match rx.recv() {
+            Ok(m) => m,
+            Err(_) => break, // the stage finished: the channel is drained
+        };
+        match msg {
+            ToOutlet::Data(pkt, first_ts) => {
+                if !waited {
+                    waited = true;
+                    if !outlet.wait_for_consumers(s.wait_for_consumer_s) {
+                        tracing::warn!(
+                            stage = s.stage,
+                            "no LSL consumer after {} s: pushing anyway",
+                            s.wait_for_consumer_s
+                        );
+                    }
+                }
+                let frames = pkt.header.frames();
+                if frames > 0 && pkt.header.channels as usize == n {
+                    let last_ts = first_ts + (frames - 1) as f64 * period;
+                    let r = outlet.push_chunk_f32(pkt.samples(), last_ts);
+                    drop(pkt);
+                    slots.add_permits(1);
+                    r?;
+                } else {
+                    drop(pkt);
+                    slots.add_permits(1);
+                }
+            }
+            ToOutlet::Marker(text, ts) => {
+                if let Some(m) = &markers {
+                    m.push_string(&text, ts)?;
+                }
+            }
+        }
+    }
+    // liblsl drops what is still queued for a consumer when the outlet is destroyed: give
+    // connected inlets time to receive the last chunks.
+    if s.linger_s > 0.0 && outlet.have_consumers() {
+        std::thread::sleep(std::time::Duration::from_secs_f64(s.linger_s));
+    }
+    debug_assert!(matches!(rx.try_recv(), Err(TryRecvError::Disconnected)));
+    Ok(())
+}

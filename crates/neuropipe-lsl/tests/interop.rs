@@ -1,0 +1,241 @@
+//! Interoperability with pylsl 1.18.6 (its own liblsl 1.18) on loopback, inside a private
+//! network namespace (see `common`), driven by `scripts/lsl/interop.py`:
+//!
+//! * `pipelines/sim_to_lsl.json` run in process for 5 s while pylsl receives: every sample, in
+//!   order, bit-identical, with the channel labels/units/types, rate and name.
+//! * A pylsl outlet feeds an `LslInlet` pipeline: exact values, labels and rate.
+//!
+//! Python: `NEUROPIPE_PYTHON` (set by scripts/test.sh) or `./.venv/bin/python`.
+
+mod common;
+
+use neuropipe_core::*;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn python() -> PathBuf {
+    common::python().expect(
+        "the pylsl interop tests need Python with pylsl: set NEUROPIPE_PYTHON or run scripts/venv.sh",
+    )
+}
+
+type Shared = Arc<Mutex<Vec<f32>>>;
+
+/// Test sink appending every sample to a shared vector (selected by the `slot` parameter).
+struct Collect {
+    input: InputId<VoltageEegPacket>,
+    into: Shared,
+}
+
+impl DataPlaneStage for Collect {
+    async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
+        let Some(pkt) = ctx.input(self.input).recv().await? else {
+            return Ok(());
+        };
+        self.into.lock().unwrap().extend_from_slice(pkt.samples());
+        Ok(())
+    }
+}
+
+static SLOTS: Mutex<Vec<(String, Shared)>> = Mutex::new(Vec::new());
+
+fn slot(name: &str) -> Shared {
+    let mut s = SLOTS.lock().unwrap();
+    if let Some((_, v)) = s.iter().find(|(n, _)| n == name) {
+        return v.clone();
+    }
+    let v: Shared = Default::default();
+    s.push((name.to_string(), v.clone()));
+    v
+}
+
+fn registry() -> Registry {
+    let mut r = neuropipe_stages::registry();
+    neuropipe_lsl::register(&mut r);
+    r.register(
+        StageSpec::new("Collect", "test sink", |b| {
+            let into = slot(b.params().str("slot")?);
+            let input = b.input::<VoltageEegPacket>("in")?;
+            Ok(BoxedStage::new(Collect { input, into }))
+        })
+        .input(PortSpec::of("in", PayloadKind::F32))
+        .param(ParamSpec::string("slot")),
+    );
+    r
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn neuropipe_outlet_to_pylsl() {
+    if !common::enter_netns("neuropipe_outlet_to_pylsl") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("np-lsl-interop-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let prefix = dir.join("recv");
+    // pylsl first: it waits for the stream.
+    let mut py = Command::new(python())
+        .arg(root().join("scripts/lsl/interop.py"))
+        .args(["recv", "--name", "neuropipe-sim", "--idle", "2", "--out"])
+        .arg(&prefix)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start interop.py");
+
+    // The example pipeline as committed, plus a copy of what goes out, and an outlet that
+    // waits for the consumer so that every sample reaches it.
+    let text = std::fs::read_to_string(root().join("pipelines/sim_to_lsl.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let stages = v["stages"].as_array_mut().unwrap();
+    let lsl = stages
+        .iter_mut()
+        .find(|s| s["type"] == "LslOutlet")
+        .unwrap();
+    lsl["params"]["wait_for_consumer_s"] = 20.into();
+    v["stages"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({ "id": "copy", "type": "Collect", "params": { "slot": "sent" } }));
+    v["links"]
+        .as_array_mut()
+        .unwrap()
+        .push("volts.out -> copy.in".into());
+    let cfg = PipelineConfig::from_value(&v).expect("valid");
+
+    let rt = runtime();
+    let (sent_info, report) = rt.block_on(async {
+        let reg = registry();
+        let p = Pipeline::build(&cfg, &reg).expect("builds");
+        let h = p.handle();
+        let info = h.output_streams("volts").unwrap()[0].clone();
+        let task = tokio::spawn(p.run());
+        tokio::time::sleep(Duration::from_secs(5)).await; // `neuropipe run --duration 5`
+        h.stop();
+        (info, task.await.unwrap())
+    });
+    assert_eq!(report.outcome, Outcome::Finished);
+    let out = py.wait().expect("interop.py ends");
+    assert!(out.success(), "interop.py recv failed: {out}");
+
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(prefix.with_extension("json")).unwrap())
+            .unwrap();
+    println!("pylsl received: {meta}");
+    let bytes = std::fs::read(prefix.with_extension("f32")).unwrap();
+    let got: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let sent = slot("sent").lock().unwrap().clone();
+    assert!(
+        sent.len() >= 4 * 250 * 8,
+        "5 s of data sent ({})",
+        sent.len()
+    );
+    assert_eq!(meta["name"], "neuropipe-sim");
+    assert_eq!(meta["type"], "EEG");
+    assert_eq!(meta["source_id"], "neuropipe-sim-lsl");
+    assert_eq!(meta["channel_count"], 8);
+    assert_eq!(meta["srate"], 250.0);
+    let labels: Vec<&str> = meta["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert_eq!(labels, sent_info.labels());
+    for (i, c) in sent_info.channels.iter().enumerate() {
+        assert_eq!(meta["units"][i], c.unit.as_str());
+        assert_eq!(meta["types"][i], c.kind.as_str());
+    }
+    assert_eq!(got.len(), sent.len(), "pylsl received every sample");
+    assert!(
+        got.iter()
+            .zip(&sent)
+            .all(|(a, b)| a.to_bits() == b.to_bits()),
+        "values identical and in order"
+    );
+    let step = 1.0 / 250.0;
+    let (lo, hi) = (
+        meta["min_stamp_step"].as_f64().unwrap(),
+        meta["max_stamp_step"].as_f64().unwrap(),
+    );
+    assert!(
+        (lo - step).abs() < 1e-3 && (hi - step).abs() < 1e-3,
+        "timestamps one period apart: {lo}..{hi}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn pylsl_outlet_to_neuropipe_inlet() {
+    if !common::enter_netns("pylsl_outlet_to_neuropipe_inlet") {
+        return;
+    }
+    let (channels, rate, seconds) = (4usize, 500.0, 3.0);
+    let mut py = Command::new(python())
+        .arg(root().join("scripts/lsl/interop.py"))
+        .args([
+            "send",
+            "--name",
+            "pylsl-eeg",
+            "--channels",
+            "4",
+            "--rate",
+            "500",
+        ])
+        .args(["--seconds", "3", "--chunk", "10", "--wait", "20"])
+        .spawn()
+        .expect("start interop.py");
+    let cfg = PipelineConfig::from_value(&serde_json::json!({
+        "name": "from_pylsl",
+        "stages": [
+            { "id": "lsl", "type": "LslInlet",
+              "params": { "name": "pylsl-eeg", "timeout_s": 20, "on_lost": "end", "lost_timeout_s": 1.5 } },
+            { "id": "check", "type": "ContinuityCheck" },
+            { "id": "got", "type": "Collect", "params": { "slot": "from_pylsl" } }
+        ],
+        "links": [ "lsl.out -> check.in", "lsl.out -> got.in" ]
+    }))
+    .unwrap();
+    let rt = runtime();
+    let (info, report) = rt.block_on(async {
+        let reg = registry();
+        let p = tokio::task::spawn_blocking(move || Pipeline::build(&cfg, &reg))
+            .await
+            .unwrap()
+            .expect("resolves the pylsl stream");
+        let info = p.handle().output_streams("lsl").unwrap()[0].clone();
+        let report = tokio::time::timeout(Duration::from_secs(30), p.run())
+            .await
+            .expect("ends when pylsl's outlet goes away");
+        (info, report)
+    });
+    assert_eq!(report.outcome, Outcome::Finished, "{report:?}");
+    assert!(py.wait().unwrap().success());
+    assert_eq!(info.name, "pylsl-eeg");
+    assert_eq!(info.sample_rate, rate);
+    assert_eq!(info.labels(), ["Py1", "Py2", "Py3", "Py4"]);
+    assert!(info.channels.iter().all(|c| c.unit == "microvolts"));
+    let got = slot("from_pylsl").lock().unwrap().clone();
+    let frames = (seconds * rate) as usize;
+    assert_eq!(got.len(), frames * channels, "every sample");
+    for (i, v) in got.iter().enumerate() {
+        let (f, c) = (i / channels, i % channels);
+        let want = f as f32 * 0.5 + c as f32 * 1000.0 + 0.25;
+        assert_eq!(*v, want, "frame {f} channel {c}");
+    }
+}

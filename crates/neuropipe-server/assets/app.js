@@ -1,0 +1,327 @@
+// neuropipe dashboard: plain JS, no dependencies. Data from the control server:
+// GET /api/pipeline once, /api/ws/signal (trace + spectrum), /api/ws/metrics, /api/ws/events.
+"use strict";
+(function () {
+  const token = new URLSearchParams(location.search).get("token");
+  const $ = (sel) => document.querySelector(sel);
+  const el = (tag, attrs, ...kids) => {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "class") e.className = v; else if (k.startsWith("data-")) e.setAttribute(k, v); else e[k] = v;
+    }
+    for (const k of kids) e.append(k);
+    return e;
+  };
+  const wsUrl = (path) => {
+    const u = new URL(path, location.href);
+    u.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+    if (token) u.searchParams.set("token", token);
+    return u.toString();
+  };
+  async function api(method, path, body) {
+    const headers = { "Content-Type": "application/json" };
+    if (token) headers["Authorization"] = "Bearer " + token;
+    const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    let j = null;
+    try { j = await r.json(); } catch (e) { j = { error: "HTTP " + r.status }; }
+    if (!r.ok) throw new Error(j && j.error ? j.error : "HTTP " + r.status);
+    return j;
+  }
+
+  // State visible to tests (window.np).
+  const np = (window.np = { messages: 0, frames: 0, lastFirstFrame: -1, lastMessageAt: 0, pipeline: null, metrics: null });
+
+  // ---------------------------------------------------------------- signal buffer
+  const MAX_SECONDS = 20;
+  let buf = null; // { rate, channels, labels, units, cap, data: Float32Array[ch], n (total written) }
+  let sigSocket = null;
+
+  function resetBuffer(msg) {
+    const cap = Math.ceil(msg.sample_rate * MAX_SECONDS);
+    buf = { rate: msg.sample_rate, channels: msg.channels, labels: msg.labels, units: msg.units, cap, n: 0,
+            data: Array.from({ length: msg.channels }, () => new Float32Array(cap)) };
+    const sel = $("#spec-channel");
+    const prev = sel.value;
+    sel.replaceChildren(...msg.labels.map((l, i) => el("option", { value: i, textContent: l })));
+    if (prev && prev < msg.channels) sel.value = prev;
+  }
+
+  function connectSignal() {
+    if (sigSocket) { sigSocket.onclose = null; sigSocket.close(); }
+    const output = $("#output").value;
+    if (!output) return;
+    buf = null;
+    const ws = new WebSocket(wsUrl("/api/ws/signal?output=" + encodeURIComponent(output) + "&rate=" + $("#rate").value));
+    sigSocket = ws;
+    ws.onmessage = (ev) => {
+      const m = JSON.parse(ev.data);
+      if (!buf || buf.channels !== m.channels || buf.rate !== m.sample_rate) resetBuffer(m);
+      for (const f of m.frames) {
+        const i = buf.n % buf.cap;
+        for (let c = 0; c < buf.channels; c++) buf.data[c][i] = f[c];
+        buf.n++;
+      }
+      np.messages++; np.frames += m.frames.length; np.lastFirstFrame = m.first_frame; np.lastMessageAt = performance.now();
+      $("#trace-info").textContent = `${m.channels} ch · ${m.source_rate} Hz → ${m.sample_rate} Hz shown · frame ${m.first_frame}` + (m.skipped ? ` · ${m.skipped} skipped` : "");
+    };
+    ws.onclose = () => { if (sigSocket === ws) setTimeout(connectSignal, 1000); };
+  }
+
+  // ---------------------------------------------------------------- drawing
+  function fitCanvas(c) {
+    const dpr = window.devicePixelRatio || 1;
+    const w = Math.round(c.clientWidth * dpr), h = Math.round(c.clientHeight * dpr);
+    if (c.width !== w || c.height !== h) { c.width = w; c.height = h; }
+    return dpr;
+  }
+
+  const COLORS = ["#4fb3ff", "#5fd38d", "#f0c14b", "#ff8f6b", "#c79bff", "#6be0e0", "#ff6bb5", "#b5d36b"];
+
+  function drawTrace() {
+    const c = $("#trace"), dpr = fitCanvas(c), g = c.getContext("2d");
+    const W = c.width, H = c.height;
+    g.fillStyle = "#0b0f13"; g.fillRect(0, 0, W, H);
+    if (!buf || buf.n === 0) {
+      g.fillStyle = "#7d8a97"; g.font = `${14 * dpr}px sans-serif`; g.fillText("waiting for signal…", 20 * dpr, 30 * dpr); return;
+    }
+    const secs = +$("#window").value, scaleUv = +$("#scale").value;
+    const labelW = 56 * dpr, plotW = W - labelW - 10 * dpr;
+    const nShow = Math.min(buf.n, Math.round(secs * buf.rate), buf.cap);
+    const total = Math.round(secs * buf.rate);
+    const ch = buf.channels, rowH = H / ch;
+    const pxPerUv = rowH / scaleUv; // one row spans `scale` µV
+    // time grid (1 s)
+    g.strokeStyle = "#1d252e"; g.lineWidth = 1;
+    for (let s = 0; s <= secs; s++) {
+      const x = labelW + plotW - (s * buf.rate / total) * plotW;
+      g.beginPath(); g.moveTo(x, 0); g.lineTo(x, H); g.stroke();
+    }
+    g.font = `${Math.min(12, Math.max(7, rowH / dpr * 0.8)) * dpr}px sans-serif`;
+    g.textBaseline = "middle";
+    const cols = Math.max(1, Math.floor(plotW));
+    const start = buf.n - nShow;
+    for (let c0 = 0; c0 < ch; c0++) {
+      const y0 = rowH * (c0 + 0.5), d = buf.data[c0];
+      // remove the channel's mean over the window (display only)
+      let mean = 0;
+      for (let k = 0; k < nShow; k++) mean += d[(start + k) % buf.cap];
+      mean /= nShow;
+      g.fillStyle = "#7d8a97";
+      g.fillText(buf.labels[c0] || "Ch" + (c0 + 1), 4 * dpr, y0);
+      g.strokeStyle = COLORS[c0 % COLORS.length]; g.lineWidth = dpr;
+      g.beginPath();
+      const x0 = labelW + plotW * (1 - nShow / total);
+      const perCol = nShow / (plotW * nShow / total);
+      if (perCol <= 2) {
+        for (let k = 0; k < nShow; k++) {
+          const x = x0 + (k / total) * plotW, y = y0 - (d[(start + k) % buf.cap] - mean) * pxPerUv;
+          k ? g.lineTo(x, y) : g.moveTo(x, y);
+        }
+      } else { // min/max per pixel column
+        const colsUsed = Math.max(1, Math.floor(cols * nShow / total));
+        for (let x = 0; x < colsUsed; x++) {
+          const a = Math.floor(x * nShow / colsUsed), b = Math.max(a + 1, Math.floor((x + 1) * nShow / colsUsed));
+          let lo = Infinity, hi = -Infinity;
+          for (let k = a; k < b; k++) { const v = d[(start + k) % buf.cap]; if (v < lo) lo = v; if (v > hi) hi = v; }
+          const px = x0 + x * (plotW * nShow / total) / colsUsed;
+          g.moveTo(px, y0 - (hi - mean) * pxPerUv); g.lineTo(px, y0 - (lo - mean) * pxPerUv + 0.5);
+        }
+      }
+      g.stroke();
+    }
+    // scale bar: `scale` µV vertical, 1 s horizontal
+    const unit = (buf.units && buf.units[0]) || "";
+    const bx = W - 70 * dpr, by = H - 12 * dpr, bh = Math.min(rowH, H - 24 * dpr);
+    g.strokeStyle = "#ffffff"; g.lineWidth = 2 * dpr; g.beginPath();
+    g.moveTo(bx, by - bh); g.lineTo(bx, by); g.lineTo(bx + plotW / secs * 0.2, by); g.stroke();
+    g.fillStyle = "#ffffff"; g.textBaseline = "alphabetic";
+    g.textAlign = "right";
+    g.fillText(`${scaleUv} ${unit === "uV" ? "µV" : unit}`, bx - 4 * dpr, by - bh / 2);
+    g.textAlign = "left";
+    g.fillText("200 ms", bx + 4 * dpr, by - 6 * dpr);
+  }
+
+  function fft(re, im) { // in place, radix-2, length a power of two
+    const n = re.length;
+    for (let i = 1, j = 0; i < n; i++) {
+      let bit = n >> 1;
+      for (; j & bit; bit >>= 1) j ^= bit;
+      j ^= bit;
+      if (i < j) { [re[i], re[j]] = [re[j], re[i]]; [im[i], im[j]] = [im[j], im[i]]; }
+    }
+    for (let len = 2; len <= n; len <<= 1) {
+      const ang = -2 * Math.PI / len, wr = Math.cos(ang), wi = Math.sin(ang);
+      for (let i = 0; i < n; i += len) {
+        let cr = 1, ci = 0;
+        for (let k = 0; k < len / 2; k++) {
+          const a = i + k, b = a + len / 2;
+          const tr = re[b] * cr - im[b] * ci, ti = re[b] * ci + im[b] * cr;
+          re[b] = re[a] - tr; im[b] = im[a] - ti; re[a] += tr; im[a] += ti;
+          const t = cr * wr - ci * wi; ci = cr * wi + ci * wr; cr = t;
+        }
+      }
+    }
+  }
+
+  function drawSpectrum() {
+    const c = $("#spectrum"), dpr = fitCanvas(c), g = c.getContext("2d");
+    const W = c.width, H = c.height;
+    g.fillStyle = "#0b0f13"; g.fillRect(0, 0, W, H);
+    let N = +$("#spec-n").value;
+    if (!buf || buf.n < 64) return;
+    while (N > buf.n || N > buf.cap) N >>= 1;
+    const ch = +$("#spec-channel").value || 0, d = buf.data[ch];
+    const re = new Float64Array(N), im = new Float64Array(N);
+    let mean = 0;
+    for (let k = 0; k < N; k++) mean += d[(buf.n - N + k) % buf.cap];
+    mean /= N;
+    for (let k = 0; k < N; k++) { // Hann window
+      re[k] = (d[(buf.n - N + k) % buf.cap] - mean) * (0.5 - 0.5 * Math.cos(2 * Math.PI * k / (N - 1)));
+    }
+    fft(re, im);
+    const bins = N / 2, fs = buf.rate, pad = 34 * dpr;
+    const db = new Float64Array(bins);
+    for (let k = 1; k < bins; k++) db[k] = 10 * Math.log10((re[k] * re[k] + im[k] * im[k]) / (fs * N) + 1e-12);
+    const top = 40, bottom = -40; // dB (µV²/Hz)
+    const y = (v) => H - pad - (Math.min(top, Math.max(bottom, v)) - bottom) / (top - bottom) * (H - pad - 6 * dpr);
+    const x = (f) => pad + f / (fs / 2) * (W - pad - 6 * dpr);
+    g.strokeStyle = "#1d252e"; g.fillStyle = "#7d8a97"; g.font = `${10 * dpr}px sans-serif`;
+    for (let v = bottom; v <= top; v += 20) { g.beginPath(); g.moveTo(pad, y(v)); g.lineTo(W, y(v)); g.stroke(); g.fillText(v + " dB", 2, y(v)); }
+    const step = fs / 2 > 200 ? 100 : fs / 2 > 60 ? 20 : 10;
+    for (let f = 0; f <= fs / 2; f += step) { g.beginPath(); g.moveTo(x(f), 0); g.lineTo(x(f), H - pad); g.stroke(); g.fillText(f + " Hz", x(f) + 2, H - pad + 12 * dpr); }
+    g.strokeStyle = "#4fb3ff"; g.lineWidth = dpr; g.beginPath();
+    for (let k = 1; k < bins; k++) { const px = x(k * fs / N), py = y(db[k]); k > 1 ? g.lineTo(px, py) : g.moveTo(px, py); }
+    g.stroke();
+    g.fillStyle = "#d8dee6"; g.fillText(`${buf.labels[ch]} · N=${N} · Hann · 10·log10(µV²/Hz)`, pad + 4, 12 * dpr);
+  }
+
+  let lastSpec = 0;
+  function frame(t) {
+    drawTrace();
+    if (t - lastSpec > 250) { drawSpectrum(); lastSpec = t; }
+    requestAnimationFrame(frame);
+  }
+
+  // ---------------------------------------------------------------- pipeline table
+  const fmtNs = (ns) => ns == null ? "–" : ns < 1e6 ? (ns / 1e3).toFixed(0) + " µs" : (ns / 1e6).toFixed(2) + " ms";
+  function paramEditor(stage, spec, value) {
+    const id = `p-${stage}-${spec.name}`;
+    const input = el("input", { id, value: JSON.stringify(value), title: spec.doc || "", "data-stage": stage, "data-key": spec.name });
+    if (spec.type === "float" || spec.type === "int") { input.type = "number"; input.step = "any"; input.value = value; }
+    const msg = el("span", { class: "param-msg", "data-stage": stage, "data-key": spec.name });
+    const set = async () => {
+      let v;
+      if (input.type === "number") v = input.value === "" ? null : Number(input.value);
+      else { try { v = JSON.parse(input.value); } catch (e) { v = input.value; } }
+      try {
+        const r = await api("POST", `/api/stages/${encodeURIComponent(stage)}/params`, { key: spec.name, value: v });
+        msg.className = "param-msg param-ok"; msg.textContent = "✓ " + JSON.stringify(r.applied);
+      } catch (e) {
+        msg.className = "param-msg param-error"; msg.textContent = e.message;
+      }
+    };
+    input.addEventListener("change", set); // fires on Enter and on leaving the field
+    const range = spec.min !== undefined ? ` [${spec.min}, ${spec.max}]` : "";
+    return el("span", { class: "param" }, el("label", { htmlFor: id, textContent: spec.name, title: (spec.doc || "") + range }), input, msg);
+  }
+
+  function buildTables(p) {
+    $("#pipeline-name").textContent = "· " + p.name;
+    const tb = $("#stages tbody");
+    tb.replaceChildren();
+    for (const s of p.stages) {
+      const btn = el("button", { textContent: s.state === "paused" ? "Resume" : "Pause", "data-stage": s.id, "data-action": s.state === "paused" ? "resume" : "pause" });
+      btn.addEventListener("click", async () => {
+        const action = btn.getAttribute("data-action");
+        try { await api("POST", `/api/stages/${encodeURIComponent(s.id)}/${action}`); }
+        catch (e) { addEvent({ kind: "rejected", stage: s.id, text: e.message }); }
+      });
+      const params = el("td", { class: "params" });
+      for (const spec of s.param_specs.filter((x) => x.live)) params.append(paramEditor(s.id, spec, s.params[spec.name]));
+      tb.append(el("tr", { id: "stage-" + s.id },
+        el("td", { textContent: s.id }), el("td", { textContent: s.type, title: s.summary }),
+        el("td", { class: "state state-" + s.state, textContent: s.state }),
+        el("td", { class: "num rate" }), el("td", { class: "num p50" }), el("td", { class: "num p99" }),
+        el("td", { class: "num depth" }), el("td", { class: "num drops" }), el("td", { class: "num busy" }),
+        el("td", {}, btn), params));
+    }
+    const sel = $("#output"), prev = sel.value;
+    sel.replaceChildren(...p.outputs.map((o) => el("option", { value: o, textContent: o })));
+    sel.value = prev && p.outputs.includes(prev) ? prev : p.outputs[p.outputs.length - 1];
+  }
+
+  let prevSnap = null;
+  function updateMetrics(m) {
+    np.metrics = m;
+    const st = $("#state");
+    st.textContent = m.state; st.className = "badge state-" + m.state;
+    const dt = prevSnap ? m.elapsed_s - prevSnap.elapsed_s : 0;
+    for (const s of m.stages) {
+      const row = document.getElementById("stage-" + s.id);
+      if (!row) continue;
+      const old = prevSnap && prevSnap.stages.find((x) => x.id === s.id);
+      const frames = s.frames_out || s.frames_in;
+      const oldFrames = old ? (old.frames_out || old.frames_in) : frames;
+      row.querySelector(".rate").textContent = dt > 0 ? ((frames - oldFrames) / dt).toFixed(0) : "–";
+      row.querySelector(".p50").textContent = fmtNs(s.latency_p50_ns);
+      row.querySelector(".p99").textContent = fmtNs(s.latency_p99_ns);
+      const inLinks = m.links.filter((l) => l.to.split(".")[0] === s.id);
+      row.querySelector(".depth").textContent = inLinks.length ? inLinks.map((l) => `${l.depth}/${l.capacity}`).join(" ") : "–";
+      const outLinks = m.links.filter((l) => l.from.split(".")[0] === s.id);
+      row.querySelector(".drops").textContent = outLinks.reduce((a, l) => a + l.dropped, 0);
+      const busy = old && dt > 0 ? (s.busy_ns - old.busy_ns) / 1e9 / dt * 100 : 0;
+      row.querySelector(".busy").textContent = busy.toFixed(1) + " %";
+      const stCell = row.querySelector(".state");
+      stCell.textContent = s.state; stCell.className = "state state-" + s.state;
+      const btn = row.querySelector("button[data-action]");
+      const paused = s.state === "paused";
+      btn.textContent = paused ? "Resume" : "Pause";
+      btn.setAttribute("data-action", paused ? "resume" : "pause");
+      btn.disabled = s.state === "finished" || s.state === "failed";
+    }
+    $("#links tbody").replaceChildren(...m.links.map((l) => el("tr", {},
+      el("td", { textContent: `${l.from} → ${l.to}` }), el("td", { textContent: l.policy }),
+      el("td", { class: "num", textContent: `${l.depth}/${l.capacity}` }), el("td", { class: "num", textContent: l.high_water }),
+      el("td", { class: "num", textContent: l.sent }), el("td", { class: "num", textContent: l.dropped }), el("td", { class: "num", textContent: l.send_waits }))));
+    $("#pools tbody").replaceChildren(...m.pools.map((p) => el("tr", {},
+      el("td", { textContent: p.name }), el("td", { class: "num", textContent: `${p.in_use}/${p.count}` }),
+      el("td", { class: "num", textContent: p.high_water }), el("td", { class: "num", textContent: p.waits }), el("td", { class: "num", textContent: p.exhaustions }))));
+    prevSnap = m;
+  }
+
+  function addEvent(e) {
+    const li = el("li", { class: "ev-" + e.kind, textContent: `${new Date().toLocaleTimeString()} ${e.stage ? e.stage + ": " : ""}${e.kind} ${e.text}` });
+    const ul = $("#events");
+    ul.prepend(li);
+    while (ul.children.length > 200) ul.lastChild.remove();
+  }
+
+  function connect(path, onmsg) {
+    const ws = new WebSocket(wsUrl(path));
+    ws.onmessage = (ev) => onmsg(JSON.parse(ev.data));
+    ws.onopen = () => { $("#conn").textContent = ""; };
+    ws.onclose = () => { $("#conn").textContent = "disconnected, retrying…"; setTimeout(() => connect(path, onmsg), 1500); };
+  }
+
+  async function start() {
+    try {
+      const p = await api("GET", "/api/pipeline");
+      np.pipeline = p;
+      buildTables(p);
+    } catch (e) {
+      $("#conn").textContent = "cannot load the pipeline: " + e.message;
+      setTimeout(start, 2000);
+      return;
+    }
+    connectSignal();
+    connect("/api/ws/metrics", updateMetrics);
+    connect("/api/ws/events", addEvent);
+    for (const id of ["#output", "#rate"]) $(id).addEventListener("change", connectSignal);
+    $("#stop").addEventListener("click", async () => {
+      if (!confirm("Stop the pipeline? Queues drain and recorders flush.")) return;
+      try { await api("POST", "/api/stop"); } catch (e) { addEvent({ kind: "rejected", stage: "", text: e.message }); }
+    });
+    requestAnimationFrame(frame);
+  }
+  start();
+})();

@@ -1,0 +1,419 @@
+//! Routes, handlers and JSON errors of the control API.
+
+use crate::{auth, dashboard, prometheus, signal, ServerOptions};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, Method, StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post, MethodRouter};
+use axum::{Json, Router};
+use neuropipe_core::{ControlError, ControlMsg, PipelineHandle};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub(crate) struct AppState(pub(crate) Arc<Inner>);
+
+pub(crate) struct Inner {
+    pub(crate) handle: PipelineHandle,
+    pub(crate) opts: ServerOptions,
+    pub(crate) token: Option<String>,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) hubs: signal::Hubs,
+    pub(crate) index_html: String,
+}
+
+impl AppState {
+    pub(crate) fn new(
+        handle: PipelineHandle,
+        opts: ServerOptions,
+        token: Option<String>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        AppState(Arc::new(Inner {
+            handle,
+            opts,
+            token,
+            shutdown,
+            hubs: signal::Hubs::default(),
+            index_html: dashboard::index_html(),
+        }))
+    }
+}
+
+/// An API error: a status and a message, sent as `{"error": message}`.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    pub(crate) status: StatusCode,
+    pub(crate) message: String,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (self.status, Json(json!({ "error": self.message }))).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        r
+    }
+}
+
+impl From<ControlError> for ApiError {
+    fn from(e: ControlError) -> Self {
+        let status = match &e {
+            ControlError::UnknownStage { .. } => StatusCode::NOT_FOUND,
+            ControlError::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ControlError::NotRunning(_) => StatusCode::CONFLICT,
+            ControlError::Fatal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+type ApiResult = Result<Json<Value>, ApiError>;
+
+type Route = (&'static str, Method, MethodRouter<AppState>);
+
+/// Every route: path (axum syntax), method and handler. The router is built from this table,
+/// and a test checks each appears in the OpenAPI document.
+fn routes() -> Vec<Route> {
+    vec![
+        ("/", Method::GET, get(index)),
+        ("/api/pipeline", Method::GET, get(get_pipeline)),
+        ("/api/stages/{id}/pause", Method::POST, post(pause)),
+        ("/api/stages/{id}/resume", Method::POST, post(resume)),
+        ("/api/stages/{id}/params", Method::POST, post(set_param)),
+        (
+            "/api/stages/{id}/coefficients",
+            Method::POST,
+            post(set_coefficients),
+        ),
+        ("/api/stop", Method::POST, post(stop)),
+        ("/api/metrics", Method::GET, get(metrics_json)),
+        ("/metrics", Method::GET, get(metrics_prometheus)),
+        ("/api/openapi.json", Method::GET, get(openapi)),
+        ("/api/ws/signal", Method::GET, get(signal::ws_signal)),
+        ("/api/ws/events", Method::GET, get(ws_events)),
+        ("/api/ws/metrics", Method::GET, get(ws_metrics)),
+    ]
+}
+
+/// `(method, path)` of every route the server answers, paths in OpenAPI syntax (`{id}`).
+pub fn route_table() -> Vec<(String, String)> {
+    routes()
+        .into_iter()
+        .map(|(p, m, _)| (m.to_string(), p.to_string()))
+        .collect()
+}
+
+pub(crate) fn router(state: AppState) -> Router {
+    let mut r: Router<AppState> = Router::new();
+    for (path, _, handler) in routes() {
+        r = r.route(path, handler);
+    }
+    r.fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.0.opts.body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::check,
+        ))
+        .with_state(state)
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!(
+            "no route {method} {} (see GET /api/openapi.json)",
+            uri.path()
+        ),
+    )
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    let allowed: Vec<String> = routes()
+        .iter()
+        .filter(|(p, _, _)| path_matches(p, uri.path()))
+        .map(|(_, m, _)| m.to_string())
+        .collect();
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "method {method} not allowed on {} (allowed: {})",
+            uri.path(),
+            allowed.join(", ")
+        ),
+    )
+}
+
+fn path_matches(pattern: &str, path: &str) -> bool {
+    let (a, b): (Vec<_>, Vec<_>) = (pattern.split('/').collect(), path.split('/').collect());
+    a.len() == b.len()
+        && a.iter()
+            .zip(&b)
+            .all(|(p, s)| p.starts_with('{') || p == s)
+}
+
+async fn index(State(s): State<AppState>) -> Html<String> {
+    Html(s.0.index_html.clone())
+}
+
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::OPENAPI,
+    )
+        .into_response()
+}
+
+async fn get_pipeline(State(s): State<AppState>) -> Json<Value> {
+    let h = &s.0.handle;
+    let mut v = h.describe();
+    if let Some(o) = v.as_object_mut() {
+        o.insert("outputs".into(), json!(h.outputs()));
+        o.insert(
+            "failure".into(),
+            match h.failure() {
+                Some((stage, message)) => json!({ "stage": stage, "message": message }),
+                None => Value::Null,
+            },
+        );
+    }
+    Json(v)
+}
+
+fn stage_id(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    p.map(|Path(id)| id)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))
+}
+
+impl AppState {
+    async fn control(&self, stage: &str, msg: ControlMsg) -> Result<Value, ApiError> {
+        let t = self.0.opts.control_timeout;
+        match tokio::time::timeout(t, self.0.handle.control(stage, msg)).await {
+            Ok(r) => Ok(r?),
+            Err(_) => Err(ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!(
+                    "stage `{stage}` did not answer within {:.1} s (is the pipeline running?)",
+                    t.as_secs_f64()
+                ),
+            )),
+        }
+    }
+}
+
+async fn pause(State(s): State<AppState>, p: Result<Path<String>, PathRejection>) -> ApiResult {
+    let id = stage_id(p)?;
+    let v = s.control(&id, ControlMsg::Pause).await?;
+    Ok(Json(json!({ "stage": id, "applied": v })))
+}
+
+async fn resume(State(s): State<AppState>, p: Result<Path<String>, PathRejection>) -> ApiResult {
+    let id = stage_id(p)?;
+    let v = s.control(&id, ControlMsg::Resume).await?;
+    Ok(Json(json!({ "stage": id, "applied": v })))
+}
+
+/// Parses a JSON request body into `T`, with readable 400/413 messages.
+fn parse_body<T: DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+    expected: &str,
+    limit: usize,
+) -> Result<T, ApiError> {
+    let bytes = body.map_err(|e| {
+        let status = e.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                status,
+                format!("request body too large: the limit is {limit} bytes"),
+            )
+        } else {
+            ApiError::new(status, format!("cannot read the request body: {}", e.body_text()))
+        }
+    })?;
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("the request body is empty: expected JSON {expected}"),
+        ));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| {
+        let what = match e.classify() {
+            serde_json::error::Category::Data => "invalid request",
+            _ => "malformed JSON",
+        };
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("{what}: {e} (expected {expected})"),
+        )
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetParam {
+    key: String,
+    value: Value,
+}
+
+async fn set_param(
+    State(s): State<AppState>,
+    p: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let id = stage_id(p)?;
+    let req: SetParam = parse_body(body, r#"{"key": "...", "value": ...}"#, s.0.opts.body_limit)?;
+    let v = s
+        .control(&id, ControlMsg::UpdateParam(req.key.clone(), req.value))
+        .await?;
+    Ok(Json(json!({ "stage": id, "key": req.key, "applied": v })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetCoefficients {
+    coefficients: Vec<f64>,
+}
+
+async fn set_coefficients(
+    State(s): State<AppState>,
+    p: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let id = stage_id(p)?;
+    let req: SetCoefficients =
+        parse_body(body, r#"{"coefficients": [numbers]}"#, s.0.opts.body_limit)?;
+    let n = req.coefficients.len();
+    let v = s
+        .control(&id, ControlMsg::UpdateCoefficients(req.coefficients.into()))
+        .await?;
+    Ok(Json(json!({ "stage": id, "count": n, "applied": v })))
+}
+
+async fn stop(State(s): State<AppState>) -> (StatusCode, Json<Value>) {
+    let h = &s.0.handle;
+    h.stop();
+    (
+        StatusCode::ACCEPTED,
+        Json(json!({ "stopping": true, "state": h.snapshot().state })),
+    )
+}
+
+async fn metrics_json(State(s): State<AppState>) -> Json<Value> {
+    Json(serde_json::to_value(s.0.handle.snapshot()).unwrap_or(Value::Null))
+}
+
+async fn metrics_prometheus(State(s): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        prometheus::render(&s.0.handle.snapshot()),
+    )
+        .into_response()
+}
+
+/// The common rejection of WebSocket routes: not an upgrade request → 400 JSON.
+pub(crate) fn upgrade(
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Result<WebSocketUpgrade, ApiError> {
+    ws.map_err(|e| {
+        ApiError::new(
+            e.status(),
+            format!("this is a WebSocket endpoint: {}", e.body_text()),
+        )
+    })
+}
+
+/// Maps a query-string rejection to a 400 JSON error.
+pub(crate) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(t)| t).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("bad query string: {}", e.body_text()),
+        )
+    })
+}
+
+/// Sends `text`; false if the client is gone.
+pub(crate) async fn send_text(socket: &mut WebSocket, text: String) -> bool {
+    socket.send(Message::Text(text.into())).await.is_ok()
+}
+
+/// Whether the client closed the socket (or it failed).
+pub(crate) fn client_gone(msg: Option<Result<Message, axum::Error>>) -> bool {
+    matches!(msg, None | Some(Err(_)) | Some(Ok(Message::Close(_))))
+}
+
+async fn ws_events(
+    State(s): State<AppState>,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let ws = upgrade(ws)?;
+    let mut rx = s.0.handle.events();
+    let shutdown = s.0.shutdown.clone();
+    Ok(ws.on_upgrade(move |mut socket| async move {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            let text = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                m = socket.recv() => if client_gone(m) { break } else { continue },
+                ev = rx.recv() => match ev {
+                    Ok(ev) => serde_json::to_string(&ev).unwrap_or_default(),
+                    Err(RecvError::Lagged(n)) => json!({
+                        "kind": "lagged", "stage": "", "time_ns": 0,
+                        "text": format!("this client was slow: {n} events skipped"),
+                    }).to_string(),
+                    Err(RecvError::Closed) => break,
+                },
+            };
+            if !send_text(&mut socket, text).await {
+                break;
+            }
+        }
+        let _ = socket.send(Message::Close(None)).await;
+    }))
+}
+
+async fn ws_metrics(
+    State(s): State<AppState>,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let ws = upgrade(ws)?;
+    let st = s.clone();
+    Ok(ws.on_upgrade(move |mut socket| async move {
+        let mut tick = tokio::time::interval(st.0.opts.metrics_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                _ = st.0.shutdown.cancelled() => break,
+                m = socket.recv() => if client_gone(m) { break } else { continue },
+                _ = tick.tick() => {}
+            }
+            let snap = st.0.handle.snapshot();
+            let text = serde_json::to_string(&snap).unwrap_or_default();
+            if !send_text(&mut socket, text).await {
+                break;
+            }
+        }
+        let _ = socket.send(Message::Close(None)).await;
+    }))
+}

@@ -1,0 +1,295 @@
+//! `BandPower`: per-channel power in frequency bands over a sliding window (Welch PSD of the
+//! window integrated over each band, see [`neuropipe_dsp::BandPower`]), sent as an `f32`
+//! feature stream. A transforming stage with its own pool.
+//!
+//! # Output stream
+//!
+//! * One frame per hop (`hop_s`), the first once the first window (`window_s`) is full:
+//!   `sample_rate = input rate / round(hop_s · input rate)`.
+//! * Channels: input channels × bands, channel-major, labelled `<channel>_<band>`
+//!   (e.g. `O1_alpha`), unit `<input unit>^2` (`uV^2` for µV input), type `BandPower`.
+//!   A value is the band's power (PSD integrated over the band, ≈ the variance of the signal
+//!   within it: a sinusoid of amplitude `A` gives `A²/2`).
+//! * `first_frame` counts feature frames; `timestamp` is the time of the last input frame of
+//!   the window the estimate was computed from; `sequence` numbers output packets. An input
+//!   packet that completes no estimate sends nothing.
+//!
+//! # Bands
+//!
+//! `bands` is a list of `"name:lo-hi"` strings (Hz, `lo` inclusive, `hi` exclusive), e.g.
+//! `["alpha:8-13", "sigma:11.5-16"]`; the default is delta 1–4, theta 4–8, alpha 8–13, beta
+//! 13–30, gamma 30–45 Hz. Every band must satisfy `0 <= lo < hi <= Nyquist`.
+
+use super::{float_input, pool_param, with_float_type, Float};
+use neuropipe_core::{
+    BoxedStage, BuildError, ChannelInfo, DataPlaneStage, InputId, MemoryPool, OutputId, ParamSpec,
+    PortSpec, Samples, StageBuilder, StageContext, StageError, StageSpec, VoltageEegPacket,
+    FLAG_LOST_SAMPLES,
+};
+use neuropipe_dsp::design::DesignError;
+use neuropipe_dsp::{default_bands, BandPowerConfig, PowerBand};
+use serde_json::Value;
+
+/// Stage type specification.
+pub fn spec() -> StageSpec {
+    StageSpec::new(
+        "BandPower",
+        "Welch band power per channel over a sliding window: an f32 feature stream, one frame per hop",
+        build,
+    )
+    .input(
+        PortSpec::any("in").doc("f32 or f64 samples (raw i32 counts need a RawToVoltage first)"),
+    )
+    .output(
+        PortSpec::of("out", neuropipe_core::PayloadKind::F32)
+            .doc("band powers: channels x bands per frame, labelled <channel>_<band>"),
+    )
+    .param(
+        ParamSpec::float("window_s", 0.001, 3600.0)
+            .default(2.0)
+            .doc("sliding window length (s): each estimate uses the last window_s of signal"),
+    )
+    .param(
+        ParamSpec::float("hop_s", 0.0001, 3600.0)
+            .default(0.25)
+            .doc("time between estimates (s): the output rate is 1 / hop_s"),
+    )
+    .param(
+        ParamSpec::int("nperseg", 1, neuropipe_dsp::welch::MAX_NPERSEG as i64)
+            .optional()
+            .doc("Welch segment length (frames); default: one second of signal (round(sample_rate)), at most the window"),
+    )
+    .param(
+        ParamSpec::int("noverlap", 0, neuropipe_dsp::welch::MAX_NPERSEG as i64)
+            .optional()
+            .doc("Welch segment overlap (frames), < nperseg; default nperseg / 2"),
+    )
+    .param(
+        ParamSpec::string_list("bands")
+            .optional()
+            .doc("bands as \"name:lo-hi\" (Hz), e.g. [\"alpha:8-13\", \"beta:13-30\"]; default delta 1-4, theta 4-8, alpha 8-13, beta 13-30, gamma 30-45"),
+    )
+    .param(pool_param())
+}
+
+/// Parses a `"name:lo-hi"` band (`"alpha:8-13"`).
+pub fn parse_band(text: &str) -> Result<PowerBand, String> {
+    let bad = || format!("\"{text}\" is not \"name:lo-hi\" (Hz, e.g. \"alpha:8-13\")");
+    let (name, range) = text.split_once(':').ok_or_else(bad)?;
+    let (lo, hi) = range.split_once('-').ok_or_else(bad)?;
+    let name = name.trim();
+    let lo: f64 = lo.trim().parse().map_err(|_| bad())?;
+    let hi: f64 = hi.trim().parse().map_err(|_| bad())?;
+    if name.is_empty() {
+        return Err(bad());
+    }
+    Ok(PowerBand::new(name, lo, hi))
+}
+
+fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
+    let kind = float_input(b)?;
+    let info = b.input_stream("in")?.clone();
+    let p = b.params();
+    let fs = info.sample_rate;
+    let channels = info.channel_count();
+    let window = (p.f64("window_s")? * fs).round() as usize;
+    if window < 1 {
+        return Err(BuildError::param(
+            "window_s",
+            format!("is shorter than one frame at {fs} Hz"),
+        ));
+    }
+    let hop = (p.f64("hop_s")? * fs).round() as usize;
+    if hop < 1 {
+        return Err(BuildError::param(
+            "hop_s",
+            format!("is shorter than one frame at {fs} Hz"),
+        ));
+    }
+    let as_usize = |name: &str| {
+        p.get(name)
+            .and_then(Value::as_u64)
+            .map(|x| usize::try_from(x).unwrap_or(usize::MAX))
+    };
+    let nperseg = match as_usize("nperseg") {
+        Some(n) if n > window => {
+            return Err(BuildError::param(
+                "nperseg",
+                format!(
+                "{n} frames is longer than the window ({window} frames = window_s x sample_rate)"
+            ),
+            ))
+        }
+        Some(n) => n,
+        None => (fs.round() as usize).clamp(1, window),
+    };
+    let noverlap = as_usize("noverlap").unwrap_or(nperseg / 2);
+    let bands = match p.opt_str_list("bands") {
+        None => default_bands(),
+        Some(list) => {
+            let mut bands: Vec<PowerBand> = Vec::with_capacity(list.len());
+            for (i, text) in list.iter().enumerate() {
+                let band = parse_band(text)
+                    .map_err(|m| BuildError::param("bands", format!("[{i}]: {m}")))?;
+                if bands.iter().any(|b| b.name == band.name) {
+                    return Err(BuildError::param(
+                        "bands",
+                        format!("[{i}]: band name `{}` is used twice", band.name),
+                    ));
+                }
+                bands.push(band);
+            }
+            bands
+        }
+    };
+    let bp = neuropipe_dsp::BandPower::new(BandPowerConfig {
+        fs,
+        channels,
+        window,
+        hop,
+        nperseg,
+        noverlap,
+        bands,
+    })
+    .map_err(|e| {
+        let param = match &e {
+            DesignError::Count {
+                name: "nperseg", ..
+            } => Some("nperseg"),
+            DesignError::Count {
+                name: "noverlap", ..
+            } => Some("noverlap"),
+            DesignError::Count { name: "window", .. } => Some("window_s"),
+            DesignError::Count { name: "hop", .. } => Some("hop_s"),
+            DesignError::PowerBand { .. } | DesignError::Empty { .. } => Some("bands"),
+            _ => None,
+        };
+        super::filter::design_build_error(param, &e)
+    })?;
+    let nb = bp.bands().len();
+    let out_channels = channels * nb;
+    let out_cap = info.frames_per_packet.max(1).div_ceil(hop);
+    let mut out_info = info.clone();
+    out_info.kind = "BandPower".to_string();
+    out_info.sample_rate = fs / hop as f64;
+    out_info.frames_per_packet = out_cap;
+    out_info.channels = info
+        .channels
+        .iter()
+        .flat_map(|c| {
+            bp.bands().iter().map(move |band| ChannelInfo {
+                label: format!("{}_{}", c.label, band.name),
+                unit: format!("{}^2", c.unit),
+                kind: "BandPower".to_string(),
+            })
+        })
+        .collect();
+    let pool = b.pool::<VoltageEegPacket>(out_cap, out_channels)?;
+    let out = b.output::<VoltageEegPacket>("out", out_info)?;
+    with_float_type!(kind, S => {
+        let input = b.input::<Samples<S>>("in")?;
+        Ok(BoxedStage::new(BandPower::<S> {
+            bp,
+            channels,
+            out_channels,
+            window: window as u64,
+            hop: hop as u64,
+            out_cap,
+            ns_per_in_frame: 1e9 / fs,
+            pool,
+            input,
+            out,
+            next_out: 0,
+            sequence: 0,
+            pending_flags: 0,
+        }))
+    })
+}
+
+/// The `BandPower` stage.
+pub struct BandPower<S: 'static> {
+    bp: neuropipe_dsp::BandPower,
+    channels: usize,
+    out_channels: usize,
+    window: u64,
+    hop: u64,
+    /// Frames per output packet (the pool's size).
+    out_cap: usize,
+    ns_per_in_frame: f64,
+    pool: MemoryPool<VoltageEegPacket>,
+    input: InputId<Samples<S>>,
+    out: OutputId<VoltageEegPacket>,
+    next_out: u64,
+    sequence: u64,
+    pending_flags: u32,
+}
+
+impl<S> BandPower<S> {
+    /// Estimates made once `frames` input frames have been consumed.
+    fn estimates(&self, frames: u64) -> u64 {
+        if frames < self.window {
+            0
+        } else {
+            (frames - self.window) / self.hop + 1
+        }
+    }
+}
+
+impl<S: Float> DataPlaneStage for BandPower<S> {
+    async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
+        let Some(pkt) = ctx.input(self.input).recv().await? else {
+            return Ok(());
+        };
+        let h = pkt.header;
+        let c = self.channels;
+        if h.frames() == 0 {
+            return Ok(());
+        }
+        if h.channels as usize != c {
+            return Err(StageError::fatal(format!(
+                "packet {} has {} channels but the stream has {c}",
+                h.sequence, h.channels
+            )));
+        }
+        self.pending_flags |= h.flags & !FLAG_LOST_SAMPLES;
+        let packet_start = self.bp.frames();
+        let chunk_frames = self.out_cap * self.hop as usize;
+        for chunk in pkt.samples().chunks(chunk_frames * c) {
+            let before = self.bp.frames();
+            let after = before + (chunk.len() / c) as u64;
+            let count = (self.estimates(after) - self.estimates(before)) as usize;
+            if count == 0 {
+                self.bp.process(chunk, |_| {});
+                continue;
+            }
+            // Input frame (counted from this packet's first) ending the first estimate's window.
+            let first_end = self.window + (self.estimates(before)) * self.hop;
+            let offset = first_end - 1 - packet_start;
+            let mut o = self.pool.acquire().await;
+            o.header = h;
+            o.set_shape(count, self.out_channels)?;
+            let nc = self.out_channels;
+            let dst = o.samples_mut();
+            let mut row = 0;
+            self.bp.process(chunk, |est| {
+                if let Some(d) = dst.get_mut(row * nc..(row + 1) * nc) {
+                    for (d, &p) in d.iter_mut().zip(est.powers) {
+                        *d = p as f32;
+                    }
+                }
+                row += 1;
+            });
+            debug_assert_eq!(row, count);
+            let oh = &mut o.header;
+            oh.sequence = self.sequence;
+            oh.first_frame = self.next_out;
+            oh.timestamp = h.timestamp + (offset as f64 * self.ns_per_in_frame).round() as u64;
+            oh.flags = std::mem::take(&mut self.pending_flags);
+            oh.lost_frames = 0;
+            self.sequence += 1;
+            self.next_out += count as u64;
+            ctx.output(self.out).send(o).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,193 @@
+//! `Decimate`: integer down-sampling by `factor` with the anti-alias filter of
+//! `scipy.signal.resample_poly(x, 1, factor)` (see [`Decimator`]). A transforming stage:
+//! output packets come from its own pool.
+//!
+//! # Headers of the output stream
+//!
+//! * `sample_rate` is the input rate / `factor`; `frames_per_packet` is
+//!   `ceil(input frames_per_packet / factor)`.
+//! * Output frame `m` is computed on input frame `m · factor` (counting the input frames this
+//!   stage has received). An input packet that completes no output frame (fewer than `factor`
+//!   frames) sends nothing.
+//! * `first_frame` counts output frames; the first output packet starts at the input's first
+//!   `first_frame / factor`. A gap in the input frame indices moves it on by
+//!   `round(gap / factor)`; if the input flagged the gap as lost samples
+//!   (`FLAG_LOST_SAMPLES`), the output flags it too with `lost_frames` in output frames.
+//!   Other input flags (e.g. `FLAG_DISCONTINUITY`) are carried to the next output packet.
+//! * `sequence` numbers output packets from 0.
+//! * `timestamp` is the time of the **input frame on which the first output frame was
+//!   computed** (when that sample became available). The filter is causal and linear-phase:
+//!   the signal content of an output frame is centred [`Decimator::delay`] `= 10 · factor`
+//!   input frames (10 output frames) earlier. Subtract `10 / output sample_rate` seconds for
+//!   content-aligned time.
+//!
+//! Start-up: with `steady_state` (default) the filter history is filled with the first frame,
+//! so a DC offset produces no start-up ramp; `false` starts from zeros, exactly like
+//! `resample_poly` (whose output equals this stage's output 10 frames later).
+
+use super::{float_input, pool_param, with_float_type, Float};
+use neuropipe_core::{
+    BoxedStage, BuildError, DataPlaneStage, InputId, MemoryPool, OutputId, ParamSpec, PortSpec,
+    Samples, StageBuilder, StageContext, StageError, StageSpec, FLAG_LOST_SAMPLES,
+};
+use neuropipe_dsp::Decimator;
+
+/// Stage type specification.
+pub fn spec() -> StageSpec {
+    StageSpec::new(
+        "Decimate",
+        "Anti-alias filter + keep every factor-th frame (resample_poly's filter), f32/f64",
+        build,
+    )
+    .input(
+        PortSpec::any("in").doc("f32 or f64 samples (raw i32 counts need a RawToVoltage first)"),
+    )
+    .output(PortSpec::any("out").doc("decimated samples, sample_rate / factor"))
+    .param(
+        ParamSpec::int("factor", 2, 64)
+            .default(4)
+            .doc("decimation factor q: output rate = input rate / q (anti-alias cutoff at the new Nyquist)"),
+    )
+    .param(ParamSpec::bool("steady_state").default(true).doc(
+        "fill the filter history with the first frame (no start-up ramp from a DC offset); false: zeros, as resample_poly",
+    ))
+    .param(pool_param())
+}
+
+fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
+    let kind = float_input(b)?;
+    let factor = b.params().usize("factor")?;
+    let steady_state = b.params().bool("steady_state")?;
+    let info = b.input_stream("in")?.clone();
+    let channels = info.channel_count();
+    let out_cap = info.frames_per_packet.max(1).div_ceil(factor);
+    let mut out_info = info.clone();
+    out_info.sample_rate = info.sample_rate / factor as f64;
+    out_info.frames_per_packet = out_cap;
+    with_float_type!(kind, S => {
+        let dec = Decimator::<S>::new(factor, channels)
+            .map_err(|e| BuildError::stage(e.to_string()))?;
+        let pool = b.pool::<Samples<S>>(out_cap, channels)?;
+        let input = b.input::<Samples<S>>("in")?;
+        let out = b.output::<Samples<S>>("out", out_info)?;
+        Ok(BoxedStage::new(Decimate::<S> {
+            dec,
+            factor,
+            channels,
+            out_cap,
+            ns_per_in_frame: 1e9 / info.sample_rate,
+            init_pending: steady_state,
+            pool,
+            input,
+            out,
+            in_count: 0,
+            expected_in: None,
+            next_out: 0,
+            sequence: 0,
+            pending_flags: 0,
+            pending_gap: 0,
+            pending_lost: false,
+        }))
+    })
+}
+
+/// The `Decimate` stage.
+pub struct Decimate<S: Float> {
+    dec: Decimator<S>,
+    factor: usize,
+    channels: usize,
+    /// Frames per output packet (the pool's size).
+    out_cap: usize,
+    ns_per_in_frame: f64,
+    init_pending: bool,
+    pool: MemoryPool<Samples<S>>,
+    input: InputId<Samples<S>>,
+    out: OutputId<Samples<S>>,
+    /// Input frames consumed by the decimator (its phase is `in_count % factor`).
+    in_count: u64,
+    /// `first_frame` the next input packet should have.
+    expected_in: Option<u64>,
+    /// `first_frame` of the next output frame.
+    next_out: u64,
+    sequence: u64,
+    /// Input flags to carry to the next output packet.
+    pending_flags: u32,
+    /// Input frames missing (index gaps) since the last output packet.
+    pending_gap: u64,
+    /// Whether the input flagged a gap as lost samples.
+    pending_lost: bool,
+}
+
+impl<S: Float> DataPlaneStage for Decimate<S> {
+    async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
+        let Some(pkt) = ctx.input(self.input).recv().await? else {
+            return Ok(());
+        };
+        let h = pkt.header;
+        let (c, q, n) = (self.channels, self.factor, h.frames());
+        if n > 0 && h.channels as usize != c {
+            return Err(StageError::fatal(format!(
+                "packet {} has {} channels but the stream has {c}",
+                h.sequence, h.channels
+            )));
+        }
+        match self.expected_in {
+            None => self.next_out = h.first_frame / q as u64,
+            Some(e) if h.first_frame > e => {
+                self.pending_gap += h.first_frame - e;
+                self.pending_lost |= h.flags & FLAG_LOST_SAMPLES != 0;
+            }
+            Some(_) => {}
+        }
+        self.expected_in = Some(h.first_frame + n as u64);
+        self.pending_flags |= h.flags & !FLAG_LOST_SAMPLES;
+        if n == 0 {
+            return Ok(());
+        }
+        let data = pkt.samples();
+        if std::mem::take(&mut self.init_pending) {
+            self.dec.init_steady_state(&data[..c]);
+        }
+        // One output packet per `out_cap · q` input frames at most (one, for packets within
+        // the stream's frames_per_packet).
+        let mut done = 0;
+        for chunk in data.chunks(self.out_cap * q * c) {
+            let frames = chunk.len() / c;
+            // Offset in this chunk of the first input frame that yields an output frame.
+            let first_offset = (q - (self.in_count % q as u64) as usize) % q;
+            let start = done;
+            let out_frames = self.dec.output_frames(frames);
+            self.in_count += frames as u64;
+            done += frames;
+            if out_frames == 0 {
+                self.dec.process(chunk, &mut []);
+                continue;
+            }
+            let mut o = self.pool.acquire().await;
+            o.header = h;
+            o.set_shape(out_frames, c)?;
+            let written = self.dec.process(chunk, o.samples_mut());
+            debug_assert_eq!(written, out_frames);
+            let oh = &mut o.header;
+            oh.sequence = self.sequence;
+            oh.timestamp =
+                h.timestamp + ((start + first_offset) as f64 * self.ns_per_in_frame).round() as u64;
+            oh.flags = std::mem::take(&mut self.pending_flags);
+            oh.lost_frames = 0;
+            let gap = std::mem::take(&mut self.pending_gap);
+            if gap > 0 {
+                let jump = (gap + q as u64 / 2) / q as u64;
+                self.next_out += jump;
+                if std::mem::take(&mut self.pending_lost) && jump > 0 {
+                    oh.flags |= FLAG_LOST_SAMPLES;
+                    oh.lost_frames = u32::try_from(jump).unwrap_or(u32::MAX);
+                }
+            }
+            oh.first_frame = self.next_out;
+            self.next_out += out_frames as u64;
+            self.sequence += 1;
+            ctx.output(self.out).send(o).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,220 @@
+//! [`FilterStage`]: the in-place filter stage shared by the IIR (`Bandpass`, …, `Notch`) and
+//! FIR (`Fir`) stages — start-up state, bypass on `Pause`, live redesign (see the
+//! [module docs](super)).
+
+use super::{float_input, value_bool, with_float_type, Float};
+use neuropipe_core::{
+    BoxedStage, BuildError, ControlMsg, DataPlaneStage, Handled, InputId, OutputId, ParamSpec,
+    PortSpec, Samples, StageBuilder, StageContext, StageError, StageSpec,
+};
+use neuropipe_dsp::design::DesignError;
+use neuropipe_dsp::{Sos, SosFilter};
+use serde_json::Value;
+
+/// The streaming filter inside a [`FilterStage`].
+pub trait Kernel<S>: Send + 'static {
+    /// Filters frame-major samples in place. Must not allocate.
+    fn process(&mut self, data: &mut [S]);
+    /// Sets the state to the steady state of a constant input equal to `first_frame`.
+    fn init_steady_state(&mut self, first_frame: &[S]);
+    /// Applies a live parameter (control path: may allocate). `Ok(None)`: not a parameter of
+    /// this kernel; `Ok(Some(reset))`: applied, and `reset` asks for the state to be
+    /// re-initialised from the next packet's first frame; `Err`: rejected, nothing changed.
+    fn update(&mut self, key: &str, value: &Value, fs: f64) -> Result<Option<bool>, StageError>;
+    /// Replaces the coefficients (`UpdateCoefficients`). `Ok(None)`: not supported.
+    fn set_coefficients(&mut self, coefficients: &[f64]) -> Result<Option<bool>, StageError> {
+        let _ = coefficients;
+        Ok(None)
+    }
+}
+
+/// An in-place filter stage: `f32` or `f64` packets in, the same packets filtered out.
+pub struct FilterStage<S: 'static, K> {
+    kernel: K,
+    fs: f64,
+    channels: usize,
+    enabled: bool,
+    /// Initialise the state from the next packet's first frame.
+    init_pending: bool,
+    input: InputId<Samples<S>>,
+    out: OutputId<Samples<S>>,
+}
+
+impl<S: Float, K: Kernel<S>> FilterStage<S, K> {
+    /// Opens the ports (`in` → `out`, same stream) and reads `enabled` and `steady_state`.
+    pub(crate) fn build(b: &mut StageBuilder<'_>, kernel: K) -> Result<Self, BuildError> {
+        let info = b.input_stream("in")?.clone();
+        let enabled = b.params().bool("enabled")?;
+        let steady_state = b.params().bool("steady_state")?;
+        let input = b.input::<Samples<S>>("in")?;
+        let out = b.output::<Samples<S>>("out", info.clone())?;
+        Ok(FilterStage {
+            kernel,
+            fs: info.sample_rate,
+            channels: info.channel_count(),
+            enabled,
+            init_pending: steady_state,
+            input,
+            out,
+        })
+    }
+
+    fn set_enabled(&mut self, on: bool) {
+        if on && !self.enabled {
+            // The state from before the bypass does not match the signal any more.
+            self.init_pending = true;
+        }
+        self.enabled = on;
+    }
+}
+
+impl<S: Float, K: Kernel<S>> DataPlaneStage for FilterStage<S, K> {
+    async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
+        let Some(mut pkt) = ctx.input(self.input).recv().await? else {
+            return Ok(());
+        };
+        if self.enabled && !pkt.header.is_empty() {
+            let c = pkt.header.channels as usize;
+            if c != self.channels {
+                return Err(StageError::fatal(format!(
+                    "packet {} has {c} channels but the stream has {}",
+                    pkt.header.sequence, self.channels
+                )));
+            }
+            let data = pkt.samples_mut();
+            if std::mem::take(&mut self.init_pending) {
+                self.kernel.init_steady_state(&data[..c]);
+            }
+            self.kernel.process(data);
+        }
+        ctx.output(self.out).send(pkt).await
+    }
+
+    fn control(&mut self, msg: &ControlMsg, _: &mut StageContext) -> Result<Handled, StageError> {
+        let applied = match msg {
+            // Bypass rather than suspend: downstream keeps receiving the (unfiltered) signal.
+            ControlMsg::Pause => {
+                self.set_enabled(false);
+                return Ok(Handled::Applied(Value::from("bypassed")));
+            }
+            ControlMsg::Resume => {
+                self.set_enabled(true);
+                return Ok(Handled::Applied(Value::from("filtering")));
+            }
+            ControlMsg::UpdateParam(k, v) if k == "enabled" => {
+                self.set_enabled(value_bool(k, v).map_err(StageError::BadParam)?);
+                return Ok(Handled::Applied(v.clone()));
+            }
+            ControlMsg::UpdateParam(k, v) => self
+                .kernel
+                .update(k, v, self.fs)?
+                .map(|reset| (reset, v.clone())),
+            ControlMsg::UpdateCoefficients(c) => self
+                .kernel
+                .set_coefficients(c)?
+                .map(|reset| (reset, Value::from(c.len()))),
+        };
+        match applied {
+            Some((reset, v)) => {
+                self.init_pending |= reset;
+                Ok(Handled::Applied(v))
+            }
+            None => Ok(Handled::Default),
+        }
+    }
+}
+
+/// The ports and the `enabled` / `steady_state` parameters every filter stage has.
+pub(crate) fn filter_spec(
+    type_name: &'static str,
+    summary: &'static str,
+    factory: neuropipe_core::StageFactory,
+) -> StageSpec {
+    StageSpec::new(type_name, summary, factory)
+        .input(
+            PortSpec::any("in")
+                .in_place()
+                .doc("f32 or f64 samples (raw i32 counts need a RawToVoltage first)"),
+        )
+        .output(PortSpec::any("out").doc("the same packets, filtered in place"))
+        .param(ParamSpec::bool("enabled").default(true).live().doc(
+            "false bypasses the filter (samples pass unchanged), like Pause; true filters again from the steady state of the next packet",
+        ))
+        .param(ParamSpec::bool("steady_state").default(true).doc(
+            "start from the steady state of the first frame (no ringing from a DC offset of tens of mV); false: zero initial state, as scipy.signal.sosfilt/lfilter",
+        ))
+}
+
+/// How an IIR stage designs its second-order sections from its parameters.
+pub trait IirDesign: Clone + Send + 'static {
+    /// Designs the cascade for sample rate `fs`.
+    fn design(&self, fs: f64) -> Result<Sos, DesignError>;
+    /// Sets a live design parameter. `None`: `key` is not a design parameter; `Some(Err)`: a
+    /// bad value.
+    fn set(&mut self, key: &str, value: &Value) -> Option<Result<(), String>>;
+    /// The parameter a design error is about (for build errors with a JSON path); `None` for
+    /// the stage as a whole.
+    fn param_of(&self, e: &DesignError) -> Option<&'static str>;
+}
+
+/// A [`Kernel`] running an [`SosFilter`] designed by `D`.
+pub struct IirKernel<S, D> {
+    design: D,
+    filter: SosFilter<S>,
+}
+
+impl<S: Float, D: IirDesign> Kernel<S> for IirKernel<S, D> {
+    #[inline]
+    fn process(&mut self, data: &mut [S]) {
+        self.filter.process(data);
+    }
+
+    fn init_steady_state(&mut self, first_frame: &[S]) {
+        self.filter.init_steady_state(first_frame);
+    }
+
+    fn update(&mut self, key: &str, value: &Value, fs: f64) -> Result<Option<bool>, StageError> {
+        let mut design = self.design.clone();
+        match design.set(key, value) {
+            None => return Ok(None),
+            Some(Err(m)) => return Err(StageError::BadParam(m)),
+            Some(Ok(())) => {}
+        }
+        let bad = |e: DesignError| StageError::bad_param(format!("`{key}` = {value}: {e}"));
+        let sos = design.design(fs).map_err(bad)?;
+        let reset = sos.len() != self.filter.sections();
+        // Same section count: `set_sos` keeps the state. Otherwise it zeroes it (and the stage
+        // re-initialises it from the next packet's first frame).
+        self.filter.set_sos(&sos).map_err(bad)?;
+        self.design = design;
+        Ok(Some(reset))
+    }
+}
+
+/// Builds an IIR filter stage for the design `design` (errors in it are reported at the
+/// parameter [`IirDesign::param_of`] names, e.g. `$.stages[2].params.high_hz`).
+pub(crate) fn build_iir<D: IirDesign>(
+    b: &mut StageBuilder<'_>,
+    design: D,
+) -> Result<BoxedStage, BuildError> {
+    let kind = float_input(b)?;
+    let info = b.input_stream("in")?;
+    let (fs, channels) = (info.sample_rate, info.channel_count());
+    let sos = design
+        .design(fs)
+        .map_err(|e| design_build_error(design.param_of(&e), &e))?;
+    with_float_type!(kind, S => {
+        let filter = SosFilter::<S>::new(&sos, channels)
+            .map_err(|e| BuildError::stage(e.to_string()))?;
+        let stage = FilterStage::build(b, IirKernel { design, filter })?;
+        Ok(BoxedStage::new(stage))
+    })
+}
+
+/// A design error at build time, at parameter `param` if known.
+pub(crate) fn design_build_error(param: Option<&str>, e: &DesignError) -> BuildError {
+    match param {
+        Some(p) => BuildError::param(p, e.to_string()),
+        None => BuildError::stage(e.to_string()),
+    }
+}

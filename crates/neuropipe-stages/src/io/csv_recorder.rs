@@ -1,0 +1,146 @@
+//! `CsvRecorder`: records a stream as CSV — a header `timestamp_s,<labels>`, then one row per
+//! frame with its time in seconds since the first frame (from packet timestamps, so a pause
+//! shows as a jump in the time column) and the exact values (shortest round-trip form).
+//!
+//! CSV has no place for annotations: pipeline events, lost samples and discontinuities go
+//! to an optional second CSV file (`events_path`) with columns `onset_s,text`.
+//! Rows are flushed to the file once per second of data, so a crash loses at most about a
+//! second.
+
+use super::paths::OutputFile;
+use super::recorder::{build_recorder, RecordFile};
+use neuropipe_core::{BoxedStage, BuildError, ParamSpec, PortSpec, StageBuilder, StageSpec};
+use neuropipe_io::csv::CsvWriter;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+/// Stage type specification.
+pub fn spec() -> StageSpec {
+    StageSpec::new(
+        "CsvRecorder",
+        "Sink recording to CSV: timestamp_s plus one column per channel",
+        build,
+    )
+    .input(PortSpec::any("in").doc("any samples; labels from the stream"))
+    .param(
+        ParamSpec::string("path")
+            .doc("file to write (relative to the working directory); replaced if it exists"),
+    )
+    .param(
+        ParamSpec::string("events_path")
+            .optional()
+            .doc("also write pipeline events (pauses, parameter changes, markers, lost samples) to this CSV file: onset_s,text"),
+    )
+}
+
+fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
+    let events = match b.params().opt_str("events_path") {
+        Some(p) => Some(OutputFile::probe(p).map_err(|e| BuildError::param("events_path", e))?),
+        None => None,
+    };
+    build_recorder(b, move |info, _params, path| {
+        Ok(CsvFile {
+            path: PathBuf::from(path),
+            labels: info.labels().iter().map(|s| s.to_string()).collect(),
+            rate: info.sample_rate,
+            writer: None,
+            events_probe: events,
+            events: None,
+            since_flush: 0,
+        })
+    })
+}
+
+/// A CSV file being recorded.
+pub struct CsvFile {
+    path: PathBuf,
+    labels: Vec<String>,
+    rate: f64,
+    writer: Option<CsvWriter<BufWriter<File>>>,
+    events_probe: Option<OutputFile>,
+    /// The events file and its name.
+    events: Option<(BufWriter<File>, String)>,
+    since_flush: u64,
+}
+
+impl CsvFile {
+    fn flush(&mut self) -> Result<(), String> {
+        if let Some(w) = &mut self.writer {
+            w.flush().map_err(|e| e.to_string())?;
+        }
+        if let Some((f, name)) = &mut self.events {
+            f.flush()
+                .map_err(|e| format!("{name}: writing events: {e}"))?;
+        }
+        self.since_flush = 0;
+        Ok(())
+    }
+}
+
+impl RecordFile for CsvFile {
+    const CONTIGUOUS: bool = false;
+
+    fn create(&mut self) -> Result<(), String> {
+        let labels: Vec<&str> = self.labels.iter().map(String::as_str).collect();
+        self.writer =
+            Some(CsvWriter::create(&self.path, &labels, self.rate).map_err(|e| e.to_string())?);
+        if let Some(probe) = &mut self.events_probe {
+            let p = probe.path().to_path_buf();
+            let mut f = File::create(&p)
+                .map(BufWriter::new)
+                .map_err(|e| format!("{}: creating the file: {e}", p.display()))?;
+            f.write_all(b"onset_s,text\n")
+                .and_then(|_| f.flush())
+                .map_err(|e| format!("{}: writing the header row: {e}", p.display()))?;
+            probe.mark_used();
+            self.events = Some((f, p.display().to_string()));
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, data: &[f64], channels: usize, t0_ns: u64) -> Result<(), String> {
+        let Some(w) = &mut self.writer else {
+            return Err(format!("{}: the file is not open", self.path.display()));
+        };
+        for (i, frame) in data.chunks_exact(channels).enumerate() {
+            // Whole nanoseconds, then seconds: 250 Hz gives 0.004, 0.008, … not 0.0120000001.
+            let t_ns = t0_ns + (i as f64 * 1e9 / self.rate).round() as u64;
+            w.write_frame_at(t_ns as f64 / 1e9, frame)
+                .map_err(|e| e.to_string())?;
+        }
+        self.since_flush += (data.len() / channels) as u64;
+        if self.since_flush as f64 >= self.rate {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn annotate(&mut self, onset_s: f64, text: &str) -> Result<(), String> {
+        let Some((f, name)) = &mut self.events else {
+            return Ok(()); // no events file asked for
+        };
+        let quoted = text.replace('"', "\"\"");
+        writeln!(f, "{onset_s},\"{quoted}\"").map_err(|e| format!("{name}: writing events: {e}"))
+    }
+
+    fn finish(&mut self) -> Result<String, String> {
+        self.flush()?;
+        let frames = self.writer.as_ref().map_or(0, |w| w.frames_written());
+        if let Some(w) = self.writer.take() {
+            w.finish()
+                .map_err(|e| e.to_string())?
+                .into_inner()
+                .map_err(|e| format!("{}: flushing: {}", self.path.display(), e.error()))?
+                .sync_all()
+                .map_err(|e| format!("{}: syncing: {e}", self.path.display()))?;
+        }
+        if let Some((f, name)) = self.events.take() {
+            f.into_inner()
+                .map_err(|e| format!("{name}: writing events: {}", e.error()))?
+                .sync_all()
+                .map_err(|e| format!("{name}: syncing: {e}"))?;
+        }
+        Ok(format!("{}: {frames} rows", self.path.display()))
+    }
+}

@@ -1,0 +1,25 @@
+//! I/O stages: recorders (EDF+, BDF+, CSV), file replay, the OpenBCI Cyton source and a
+//! stdout summary — thin wrappers around the pure formats and devices of `neuropipe-io`.
+//!
+//! | stage | module |
+//! |---|---|
+//! | `EdfRecorder`, `BdfRecorder` | [`edf_recorder`] |
+//! | `CsvRecorder` | [`csv_recorder`] |
+//! | `FileReplay` | [`replay`] |
+//! | `CytonSource` | [`cyton`] |
+//! | `StdoutSummary` | [`summary`] |
+//!
+//! Recorders share [`recorder`] (the stage loop: sample conversion into a preallocated
+//! buffer, event annotations, lazy file creation) and [`timeline`] (pipeline events placed on
+//! the file's time axis). [`paths`] resolves file names.
+
+pub mod csv_recorder;
+pub mod cyton;
+mod cyton_reader;
+pub mod edf_recorder;
+pub mod paths;
+pub mod recorder;
+pub mod replay;
+mod replay_source;
+pub mod summary;
+pub mod timeline;

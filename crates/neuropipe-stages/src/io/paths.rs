@@ -1,0 +1,135 @@
+//! File names in pipeline parameters.
+//!
+//! * **Inputs** (files to replay) given as relative paths are resolved against the directory
+//!   of the pipeline file, so a pipeline and its data can move together: the `neuropipe run`
+//!   command exports that directory as [`PIPELINE_DIR_ENV`]. Without it (pipelines built in
+//!   code) they are relative to the working directory.
+//! * **Outputs** (recordings) stay relative to the working directory. [`OutputFile::probe`]
+//!   checks at build time that the file can be written — so `neuropipe validate` reports an
+//!   unwritable path with the parameter's JSON path — without destroying an existing file.
+
+use std::fs::{File, OpenOptions};
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+/// Environment variable holding the directory of the pipeline file being run.
+pub const PIPELINE_DIR_ENV: &str = "NEUROPIPE_PIPELINE_DIR";
+
+/// Resolves an input path: absolute paths are kept; relative ones are joined to
+/// `$NEUROPIPE_PIPELINE_DIR` when it is set, else left relative to the working directory.
+pub fn resolve_input(path: &str) -> PathBuf {
+    let p = Path::new(path);
+    if p.is_absolute() {
+        return p.to_path_buf();
+    }
+    match std::env::var_os(PIPELINE_DIR_ENV) {
+        Some(dir) if !dir.is_empty() => Path::new(&dir).join(p),
+        _ => p.to_path_buf(),
+    }
+}
+
+/// An output file checked at build time and created for real when the pipeline starts.
+///
+/// The check opens an existing file for writing without truncating it, or creates a missing
+/// one. If the pipeline never runs (e.g. `neuropipe validate`), a file created by the check
+/// is removed again when the stage is dropped, and an existing one is left untouched.
+#[derive(Debug)]
+pub struct OutputFile {
+    path: PathBuf,
+    created_by_probe: bool,
+    used: bool,
+}
+
+impl OutputFile {
+    /// Checks that `path` can be written. The error says why not, naming the file.
+    pub fn probe(path: &str) -> Result<OutputFile, String> {
+        if path.trim().is_empty() {
+            return Err("the file name is empty".into());
+        }
+        let p = PathBuf::from(path);
+        if p.is_dir() {
+            return Err(format!("{path} is a directory, not a file name"));
+        }
+        let created = match OpenOptions::new().write(true).open(&p) {
+            Ok(_) => false,
+            Err(e) if e.kind() == ErrorKind::NotFound => match File::create(&p) {
+                Ok(_) => true,
+                Err(e) => return Err(format!("cannot create {path}: {e}")),
+            },
+            Err(e) => return Err(format!("cannot write {path}: {e}")),
+        };
+        Ok(OutputFile {
+            path: p,
+            created_by_probe: created,
+            used: false,
+        })
+    }
+
+    /// The path, as given.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Marks the file as really written (it is kept whatever happens next).
+    pub fn mark_used(&mut self) {
+        self.used = true;
+    }
+}
+
+impl Drop for OutputFile {
+    fn drop(&mut self) {
+        if self.created_by_probe && !self.used {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Makes a header text field from free text: printable ASCII only (others become `_`,
+/// `µ` becomes `u`), at most `width` characters.
+pub fn ascii_field(s: &str, width: usize) -> String {
+    s.chars()
+        .map(|c| match c {
+            'µ' | 'μ' => 'u',
+            c if (' '..='~').contains(&c) => c,
+            _ => '_',
+        })
+        .take(width)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ascii_fields() {
+        assert_eq!(ascii_field("µV", 8), "uV");
+        assert_eq!(ascii_field("Fp1 – ref", 16), "Fp1 _ ref");
+        assert_eq!(
+            ascii_field("a very long label indeed", 16),
+            "a very long labe"
+        );
+    }
+
+    #[test]
+    fn probe_creates_then_cleans_up_and_never_truncates() {
+        let dir = std::env::temp_dir().join(format!("np-paths-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let new = dir.join("new.bdf");
+        let probe = OutputFile::probe(new.to_str().unwrap()).unwrap();
+        assert!(new.exists());
+        drop(probe);
+        assert!(!new.exists(), "an unused probe removes the file it created");
+
+        let old = dir.join("old.bdf");
+        std::fs::write(&old, b"precious").unwrap();
+        drop(OutputFile::probe(old.to_str().unwrap()).unwrap());
+        assert_eq!(std::fs::read(&old).unwrap(), b"precious");
+
+        let err = OutputFile::probe(dir.join("no/such/dir/x.bdf").to_str().unwrap()).unwrap_err();
+        assert!(err.starts_with("cannot create"), "{err}");
+        let err = OutputFile::probe(dir.to_str().unwrap()).unwrap_err();
+        assert!(err.contains("is a directory"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,259 @@
+//! The stage loop shared by every recorder: `EdfRecorder`, `BdfRecorder` and `CsvRecorder`.
+//!
+//! * The output path is checked when the pipeline is built ([`OutputFile::probe`]): an
+//!   unwritable path is a validation error on `params.path`. The file itself is created when
+//!   the pipeline starts (the first call of `run`), so `neuropipe validate` leaves no file
+//!   behind and never truncates an existing one.
+//! * Samples of any payload (`i32`, `f32`, `f64`) are converted into a buffer allocated at
+//!   build time; the format writers allocate nothing per packet either.
+//! * Packets flagged [`FLAG_LOST_SAMPLES`] are annotated `lost N samples`, packets flagged
+//!   [`FLAG_DISCONTINUITY`] (e.g. the first one after a pause) `discontinuity` with the gap
+//!   in their timestamps; pipeline events (pause, resume, parameter changes, markers,
+//!   failures, stop) are annotated where they happened (see [`Timeline`]).
+//! * `finish` writes what is left (an EDF file's last partial record) and closes the file;
+//!   a write error is `Fatal`, naming the file.
+
+use super::paths::OutputFile;
+use super::timeline::{annotation_text, Timeline};
+use crate::util::with_sample_type;
+use neuropipe_core::{
+    BoxedStage, BuildError, DataPlaneStage, InputId, Params, Payload, Sample, Samples,
+    StageBuilder, StageContext, StageError, StreamInfo, FLAG_DISCONTINUITY, FLAG_LOST_SAMPLES,
+};
+
+/// Longest annotation text written (bytes); longer texts are cut at a character boundary.
+pub const MAX_ANNOTATION_TEXT: usize = 200;
+
+/// A file format a [`Recorder`] writes.
+pub trait RecordFile: Send + 'static {
+    /// Whether the file's time axis counts the frames written (EDF: contiguous records); if
+    /// not, it follows packet timestamps (CSV: pauses show as jumps in the time column).
+    const CONTIGUOUS: bool;
+    /// Creates the file and writes its header (called once, when the pipeline starts).
+    fn create(&mut self) -> Result<(), String>;
+    /// Appends frame-major values; `t0_ns` is the time of the first frame relative to the
+    /// first frame of the recording, from packet timestamps.
+    fn write(&mut self, data: &[f64], channels: usize, t0_ns: u64) -> Result<(), String>;
+    /// Adds an annotation `onset_s` seconds into the recording.
+    fn annotate(&mut self, onset_s: f64, text: &str) -> Result<(), String>;
+    /// Completes and closes the file; returns a summary for the log.
+    fn finish(&mut self) -> Result<String, String>;
+}
+
+/// Builds a recorder: checks the input stream, lets `make` validate the format's settings,
+/// then probes the output path (in that order, so a bad setting creates no file).
+pub fn build_recorder<F: RecordFile>(
+    b: &mut StageBuilder<'_>,
+    make: impl FnOnce(&StreamInfo, &Params, &str) -> Result<F, BuildError>,
+) -> Result<BoxedStage, BuildError> {
+    let path = b.params().str("path")?.to_string();
+    let info = b.input_stream("in")?.clone();
+    let rate = info.sample_rate;
+    if !(rate.is_finite() && rate > 0.0) {
+        return Err(BuildError::stage(format!(
+            "the input stream has no sample rate ({rate} Hz); a recorder needs one"
+        )));
+    }
+    let channels = info.channel_count();
+    if channels == 0 {
+        return Err(BuildError::stage("the input stream has no channels"));
+    }
+    let file = make(&info, b.params(), &path)?;
+    let out = OutputFile::probe(&path).map_err(|e| BuildError::param("path", e))?;
+    let timeline = Timeline::new(b.events());
+    let buf_frames = info.frames_per_packet.clamp(1, 4096);
+    let kind = b.input_kind("in")?;
+    with_sample_type!(kind, S => {
+        let input = b.input::<Samples<S>>("in")?;
+        Ok(BoxedStage::new(Recorder::<S, F> {
+            input,
+            file,
+            out,
+            timeline,
+            rate,
+            channels,
+            buf: vec![0.0; buf_frames * channels],
+            opened: false,
+            failed: false,
+            frames: 0,
+            ts0: None,
+            prev: None,
+        }))
+    })
+}
+
+/// A recorder stage writing format `F` from packets of samples `S`.
+pub struct Recorder<S: 'static, F> {
+    input: InputId<Samples<S>>,
+    file: F,
+    out: OutputFile,
+    timeline: Timeline,
+    rate: f64,
+    channels: usize,
+    buf: Vec<f64>,
+    opened: bool,
+    failed: bool,
+    /// Frames written.
+    frames: u64,
+    /// Timestamp of the first packet (the recording's time zero).
+    ts0: Option<u64>,
+    /// Timestamp and frames of the previous packet.
+    prev: Option<(u64, usize)>,
+}
+
+/// `text` made safe for an annotation: EDF+ reserves bytes 0x00, 0x14 and 0x15; long texts
+/// are cut to [`MAX_ANNOTATION_TEXT`] bytes.
+pub fn clean_text(text: &str) -> String {
+    let mut s: String = text
+        .chars()
+        .map(|c| match c {
+            '\0' | '\u{14}' | '\u{15}' => ' ',
+            c => c,
+        })
+        .collect();
+    if s.len() > MAX_ANNOTATION_TEXT {
+        let mut end = MAX_ANNOTATION_TEXT;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
+
+fn annotate<F: RecordFile>(file: &mut F, onset_s: f64, text: &str, stage: &str) {
+    // Annotations only queue in memory: a rejected one is worth a warning, not the recording.
+    if let Err(e) = file.annotate(onset_s, &clean_text(text)) {
+        tracing::warn!(
+            stage,
+            "annotation {text:?} at {onset_s:.3} s not written: {e}"
+        );
+    }
+}
+
+impl<S: Sample, F: RecordFile> Recorder<S, F>
+where
+    Samples<S>: Payload,
+{
+    fn open(&mut self) -> Result<(), StageError> {
+        self.opened = true;
+        match self.file.create() {
+            Ok(()) => {
+                self.out.mark_used();
+                Ok(())
+            }
+            Err(e) => {
+                self.failed = true;
+                Err(StageError::fatal(e))
+            }
+        }
+    }
+}
+
+impl<S: Sample, F: RecordFile> DataPlaneStage for Recorder<S, F>
+where
+    Samples<S>: Payload,
+{
+    async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
+        if !self.opened {
+            self.open()?;
+        }
+        let Some(pkt) = ctx.input(self.input).recv().await? else {
+            return Ok(());
+        };
+        let h = pkt.header;
+        let ch = self.channels;
+        if h.channels as usize != ch {
+            return Err(StageError::fatal(format!(
+                "packet {} has {} channels but the recording has {ch}",
+                h.sequence, h.channels
+            )));
+        }
+        let ts0 = *self.ts0.get_or_insert(h.timestamp);
+        let rel_ns = h.timestamp.saturating_sub(ts0);
+        let n = h.frames();
+        let start_s = if F::CONTIGUOUS {
+            self.frames as f64 / self.rate
+        } else {
+            rel_ns as f64 / 1e9
+        };
+        let emitted = if h.emitted != 0 {
+            h.emitted
+        } else {
+            ctx.clock().now_ns()
+        };
+        self.timeline
+            .packet(emitted, start_s, start_s + n as f64 / self.rate);
+        // Events before this packet left its source, then what the packet itself reports.
+        let file = &mut self.file;
+        let id = ctx.id();
+        self.timeline
+            .place(|t, ev| annotate(file, t, &annotation_text(ev), id));
+
+        if h.flags & FLAG_LOST_SAMPLES != 0 && h.lost_frames > 0 {
+            let text = format!("lost {} samples", h.lost_frames);
+            annotate(&mut self.file, start_s, &text, ctx.id());
+        }
+        if h.flags & FLAG_DISCONTINUITY != 0 {
+            let gap_s = self.prev.map_or(0.0, |(ts, frames)| {
+                (h.timestamp as f64 - (ts as f64 + frames as f64 * 1e9 / self.rate)) / 1e9
+            });
+            let text = if gap_s >= 0.001 {
+                format!("discontinuity: {gap_s:.3} s gap")
+            } else {
+                "discontinuity".to_string()
+            };
+            annotate(&mut self.file, start_s, &text, ctx.id());
+        }
+        let buf_frames = self.buf.len() / ch;
+        for (k, chunk) in pkt.samples().chunks(buf_frames * ch).enumerate() {
+            let dst = &mut self.buf[..chunk.len()];
+            for (d, s) in dst.iter_mut().zip(chunk) {
+                *d = s.to_f64();
+            }
+            let offset_ns = ((k * buf_frames) as f64 * 1e9 / self.rate).round() as u64;
+            if let Err(e) = self.file.write(dst, ch, rel_ns + offset_ns) {
+                self.failed = true;
+                return Err(StageError::fatal(e));
+            }
+        }
+        self.frames += n as u64;
+        self.prev = Some((h.timestamp, n));
+        Ok(())
+    }
+
+    async fn finish(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
+        if !self.opened {
+            // The pipeline ended before this stage ran: still leave a valid, empty file.
+            self.open()?;
+        }
+        if self.failed {
+            return Ok(()); // already reported; the writer kept what it could
+        }
+        let file = &mut self.file;
+        let id = ctx.id();
+        self.timeline
+            .place_all(|t, ev| annotate(file, t, &annotation_text(ev), id));
+        match self.file.finish() {
+            Ok(summary) => {
+                tracing::info!(stage = ctx.id(), frames = self.frames, "{summary}");
+                Ok(())
+            }
+            Err(e) => Err(StageError::fatal(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_are_cleaned() {
+        assert_eq!(clean_text("a\u{14}b\0c"), "a b c");
+        let long = "ü".repeat(150); // 300 bytes
+        let c = clean_text(&long);
+        assert!(c.len() <= MAX_ANNOTATION_TEXT && c.len() >= MAX_ANNOTATION_TEXT - 1);
+        assert!(long.starts_with(&c));
+    }
+}

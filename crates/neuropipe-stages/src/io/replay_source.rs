@@ -1,0 +1,436 @@
+//! Frame readers behind `FileReplay`: EDF/EDF+/BDF/BDF+ (decoded record by record into
+//! buffers allocated when the file is opened) and CSV.
+
+use neuropipe_core::BuildError;
+use neuropipe_io::csv::CsvReader;
+use neuropipe_io::edf::{EdfFormat, EdfReader, EdfVariant, SignalHeader};
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+/// Frames to look at when inferring a CSV file's sample rate from its timestamps.
+const RATE_PROBE_FRAMES: usize = 1000;
+
+/// An opened file, ready to replay.
+pub(crate) struct Opened {
+    pub(crate) source: ReplaySource,
+    pub(crate) labels: Vec<String>,
+    /// Units of the output values (voltages are converted to µV, written `uV`).
+    pub(crate) units: Vec<String>,
+    pub(crate) rate: f64,
+    /// Annotations: (frame index from the start of the file, text), sorted by frame.
+    pub(crate) markers: Vec<(u64, String)>,
+}
+
+/// Where replayed frames come from.
+pub(crate) enum ReplaySource {
+    Edf(EdfFrames),
+    Csv(CsvFrames),
+}
+
+impl ReplaySource {
+    /// Reads up to `max` frames into `out` (frame-major, at least `max × channels` long).
+    /// Returns the frames read: 0 at the end of the file; fewer than `max` at the end, or
+    /// before a gap in an EDF+D file (the first frames after it report
+    /// [`take_discontinuity`](Self::take_discontinuity)).
+    pub(crate) fn read(&mut self, out: &mut [f32], max: usize) -> Result<usize, String> {
+        match self {
+            ReplaySource::Edf(e) => e.read(out, max),
+            ReplaySource::Csv(c) => c.read(out, max),
+        }
+    }
+
+    /// Whether the frames returned by the last `read` follow a gap in time in the file.
+    pub(crate) fn take_discontinuity(&mut self) -> bool {
+        match self {
+            ReplaySource::Edf(e) => std::mem::take(&mut e.discontinuity),
+            ReplaySource::Csv(_) => false,
+        }
+    }
+
+    /// Back to the first frame (for `loop`).
+    pub(crate) fn rewind(&mut self) -> Result<(), String> {
+        match self {
+            ReplaySource::Edf(e) => e.rewind(),
+            ReplaySource::Csv(c) => c.rewind(),
+        }
+    }
+}
+
+/// Multiplier to µV for a voltage unit, `None` for other units.
+fn uv_scale(unit: &str) -> Option<f64> {
+    match unit.trim() {
+        "uV" | "µV" | "μV" | "microV" => Some(1.0),
+        "mV" => Some(1e3),
+        "V" => Some(1e6),
+        "nV" => Some(1e-3),
+        _ => None,
+    }
+}
+
+/// Opens `path` (EDF/BDF by their version field, otherwise CSV), keeping the signals named in
+/// `select` (all if `None`), in that order.
+pub(crate) fn open(
+    path: &Path,
+    select: Option<&[String]>,
+    sample_rate: Option<f64>,
+) -> Result<Opened, BuildError> {
+    let name = path.display().to_string();
+    let mut head = [0u8; 8];
+    let n = File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .map_err(|e| BuildError::param("path", format!("cannot open {name}: {e}")))?;
+    let is_edf = n == 8 && (head == *b"0       " || head == EdfFormat::Bdf.version_field());
+    if is_edf {
+        if sample_rate.is_some() {
+            return Err(BuildError::param(
+                "sample_rate",
+                format!("{name} is an EDF/BDF file, which has its own sample rate: leave out sample_rate"),
+            ));
+        }
+        open_edf(path, select)
+    } else {
+        open_csv(path, select, sample_rate)
+    }
+}
+
+/// Indices of the selected labels in `labels`.
+fn selection(
+    labels: &[&str],
+    select: Option<&[String]>,
+    name: &str,
+) -> Result<Vec<usize>, BuildError> {
+    let Some(sel) = select else {
+        return Ok((0..labels.len()).collect());
+    };
+    if sel.is_empty() {
+        return Err(BuildError::param(
+            "signals",
+            "is empty: name at least one signal, or leave it out for all",
+        ));
+    }
+    sel.iter()
+        .map(|want| {
+            labels.iter().position(|l| l == want).ok_or_else(|| {
+                BuildError::param(
+                    "signals",
+                    format!(
+                        "{name} has no signal {want:?}{} (signals: {})",
+                        neuropipe_core::suggestion(want, labels.iter().copied()),
+                        labels.join(", ")
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+fn open_edf(path: &Path, select: Option<&[String]>) -> Result<Opened, BuildError> {
+    let name = path.display().to_string();
+    let reader = EdfReader::open(path).map_err(|e| BuildError::param("path", e.to_string()))?;
+    let ordinary = reader.signals();
+    if ordinary.is_empty() {
+        return Err(BuildError::param(
+            "path",
+            format!("{name} has no signals to replay (only annotations)"),
+        ));
+    }
+    let labels: Vec<&str> = ordinary.iter().map(|s| s.label.as_str()).collect();
+    let sel = selection(&labels, select, &name)?;
+    let spr = ordinary[sel[0]].samples_per_record;
+    if sel.iter().any(|&i| ordinary[i].samples_per_record != spr) {
+        let rates: Vec<String> = sel
+            .iter()
+            .map(|&i| format!("{} {} Hz", labels[i], reader.sample_rate(i)))
+            .collect();
+        return Err(BuildError::param(
+            "path",
+            format!(
+                "the signals of {name} have different sample rates ({}); FileReplay replays signals of one rate: choose them with `signals`",
+                rates.join(", ")
+            ),
+        ));
+    }
+    let rate = reader.sample_rate(sel[0]);
+    let header = reader.header();
+    let format = header.format;
+    let bps = format.bytes_per_sample();
+    // Byte offset of every signal in a record (annotation signals included), then of each
+    // ordinary signal in file order.
+    let mut offsets = Vec::with_capacity(header.signals.len());
+    let mut at = 0usize;
+    for s in &header.signals {
+        offsets.push(at);
+        at += s.samples_per_record * bps;
+    }
+    let record_bytes = at;
+    let ordinary_offsets: Vec<usize> = header
+        .signals
+        .iter()
+        .zip(&offsets)
+        .filter(|(s, _)| !s.is_annotation)
+        .map(|(_, &o)| o)
+        .collect();
+    let mut units = vec![];
+    let signals: Vec<SignalConv> = sel
+        .iter()
+        .map(|&i| {
+            let s: &SignalHeader = &ordinary[i];
+            let (scale, unit) = match uv_scale(&s.physical_dimension) {
+                Some(k) => (k, "uV".to_string()),
+                None => (1.0, s.physical_dimension.clone()),
+            };
+            units.push(unit);
+            SignalConv {
+                offset: ordinary_offsets[i],
+                dmin: s.digital_min,
+                lsb: s.lsb(),
+                pmin: s.physical_min,
+                scale,
+            }
+        })
+        .collect();
+    let onsets = reader.record_onsets();
+    let duration = header.record_duration;
+    let gap_before: Vec<bool> = (0..onsets.len())
+        .map(|r| {
+            header.variant == EdfVariant::Discontinuous
+                && r > 0
+                && onsets[r] > onsets[r - 1] + duration + 1e-6
+        })
+        .collect();
+    let total = header.num_records * spr as u64;
+    let mut markers: Vec<(u64, String)> = reader
+        .annotations()
+        .iter()
+        .map(|a| {
+            // The record holding the onset, then the sample within it.
+            let r = onsets.partition_point(|&o| o <= a.onset).saturating_sub(1);
+            let base = onsets.get(r).copied().unwrap_or(0.0);
+            let within = ((a.onset - base) * rate).round().max(0.0) as u64;
+            let frame = (r as u64 * spr as u64 + within.min(spr as u64)).min(total);
+            (frame, a.text.clone())
+        })
+        .collect();
+    markers.sort_by_key(|m| m.0);
+    let mut file = File::open(path)
+        .map_err(|e| BuildError::param("path", format!("cannot open {name}: {e}")))?;
+    let header_bytes = header.header_bytes as u64;
+    file.seek(SeekFrom::Start(header_bytes))
+        .map_err(|e| BuildError::param("path", format!("{name}: {e}")))?;
+    let channels = signals.len();
+    Ok(Opened {
+        labels: sel.iter().map(|&i| labels[i].to_string()).collect(),
+        units,
+        rate,
+        markers,
+        source: ReplaySource::Edf(EdfFrames {
+            path: path.to_path_buf(),
+            file,
+            header_bytes,
+            num_records: header.num_records,
+            format,
+            spr,
+            signals,
+            raw: vec![0; record_bytes],
+            decoded: vec![0.0; spr * channels],
+            pos: spr,
+            next_record: 0,
+            gap_before,
+            discontinuity: false,
+        }),
+    })
+}
+
+/// How to turn one signal's digital samples into output values.
+struct SignalConv {
+    /// Byte offset of the signal in a data record.
+    offset: usize,
+    dmin: i32,
+    lsb: f64,
+    pmin: f64,
+    /// To µV (1 for non-voltage units).
+    scale: f64,
+}
+
+/// EDF/BDF data records decoded one at a time into preallocated buffers.
+pub(crate) struct EdfFrames {
+    path: PathBuf,
+    file: File,
+    header_bytes: u64,
+    num_records: u64,
+    format: EdfFormat,
+    spr: usize,
+    signals: Vec<SignalConv>,
+    raw: Vec<u8>,
+    /// The current record, frame-major.
+    decoded: Vec<f32>,
+    /// Next frame of `decoded` to hand out (`spr`: none left).
+    pos: usize,
+    next_record: u64,
+    gap_before: Vec<bool>,
+    discontinuity: bool,
+}
+
+impl EdfFrames {
+    fn load(&mut self) -> Result<(), String> {
+        let r = self.next_record;
+        self.file.read_exact(&mut self.raw).map_err(|e| {
+            format!(
+                "{}: reading data record {}: {e}",
+                self.path.display(),
+                r + 1
+            )
+        })?;
+        let ch = self.signals.len();
+        let bps = self.format.bytes_per_sample();
+        for (c, s) in self.signals.iter().enumerate() {
+            let bytes = &self.raw[s.offset..s.offset + self.spr * bps];
+            for (k, b) in bytes.chunks_exact(bps).enumerate() {
+                let d = self.format.decode_sample(b);
+                let phys = f64::from(d - s.dmin) * s.lsb + s.pmin;
+                self.decoded[k * ch + c] = (phys * s.scale) as f32;
+            }
+        }
+        if self.gap_before.get(r as usize).copied().unwrap_or(false) {
+            self.discontinuity = true;
+        }
+        self.pos = 0;
+        self.next_record += 1;
+        Ok(())
+    }
+
+    fn read(&mut self, out: &mut [f32], max: usize) -> Result<usize, String> {
+        let ch = self.signals.len();
+        let mut n = 0;
+        while n < max {
+            if self.pos == self.spr {
+                if self.next_record >= self.num_records {
+                    break;
+                }
+                let gap = self
+                    .gap_before
+                    .get(self.next_record as usize)
+                    .copied()
+                    .unwrap_or(false);
+                if gap && n > 0 {
+                    break; // the packet ends before the gap
+                }
+                self.load()?;
+            }
+            let take = (max - n).min(self.spr - self.pos);
+            out[n * ch..(n + take) * ch]
+                .copy_from_slice(&self.decoded[self.pos * ch..(self.pos + take) * ch]);
+            n += take;
+            self.pos += take;
+        }
+        Ok(n)
+    }
+
+    fn rewind(&mut self) -> Result<(), String> {
+        self.file
+            .seek(SeekFrom::Start(self.header_bytes))
+            .map_err(|e| format!("{}: {e}", self.path.display()))?;
+        self.next_record = 0;
+        self.pos = self.spr;
+        self.discontinuity = false;
+        Ok(())
+    }
+}
+
+fn open_csv(
+    path: &Path,
+    select: Option<&[String]>,
+    sample_rate: Option<f64>,
+) -> Result<Opened, BuildError> {
+    let name = path.display().to_string();
+    let csv_err = |e: neuropipe_io::csv::CsvError| BuildError::param("path", e.to_string());
+    let mut reader = CsvReader::open(path).map_err(csv_err)?;
+    let labels: Vec<String> = reader.labels().to_vec();
+    let label_refs: Vec<&str> = labels.iter().map(String::as_str).collect();
+    let sel = selection(&label_refs, select, &name)?;
+    let rate = match sample_rate {
+        Some(r) => r,
+        None if !reader.has_timestamps() => {
+            return Err(BuildError::param(
+                "sample_rate",
+                format!(
+                "{name} has no timestamp column to infer the sample rate from: give sample_rate"
+            ),
+            ))
+        }
+        None => {
+            let mut row = vec![0.0; labels.len()];
+            let (mut first, mut last, mut n) = (None, 0.0, 0usize);
+            while n < RATE_PROBE_FRAMES {
+                let Some(f) = reader.read_frame(&mut row).map_err(csv_err)? else {
+                    break;
+                };
+                let t = f.timestamp.unwrap_or(0.0);
+                first.get_or_insert(t);
+                last = t;
+                n += 1;
+            }
+            let span = last - first.unwrap_or(0.0);
+            if n < 2 || span <= 0.0 {
+                return Err(BuildError::param(
+                    "sample_rate",
+                    format!("{name}: too few rows with increasing timestamps to infer the sample rate: give sample_rate"),
+                ));
+            }
+            let r = (n - 1) as f64 / span;
+            // Timestamps are rounded: snap to a whole rate when within a millionth.
+            if (r - r.round()).abs() <= 1e-6 * r {
+                r.round()
+            } else {
+                r
+            }
+        }
+    };
+    let reader = CsvReader::open(path).map_err(csv_err)?;
+    Ok(Opened {
+        labels: sel.iter().map(|&i| labels[i].clone()).collect(),
+        units: vec!["uV".to_string(); sel.len()],
+        rate,
+        markers: vec![],
+        source: ReplaySource::Csv(CsvFrames {
+            path: path.to_path_buf(),
+            row: vec![0.0; labels.len()],
+            reader,
+            sel,
+        }),
+    })
+}
+
+/// CSV rows, one frame each.
+pub(crate) struct CsvFrames {
+    path: PathBuf,
+    reader: CsvReader<BufReader<File>>,
+    row: Vec<f64>,
+    sel: Vec<usize>,
+}
+
+impl CsvFrames {
+    fn read(&mut self, out: &mut [f32], max: usize) -> Result<usize, String> {
+        let ch = self.sel.len();
+        for n in 0..max {
+            if self
+                .reader
+                .read_frame(&mut self.row)
+                .map_err(|e| e.to_string())?
+                .is_none()
+            {
+                return Ok(n);
+            }
+            for (d, &i) in out[n * ch..(n + 1) * ch].iter_mut().zip(&self.sel) {
+                *d = self.row[i] as f32;
+            }
+        }
+        Ok(max)
+    }
+
+    fn rewind(&mut self) -> Result<(), String> {
+        self.reader = CsvReader::open(&self.path).map_err(|e| e.to_string())?;
+        Ok(())
+    }
+}

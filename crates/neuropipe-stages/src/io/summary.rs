@@ -1,0 +1,160 @@
+//! `StdoutSummary`: a sink printing one compact line per interval (default: each second of
+//! wall-clock time) to stdout: the frame rate and, per channel, the mean and RMS of the
+//! samples of that interval in the stream's units.
+//!
+//! ```text
+//! [eeg] t=3.0s 250.0 frames/s mean/rms uV: Fp1 -1.20/20.31 Fp2 0.41/18.02 …
+//! ```
+//!
+//! Sums are kept in buffers allocated at build time; a line is written straight to the
+//! locked stdout. Write errors (e.g. a closed pipe) are ignored: a display never stops the
+//! pipeline.
+
+use crate::util::with_sample_type;
+use neuropipe_core::{
+    BoxedStage, BuildError, DataPlaneStage, InputId, ParamSpec, Payload, PortSpec, Sample, Samples,
+    StageBuilder, StageContext, StageError, StageSpec,
+};
+use std::io::Write;
+
+/// Stage type specification.
+pub fn spec() -> StageSpec {
+    StageSpec::new(
+        "StdoutSummary",
+        "Sink printing frames/s and per-channel mean and RMS to stdout, one line per interval",
+        build,
+    )
+    .input(PortSpec::any("in").doc("any samples"))
+    .param(
+        ParamSpec::float("interval_s", 0.05, 3600.0)
+            .default(1.0)
+            .doc("seconds of wall-clock time per line"),
+    )
+}
+
+fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
+    let interval_ns = (b.params().f64("interval_s")? * 1e9) as u64;
+    let info = b.input_stream("in")?.clone();
+    let channels = info.channel_count();
+    let units: Vec<&str> = info.channels.iter().map(|c| c.unit.as_str()).collect();
+    let common_unit = units
+        .first()
+        .filter(|u| units.iter().all(|x| x == *u))
+        .map(|u| u.to_string());
+    let labels = info.labels().iter().map(|s| s.to_string()).collect();
+    let kind = b.input_kind("in")?;
+    let id = b.id().to_string();
+    with_sample_type!(kind, S => {
+        let input = b.input::<Samples<S>>("in")?;
+        Ok(BoxedStage::new(StdoutSummary::<S> {
+            input,
+            id,
+            labels,
+            units: info.channels.iter().map(|c| c.unit.clone()).collect(),
+            common_unit,
+            interval_ns,
+            sum: vec![0.0; channels],
+            sum_sq: vec![0.0; channels],
+            frames: 0,
+            since: None,
+            started: 0,
+        }))
+    })
+}
+
+/// The `StdoutSummary` stage.
+pub struct StdoutSummary<S: 'static> {
+    input: InputId<Samples<S>>,
+    id: String,
+    labels: Vec<String>,
+    units: Vec<String>,
+    common_unit: Option<String>,
+    interval_ns: u64,
+    sum: Vec<f64>,
+    sum_sq: Vec<f64>,
+    frames: u64,
+    /// Clock time the current interval began.
+    since: Option<u64>,
+    /// Clock time of the first packet.
+    started: u64,
+}
+
+impl<S: Sample> StdoutSummary<S> {
+    fn print(&mut self, now: u64) {
+        let Some(since) = self.since else { return };
+        if self.frames == 0 {
+            return;
+        }
+        let secs = (now.saturating_sub(since) as f64 / 1e9).max(1e-9);
+        let n = self.frames as f64;
+        let mut out = std::io::stdout().lock();
+        let _ = write!(
+            out,
+            "[{}] t={:.1}s {:.1} frames/s",
+            self.id,
+            now.saturating_sub(self.started) as f64 / 1e9,
+            n / secs
+        );
+        match &self.common_unit {
+            Some(u) => {
+                let _ = write!(out, " mean/rms {u}:");
+            }
+            None => {
+                let _ = write!(out, " mean/rms:");
+            }
+        }
+        for c in 0..self.labels.len() {
+            let mean = self.sum[c] / n;
+            let rms = (self.sum_sq[c] / n).sqrt();
+            let _ = write!(out, " {} {mean:.2}/{rms:.2}", self.labels[c]);
+            if self.common_unit.is_none() {
+                let _ = write!(out, " {}", self.units[c]);
+            }
+        }
+        let _ = writeln!(out);
+        self.sum.fill(0.0);
+        self.sum_sq.fill(0.0);
+        self.frames = 0;
+        self.since = Some(now);
+    }
+}
+
+impl<S: Sample> DataPlaneStage for StdoutSummary<S>
+where
+    Samples<S>: Payload,
+{
+    async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
+        let Some(pkt) = ctx.input(self.input).recv().await? else {
+            return Ok(());
+        };
+        let now = ctx.clock().now_ns();
+        if self.since.is_none() {
+            self.since = Some(now);
+            self.started = now;
+        }
+        let ch = pkt.header.channels as usize;
+        if ch == self.sum.len() {
+            for frame in pkt.samples().chunks_exact(ch) {
+                for ((s, q), x) in self.sum.iter_mut().zip(&mut self.sum_sq).zip(frame) {
+                    let v = x.to_f64();
+                    *s += v;
+                    *q += v * v;
+                }
+            }
+            self.frames += pkt.header.frames() as u64;
+        }
+        drop(pkt);
+        if self
+            .since
+            .is_some_and(|s| now.saturating_sub(s) >= self.interval_ns)
+        {
+            self.print(now);
+        }
+        Ok(())
+    }
+
+    async fn finish(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
+        self.print(ctx.clock().now_ns());
+        Ok(())
+    }
+}

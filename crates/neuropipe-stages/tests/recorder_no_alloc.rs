@@ -1,0 +1,68 @@
+//! Recorders allocate nothing per packet: a counting global allocator compares a run of
+//! 10 s of signal with a run of 60 s (5 times more packets and records) through EDF, BDF
+//! and CSV recorders; the extra packets must not bring extra allocations.
+
+mod common;
+use common::*;
+use serde_json::json;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+struct Counting;
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+// SAFETY: forwards to the system allocator; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Relaxed);
+        System.alloc(l)
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        System.dealloc(p, l)
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Relaxed);
+        System.realloc(p, l, n)
+    }
+}
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations made while running (not building) a pipeline recording `seconds` of signal.
+fn allocations_while_recording(seconds: f64, dir: &std::path::Path) -> u64 {
+    let p = build(json!({
+        "stages": [
+            {"id": "eeg", "type": "SimulatedEeg", "params": {"channels": 8, "frames": 16, "realtime": false, "duration_s": seconds}},
+            {"id": "volts", "type": "RawToVoltage"},
+            {"id": "edf", "type": "EdfRecorder", "params": {"path": dir.join("a.edf")}},
+            {"id": "bdf", "type": "BdfRecorder", "params": {"path": dir.join("a.bdf"), "record_duration_s": 0.5}},
+            {"id": "raw", "type": "BdfRecorder", "params": {"path": dir.join("raw.bdf")}},
+            {"id": "csv", "type": "CsvRecorder", "params": {"path": dir.join("a.csv")}}
+        ],
+        "links": ["eeg.out -> volts.in", "eeg.out -> raw.in", "volts.out -> edf.in",
+                  "volts.out -> bdf.in", "volts.out -> csv.in"]
+    }));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let before = ALLOCS.load(Relaxed);
+    let report = rt.block_on(p.run());
+    let n = ALLOCS.load(Relaxed) - before;
+    assert_eq!(report.outcome, neuropipe_core::Outcome::Finished);
+    n
+}
+
+#[test]
+fn recorders_allocate_nothing_per_packet() {
+    let dir = temp_dir("no-alloc");
+    let _warm_up = allocations_while_recording(2.0, &dir);
+    let short = allocations_while_recording(10.0, &dir);
+    let long = allocations_while_recording(60.0, &dir);
+    // 50 s more: 782 more packets per link, 100+ more records per file.
+    println!("allocations while running: 10 s {short}, 60 s {long}");
+    assert!(
+        long <= short + 20,
+        "allocations grow with packets: {short} for 10 s, {long} for 60 s"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

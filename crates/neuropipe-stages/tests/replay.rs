@@ -1,0 +1,249 @@
+//! `FileReplay`: files written by edfio and by neuropipe replay to the same samples, EDF+
+//! annotations come back as markers at their sample, CSV round-trips exactly, `loop` keeps
+//! frame indices increasing, real-time pacing, EDF+D gaps, relative paths.
+
+mod common;
+use common::*;
+use neuropipe_core::{EventKind, Outcome, FLAG_DISCONTINUITY};
+use neuropipe_io::edf::{EdfFormat, EdfReader};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn replay_to_capture(path: &Path, name: &str, extra: Value) -> Value {
+    let mut params = json!({"path": path, "realtime": false, "frames": 10});
+    for (k, v) in extra.as_object().unwrap() {
+        params[k] = v.clone();
+    }
+    json!({
+        "stages": [
+            {"id": "replay", "type": "FileReplay", "params": params},
+            {"id": "check", "type": "ContinuityCheck"},
+            {"id": "cap", "type": "Capture", "params": {"name": name}}
+        ],
+        "links": ["replay.out -> check.in", "replay.out -> cap.in"]
+    })
+}
+
+/// Runs a pipeline to its end and returns the marker texts it published.
+async fn run_collecting_markers(v: Value) -> Vec<String> {
+    let p = build(v);
+    let mut events = p.handle().events();
+    let report = p.run().await;
+    assert_eq!(report.outcome, Outcome::Finished);
+    let mut markers = vec![];
+    while let Ok(e) = events.try_recv() {
+        if e.kind == EventKind::Marker {
+            markers.push(e.text);
+        }
+    }
+    markers
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edfio_files_replay_to_the_same_samples_and_markers() {
+    let Some(py) = python() else { return };
+    let dir = temp_dir("edfio");
+    run_python(&py, &[&workspace().join("scripts/io/write_reference.py"), &dir]);
+    for ext in ["edf", "bdf"] {
+        let file = dir.join(format!("edfio.{ext}"));
+        let exp: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join(format!("edfio.{ext}.json"))).unwrap())
+                .unwrap();
+
+        // The file mixes 256 Hz and 64 Hz signals: one rate at a time.
+        let errs = build_errors(replay_to_capture(&file, "unused", json!({})));
+        assert_eq!(errs[0].path, "$.stages[0].params.path");
+        assert!(
+            errs[0].message.contains("different sample rates") && errs[0].message.contains("Resp 64 Hz"),
+            "{}",
+            errs[0].message
+        );
+
+        let name = format!("edfio-{ext}");
+        let markers = run_collecting_markers(replay_to_capture(
+            &file,
+            &name,
+            json!({"signals": ["EEG Fp1", "EEG O2"]}),
+        ))
+        .await;
+        let want: Vec<&str> = exp["annotations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a[2].as_str().unwrap())
+            .collect();
+        assert_eq!(markers, want, "{ext}: annotations replayed as markers, in order");
+
+        let cap = capture(&name);
+        let cap = cap.lock().unwrap();
+        let info = cap.stream.as_ref().unwrap();
+        assert_eq!(info.labels(), ["EEG Fp1", "EEG O2"]);
+        assert_eq!(info.sample_rate, 256.0);
+        assert!(info.channels.iter().all(|c| c.unit == "uV"));
+        for ch in 0..2 {
+            let readback = read_f64(&dir.join(exp["readback"][ch].as_str().unwrap()));
+            let got: Vec<f64> = cap.samples.iter().skip(ch).step_by(2).copied().collect();
+            assert_eq!(got.len(), readback.len(), "{ext} ch {ch}");
+            for (k, (g, b)) in got.iter().zip(&readback).enumerate() {
+                // f32 output: within f32 rounding of edfio's values.
+                assert!((g - b).abs() <= b.abs() * 1e-7 + 1e-9, "{ext} ch {ch} sample {k}: {g} vs {b}");
+            }
+        }
+        // Packets are cut at annotation onsets (0.5 s, 1.75 s, 3 s at 256 Hz).
+        let ends: Vec<u64> = cap.headers.iter().map(|h| h.first_frame + h.frames() as u64).collect();
+        for onset in [128, 448, 768] {
+            assert!(ends.contains(&onset), "{ext}: a packet ends at frame {onset}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn markers_recorded_downstream_keep_their_sample() {
+    let dir = temp_dir("markers");
+    let src = dir.join("src.bdf");
+    let anns = [(0.5, "eyes closed"), (1.25, "blink"), (2.995, "end soon")];
+    write_test_edf(&src, EdfFormat::Bdf, 3, 200.0, 3, &anns, None);
+    for realtime in [false, true] {
+        let out = dir.join(format!("out-{realtime}.edf"));
+        run(json!({
+            "stages": [
+                {"id": "replay", "type": "FileReplay", "params": {"path": src, "realtime": realtime, "frames": 16}},
+                {"id": "rec", "type": "EdfRecorder", "params": {"path": out}}
+            ],
+            "links": ["replay.out -> rec.in"]
+        }))
+        .await;
+        let r = EdfReader::open(&out).unwrap();
+        let got: Vec<(f64, &str)> = r.annotations().iter().map(|a| (a.onset, a.text.as_str())).collect();
+        assert_eq!(got, anns, "realtime = {realtime}");
+        assert_eq!(r.labels(), ["EEG 1", "EEG 2", "EEG 3"]);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_round_trip_is_exact() {
+    let dir = temp_dir("csv");
+    let csv = dir.join("rec.csv");
+    run(json!({
+        "stages": [
+            {"id": "eeg", "type": "SimulatedEeg", "params": {"channels": 5, "sample_rate": 500, "realtime": false, "duration_s": 3.0}},
+            {"id": "volts", "type": "RawToVoltage"},
+            {"id": "csv", "type": "CsvRecorder", "params": {"path": csv}},
+            {"id": "cap", "type": "Capture", "params": {"name": "csv-sent"}}
+        ],
+        "links": ["eeg.out -> volts.in", "volts.out -> csv.in", "volts.out -> cap.in"]
+    }))
+    .await;
+    run(replay_to_capture(&csv, "csv-replayed", json!({"frames": 32}))).await;
+    let sent = capture("csv-sent");
+    let sent = sent.lock().unwrap();
+    let back = capture("csv-replayed");
+    let back = back.lock().unwrap();
+    assert_eq!(back.samples, sent.samples, "every value, bit for bit");
+    let info = back.stream.as_ref().unwrap();
+    assert_eq!(info.sample_rate, 500.0, "rate from the timestamp column");
+    assert_eq!(info.labels(), sent.stream.as_ref().unwrap().labels());
+
+    // A CSV without timestamps needs sample_rate.
+    let plain = dir.join("plain.csv");
+    std::fs::write(&plain, "a,b\n1,2\n3,4\n5,6\n").unwrap();
+    let errs = build_errors(replay_to_capture(&plain, "unused", json!({})));
+    assert_eq!(errs[0].path, "$.stages[0].params.sample_rate");
+    run(replay_to_capture(&plain, "plain", json!({"sample_rate": 10.0}))).await;
+    assert_eq!(capture("plain").lock().unwrap().samples, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loop_keeps_frame_indices_increasing() {
+    let dir = temp_dir("loop");
+    let src = dir.join("loop.edf");
+    let data = write_test_edf(&src, EdfFormat::Edf, 2, 100.0, 2, &[(1.0, "half way")], None);
+    let file_frames = data.len() / 2;
+    let p = build(replay_to_capture(&src, "loop", json!({"loop": true, "frames": 7})));
+    let h = p.handle();
+    let mut events = h.events();
+    let run = tokio::spawn(p.run());
+    let cap = capture("loop");
+    let t0 = Instant::now();
+    while cap.lock().unwrap().frames() < 3 * file_frames + 50 {
+        assert!(t0.elapsed() < Duration::from_secs(20), "replay too slow");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    h.stop();
+    assert_eq!(run.await.unwrap().outcome, Outcome::Finished, "ContinuityCheck saw no gap");
+    let cap = cap.lock().unwrap();
+    let mut next = 0;
+    for h in &cap.headers {
+        assert_eq!(h.first_frame, next, "frame indices keep increasing across loops");
+        next += h.frames() as u64;
+    }
+    let edf = EdfReader::open(&src).unwrap();
+    let lsb = edf.signals()[0].lsb();
+    for (i, s) in cap.samples.iter().enumerate() {
+        let want = data[i % data.len()];
+        assert!((s - want).abs() <= 0.5 * lsb + 1e-3, "sample {i}: {s} vs {want}");
+    }
+    let mut markers = 0;
+    while let Ok(e) = events.try_recv() {
+        markers += usize::from(e.kind == EventKind::Marker && e.text == "half way");
+    }
+    assert!(markers >= 3, "the annotation comes back on every pass ({markers})");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn realtime_replay_is_paced_by_the_clock() {
+    let dir = temp_dir("paced");
+    let src = dir.join("paced.bdf");
+    write_test_edf(&src, EdfFormat::Bdf, 2, 250.0, 1, &[], None);
+    let t0 = Instant::now();
+    run(replay_to_capture(&src, "paced", json!({"realtime": true, "frames": 25}))).await;
+    let dt = t0.elapsed().as_secs_f64();
+    assert!((0.95..1.5).contains(&dt), "1 s of signal took {dt} s");
+    let cap = capture("paced");
+    let cap = cap.lock().unwrap();
+    assert_eq!(cap.frames(), 250);
+    let t = &cap.headers;
+    let span = (t[9].timestamp - t[0].timestamp) as f64 / 1e9;
+    assert!((span - 0.9).abs() < 1e-6, "timestamps follow the frame index: {span}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edf_plus_d_gaps_are_flagged() {
+    let dir = temp_dir("gaps");
+    let src = dir.join("gaps.edf");
+    write_test_edf(&src, EdfFormat::Edf, 1, 50.0, 4, &[], Some(1));
+    run(replay_to_capture(&src, "gaps", json!({"frames": 16}))).await;
+    let cap = capture("gaps");
+    let cap = cap.lock().unwrap();
+    assert_eq!(cap.frames(), 200);
+    let flagged: Vec<u64> = cap
+        .headers
+        .iter()
+        .filter(|h| h.flags & FLAG_DISCONTINUITY != 0)
+        .map(|h| h.first_frame)
+        .collect();
+    assert_eq!(flagged, [100], "the packet after the gap (record 3) is flagged");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn relative_paths_resolve_against_the_pipeline_directory() {
+    // The only test of this binary touching the variable; the others use absolute paths.
+    let dir = temp_dir("relative");
+    write_test_edf(&dir.join("rel.edf"), EdfFormat::Edf, 1, 10.0, 1, &[], None);
+    let v = replay_to_capture(Path::new("rel.edf"), "rel", json!({}));
+    std::env::set_var(neuropipe_stages::io::paths::PIPELINE_DIR_ENV, &dir);
+    let built = build(v.clone());
+    drop(built);
+    std::env::remove_var(neuropipe_stages::io::paths::PIPELINE_DIR_ENV);
+    let errs = build_errors(v);
+    assert_eq!(errs[0].path, "$.stages[0].params.path");
+    assert!(errs[0].message.contains("cannot open rel.edf"), "{}", errs[0].message);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,87 @@
+// Drives the dashboard in headless Chromium (playwright-core, /usr/bin/chromium). Expects the
+// server at $NEUROPIPE_URL running scripts/browser/dashboard_pipeline.json. Writes a screenshot
+// to $SCREENSHOT. Exits non-zero with a message on the first failed check.
+import { createRequire } from "node:module";
+const require = createRequire(process.env.PLAYWRIGHT_DIR + "/");
+const { chromium } = require("playwright-core");
+
+const URL = process.env.NEUROPIPE_URL || "http://127.0.0.1:7878";
+const SHOT = process.env.SCREENSHOT || "docs/dashboard.png";
+let passed = 0, failed = 0;
+function check(ok, what) {
+  if (ok) { passed++; console.log("ok   " + what); }
+  else { failed++; console.log("FAIL " + what); }
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function api(path) { return (await fetch(URL + path)).json(); }
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1500, height: 1100 } });
+  page.on("pageerror", (e) => { failed++; console.log("FAIL page error: " + e.message); });
+  await page.goto(URL + "/");
+  await page.waitForFunction(() => window.np && window.np.frames > 50, null, { timeout: 10000 });
+  const np = () => page.evaluate(() => ({ frames: window.np.frames, first: window.np.lastFirstFrame, msgs: window.np.messages }));
+  const canvas = () => page.evaluate(() => document.getElementById("trace").toDataURL());
+
+  // 1. The trace shows data that changes over time.
+  const a = await np(), ca = await canvas();
+  await sleep(1000);
+  const b = await np(), cb = await canvas();
+  check(b.first > a.first && b.frames > a.frames, `signal frames advance (${a.first} → ${b.first})`);
+  check(ca !== cb, "the trace canvas changes over time");
+  const label = await page.evaluate(() => document.getElementById("trace-info").textContent);
+  check(/16 ch/.test(label), `trace header: ${label}`);
+
+  // 2. Pausing the source stops the signal; resuming restarts it.
+  await page.click('button[data-stage="eeg"][data-action="pause"]');
+  await page.waitForSelector('#stage-eeg td.state-paused', { timeout: 5000 });
+  const d = await api("/api/pipeline");
+  check(d.stages[0].state === "paused", "the API reports the source paused");
+  await sleep(600);
+  const p1 = await np();
+  await sleep(1500);
+  const p2 = await np();
+  check(p2.first === p1.first && p2.frames === p1.frames, `no new frames while paused (${p1.first} = ${p2.first})`);
+  await page.click('button[data-stage="eeg"][data-action="resume"]');
+  await page.waitForFunction((f) => window.np.lastFirstFrame > f, p2.first, { timeout: 5000 });
+  check(true, "frames resume after Resume");
+
+  // 3. A live parameter edited in the page reaches the stage.
+  await page.fill('input[data-stage="gain"][data-key="gain"]', "2.5");
+  await page.press('input[data-stage="gain"][data-key="gain"]', "Enter");
+  await page.waitForSelector('.param-msg.param-ok[data-stage="gain"][data-key="gain"]', { timeout: 5000 });
+  const g = await api("/api/pipeline");
+  check(g.stages[2].params.gain === 2.5, `GET /api/pipeline shows gain = ${g.stages[2].params.gain}`);
+  await page.fill('input[data-stage="eeg"][data-key="alpha_uv"]', "40");
+  await page.press('input[data-stage="eeg"][data-key="alpha_uv"]', "Enter");
+  await page.waitForSelector('.param-msg.param-ok[data-stage="eeg"][data-key="alpha_uv"]', { timeout: 5000 });
+  check((await api("/api/pipeline")).stages[0].params.alpha_uv === 40, "alpha_uv = 40 reached the source");
+
+  // 4. A rejected value shows the stage's error text.
+  await page.fill('input[data-stage="eeg"][data-key="alpha_hz"]', "300");
+  await page.press('input[data-stage="eeg"][data-key="alpha_hz"]', "Enter");
+  const err = await page.waitForSelector('.param-msg.param-error[data-stage="eeg"][data-key="alpha_hz"]', { timeout: 5000 });
+  const text = await err.textContent();
+  check(text === "`alpha_hz` = 300 is out of range 0.1..=100", `rejection shown: ${text}`);
+  check((await api("/api/pipeline")).stages[0].params.alpha_hz === 10, "the rejected value was not applied");
+
+  // 5. Metrics table is live.
+  await sleep(1200);
+  const rate = await page.evaluate(() => document.querySelector("#stage-eeg .rate").textContent);
+  check(Math.abs(+rate - 500) < 100, `source rate shown: ${rate} frames/s`);
+
+  await page.screenshot({ path: SHOT });
+  console.log("screenshot: " + SHOT);
+} catch (e) {
+  failed++;
+  console.log("FAIL " + e.message);
+} finally {
+  await browser.close();
+}
+console.log(`dashboard: ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

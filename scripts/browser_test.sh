@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Browser test of the dashboard: headless Chromium (Debian's /usr/bin/chromium) driven by
+# playwright-core (npm, cached in $PLAYWRIGHT_DIR; no browser download). The server and Chromium
+# run inside a private network namespace where only `lo` exists, so Chromium's own background
+# requests cannot leave the machine. Installs nothing system-wide (scripts/test.sh installs
+# chromium). Usage: scripts/browser_test.sh [NEUROPIPE_BINARY]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=$(realpath "${1:-target/release/neuropipe}")
+[ -x /usr/bin/chromium ] || { echo "browser test: /usr/bin/chromium missing (apt-get install -y chromium)"; exit 1; }
+command -v node >/dev/null || { echo "browser test: node missing"; exit 1; }
+export PLAYWRIGHT_DIR="${PLAYWRIGHT_DIR:-$HOME/.cache/neuropipe-browser}/node_modules"
+if [ ! -f "$PLAYWRIGHT_DIR/playwright-core/package.json" ]; then
+  mkdir -p "$(dirname "$PLAYWRIGHT_DIR")"
+  (cd "$(dirname "$PLAYWRIGHT_DIR")" && npm install --no-save --no-audit --no-fund playwright-core@1.65.1 >/dev/null)
+fi
+export SCREENSHOT="${SCREENSHOT:-$PWD/docs/dashboard.png}"
+export NEUROPIPE_URL=http://127.0.0.1:7878
+LOG=$(mktemp)
+unshare -n sh -c '
+  ip link set lo up
+  "$0" run scripts/browser/dashboard_pipeline.json --quiet --serve 127.0.0.1:7878 2>"$1" &
+  SERVER=$!
+  for i in $(seq 50); do grep -q "^serving" "$1" && break; sleep 0.1; done
+  node scripts/browser/dashboard_test.mjs
+  RC=$?
+  kill -TERM $SERVER; wait $SERVER || RC=1
+  exit $RC
+' "$BIN" "$LOG" || { echo "== server log"; cat "$LOG"; rm -f "$LOG"; exit 1; }
+rm -f "$LOG"
