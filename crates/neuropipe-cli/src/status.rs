@@ -24,7 +24,13 @@ pub async fn live_status(handle: PipelineHandle) {
     let mut prev: Option<(f64, u64)> = None;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = handle.stopping() => {
+                clear_line();
+                return;
+            }
+        }
         let s = handle.snapshot();
         let src_frames: u64 = s
             .stages

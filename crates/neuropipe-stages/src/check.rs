@@ -110,14 +110,25 @@ impl<T: Payload> DataPlaneStage for ContinuityCheck<T> {
     }
 
     async fn finish(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
-        tracing::info!(
-            stage = ctx.id(),
-            packets = self.packets,
-            frames = self.frames,
-            gaps = self.gaps,
-            device_lost = self.device_lost,
-            "continuity check done"
-        );
+        let (packets, frames, gaps, lost) =
+            (self.packets, self.frames, self.gaps, self.device_lost);
+        if gaps > 0 || lost > 0 {
+            tracing::warn!(
+                stage = ctx.id(),
+                packets,
+                frames,
+                gaps,
+                device_lost = lost,
+                "continuity problems"
+            );
+        } else {
+            tracing::debug!(
+                stage = ctx.id(),
+                packets,
+                frames,
+                "continuity check: every frame once, in order"
+            );
+        }
         match self.expect {
             Some(n) if n != self.frames => Err(StageError::fatal(format!(
                 "expected {n} frames, received {}",
