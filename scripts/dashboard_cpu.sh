@@ -26,7 +26,7 @@ measure() { # $1 = with client (0/1)
   local pid=$!
   sleep 2
   local c0; c0=$(cpu $pid)
-  if [ "$1" = 1 ]; then "$CLIENT" "127.0.0.1:$port" "$SECS" volts.out; else sleep "$SECS"; fi
+  if [ "$1" = 1 ]; then "$CLIENT" "127.0.0.1:$port" "$SECS" volts.out >&2; else sleep "$SECS"; fi
   local c1; c1=$(cpu $pid)
   kill -TERM $pid; wait $pid || true
   echo "scale=2; 100 * ($c1 - $c0) / $TCK / $SECS" | bc

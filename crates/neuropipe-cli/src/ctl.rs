@@ -49,10 +49,11 @@ enum Action {
 
 /// Runs `neuropipe ctl`.
 pub fn main(args: CtlArgs) -> ExitCode {
-    let token = args
-        .token
-        .clone()
-        .or_else(|| std::env::var("NEUROPIPE_TOKEN").ok().filter(|t| !t.is_empty()));
+    let token = args.token.clone().or_else(|| {
+        std::env::var("NEUROPIPE_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())
+    });
     let enc = |s: &str| -> String {
         s.bytes()
             .map(|b| match b {
@@ -71,7 +72,11 @@ pub fn main(args: CtlArgs) -> ExitCode {
             let v = serde_json::from_str::<serde_json::Value>(value)
                 .unwrap_or_else(|_| serde_json::Value::String(value.clone()));
             let body = serde_json::json!({ "key": key, "value": v }).to_string();
-            ("POST", format!("/api/stages/{}/params", enc(stage)), Some(body))
+            (
+                "POST",
+                format!("/api/stages/{}/params", enc(stage)),
+                Some(body),
+            )
         }
         Action::Stop => ("POST", "/api/stop".to_string(), None),
         Action::Metrics => ("GET", "/api/metrics".to_string(), None),

@@ -50,18 +50,39 @@ fn edf_header(path: &Path) -> (usize, u64, f64, u64) {
     let duration: f64 = field(244..252).parse().unwrap();
     let ns: usize = field(252..256).parse().unwrap();
     let bps = if b[0] == 0xFF { 3 } else { 2 };
-    let labels: Vec<String> = (0..ns).map(|i| field(256 + 16 * i..256 + 16 * (i + 1))).collect();
+    let labels: Vec<String> = (0..ns)
+        .map(|i| field(256 + 16 * i..256 + 16 * (i + 1)))
+        .collect();
     let spr_at = 256 + ns * 216;
     let record_bytes: usize = (0..ns)
-        .map(|i| field(spr_at + 8 * i..spr_at + 8 * (i + 1)).parse::<usize>().unwrap() * bps)
+        .map(|i| {
+            field(spr_at + 8 * i..spr_at + 8 * (i + 1))
+                .parse::<usize>()
+                .unwrap()
+                * bps
+        })
         .sum();
     let header = 256 * (ns + 1);
-    assert!(records >= 0, "the record count is written after every record");
+    assert!(
+        records >= 0,
+        "the record count is written after every record"
+    );
     let data = (b.len() - header) as u64;
     let complete = data / record_bytes as u64;
-    assert_eq!(records as u64, complete, "header count = complete records in the file");
-    let ordinary = labels.iter().filter(|l| !l.ends_with("Annotations")).count();
-    (ordinary, records as u64, duration, data % record_bytes as u64)
+    assert_eq!(
+        records as u64, complete,
+        "header count = complete records in the file"
+    );
+    let ordinary = labels
+        .iter()
+        .filter(|l| !l.ends_with("Annotations"))
+        .count();
+    (
+        ordinary,
+        records as u64,
+        duration,
+        data % record_bytes as u64,
+    )
 }
 
 /// Opens the file in MNE (and, unless `lenient`, pyedflib); returns (channels, seconds,
@@ -154,10 +175,7 @@ fn ctrl_c_finishes_the_recording_and_exits_0() {
     assert_eq!(child.wait().unwrap().code(), Some(0));
     let text = std::fs::read_to_string(&csv).unwrap();
     let mut lines = text.lines();
-    assert_eq!(
-        lines.next(),
-        Some("timestamp_s,Fp1,Fp2,C3,C4,P7,P8,O1,O2")
-    );
+    assert_eq!(lines.next(), Some("timestamp_s,Fp1,Fp2,C3,C4,P7,P8,O1,O2"));
     assert!(lines.count() >= 250, "at least a second of rows");
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -209,7 +227,11 @@ fn a_failing_stage_exits_1_and_the_recording_is_still_valid() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("stage `check` failed"), "{stderr}");
     let (channels, records, _, trailing) = edf_header(&path);
-    assert_eq!((channels, records, trailing), (4, 3, 0), "2.2 s: 3 records, the last padded");
+    assert_eq!(
+        (channels, records, trailing),
+        (4, 3, 0),
+        "2.2 s: 3 records, the last padded"
+    );
     if let Some((nchan, seconds, _)) = open_in_python(&path, false) {
         assert_eq!((nchan, seconds), (4, 3.0));
     }

@@ -36,7 +36,11 @@ fn pipeline_file() -> std::path::PathBuf {
 }
 
 fn ctl(addr: &str, args: &[&str]) -> Output {
-    bin().args(["ctl", "--addr", addr]).args(args).output().unwrap()
+    bin()
+        .args(["ctl", "--addr", addr])
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn out(o: &Output) -> (serde_json::Value, String) {
@@ -74,9 +78,15 @@ fn ctl_controls_a_served_pipeline() {
 
     let o = ctl(&addr, &["pause", "eeg"]);
     assert!(o.status.success());
-    assert_eq!(out(&o).0, serde_json::json!({"stage": "eeg", "applied": "paused"}));
+    assert_eq!(
+        out(&o).0,
+        serde_json::json!({"stage": "eeg", "applied": "paused"})
+    );
     let o = ctl(&addr, &["resume", "eeg"]);
-    assert_eq!(out(&o).0, serde_json::json!({"stage": "eeg", "applied": "running"}));
+    assert_eq!(
+        out(&o).0,
+        serde_json::json!({"stage": "eeg", "applied": "running"})
+    );
 
     let o = ctl(&addr, &["set", "gain", "gain", "2"]);
     assert_eq!(
@@ -127,7 +137,9 @@ fn ctl_controls_a_served_pipeline() {
     let o = ctl(&addr, &["get"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        out(&o).1.contains(&format!("error: cannot reach neuropipe at {addr}: ")),
+        out(&o)
+            .1
+            .contains(&format!("error: cannot reach neuropipe at {addr}: ")),
         "{}",
         out(&o).1
     );
@@ -135,7 +147,10 @@ fn ctl_controls_a_served_pipeline() {
 
 #[test]
 fn serve_errors_exit_2() {
-    let o = bin().args(["run", "--serve", "nowhere:xx"]).output().unwrap();
+    let o = bin()
+        .args(["run", "--serve", "nowhere:xx"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).starts_with("--serve: bad address `nowhere:xx`"));
 
@@ -147,7 +162,10 @@ fn serve_errors_exit_2() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     let e = String::from_utf8_lossy(&o.stderr);
-    assert!(e.starts_with(&format!("--serve: cannot listen on {addr}: ")), "{e}");
+    assert!(
+        e.starts_with(&format!("--serve: cannot listen on {addr}: ")),
+        "{e}"
+    );
 }
 
 #[test]
@@ -155,7 +173,16 @@ fn token_for_ctl() {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let mut child = bin()
-        .args(["run", "--quiet", "--duration", "20", "--serve", &addr, "--token", "tok"])
+        .args([
+            "run",
+            "--quiet",
+            "--duration",
+            "20",
+            "--serve",
+            &addr,
+            "--token",
+            "tok",
+        ])
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -166,7 +193,9 @@ fn token_for_ctl() {
     assert_eq!(line.trim(), format!("serving http://{addr}"));
     let o = ctl(&addr, &["get"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(out(&o).1.starts_with("error (401): this server requires a token"));
+    assert!(out(&o)
+        .1
+        .starts_with("error (401): this server requires a token"));
     let o = bin()
         .args(["ctl", "--addr", &addr, "get"])
         .env("NEUROPIPE_TOKEN", "tok")

@@ -1,4 +1,4 @@
-//! BDF+ writer throughput, reported in MB/s of file written:
+//! BDF+ writer throughput, reported in MB/s (10⁶ bytes) of file written:
 //!
 //! ```text
 //! cargo bench -p neuropipe-io --bench bdf_write
@@ -60,7 +60,7 @@ fn bdf_write(c: &mut Criterion) {
         std::fs::metadata(&path).expect("metadata").len()
     };
     let mut g = c.benchmark_group("bdf_write");
-    g.throughput(Throughput::Bytes(bytes));
+    g.throughput(Throughput::BytesDecimal(bytes));
     g.sample_size(20);
     g.bench_function("64ch_2048Hz_10s_file", |b| {
         b.iter(|| {

@@ -37,7 +37,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for i in 0..n {
         let body = format!(r#"{{"key":"gain","value":{}}}"#, 1.0 + (i % 7) as f64);
         let t = Instant::now();
-        let r = client::request(&addr, "POST", "/api/stages/gain/params", None, Some(&body)).await?;
+        let r =
+            client::request(&addr, "POST", "/api/stages/gain/params", None, Some(&body)).await?;
         http.push(t.elapsed().as_secs_f64() * 1e6);
         if r.status != 200 {
             return Err(format!("unexpected reply {}: {}", r.status, r.body).into());
@@ -49,11 +50,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let stats = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
         let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
-        format!("median {:7.1} µs  p99 {:7.1} µs  max {:7.1} µs", q(0.5), q(0.99), q(1.0))
+        format!(
+            "median {:7.1} µs  p99 {:7.1} µs  max {:7.1} µs",
+            q(0.5),
+            q(0.99),
+            q(1.0)
+        )
     };
     println!("{n} parameter updates on a running 64 ch × 1 kHz pipeline:");
-    println!("  HTTP round trip (new TCP connection each): {}", stats(&mut http));
-    println!("  PipelineHandle::set_param (no HTTP):       {}", stats(&mut direct));
+    println!(
+        "  HTTP round trip (new TCP connection each): {}",
+        stats(&mut http)
+    );
+    println!(
+        "  PipelineHandle::set_param (no HTTP):       {}",
+        stats(&mut direct)
+    );
     h.stop();
     run.await?;
     server.shutdown().await;

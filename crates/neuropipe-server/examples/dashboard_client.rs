@@ -12,12 +12,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:7878".into());
     let secs: f64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(10.0);
-    let output = args.next().map(|o| format!("output={o}&")).unwrap_or_default();
+    let output = args
+        .next()
+        .map(|o| format!("output={o}&"))
+        .unwrap_or_default();
     let (mut sig, _) =
         tokio_tungstenite::connect_async(format!("ws://{addr}/api/ws/signal?{output}rate=250"))
             .await?;
-    let (mut met, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/ws/metrics")).await?;
-    let (mut ev, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/ws/events")).await?;
+    let (mut met, _) =
+        tokio_tungstenite::connect_async(format!("ws://{addr}/api/ws/metrics")).await?;
+    let (mut ev, _) =
+        tokio_tungstenite::connect_async(format!("ws://{addr}/api/ws/events")).await?;
     let end = Instant::now() + Duration::from_secs_f64(secs);
     let (mut msgs, mut bytes, mut frames) = (0u64, 0u64, 0u64);
     loop {

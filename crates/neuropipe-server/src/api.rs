@@ -167,10 +167,7 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 
 fn path_matches(pattern: &str, path: &str) -> bool {
     let (a, b): (Vec<_>, Vec<_>) = (pattern.split('/').collect(), path.split('/').collect());
-    a.len() == b.len()
-        && a.iter()
-            .zip(&b)
-            .all(|(p, s)| p.starts_with('{') || p == s)
+    a.len() == b.len() && a.iter().zip(&b).all(|(p, s)| p.starts_with('{') || p == s)
 }
 
 async fn index(State(s): State<AppState>) -> Html<String> {
@@ -178,11 +175,7 @@ async fn index(State(s): State<AppState>) -> Html<String> {
 }
 
 async fn openapi() -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        crate::OPENAPI,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "application/json")], crate::OPENAPI).into_response()
 }
 
 async fn get_pipeline(State(s): State<AppState>) -> Json<Value> {
@@ -248,7 +241,10 @@ fn parse_body<T: DeserializeOwned>(
                 format!("request body too large: the limit is {limit} bytes"),
             )
         } else {
-            ApiError::new(status, format!("cannot read the request body: {}", e.body_text()))
+            ApiError::new(
+                status,
+                format!("cannot read the request body: {}", e.body_text()),
+            )
         }
     })?;
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
@@ -325,7 +321,10 @@ async fn metrics_json(State(s): State<AppState>) -> Json<Value> {
 
 async fn metrics_prometheus(State(s): State<AppState>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         prometheus::render(&s.0.handle.snapshot()),
     )
         .into_response()

@@ -16,7 +16,11 @@ pub(crate) fn generate_token() -> std::io::Result<String> {
 
 /// Compares in time independent of where the strings differ.
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 fn query_token(query: Option<&str>) -> Option<String> {
@@ -33,16 +37,14 @@ fn percent_decode(s: &str) -> String {
     while i < b.len() {
         let hex = |c: u8| (c as char).to_digit(16);
         match b[i] {
-            b'%' if i + 2 < b.len() => {
-                match (hex(b[i + 1]), hex(b[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push((h * 16 + l) as u8);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b'+' => out.push(b' '),
             c => out.push(c),
         }
@@ -107,8 +109,7 @@ pub(crate) async fn check(State(s): State<AppState>, req: Request, next: Next) -
                     .into_response()
                 }
                 Some(g) if !same(&g, token) => {
-                    return ApiError::new(StatusCode::UNAUTHORIZED, "invalid token")
-                        .into_response()
+                    return ApiError::new(StatusCode::UNAUTHORIZED, "invalid token").into_response()
                 }
                 Some(_) => {}
             }
@@ -124,7 +125,10 @@ mod tests {
     #[test]
     fn decodes_and_checks() {
         assert_eq!(percent_decode("a%20b%2"), "a b%2");
-        assert_eq!(query_token(Some("x=1&token=ab%2Bc")).as_deref(), Some("ab+c"));
+        assert_eq!(
+            query_token(Some("x=1&token=ab%2Bc")).as_deref(),
+            Some("ab+c")
+        );
         assert!(host_is_loopback("127.0.0.1:7878"));
         assert!(host_is_loopback("localhost"));
         assert!(host_is_loopback("[::1]:80"));

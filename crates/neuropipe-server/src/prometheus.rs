@@ -110,15 +110,24 @@ pub(crate) fn render(snap: &PipelineSnapshot) -> String {
     type LinkField = fn(&neuropipe_core::LinkSnapshot) -> u64;
     let link_metrics: [(&str, &str, &str, LinkField); 6] = [
         ("sent_total", "counter", "packets enqueued", |l| l.sent),
-        ("received_total", "counter", "packets taken by the consumer", |l| {
-            l.received
-        }),
-        ("dropped_total", "counter", "packets dropped by a leaky policy", |l| {
-            l.dropped
-        }),
-        ("send_waits_total", "counter", "sends that waited for room", |l| {
-            l.send_waits
-        }),
+        (
+            "received_total",
+            "counter",
+            "packets taken by the consumer",
+            |l| l.received,
+        ),
+        (
+            "dropped_total",
+            "counter",
+            "packets dropped by a leaky policy",
+            |l| l.dropped,
+        ),
+        (
+            "send_waits_total",
+            "counter",
+            "sends that waited for room",
+            |l| l.send_waits,
+        ),
         ("depth", "gauge", "packets queued now", |l| l.depth as u64),
         ("high_water", "gauge", "deepest the queue has been", |l| {
             l.high_water as u64
@@ -135,7 +144,11 @@ pub(crate) fn render(snap: &PipelineSnapshot) -> String {
             );
         }
     }
-    o.family("neuropipe_link_capacity", "gauge", "queue capacity in packets");
+    o.family(
+        "neuropipe_link_capacity",
+        "gauge",
+        "queue capacity in packets",
+    );
     for l in &snap.links {
         o.sample(
             "neuropipe_link_capacity",
@@ -146,16 +159,23 @@ pub(crate) fn render(snap: &PipelineSnapshot) -> String {
 
     type PoolField = fn(&neuropipe_core::PoolSnapshot) -> u64;
     let pool_metrics: [(&str, &str, &str, PoolField); 6] = [
-        ("packets", "gauge", "packets in the pool", |p| p.count as u64),
+        ("packets", "gauge", "packets in the pool", |p| {
+            p.count as u64
+        }),
         ("in_use", "gauge", "packets leased now", |p| p.in_use as u64),
         ("high_water", "gauge", "most packets leased at once", |p| {
             p.high_water as u64
         }),
         ("acquired_total", "counter", "total leases", |p| p.acquired),
-        ("exhaustions_total", "counter", "try_acquire calls finding it empty", |p| {
-            p.exhaustions
+        (
+            "exhaustions_total",
+            "counter",
+            "try_acquire calls finding it empty",
+            |p| p.exhaustions,
+        ),
+        ("waits_total", "counter", "acquire calls that waited", |p| {
+            p.waits
         }),
-        ("waits_total", "counter", "acquire calls that waited", |p| p.waits),
     ];
     for (name, kind, help, f) in pool_metrics {
         let full = format!("neuropipe_pool_{name}");

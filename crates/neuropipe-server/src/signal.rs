@@ -77,16 +77,18 @@ fn subscribe(
     endpoint: &str,
 ) -> Result<broadcast::Receiver<Arc<TapPacket>>, ApiError> {
     let mut hubs = s.0.hubs.0.lock().map_err(|_| {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "signal hub lock poisoned")
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "signal hub lock poisoned",
+        )
     })?;
     if let Some(tx) = hubs.get(endpoint) {
         return Ok(tx.subscribe());
     }
-    let mut tap = s
-        .0
-        .handle
-        .tap(endpoint)
-        .map_err(|e| ApiError::new(StatusCode::CONFLICT, e))?;
+    let mut tap =
+        s.0.handle
+            .tap(endpoint)
+            .map_err(|e| ApiError::new(StatusCode::CONFLICT, e))?;
     let (tx, rx) = broadcast::channel(HUB_DEPTH);
     hubs.insert(endpoint.to_string(), tx.clone());
     let st = s.clone();
@@ -178,7 +180,7 @@ async fn stream(
             let n = p.samples.len() / ch;
             for i in 0..n {
                 let f = p.header.first_frame + i as u64;
-                if f % k != 0 {
+                if !f.is_multiple_of(k) {
                     continue;
                 }
                 let pend = pending.get_or_insert_with(|| Pending {

@@ -119,18 +119,41 @@ async fn describe_pause_resume_set_and_stop() {
     let frames = |m: &Value| m["stages"][0]["frames_out"].as_u64().unwrap();
     let f0 = frames(&get(a, "/api/metrics").await.json());
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(frames(&get(a, "/api/metrics").await.json()), f0, "paused source sends nothing");
+    assert_eq!(
+        frames(&get(a, "/api/metrics").await.json()),
+        f0,
+        "paused source sends nothing"
+    );
     let r2 = post(a, "/api/stages/eeg/resume", "").await;
     assert_eq!(r2.json(), json!({"stage": "eeg", "applied": "running"}));
     wait_state(a, "eeg", "running").await;
 
-    let r3 = post(a, "/api/stages/gain/params", r#"{"key": "gain", "value": 2.5}"#).await;
+    let r3 = post(
+        a,
+        "/api/stages/gain/params",
+        r#"{"key": "gain", "value": 2.5}"#,
+    )
+    .await;
     assert_eq!(r3.status, 200, "{}", r3.body);
-    assert_eq!(r3.json(), json!({"stage": "gain", "key": "gain", "applied": 2.5}));
-    assert_eq!(get(a, "/api/pipeline").await.json()["stages"][2]["params"]["gain"], 2.5);
+    assert_eq!(
+        r3.json(),
+        json!({"stage": "gain", "key": "gain", "applied": 2.5})
+    );
+    assert_eq!(
+        get(a, "/api/pipeline").await.json()["stages"][2]["params"]["gain"],
+        2.5
+    );
 
-    let r4 = post(a, "/api/stages/eeg/params", r#"{"key": "alpha_hz", "value": 12}"#).await;
-    assert_eq!(r4.json(), json!({"stage": "eeg", "key": "alpha_hz", "applied": 12.0}));
+    let r4 = post(
+        a,
+        "/api/stages/eeg/params",
+        r#"{"key": "alpha_hz", "value": 12}"#,
+    )
+    .await;
+    assert_eq!(
+        r4.json(),
+        json!({"stage": "eeg", "key": "alpha_hz", "applied": 12.0})
+    );
 
     let report = stop(r).await;
     assert_eq!(report.outcome, Outcome::Finished);
@@ -160,25 +183,45 @@ async fn bad_inputs_get_exact_errors() {
     );
     // Ill-typed value.
     assert_error(
-        &post(a, "/api/stages/gain/params", r#"{"key":"gain","value":"loud"}"#).await,
+        &post(
+            a,
+            "/api/stages/gain/params",
+            r#"{"key":"gain","value":"loud"}"#,
+        )
+        .await,
         422,
         "`gain` must be a number in -1000000..=1000000, got string \"loud\"",
     );
     // Out-of-range value (the spec's range).
     assert_error(
-        &post(a, "/api/stages/gain/params", r#"{"key":"gain","value":1e7}"#).await,
+        &post(
+            a,
+            "/api/stages/gain/params",
+            r#"{"key":"gain","value":1e7}"#,
+        )
+        .await,
         422,
         "`gain` = 10000000 is out of range -1000000..=1000000",
     );
     // Rejected by the stage itself (BadParam): within the spec's range, above Nyquist.
     assert_error(
-        &post(a, "/api/stages/eeg/params", r#"{"key":"alpha_hz","value":60}"#).await,
+        &post(
+            a,
+            "/api/stages/eeg/params",
+            r#"{"key":"alpha_hz","value":60}"#,
+        )
+        .await,
         422,
         "`alpha_hz` = 60 is at or above Nyquist (50 Hz)",
     );
     // Not a live parameter.
     assert_error(
-        &post(a, "/api/stages/eeg/params", r#"{"key":"channels","value":2}"#).await,
+        &post(
+            a,
+            "/api/stages/eeg/params",
+            r#"{"key":"channels","value":2}"#,
+        )
+        .await,
         422,
         "parameter `channels` of stage `eeg` cannot be changed while running \
          (live parameters: alpha_uv, alpha_hz, line_uv, noise_uv, drift_uv, blink_uv)",
@@ -211,12 +254,20 @@ async fn bad_inputs_get_exact_errors() {
     );
     // Coefficients to a stage that takes none.
     assert_error(
-        &post(a, "/api/stages/gain/coefficients", r#"{"coefficients": [0.5, 0.5]}"#).await,
+        &post(
+            a,
+            "/api/stages/gain/coefficients",
+            r#"{"coefficients": [0.5, 0.5]}"#,
+        )
+        .await,
         422,
         "this stage does not take coefficients",
     );
     // Oversized body.
-    let big = format!(r#"{{"key": "gain", "value": "{}"}}"#, "x".repeat(100 * 1024));
+    let big = format!(
+        r#"{{"key": "gain", "value": "{}"}}"#,
+        "x".repeat(100 * 1024)
+    );
     assert_error(
         &post(a, "/api/stages/gain/params", &big).await,
         413,
@@ -262,7 +313,8 @@ async fn bad_inputs_get_exact_errors() {
         403,
         "cross-origin request from http://evil.example refused",
     );
-    let rebind = "GET /api/pipeline HTTP/1.1\r\nHost: evil.example:7878\r\nConnection: close\r\n\r\n";
+    let rebind =
+        "GET /api/pipeline HTTP/1.1\r\nHost: evil.example:7878\r\nConnection: close\r\n\r\n";
     assert_error(
         &request_raw(a, rebind.as_bytes()).await.unwrap(),
         403,
@@ -291,7 +343,10 @@ async fn metrics_openapi_dashboard_and_stopped_pipeline() {
 
     let prom = get(&a, "/metrics").await;
     assert_eq!(prom.status, 200);
-    assert!(prom.header("content-type").unwrap().starts_with("text/plain; version=0.0.4"));
+    assert!(prom
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
     for needle in [
         "# TYPE neuropipe_stage_frames_out_total counter",
         "neuropipe_stage_frames_out_total{stage=\"eeg\",type=\"SimulatedEeg\"} ",
@@ -300,7 +355,11 @@ async fn metrics_openapi_dashboard_and_stopped_pipeline() {
         "neuropipe_pipeline_up{state=\"running\"} 1",
         "# TYPE neuropipe_pool_in_use gauge",
     ] {
-        assert!(prom.body.contains(needle), "missing {needle} in\n{}", prom.body);
+        assert!(
+            prom.body.contains(needle),
+            "missing {needle} in\n{}",
+            prom.body
+        );
     }
     // Every sample line is `name{labels} number`.
     for line in prom.body.lines().filter(|l| !l.starts_with('#')) {
@@ -314,9 +373,15 @@ async fn metrics_openapi_dashboard_and_stopped_pipeline() {
 
     let page = get(&a, "/").await;
     assert_eq!(page.status, 200);
-    assert!(page.header("content-type").unwrap().starts_with("text/html"));
+    assert!(page
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/html"));
     assert!(page.body.contains("<canvas"), "dashboard has a canvas");
-    assert!(page.header("access-control-allow-origin").is_none(), "no CORS");
+    assert!(
+        page.header("access-control-allow-origin").is_none(),
+        "no CORS"
+    );
 
     let handle = r.handle.clone();
     let report = stop(r).await;
@@ -374,13 +439,21 @@ async fn token_is_checked_on_requests_and_websockets() {
     );
     assert_eq!(missing.header("www-authenticate"), Some("Bearer"));
     assert_error(
-        &request(a, "GET", "/api/pipeline", Some("wrong"), None).await.unwrap(),
+        &request(a, "GET", "/api/pipeline", Some("wrong"), None)
+            .await
+            .unwrap(),
         401,
         "invalid token",
     );
     assert_error(&get(a, "/?token=s3cre").await, 401, "invalid token");
     assert_error(&post(a, "/api/stop", "").await, 401, "this server requires a token: send `Authorization: Bearer <token>` or add `?token=<token>` to the URL");
-    assert_eq!(request(a, "GET", "/api/pipeline", Some("s3cret"), None).await.unwrap().status, 200);
+    assert_eq!(
+        request(a, "GET", "/api/pipeline", Some("s3cret"), None)
+            .await
+            .unwrap()
+            .status,
+        200
+    );
     assert_eq!(get(a, "/api/metrics?token=s3cret").await.status, 200);
     assert_eq!(get(a, "/?token=s3cret").await.status, 200);
 
@@ -400,7 +473,9 @@ async fn token_is_checked_on_requests_and_websockets() {
     assert_eq!(snap["stages"].as_array().unwrap().len(), 4);
     drop(ws);
 
-    let resp = request(a, "POST", "/api/stop", Some("s3cret"), Some("")).await.unwrap();
+    let resp = request(a, "POST", "/api/stop", Some("s3cret"), Some(""))
+        .await
+        .unwrap();
     assert_eq!(resp.status, 202);
     r.run.await.unwrap();
     r.server.shutdown().await;
@@ -428,7 +503,8 @@ async fn generated_token_and_bind_errors() {
         .err()
         .expect("second bind fails");
     assert!(
-        e.to_string().starts_with(&format!("cannot listen on {addr}: ")),
+        e.to_string()
+            .starts_with(&format!("cannot listen on {addr}: ")),
         "{e}"
     );
     assert!(e.to_string().contains("in use"), "{e}");
@@ -447,7 +523,14 @@ async fn generated_token_and_bind_errors() {
     s.shutdown().await;
 }
 
-async fn ws_json(ws: &mut (impl StreamExt<Item = Result<tokio_tungstenite::tungstenite::Message, tokio_tungstenite::tungstenite::Error>> + Unpin)) -> Value {
+async fn ws_json(
+    ws: &mut (impl StreamExt<
+        Item = Result<
+            tokio_tungstenite::tungstenite::Message,
+            tokio_tungstenite::tungstenite::Error,
+        >,
+    > + Unpin),
+) -> Value {
     loop {
         let m = tokio::time::timeout(Duration::from_secs(3), ws.next())
             .await
@@ -537,9 +620,13 @@ async fn stuck_websocket_client_does_not_slow_the_pipeline() {
     );
     let cfg = PipelineConfig::parse(&pipeline).unwrap();
     let p = Pipeline::build(&cfg, &neuropipe_stages::registry()).unwrap();
-    let server = serve(p.handle(), "127.0.0.1:0".parse().unwrap(), ServerOptions::default())
-        .await
-        .unwrap();
+    let server = serve(
+        p.handle(),
+        "127.0.0.1:0".parse().unwrap(),
+        ServerOptions::default(),
+    )
+    .await
+    .unwrap();
     let a = server.addr();
     // The stuck client: 4 KiB receive buffer, reads nothing after the handshake.
     let sock = tokio::net::TcpSocket::new_v4().unwrap();
@@ -552,10 +639,11 @@ async fn stuck_websocket_client_does_not_slow_the_pipeline() {
     .await
     .unwrap();
     // A live client on the same output keeps reading.
-    let (mut live, _) =
-        tokio_tungstenite::connect_async(format!("ws://{a}/api/ws/signal?output=volts.out&rate=1000"))
-            .await
-            .unwrap();
+    let (mut live, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{a}/api/ws/signal?output=volts.out&rate=1000"
+    ))
+    .await
+    .unwrap();
     let reader = tokio::spawn(async move {
         let mut last = 0;
         let mut frames = 0usize;
@@ -583,7 +671,10 @@ async fn stuck_websocket_client_does_not_slow_the_pipeline() {
     );
     server.shutdown().await;
     let (last, seen) = reader.await.unwrap();
-    assert!(last > frames / 2, "the live client kept receiving (last frame {last})");
+    assert!(
+        last > frames / 2,
+        "the live client kept receiving (last frame {last})"
+    );
     assert!(seen > 0);
     drop(stuck);
 }
@@ -596,14 +687,19 @@ fn every_route_is_in_the_openapi_document() {
     assert!(routes.len() >= 13);
     for (method, path) in &routes {
         let op = &doc["paths"][path.as_str()][method.to_lowercase()];
-        assert!(op.is_object(), "{method} {path} is missing from openapi.json");
+        assert!(
+            op.is_object(),
+            "{method} {path} is missing from openapi.json"
+        );
         assert!(op["summary"].is_string(), "{method} {path} has no summary");
     }
     // ... and nothing documented is missing from the router.
     for (path, ops) in doc["paths"].as_object().unwrap() {
         for method in ops.as_object().unwrap().keys() {
             assert!(
-                routes.iter().any(|(m, p)| p == path && m.eq_ignore_ascii_case(method)),
+                routes
+                    .iter()
+                    .any(|(m, p)| p == path && m.eq_ignore_ascii_case(method)),
                 "openapi.json documents {method} {path}, which the router does not serve"
             );
         }

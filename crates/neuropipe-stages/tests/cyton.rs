@@ -159,7 +159,10 @@ async fn stream_arrives_with_lost_packets_counted_and_garbage_skipped() {
         .as_array_mut()
         .unwrap()
         .push(json!({"id": "rec", "type": "BdfRecorder", "params": {"path": bdf}}));
-    v["links"].as_array_mut().unwrap().push(json!("cyton.out -> rec.in"));
+    v["links"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("cyton.out -> rec.in"));
     let p = build(v);
     let board = Board::start(
         master,
@@ -176,7 +179,11 @@ async fn stream_arrives_with_lost_packets_counted_and_garbage_skipped() {
     wait_for_frames("cyton", (total as usize) - dropped.len(), 20).await;
     h.stop();
     let report = run.await.unwrap();
-    assert_eq!(report.outcome, Outcome::Finished, "ContinuityCheck accounted for every loss");
+    assert_eq!(
+        report.outcome,
+        Outcome::Finished,
+        "ContinuityCheck accounted for every loss"
+    );
 
     let cap = capture("cyton");
     let cap = cap.lock().unwrap();
@@ -192,7 +199,10 @@ async fn stream_arrives_with_lost_packets_counted_and_garbage_skipped() {
         }
     }
     let want: Vec<u64> = (0..total).filter(|n| !dropped.contains(n)).collect();
-    assert_eq!(seen, want, "every sample once, dropped ones never filled in");
+    assert_eq!(
+        seen, want,
+        "every sample once, dropped ones never filled in"
+    );
     let lost: Vec<(u64, u32)> = cap
         .headers
         .iter()
@@ -237,7 +247,12 @@ async fn stream_arrives_with_lost_packets_counted_and_garbage_skipped() {
         expect.extend_from_slice(&[b'x', b'0' + ch, b'0', b'4', b'0', b'1', b'1', b'0', b'X']);
     }
     expect.push(b'b');
-    assert_eq!(&cmds[..expect.len()], &expect[..], "{:?}", String::from_utf8_lossy(&cmds));
+    assert_eq!(
+        &cmds[..expect.len()],
+        &expect[..],
+        "{:?}",
+        String::from_utf8_lossy(&cmds)
+    );
     assert_eq!(cmds.last(), Some(&b's'), "the board is stopped at the end");
     drop(board);
     std::fs::remove_dir_all(&dir).unwrap();
@@ -245,7 +260,11 @@ async fn stream_arrives_with_lost_packets_counted_and_garbage_skipped() {
 
 #[test]
 fn a_missing_port_is_a_validation_error() {
-    let errs = build_errors(cyton_pipeline("/dev/neuropipe-no-such-port", "unused", json!({})));
+    let errs = build_errors(cyton_pipeline(
+        "/dev/neuropipe-no-such-port",
+        "unused",
+        json!({}),
+    ));
     assert_eq!(errs[0].path, "$.stages[0].params.port");
     assert!(
         errs[0]
@@ -261,7 +280,11 @@ fn a_missing_port_is_a_validation_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_board_that_does_not_answer_the_reset_is_fatal() {
     let (master, port) = open_pty();
-    let p = build(cyton_pipeline(&port, "silent", json!({"reset_timeout_s": 0.3})));
+    let p = build(cyton_pipeline(
+        &port,
+        "silent",
+        json!({"reset_timeout_s": 0.3}),
+    ));
     let _board = Board::start(
         master,
         BoardPlan {
@@ -277,7 +300,10 @@ async fn a_board_that_does_not_answer_the_reset_is_fatal() {
     match report.outcome {
         Outcome::Failed { stage, message } => {
             assert_eq!(stage, "cyton");
-            assert!(message.contains("no answer to the reset command"), "{message}");
+            assert!(
+                message.contains("no answer to the reset command"),
+                "{message}"
+            );
         }
         o => panic!("{o:?}"),
     }
@@ -302,10 +328,16 @@ async fn an_unplugged_port_is_fatal_after_the_data_read_so_far() {
     match report.outcome {
         Outcome::Failed { stage, message } => {
             assert_eq!(stage, "cyton");
-            assert!(message.contains(&format!("serial port {port}")), "{message}");
+            assert!(
+                message.contains(&format!("serial port {port}")),
+                "{message}"
+            );
         }
         o => panic!("{o:?}"),
     }
     let frames = capture("unplugged").lock().unwrap().frames();
-    assert!(frames >= 250, "data before the failure arrived ({frames} frames)");
+    assert!(
+        frames >= 250,
+        "data before the failure arrived ({frames} frames)"
+    );
 }

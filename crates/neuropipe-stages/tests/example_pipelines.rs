@@ -97,7 +97,10 @@ fn load(name: &str, dir: &std::path::Path) -> PipelineConfig {
         }
         for key in ["path", "events_path"] {
             if let Some(p) = stage["params"][key].as_str() {
-                assert!(!p.starts_with('/'), "outputs are relative to the working directory");
+                assert!(
+                    !p.starts_with('/'),
+                    "outputs are relative to the working directory"
+                );
                 stage["params"][key] = Value::from(dir.join(p).to_str().unwrap());
             }
         }
@@ -122,8 +125,7 @@ async fn file_pipelines_run() {
     assert_eq!(data.frames.len(), 2500 * 8);
     let events = std::fs::read_to_string(dir.join("replay_out.events.csv")).unwrap();
     assert_eq!(
-        events,
-        "onset_s,text\n2,\"eyes closed\"\n5.5,\"blink\"\n8,\"eyes open\"\n",
+        events, "onset_s,text\n2,\"eyes closed\"\n5.5,\"blink\"\n8,\"eyes open\"\n",
         "markers land on their sample"
     );
 

@@ -21,7 +21,11 @@ fn check_edf_file(path: &Path, sent: &[f64], labels: &[&str], rate: f64, unit: &
     assert_eq!(r.labels(), labels, "{}", path.display());
     let n = r.num_samples(0) as usize;
     let spr = r.signals()[0].samples_per_record;
-    assert_eq!(n, frames.div_ceil(spr) * spr, "whole records, the last padded");
+    assert_eq!(
+        n,
+        frames.div_ceil(spr) * spr,
+        "whole records, the last padded"
+    );
     let mut lsb = vec![];
     let mut expected = Vec::with_capacity(ch * n);
     for c in 0..ch {
@@ -74,7 +78,11 @@ fn check_edf_file(path: &Path, sent: &[f64], labels: &[&str], rate: f64, unit: &
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edf_bdf_and_csv_files_hold_exactly_the_frames_sent() {
     let dir = temp_dir("readback");
-    let (edf, bdf, csv) = (dir.join("rec.edf"), dir.join("rec.bdf"), dir.join("rec.csv"));
+    let (edf, bdf, csv) = (
+        dir.join("rec.edf"),
+        dir.join("rec.bdf"),
+        dir.join("rec.csv"),
+    );
     run(json!({
         "stages": [
             {"id": "eeg", "type": "SimulatedEeg", "params": {"channels": 4, "sample_rate": 250, "frames": 16, "realtime": false, "duration_s": 5.3}},
@@ -126,7 +134,13 @@ async fn raw_counts_are_recorded_losslessly_in_bdf() {
     assert_eq!(r.signals()[0].physical_dimension, "counts");
     for c in 0..3 {
         let digital = r.read_digital(c).unwrap();
-        let sent: Vec<i32> = cap.samples.iter().skip(c).step_by(3).map(|&x| x as i32).collect();
+        let sent: Vec<i32> = cap
+            .samples
+            .iter()
+            .skip(c)
+            .step_by(3)
+            .map(|&x| x as i32)
+            .collect();
         assert_eq!(digital, sent, "channel {c}: digital values are the counts");
         assert_eq!(r.read_signal(c).unwrap()[7], sent[7] as f64);
     }
@@ -151,8 +165,15 @@ fn bad_settings_and_unwritable_paths_are_validation_errors() {
         "EdfRecorder",
         json!({"path": ok, "record_duration_s": 0.003}),
     ));
-    assert_eq!(errs[0].path, "$.stages[1].params.record_duration_s", "{errs:?}");
-    assert!(errs[0].message.contains("not a whole number"), "{}", errs[0].message);
+    assert_eq!(
+        errs[0].path, "$.stages[1].params.record_duration_s",
+        "{errs:?}"
+    );
+    assert!(
+        errs[0].message.contains("not a whole number"),
+        "{}",
+        errs[0].message
+    );
     assert!(!ok.exists(), "an invalid recorder creates no file");
 
     let bad = "/nonexistent-neuropipe-dir/x.bdf";
@@ -231,16 +252,25 @@ async fn pipeline_events_become_annotations_where_they_happened() {
     let anns = annotations(&edf);
     println!("EDF annotations: {anns:?}");
     let near = |t: f64, want: f64, what: &str| {
-        assert!((t - want).abs() < 0.2, "{what} at {t} s, expected about {want} s");
+        assert!(
+            (t - want).abs() < 0.2,
+            "{what} at {t} s, expected about {want} s"
+        );
     };
     near(find(&anns, "eeg: alpha_uv = 5").0, 0.5, "parameter change");
     let paused = find(&anns, "paused eeg").0;
     near(paused, 0.8, "pause");
     let resumed = find(&anns, "resumed eeg").0;
-    assert!((resumed - paused).abs() < 0.05, "pause and resume meet in a contiguous file");
+    assert!(
+        (resumed - paused).abs() < 0.05,
+        "pause and resume meet in a contiguous file"
+    );
     let disc = find(&anns, "discontinuity").clone();
     assert!((disc.0 - resumed).abs() < 0.05, "{disc:?}");
-    let gap: f64 = disc.1["discontinuity: ".len()..].trim_end_matches(" s gap").parse().unwrap();
+    let gap: f64 = disc.1["discontinuity: ".len()..]
+        .trim_end_matches(" s gap")
+        .parse()
+        .unwrap();
     near(gap, 0.4, "timestamp gap");
     near(find(&anns, "stop requested").0, 1.2, "stop");
 

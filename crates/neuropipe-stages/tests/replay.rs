@@ -44,18 +44,23 @@ async fn run_collecting_markers(v: Value) -> Vec<String> {
 async fn edfio_files_replay_to_the_same_samples_and_markers() {
     let Some(py) = python() else { return };
     let dir = temp_dir("edfio");
-    run_python(&py, &[&workspace().join("scripts/io/write_reference.py"), &dir]);
+    run_python(
+        &py,
+        &[&workspace().join("scripts/io/write_reference.py"), &dir],
+    );
     for ext in ["edf", "bdf"] {
         let file = dir.join(format!("edfio.{ext}"));
-        let exp: Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join(format!("edfio.{ext}.json"))).unwrap())
-                .unwrap();
+        let exp: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(format!("edfio.{ext}.json"))).unwrap(),
+        )
+        .unwrap();
 
         // The file mixes 256 Hz and 64 Hz signals: one rate at a time.
         let errs = build_errors(replay_to_capture(&file, "unused", json!({})));
         assert_eq!(errs[0].path, "$.stages[0].params.path");
         assert!(
-            errs[0].message.contains("different sample rates") && errs[0].message.contains("Resp 64 Hz"),
+            errs[0].message.contains("different sample rates")
+                && errs[0].message.contains("Resp 64 Hz"),
             "{}",
             errs[0].message
         );
@@ -73,7 +78,10 @@ async fn edfio_files_replay_to_the_same_samples_and_markers() {
             .iter()
             .map(|a| a[2].as_str().unwrap())
             .collect();
-        assert_eq!(markers, want, "{ext}: annotations replayed as markers, in order");
+        assert_eq!(
+            markers, want,
+            "{ext}: annotations replayed as markers, in order"
+        );
 
         let cap = capture(&name);
         let cap = cap.lock().unwrap();
@@ -87,13 +95,23 @@ async fn edfio_files_replay_to_the_same_samples_and_markers() {
             assert_eq!(got.len(), readback.len(), "{ext} ch {ch}");
             for (k, (g, b)) in got.iter().zip(&readback).enumerate() {
                 // f32 output: within f32 rounding of edfio's values.
-                assert!((g - b).abs() <= b.abs() * 1e-7 + 1e-9, "{ext} ch {ch} sample {k}: {g} vs {b}");
+                assert!(
+                    (g - b).abs() <= b.abs() * 1e-7 + 1e-9,
+                    "{ext} ch {ch} sample {k}: {g} vs {b}"
+                );
             }
         }
         // Packets are cut at annotation onsets (0.5 s, 1.75 s, 3 s at 256 Hz).
-        let ends: Vec<u64> = cap.headers.iter().map(|h| h.first_frame + h.frames() as u64).collect();
+        let ends: Vec<u64> = cap
+            .headers
+            .iter()
+            .map(|h| h.first_frame + h.frames() as u64)
+            .collect();
         for onset in [128, 448, 768] {
-            assert!(ends.contains(&onset), "{ext}: a packet ends at frame {onset}");
+            assert!(
+                ends.contains(&onset),
+                "{ext}: a packet ends at frame {onset}"
+            );
         }
     }
     std::fs::remove_dir_all(&dir).unwrap();
@@ -116,7 +134,11 @@ async fn markers_recorded_downstream_keep_their_sample() {
         }))
         .await;
         let r = EdfReader::open(&out).unwrap();
-        let got: Vec<(f64, &str)> = r.annotations().iter().map(|a| (a.onset, a.text.as_str())).collect();
+        let got: Vec<(f64, &str)> = r
+            .annotations()
+            .iter()
+            .map(|a| (a.onset, a.text.as_str()))
+            .collect();
         assert_eq!(got, anns, "realtime = {realtime}");
         assert_eq!(r.labels(), ["EEG 1", "EEG 2", "EEG 3"]);
     }
@@ -137,23 +159,38 @@ async fn csv_round_trip_is_exact() {
         "links": ["eeg.out -> volts.in", "volts.out -> csv.in", "volts.out -> cap.in"]
     }))
     .await;
-    run(replay_to_capture(&csv, "csv-replayed", json!({"frames": 32}))).await;
-    let sent = capture("csv-sent");
-    let sent = sent.lock().unwrap();
-    let back = capture("csv-replayed");
-    let back = back.lock().unwrap();
-    assert_eq!(back.samples, sent.samples, "every value, bit for bit");
-    let info = back.stream.as_ref().unwrap();
-    assert_eq!(info.sample_rate, 500.0, "rate from the timestamp column");
-    assert_eq!(info.labels(), sent.stream.as_ref().unwrap().labels());
+    run(replay_to_capture(
+        &csv,
+        "csv-replayed",
+        json!({"frames": 32}),
+    ))
+    .await;
+    {
+        let sent = capture("csv-sent");
+        let sent = sent.lock().unwrap();
+        let back = capture("csv-replayed");
+        let back = back.lock().unwrap();
+        assert_eq!(back.samples, sent.samples, "every value, bit for bit");
+        let info = back.stream.as_ref().unwrap();
+        assert_eq!(info.sample_rate, 500.0, "rate from the timestamp column");
+        assert_eq!(info.labels(), sent.stream.as_ref().unwrap().labels());
+    }
 
     // A CSV without timestamps needs sample_rate.
     let plain = dir.join("plain.csv");
     std::fs::write(&plain, "a,b\n1,2\n3,4\n5,6\n").unwrap();
     let errs = build_errors(replay_to_capture(&plain, "unused", json!({})));
     assert_eq!(errs[0].path, "$.stages[0].params.sample_rate");
-    run(replay_to_capture(&plain, "plain", json!({"sample_rate": 10.0}))).await;
-    assert_eq!(capture("plain").lock().unwrap().samples, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    run(replay_to_capture(
+        &plain,
+        "plain",
+        json!({"sample_rate": 10.0}),
+    ))
+    .await;
+    assert_eq!(
+        capture("plain").lock().unwrap().samples,
+        [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -161,9 +198,21 @@ async fn csv_round_trip_is_exact() {
 async fn loop_keeps_frame_indices_increasing() {
     let dir = temp_dir("loop");
     let src = dir.join("loop.edf");
-    let data = write_test_edf(&src, EdfFormat::Edf, 2, 100.0, 2, &[(1.0, "half way")], None);
+    let data = write_test_edf(
+        &src,
+        EdfFormat::Edf,
+        2,
+        100.0,
+        2,
+        &[(1.0, "half way")],
+        None,
+    );
     let file_frames = data.len() / 2;
-    let p = build(replay_to_capture(&src, "loop", json!({"loop": true, "frames": 7})));
+    let p = build(replay_to_capture(
+        &src,
+        "loop",
+        json!({"loop": true, "frames": 7}),
+    ));
     let h = p.handle();
     let mut events = h.events();
     let run = tokio::spawn(p.run());
@@ -174,24 +223,37 @@ async fn loop_keeps_frame_indices_increasing() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     h.stop();
-    assert_eq!(run.await.unwrap().outcome, Outcome::Finished, "ContinuityCheck saw no gap");
+    assert_eq!(
+        run.await.unwrap().outcome,
+        Outcome::Finished,
+        "ContinuityCheck saw no gap"
+    );
     let cap = cap.lock().unwrap();
     let mut next = 0;
     for h in &cap.headers {
-        assert_eq!(h.first_frame, next, "frame indices keep increasing across loops");
+        assert_eq!(
+            h.first_frame, next,
+            "frame indices keep increasing across loops"
+        );
         next += h.frames() as u64;
     }
     let edf = EdfReader::open(&src).unwrap();
     let lsb = edf.signals()[0].lsb();
     for (i, s) in cap.samples.iter().enumerate() {
         let want = data[i % data.len()];
-        assert!((s - want).abs() <= 0.5 * lsb + 1e-3, "sample {i}: {s} vs {want}");
+        assert!(
+            (s - want).abs() <= 0.5 * lsb + 1e-3,
+            "sample {i}: {s} vs {want}"
+        );
     }
     let mut markers = 0;
     while let Ok(e) = events.try_recv() {
         markers += usize::from(e.kind == EventKind::Marker && e.text == "half way");
     }
-    assert!(markers >= 3, "the annotation comes back on every pass ({markers})");
+    assert!(
+        markers >= 3,
+        "the annotation comes back on every pass ({markers})"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -201,7 +263,12 @@ async fn realtime_replay_is_paced_by_the_clock() {
     let src = dir.join("paced.bdf");
     write_test_edf(&src, EdfFormat::Bdf, 2, 250.0, 1, &[], None);
     let t0 = Instant::now();
-    run(replay_to_capture(&src, "paced", json!({"realtime": true, "frames": 25}))).await;
+    run(replay_to_capture(
+        &src,
+        "paced",
+        json!({"realtime": true, "frames": 25}),
+    ))
+    .await;
     let dt = t0.elapsed().as_secs_f64();
     assert!((0.95..1.5).contains(&dt), "1 s of signal took {dt} s");
     let cap = capture("paced");
@@ -209,7 +276,10 @@ async fn realtime_replay_is_paced_by_the_clock() {
     assert_eq!(cap.frames(), 250);
     let t = &cap.headers;
     let span = (t[9].timestamp - t[0].timestamp) as f64 / 1e9;
-    assert!((span - 0.9).abs() < 1e-6, "timestamps follow the frame index: {span}");
+    assert!(
+        (span - 0.9).abs() < 1e-6,
+        "timestamps follow the frame index: {span}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -228,7 +298,11 @@ async fn edf_plus_d_gaps_are_flagged() {
         .filter(|h| h.flags & FLAG_DISCONTINUITY != 0)
         .map(|h| h.first_frame)
         .collect();
-    assert_eq!(flagged, [100], "the packet after the gap (record 3) is flagged");
+    assert_eq!(
+        flagged,
+        [100],
+        "the packet after the gap (record 3) is flagged"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -244,6 +318,10 @@ fn relative_paths_resolve_against_the_pipeline_directory() {
     std::env::remove_var(neuropipe_stages::io::paths::PIPELINE_DIR_ENV);
     let errs = build_errors(v);
     assert_eq!(errs[0].path, "$.stages[0].params.path");
-    assert!(errs[0].message.contains("cannot open rel.edf"), "{}", errs[0].message);
+    assert!(
+        errs[0].message.contains("cannot open rel.edf"),
+        "{}",
+        errs[0].message
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

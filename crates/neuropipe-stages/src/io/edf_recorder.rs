@@ -74,8 +74,8 @@ fn spec(
                 .default(1.0)
                 .doc("data record length (s): sample_rate × this must be a whole number; a crash loses at most one record"),
         )
-        .param(ParamSpec::float("physical_min", -1e9, 1e9).optional().doc(min_doc))
-        .param(ParamSpec::float("physical_max", -1e9, 1e9).optional().doc(max_doc))
+        .param(ParamSpec::float("physical_min", -99_999_999.0, 99_999_999.0).optional().doc(min_doc))
+        .param(ParamSpec::float("physical_max", -99_999_999.0, 99_999_999.0).optional().doc(max_doc))
 }
 
 fn build_edf(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
