@@ -7,6 +7,7 @@
 mod ctl;
 mod record;
 mod status;
+mod top;
 
 use clap::{Parser, Subcommand};
 use neuropipe_core::{ConfigErrors, Outcome, Pipeline, PipelineConfig, Registry};
@@ -71,6 +72,8 @@ enum Command {
     /// Control a pipeline running with `--serve`: print the server's JSON reply (errors go to
     /// stderr with exit code 1).
     Ctl(ctl::CtlArgs),
+    /// Live per-stage metrics of a pipeline running with `--serve` (like `htop`).
+    Top(top::TopArgs),
 }
 
 fn main() -> ExitCode {
@@ -106,6 +109,7 @@ fn main() -> ExitCode {
             },
         ),
         Command::Ctl(args) => ctl::main(args),
+        Command::Top(args) => top::main(args),
         Command::Validate { file } => validate(&registry, &file),
         Command::Stages { json } => {
             stages(&registry, json);

@@ -117,6 +117,21 @@ fn ctl_controls_a_served_pipeline() {
         "error (404): unknown stage `nope` (stages: eeg, volts, gain, check)"
     );
 
+    let top = bin()
+        .args(["top", "--addr", &addr, "--count", "2", "--interval", "0.3"])
+        .output()
+        .unwrap();
+    assert!(top.status.success());
+    let view = String::from_utf8_lossy(&top.stdout);
+    assert!(
+        view.contains(&format!("neuropipe top — {addr} — running")),
+        "{view}"
+    );
+    let last = view.rsplit("neuropipe top").next().unwrap();
+    let eeg = last.lines().find(|l| l.starts_with("eeg ")).unwrap();
+    let rate: f64 = eeg.split_whitespace().nth(3).unwrap().parse().unwrap();
+    assert!((150.0..350.0).contains(&rate), "eeg rate {rate} in {view}");
+
     let (m, _) = out(&ctl(&addr, &["metrics"]));
     assert!(m["stages"][0]["frames_out"].as_u64().unwrap() > 0);
 

@@ -105,6 +105,7 @@ fn subscribe(
                 if let Ok(mut hubs) = st.0.hubs.0.lock() {
                     if tx.receiver_count() == 0 {
                         hubs.remove(&key);
+                        drop(tap); // closed before another client can open it again
                         return;
                     }
                 }
@@ -112,6 +113,7 @@ fn subscribe(
         }
         if let Ok(mut hubs) = st.0.hubs.0.lock() {
             hubs.remove(&key);
+            drop(tap);
         }
     });
     Ok(rx)

@@ -593,10 +593,19 @@ async fn websocket_signal_events_and_metrics() {
     let s2 = ws_json(&mut met).await;
     assert!(s2["elapsed_s"].as_f64() > s1["elapsed_s"].as_f64());
 
+    // When every client has left, the tap closes; a new client opens it again.
+    drop((sig, sig2));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (mut again, _) =
+        tokio_tungstenite::connect_async(format!("ws://{a}/api/ws/signal?output=gain.out"))
+            .await
+            .unwrap();
+    assert_eq!(ws_json(&mut again).await["output"], "gain.out");
+
     // Stopping the pipeline ends the signal stream.
     let report = stop(r).await;
     assert_eq!(report.outcome, Outcome::Finished);
-    drop((sig, sig2, ev, met));
+    drop((again, ev, met));
 }
 
 /// A WebSocket client that connects to the signal stream at 64 ch × 1 kHz and never reads (with
@@ -666,7 +675,7 @@ async fn stuck_websocket_client_does_not_slow_the_pipeline() {
     assert_eq!(eeg.frames_out, frames);
     assert_eq!(check.frames_in, frames);
     assert!(
-        wall < SECONDS + 1.0,
+        wall < SECONDS + 2.0,
         "the source kept real time: {wall:.2} s for {SECONDS} s of signal"
     );
     server.shutdown().await;

@@ -341,3 +341,73 @@ async fn an_unplugged_port_is_fatal_after_the_data_read_so_far() {
         "data before the failure arrived ({frames} frames)"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_discards_and_resume_continues_frame_indices_with_a_discontinuity() {
+    let (master, port) = open_pty();
+    let total = 3000u64; // 1.2 s at 2500 Hz
+    let p = build(cyton_pipeline(&port, "paused", json!({})));
+    let board = Board::start(
+        master,
+        BoardPlan {
+            config: SimulatorConfig::default(),
+            samples: total,
+            answer_reset: true,
+            hang_up_after: None,
+        },
+    );
+    let h = p.handle();
+    let run = tokio::spawn(p.run());
+    wait_for_frames("paused", 500, 20).await;
+    h.pause("cyton").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    h.resume("cyton").await.unwrap();
+    // Wait for the stream to end (no more frames for 300 ms).
+    let cap = capture("paused");
+    let mut last = 0;
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let n = cap.lock().unwrap().frames();
+        if n == last {
+            break;
+        }
+        last = n;
+    }
+    h.stop();
+    let report = run.await.unwrap();
+    assert_eq!(
+        report.outcome,
+        Outcome::Finished,
+        "frame indices stayed continuous"
+    );
+    let cap = cap.lock().unwrap();
+    let flagged: Vec<usize> = cap
+        .headers
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.flags & neuropipe_core::FLAG_DISCONTINUITY != 0)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(flagged.len(), 1, "one discontinuity, after the resume");
+    assert!(
+        cap.headers.iter().all(|h| h.flags & FLAG_LOST_SAMPLES == 0),
+        "a pause is not a loss"
+    );
+    let k = flagged[0];
+    let gap = cap.headers[k].timestamp - cap.headers[k - 1].timestamp;
+    assert!(gap > 200_000_000, "timestamps show the pause ({gap} ns)");
+    // Before the pause frame n is sample n; what the board sent during it was discarded.
+    let before: usize = cap.headers[..k].iter().map(|h| h.frames()).sum();
+    for n in 0..before {
+        let got: Vec<i32> = cap.samples[n * 8..(n + 1) * 8]
+            .iter()
+            .map(|&x| x as i32)
+            .collect();
+        assert_eq!(got, board.expected.expected_counts(n as u64), "frame {n}");
+    }
+    assert!(
+        (cap.frames() as u64) < total - 300,
+        "{} frames kept",
+        cap.frames()
+    );
+}

@@ -53,6 +53,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             units: info.channels.iter().map(|c| c.unit.clone()).collect(),
             common_unit,
             interval_ns,
+            rate: if info.sample_rate > 0.0 { info.sample_rate } else { 1.0 },
             sum: vec![0.0; channels],
             sum_sq: vec![0.0; channels],
             frames: 0,
@@ -70,6 +71,7 @@ pub struct StdoutSummary<S: 'static> {
     units: Vec<String>,
     common_unit: Option<String>,
     interval_ns: u64,
+    rate: f64,
     sum: Vec<f64>,
     sum_sq: Vec<f64>,
     frames: u64,
@@ -129,8 +131,10 @@ where
         };
         let now = ctx.clock().now_ns();
         if self.since.is_none() {
-            self.since = Some(now);
-            self.started = now;
+            // The first packet's frames were acquired before it arrived.
+            let span = (pkt.header.frames() as f64 / self.rate * 1e9) as u64;
+            self.since = Some(now.saturating_sub(span));
+            self.started = now.saturating_sub(span);
         }
         let ch = pkt.header.channels as usize;
         if ch == self.sum.len() {
