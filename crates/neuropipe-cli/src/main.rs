@@ -155,7 +155,19 @@ fn report_invalid(name: &str, e: &ConfigErrors) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// Stages resolve relative *input* paths (files to replay) against the pipeline file's
+/// directory; outputs stay relative to the working directory. Called before any thread starts.
+fn set_pipeline_dir(file: Option<&Path>) {
+    if let Some(dir) = file
+        .and_then(|p| std::fs::canonicalize(p).ok())
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+    {
+        std::env::set_var("NEUROPIPE_PIPELINE_DIR", dir);
+    }
+}
+
 fn validate(registry: &Registry, file: &Path) -> ExitCode {
+    set_pipeline_dir(Some(file));
     let cfg = match load(Some(file)) {
         Ok(c) => c,
         Err(e) => {
@@ -220,16 +232,7 @@ fn run(registry: &Registry, args: RunArgs) -> ExitCode {
         .map_or("built-in default pipeline".to_string(), |p| {
             p.display().to_string()
         });
-    if let Some(dir) = args
-        .pipeline
-        .as_deref()
-        .and_then(|p| std::fs::canonicalize(p).ok())
-        .and_then(|p| p.parent().map(Path::to_path_buf))
-    {
-        // Stages resolve relative *input* paths (files to replay) against the pipeline file's
-        // directory; outputs stay relative to the working directory. Set before any thread.
-        std::env::set_var("NEUROPIPE_PIPELINE_DIR", dir);
-    }
+    set_pipeline_dir(args.pipeline.as_deref());
     let mut cfg = match load(args.pipeline.as_deref()) {
         Ok(c) => c,
         Err(e) => {

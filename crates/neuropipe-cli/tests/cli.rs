@@ -184,3 +184,38 @@ fn bad_arguments_exit_2() {
         text(&o)
     );
 }
+
+#[test]
+fn published_schema_is_current() {
+    let o = bin().arg("schema").output().unwrap();
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/pipeline.schema.json"
+    );
+    let published = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        published == String::from_utf8_lossy(&o.stdout),
+        "docs/pipeline.schema.json is stale: run `neuropipe schema > docs/pipeline.schema.json`"
+    );
+}
+
+#[test]
+fn hardware_examples_are_valid_but_for_the_missing_device() {
+    let cyton = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../pipelines/hardware/cyton_to_bdf.json"
+    );
+    let o = bin().args(["validate", cyton]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o).1;
+    assert!(err.contains("1 problem in pipeline:"), "{err}");
+    assert!(err.contains("$.stages[0].params.port: stage `cyton` (CytonSource): cannot open serial port /dev/ttyUSB0"), "{err}");
+    // The LSL one would resolve streams on the network: only parse it here.
+    let lsl = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../pipelines/hardware/lsl_to_edf.json"
+    );
+    let text = std::fs::read_to_string(lsl).unwrap();
+    let cfg = neuropipe_core::PipelineConfig::parse(&text).unwrap();
+    assert_eq!(cfg.stages.len(), 4);
+}
