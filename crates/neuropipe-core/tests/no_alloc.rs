@@ -4,28 +4,11 @@
 
 use neuropipe_core::*;
 use serde_json::json;
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-struct Counting;
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-// SAFETY: forwards to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Relaxed);
-        System.alloc(l)
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        System.dealloc(p, l)
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Relaxed);
-        System.realloc(p, l, n)
-    }
-}
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static ALLOC: neuropipe_testkit::CountingAllocator = neuropipe_testkit::CountingAllocator;
 
 static SUNK: AtomicU64 = AtomicU64::new(0);
 
@@ -181,9 +164,9 @@ fn running_pipeline_allocates_nothing_per_packet() {
     while SUNK.load(Relaxed) < 20_000 {
         std::thread::sleep(Duration::from_millis(5));
     }
-    let (a0, p0) = (ALLOCS.load(Relaxed), SUNK.load(Relaxed));
+    let (a0, p0) = (neuropipe_testkit::total_allocations(), SUNK.load(Relaxed));
     std::thread::sleep(Duration::from_millis(500));
-    let (a1, p1) = (ALLOCS.load(Relaxed), SUNK.load(Relaxed));
+    let (a1, p1) = (neuropipe_testkit::total_allocations(), SUNK.load(Relaxed));
     handle.stop();
     let report = rt.block_on(run).unwrap();
     assert_eq!(report.outcome, Outcome::Finished);

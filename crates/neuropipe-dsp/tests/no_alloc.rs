@@ -1,46 +1,16 @@
 //! `process` must never touch the heap: checked with a counting global allocator.
 //!
-//! The allocator wrapper needs `unsafe impl GlobalAlloc` (it only forwards to `System`); this is
-//! test-only code, the library itself forbids `unsafe`.
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+//! The counting allocator is `neuropipe_testkit`'s; the library itself forbids `unsafe`.
 
 use neuropipe_dsp::design::{butter, firwin, Band, Window};
 use neuropipe_dsp::{BandPower, BandPowerConfig, Decimator, FirFilter, SosFilter, Welch};
 
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-struct Counting;
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCATIONS.with(|a| a.set(a.get() + 1));
-        }
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static ALLOC: neuropipe_testkit::CountingAllocator = neuropipe_testkit::CountingAllocator;
 
 /// Number of heap allocations made by `f` on this thread.
 fn allocations(f: impl FnOnce()) -> usize {
-    ALLOCATIONS.with(|a| a.set(0));
-    COUNTING.with(|c| c.set(true));
-    f();
-    COUNTING.with(|c| c.set(false));
-    ALLOCATIONS.with(Cell::get)
+    neuropipe_testkit::allocations_during(f) as usize
 }
 
 #[test]

@@ -7,51 +7,21 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::{self, Seek, SeekFrom, Write};
 
 use neuropipe_io::datetime::DateTime;
 use neuropipe_io::edf::{EdfFormat, EdfReader, EdfSpec, EdfWriter, SignalSpec};
 use proptest::prelude::*;
 
-struct Counting;
-
-thread_local! {
-    static CURRENT: Cell<usize> = const { Cell::new(0) };
-    static PEAK: Cell<usize> = const { Cell::new(0) };
-    static CALLS: Cell<usize> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = CURRENT.try_with(|c| {
-            let now = c.get() + layout.size();
-            c.set(now);
-            let _ = PEAK.try_with(|p| p.set(p.get().max(now)));
-        });
-        let _ = CALLS.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // Memory freed by another thread than the one that allocated it may
-        // make this thread's count dip; saturate rather than wrap.
-        let _ = CURRENT.try_with(|c| c.set(c.get().saturating_sub(layout.size())));
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static ALLOC: neuropipe_testkit::CountingAllocator = neuropipe_testkit::CountingAllocator;
 
 /// Peak bytes allocated (above what was live before) while opening and reading `bytes`.
 fn peak_while_reading(bytes: Vec<u8>) -> usize {
-    let before = CURRENT.with(Cell::get);
-    PEAK.with(|p| p.set(before));
+    let before = neuropipe_testkit::thread_live_bytes();
+    neuropipe_testkit::reset_thread_peak();
     common::exercise_reader(bytes);
-    PEAK.with(Cell::get) - before
+    neuropipe_testkit::thread_peak_bytes() - before
 }
 
 fn set(bytes: &mut [u8], offset: usize, text: &[u8]) {
@@ -153,13 +123,13 @@ fn writer_allocates_nothing_per_sample_or_record() {
                 .unwrap();
         }
         let data: Vec<f64> = (0..8 * 25).map(|i| f64::from(i) - 100.0).collect();
-        let before = CALLS.with(Cell::get);
+        let before = neuropipe_testkit::thread_allocations();
         for _ in 0..200 {
             // 20 s: 20 records written, with their annotations, and a clipped sample.
             w.write_frames(&data, 8).unwrap();
         }
         w.write_frames(&[1e9; 8], 8).unwrap();
-        let calls = CALLS.with(Cell::get) - before;
+        let calls = neuropipe_testkit::thread_allocations() - before;
         assert_eq!(calls, 0, "{format:?}: {calls} allocations while writing");
         assert_eq!(w.records_written(), 20);
         assert_eq!(w.pending_annotations(), 0);

@@ -6,28 +6,10 @@
 
 use neuropipe_core::*;
 use serde_json::json;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-struct Counting;
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-// SAFETY: forwards to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Relaxed);
-        System.alloc(l)
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        System.dealloc(p, l)
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Relaxed);
-        System.realloc(p, l, n)
-    }
-}
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static ALLOC: neuropipe_testkit::CountingAllocator = neuropipe_testkit::CountingAllocator;
 
 /// Frames the sink has received so far.
 fn sink_frames(h: &PipelineHandle) -> u64 {
@@ -72,9 +54,9 @@ fn running_dsp_pipeline_allocates_nothing_per_packet() {
     let mut last = sink_frames(&handle);
     let t1 = Instant::now();
     while frames < 4_000 && t1.elapsed() < Duration::from_secs(60) {
-        let a0 = ALLOCS.load(Relaxed);
+        let a0 = neuropipe_testkit::total_allocations();
         std::thread::sleep(Duration::from_millis(250));
-        allocs += ALLOCS.load(Relaxed) - a0;
+        allocs += neuropipe_testkit::total_allocations() - a0;
         let now = sink_frames(&handle);
         frames += now - last;
         last = now;

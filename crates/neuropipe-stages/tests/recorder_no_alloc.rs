@@ -5,27 +5,9 @@
 mod common;
 use common::*;
 use serde_json::json;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-struct Counting;
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-// SAFETY: forwards to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Relaxed);
-        System.alloc(l)
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        System.dealloc(p, l)
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Relaxed);
-        System.realloc(p, l, n)
-    }
-}
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static ALLOC: neuropipe_testkit::CountingAllocator = neuropipe_testkit::CountingAllocator;
 
 /// Allocations made while running (not building) a pipeline recording `seconds` of signal.
 fn allocations_while_recording(seconds: f64, dir: &std::path::Path) -> u64 {
@@ -45,9 +27,9 @@ fn allocations_while_recording(seconds: f64, dir: &std::path::Path) -> u64 {
         .enable_all()
         .build()
         .unwrap();
-    let before = ALLOCS.load(Relaxed);
+    let before = neuropipe_testkit::total_allocations();
     let report = rt.block_on(p.run());
-    let n = ALLOCS.load(Relaxed) - before;
+    let n = neuropipe_testkit::total_allocations() - before;
     assert_eq!(report.outcome, neuropipe_core::Outcome::Finished);
     n
 }
