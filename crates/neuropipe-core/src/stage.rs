@@ -251,10 +251,16 @@ impl StageContext {
         self.shared.control_ready.notified().await
     }
 
-    /// Publishes a pipeline event from this stage (e.g. lost samples, a marker).
+    /// Publishes a pipeline event from this stage (e.g. lost samples, a marker), stamped now.
     pub fn emit_event(&self, kind: EventKind, text: impl Into<String>) {
+        self.emit_event_at(self.shared.clock.now_ns(), kind, text);
+    }
+
+    /// Publishes a pipeline event that happened at `time_ns` on the pipeline clock (e.g. a
+    /// marker with its device or LSL capture time), so recorders place it on its sample.
+    pub fn emit_event_at(&self, time_ns: u64, kind: EventKind, text: impl Into<String>) {
         self.events.publish(PipelineEvent {
-            time_ns: self.shared.clock.now_ns(),
+            time_ns,
             stage: self.shared.id.to_string(),
             kind,
             text: text.into(),

@@ -25,7 +25,8 @@
 //!   for the stream to come back.
 //! * Markers: with `marker_name`, a string stream of that name is resolved too and every
 //!   sample's first channel becomes an `EventKind::Marker` pipeline event (recorders write them
-//!   as annotations), published when it arrives.
+//!   as annotations), stamped with its LSL capture time (through the marker stream's own
+//!   clock correction) on the pipeline clock.
 
 use crate::ffi::{self, Format};
 use neuropipe_core::{
@@ -146,7 +147,8 @@ struct Chunk {
 /// From the thread to `run`.
 enum FromInlet {
     Chunk(Chunk),
-    Marker(String),
+    /// A marker and its capture time on the pipeline clock (ns).
+    Marker(String, u64),
     /// The stream ended (`on_lost: end`).
     End,
     /// The stream failed; the message says why.
@@ -413,6 +415,10 @@ fn pull_loop(
         m.open(s.timeout_s.max(2.0))?;
     }
     let mut correction = inlet.time_correction(s.timeout_s.max(2.0)).unwrap_or(0.0);
+    // The marker stream may come from another host: its own clock correction.
+    let marker_correction = markers
+        .map(|m| m.time_correction(s.timeout_s.max(2.0)).unwrap_or(0.0))
+        .unwrap_or(0.0);
     let mut corrected_at = Instant::now();
     let mut last_data = Instant::now();
     // Offset from a remote LSL stamp to pipeline seconds.
@@ -430,8 +436,8 @@ fn pull_loop(
             corrected_at = Instant::now();
         }
         if let Some(m) = markers {
-            while let Some((text, _ts)) = m.pull_string(0.0)? {
-                if !link.send(FromInlet::Marker(text)) {
+            while let Some((text, ts)) = m.pull_string(0.0)? {
+                if !link.send(FromInlet::Marker(text, to_pipeline(ts, marker_correction))) {
                     return Ok(());
                 }
             }
@@ -535,10 +541,9 @@ impl DataPlaneStage for LslInlet {
                     self.next_frame += frames as u64;
                     return ctx.output(self.out).send(pkt).await;
                 }
-                Ok(FromInlet::Marker(text)) => {
-                    // The event bus stamps events on arrival (pipeline clock); markers are
-                    // polled at least every 100 ms, so that is within 0.1 s of their capture.
-                    ctx.emit_event(EventKind::Marker, text);
+                Ok(FromInlet::Marker(text, time_ns)) => {
+                    // Stamped with the marker's LSL capture time mapped to the pipeline clock.
+                    ctx.emit_event_at(time_ns, EventKind::Marker, text);
                 }
                 Ok(FromInlet::End) => {
                     self.ended = true;

@@ -221,3 +221,70 @@ fn inlet_not_found_lists_streams() {
         task.await.unwrap();
     });
 }
+
+#[test]
+fn pipeline_events_travel_as_lsl_markers_with_their_time() {
+    if !common::enter_netns("pipeline_events_travel_as_lsl_markers_with_their_time") {
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let reg = registry();
+        let sender = cfg(serde_json::json!({
+            "stages": [
+                { "id": "eeg", "type": "SimulatedEeg", "params": { "channels": 2, "duration_s": 6 } },
+                { "id": "volts", "type": "RawToVoltage" },
+                { "id": "lsl", "type": "LslOutlet",
+                  "params": { "name": "np-test-mk", "markers": true, "wait_for_consumer_s": 20 } }
+            ],
+            "links": [ "eeg.out -> volts.in", "volts.out -> lsl.in" ]
+        }));
+        let sender = Pipeline::build(&sender, &reg).unwrap();
+        let sh = sender.handle();
+        let sender_task = tokio::spawn(sender.run());
+        let receiver = cfg(serde_json::json!({
+            "stages": [
+                { "id": "lsl", "type": "LslInlet",
+                  "params": { "name": "np-test-mk", "marker_name": "np-test-mk-markers", "timeout_s": 10,
+                              "on_lost": "end", "lost_timeout_s": 1.5 } },
+                { "id": "check", "type": "ContinuityCheck" }
+            ],
+            "links": [ "lsl.out -> check.in" ]
+        }));
+        let reg2 = registry();
+        let receiver = tokio::task::spawn_blocking(move || Pipeline::build(&receiver, &reg2))
+            .await
+            .unwrap()
+            .expect("receiver builds");
+        let rh = receiver.handle();
+        let mut events = rh.events();
+        let run = tokio::spawn(receiver.run());
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // An event in the sender: published on its marker outlet at the sender's time.
+        let sent_at = std::time::Instant::now();
+        sh.set_param("eeg", "alpha_uv", serde_json::json!(42.0)).await.unwrap();
+        let marker = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                match events.recv().await {
+                    Ok(ev) if ev.kind == EventKind::Marker => break ev,
+                    Ok(_) => continue,
+                    Err(e) => panic!("event bus: {e}"),
+                }
+            }
+        })
+        .await
+        .expect("marker arrives");
+        assert!(marker.text.contains("alpha_uv = 42"), "{marker:?}");
+        // Stamped with the capture time (through the LSL clock), not the arrival time.
+        let at = rh.clock().instant_at(marker.time_ns);
+        let d = if at > sent_at { at - sent_at } else { sent_at - at };
+        assert!(d < Duration::from_millis(20), "marker time within 20 ms of the change: {d:?}");
+        sender_task.await.unwrap();
+        let report = tokio::time::timeout(Duration::from_secs(30), run).await.unwrap().unwrap();
+        assert_eq!(report.outcome, Outcome::Finished, "{report:?}");
+    });
+}
