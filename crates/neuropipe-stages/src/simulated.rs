@@ -404,8 +404,8 @@ impl DataPlaneStage for SimulatedEeg {
             if self.anchor.is_none() {
                 self.anchor = Some((ctx.clock().now_ns(), first));
             }
-            // The packet is complete when its last frame has been "acquired".
-            let due = self.frame_time_ns(first + remaining as u64);
+            // The packet is complete when its last frame has been "acquired" (at its timestamp).
+            let due = self.frame_time_ns(first + remaining as u64 - 1);
             if !ctx.sleep_until(ctx.clock().instant_at(due)).await {
                 return Ok(()); // a control message is waiting
             }
