@@ -15,6 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// Longest `--duration` accepted (about 31 years).
+const MAX_DURATION_S: f64 = 1e9;
+
 /// The built-in default pipeline (`neuropipe run` with no file).
 const DEFAULT_PIPELINE: &str = include_str!("../../../pipelines/default.json");
 
@@ -111,17 +114,10 @@ fn main() -> ExitCode {
         Command::Ctl(args) => ctl::main(args),
         Command::Top(args) => top::main(args),
         Command::Validate { file } => validate(&registry, &file),
-        Command::Stages { json } => {
-            stages(&registry, json);
-            ExitCode::SUCCESS
-        }
+        Command::Stages { json } => print_out(&stages(&registry, json)),
         Command::Schema => {
             let schema = neuropipe_core::schema::pipeline_schema(&registry);
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&schema).unwrap_or_default()
-            );
-            ExitCode::SUCCESS
+            print_out(&(serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"))
         }
     }
 }
@@ -189,22 +185,45 @@ fn validate(registry: &Registry, file: &Path) -> ExitCode {
     }
 }
 
-fn stages(registry: &Registry, json: bool) {
+/// Writes to stdout; a closed pipe (`neuropipe stages | head`) is not an error.
+fn print_out(text: &str) -> ExitCode {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("cannot write to stdout: {e}");
+            ExitCode::from(1)
+        }
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+fn stages(registry: &Registry, json: bool) -> String {
+    use std::fmt::Write;
     if json {
         let specs: Vec<_> = registry.specs().collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&specs).unwrap_or_default()
-        );
-        return;
+        return serde_json::to_string_pretty(&specs).unwrap_or_default() + "\n";
     }
+    let mut o = String::new();
     for s in registry.specs() {
-        println!("{}  —  {}", s.type_name, s.summary);
+        let _ = writeln!(o, "{}  —  {}", s.type_name, s.summary);
         for p in &s.inputs {
-            println!("    in  {:<10} {:<5} {}", p.name, p.payload.text(), p.doc);
+            let _ = writeln!(
+                o,
+                "    in  {:<10} {:<5} {}",
+                p.name,
+                p.payload.text(),
+                p.doc
+            );
         }
         for p in &s.outputs {
-            println!("    out {:<10} {:<5} {}", p.name, p.payload.text(), p.doc);
+            let _ = writeln!(
+                o,
+                "    out {:<10} {:<5} {}",
+                p.name,
+                p.payload.text(),
+                p.doc
+            );
         }
         for p in &s.params {
             let default = match (&p.default, p.optional) {
@@ -212,7 +231,8 @@ fn stages(registry: &Registry, json: bool) {
                 (None, true) => "optional".to_string(),
                 (None, false) => "required".to_string(),
             };
-            println!(
+            let _ = writeln!(
+                o,
                 "    {:<18} {:<28} {:<16}{} {}",
                 p.name,
                 p.type_text(),
@@ -221,8 +241,9 @@ fn stages(registry: &Registry, json: bool) {
                 p.doc
             );
         }
-        println!();
+        let _ = writeln!(o);
     }
+    o
 }
 
 fn run(registry: &Registry, args: RunArgs) -> ExitCode {
@@ -240,12 +261,16 @@ fn run(registry: &Registry, args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Some(d) = args.duration {
-        if !(d.is_finite() && d > 0.0) {
-            eprintln!("--duration must be a positive number of seconds, got {d}");
+    let duration = match args.duration {
+        Some(d) if d.is_finite() && d > 0.0 && d <= MAX_DURATION_S => {
+            Some(Duration::from_secs_f64(d))
+        }
+        Some(d) => {
+            eprintln!("--duration must be a number of seconds in (0, {MAX_DURATION_S:e}], got {d}");
             return ExitCode::from(2);
         }
-    }
+        None => None,
+    };
     let serve_addr = match args.serve.as_deref().map(parse_serve_addr).transpose() {
         Ok(a) => a,
         Err(e) => {
@@ -301,10 +326,10 @@ fn run(registry: &Registry, args: RunArgs) -> ExitCode {
             }
         };
         spawn_signal_handler(handle.clone());
-        if let Some(d) = args.duration {
+        if let Some(d) = duration {
             let h = handle.clone();
             tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_secs_f64(d)).await;
+                tokio::time::sleep(d).await;
                 h.stop();
             });
         }

@@ -76,12 +76,13 @@ pub fn summary_table(s: &PipelineSnapshot) -> String {
     let _ = writeln!(o, "\npipeline ran {:.2} s — {}", s.elapsed_s, s.state);
     let _ = writeln!(
         o,
-        "{:<14} {:<16} {:<9} {:>9} {:>9} {:>11} {:>6} {:>9} {:>9} {:>9}",
+        "{:<14} {:<16} {:<9} {:>9} {:>9} {:>10} {:>10} {:>6} {:>9} {:>9} {:>9}",
         "stage",
         "type",
         "state",
         "pkts in",
         "pkts out",
+        "frames in",
         "frames out",
         "busy%",
         "p50 ms",
@@ -91,13 +92,14 @@ pub fn summary_table(s: &PipelineSnapshot) -> String {
     for st in &s.stages {
         let _ = writeln!(
             o,
-            "{:<14} {:<16} {:<9} {:>9} {:>9} {:>11} {:>6.2} {:>9} {:>9} {:>9}",
+            "{:<14} {:<16} {:<9} {:>9} {:>9} {:>10} {:>10} {:>6.2} {:>9} {:>9} {:>9}",
             st.id,
             st.kind,
             st.state,
             st.packets_in,
             st.packets_out,
-            st.frames_out.max(st.frames_in),
+            st.frames_in,
+            st.frames_out,
             st.busy_ns as f64 / 1e9 / secs * 100.0,
             ms(st.latency_p50_ns),
             ms(st.latency_p99_ns),

@@ -141,8 +141,8 @@ pub fn main(args: TopArgs) -> ExitCode {
             .ok()
             .filter(|t| !t.is_empty())
     });
-    if !(args.interval.is_finite() && args.interval >= 0.05) {
-        eprintln!("--interval must be at least 0.05 s");
+    if !(args.interval.is_finite() && (0.05..=3600.0).contains(&args.interval)) {
+        eprintln!("--interval must be between 0.05 and 3600 s");
         return ExitCode::from(2);
     }
     let rt = match tokio::runtime::Builder::new_current_thread()

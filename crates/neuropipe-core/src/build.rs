@@ -364,12 +364,32 @@ impl<'a> StageBuilder<'a> {
                     ),
                 ));
             }
+            if p.count < self.env.auto_pool_count {
+                return Err(BuildError::param(
+                    "pool",
+                    format!(
+                        "pool `{name}` has {} packets, but this pipeline can hold up to {} at once (every queue full plus two per stage): with fewer it can deadlock; use \"count\": {} or more, or lower link capacities",
+                        p.count,
+                        self.env.auto_pool_count,
+                        self.env.auto_pool_count
+                    ),
+                ));
+            }
             return p.typed::<T>().ok_or_else(|| {
                 BuildError::param("pool", format!("pool `{name}` has the wrong payload type"))
             });
         }
         let name = self.id().to_string();
-        let pool = MemoryPool::<T>::new(&name, self.env.auto_pool_count, frames, channels);
+        let count = self.env.auto_pool_count;
+        let bytes = (frames * channels * T::KIND.sample_bytes()).saturating_mul(count);
+        if bytes > crate::config::MAX_POOL_BYTES {
+            return Err(BuildError::stage(format!(
+                "its private pool of {count} packets x {frames} frames x {channels} channels would need {} MiB (limit {} MiB): lower the packet size or the link capacities",
+                bytes >> 20,
+                crate::config::MAX_POOL_BYTES >> 20
+            )));
+        }
+        let pool = MemoryPool::<T>::new(&name, count, frames, channels);
         self.env.pool_infos.push((name, pool.metrics().clone()));
         Ok(pool)
     }

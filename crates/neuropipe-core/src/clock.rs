@@ -58,3 +58,55 @@ impl Default for Clock {
         Clock::new()
     }
 }
+
+/// Drift-free real-time pacing for sources that produce frames at a nominal rate.
+///
+/// The time of frame `f` is `anchor_time + (f − anchor_frame) / rate`, computed from the frame
+/// index (never by accumulating sleeps), so a source paced by it does not drift however long
+/// it runs. After a pause, [`reanchor`](Self::reanchor) makes the next frame start "now": the
+/// pause shows as a gap in timestamps, not in frame indices.
+#[derive(Clone, Copy, Debug)]
+pub struct Pacer {
+    rate: f64,
+    anchor: Option<(u64, u64)>,
+    discontinuity: bool,
+}
+
+impl Pacer {
+    /// A pacer for `rate` frames per second (must be positive and finite).
+    pub fn new(rate: f64) -> Self {
+        Pacer {
+            rate,
+            anchor: None,
+            discontinuity: false,
+        }
+    }
+
+    /// Time of frame `frame` in clock nanoseconds (relative to frame 0 at 0 before anchoring).
+    pub fn frame_time_ns(&self, frame: u64) -> u64 {
+        let (t0, f0) = self.anchor.unwrap_or((0, 0));
+        let dt = (frame.saturating_sub(f0) as f64 * 1e9 / self.rate).min(u64::MAX as f64);
+        t0.saturating_add(dt as u64)
+    }
+
+    /// When a packet of frames `first..first + n` is complete: the time of its last frame.
+    /// Anchors the pacer at `clock.now_ns()` for frame `first` if it is not anchored yet.
+    pub fn due(&mut self, clock: &Clock, first: u64, n: u64) -> Instant {
+        if self.anchor.is_none() {
+            self.anchor = Some((clock.now_ns(), first));
+        }
+        clock.instant_at(self.frame_time_ns(first + n.max(1) - 1))
+    }
+
+    /// Forgets the anchor (call on `Resume`); the next packet will report a discontinuity.
+    pub fn reanchor(&mut self) {
+        if self.anchor.take().is_some() {
+            self.discontinuity = true;
+        }
+    }
+
+    /// Whether the packet about to be sent follows a pause (true once per pause).
+    pub fn take_discontinuity(&mut self) -> bool {
+        std::mem::take(&mut self.discontinuity)
+    }
+}

@@ -37,6 +37,8 @@ pub const MAX_POOL_COUNT: usize = 65_536;
 pub const MAX_CHANNELS: usize = 4096;
 /// Largest frames per packet accepted.
 pub const MAX_FRAMES: usize = 1 << 20;
+/// Largest memory one pool may preallocate (bytes): a typo must not exhaust the machine.
+pub const MAX_POOL_BYTES: usize = 1 << 31;
 
 /// A parsed pipeline file.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -411,12 +413,25 @@ fn parse_pool(c: &mut Ctx, path: &str, v: &Value) -> Option<PoolConfig> {
         MAX_CHANNELS,
     );
     let count = c.uint(&format!("{path}.count"), o.get("count"), 1, MAX_POOL_COUNT);
+    let (payload, frames, channels, count) = (payload?, frames?, channels?, count?);
+    let bytes = (frames * channels * payload.sample_bytes()).saturating_mul(count);
+    if bytes > MAX_POOL_BYTES {
+        c.err(
+            path,
+            format!(
+                "pool of {count} packets x {frames} frames x {channels} channels of {payload} needs {} MiB, more than the {} MiB limit of one pool",
+                bytes >> 20,
+                MAX_POOL_BYTES >> 20
+            ),
+        );
+        return None;
+    }
     Some(PoolConfig {
         name: name?,
-        payload: payload?,
-        frames: frames?,
-        channels: channels?,
-        count: count?,
+        payload,
+        frames,
+        channels,
+        count,
     })
 }
 

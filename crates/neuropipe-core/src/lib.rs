@@ -40,7 +40,7 @@ mod stream;
 mod tap;
 
 pub use build::StageBuilder;
-pub use clock::Clock;
+pub use clock::{Clock, Pacer};
 pub use config::{
     Endpoint, LinkConfig, PipelineConfig, PoolConfig, StageConfig, StreamOverrides,
     DEFAULT_CAPACITY,

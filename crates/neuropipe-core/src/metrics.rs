@@ -165,7 +165,8 @@ impl StageMetrics {
     }
     #[inline]
     pub(crate) fn record_latency(&self, ns: u64) {
-        if let Ok(mut h) = self.latency.lock() {
+        // Never wait for an observer taking a snapshot: skip this one sample instead.
+        if let Ok(mut h) = self.latency.try_lock() {
             h.saturating_record(ns.max(1_000));
         }
     }

@@ -158,9 +158,16 @@ impl ParamSpec {
             },
             ParamKind::Float { min, max } => match v.as_f64() {
                 Some(x) if x >= *min && x <= *max => Ok(()),
-                Some(x) => Err(format!("`{name}` = {x} is out of range {min}..={max}")),
+                Some(x) => Err(format!(
+                    "`{name}` = {} is out of range {}..={}",
+                    num(x),
+                    num(*min),
+                    num(*max)
+                )),
                 None => Err(format!(
-                    "`{name}` must be a number in {min}..={max}, got {got}"
+                    "`{name}` must be a number in {}..={}, got {got}",
+                    num(*min),
+                    num(*max)
                 )),
             },
             ParamKind::Str { choices } => match v.as_str() {
@@ -179,7 +186,12 @@ impl ParamSpec {
             ParamKind::FloatList { min, max } => check_list(name, v, *min, *max),
             ParamKind::FloatOrList { min, max } => match v.as_f64() {
                 Some(x) if x >= *min && x <= *max => Ok(()),
-                Some(x) => Err(format!("`{name}` = {x} is out of range {min}..={max}")),
+                Some(x) => Err(format!(
+                    "`{name}` = {} is out of range {}..={}",
+                    num(x),
+                    num(*min),
+                    num(*max)
+                )),
                 None if v.is_array() => check_list(name, v, *min, *max),
                 None => Err(format!(
                     "`{name}` must be a number or an array of numbers, got {got}"
@@ -230,7 +242,7 @@ impl ParamSpec {
         match &self.kind {
             ParamKind::Bool => "bool".into(),
             ParamKind::Int { min, max } => format!("integer {min}..={max}"),
-            ParamKind::Float { min, max } => format!("number {min}..={max}"),
+            ParamKind::Float { min, max } => format!("number {}..={}", num(*min), num(*max)),
             ParamKind::Str { choices } if choices.is_empty() => "string".into(),
             ParamKind::Str { choices } => choices.join("|"),
             ParamKind::FloatList { min, max } => format!("[number {min}..={max}]"),
@@ -262,6 +274,16 @@ fn check_list(name: &str, v: &Value, min: f64, max: f64) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A number for messages: plain when moderate, scientific when huge or tiny (`1e300`, not 300
+/// digits).
+pub(crate) fn num(x: f64) -> String {
+    if x != 0.0 && (x.abs() >= 1e9 || x.abs() < 1e-4) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
 }
 
 /// Describes a JSON value for error messages: `string "abc"`, `number 3`, `array`, …

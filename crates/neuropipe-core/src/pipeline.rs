@@ -314,9 +314,20 @@ impl PipelineHandle {
         let reply = rx
             .await
             .map_err(|_| ControlError::NotRunning(stage.to_string()))?;
-        if let (Ok(v), ControlMsg::UpdateParam(k, _)) = (&reply, &msg) {
-            if let Ok(mut p) = entry.params.lock() {
-                p.insert(k.clone(), v.clone());
+        if let (Ok(v), Ok(mut p)) = (&reply, entry.params.lock()) {
+            match &msg {
+                ControlMsg::UpdateParam(k, _) => {
+                    p.insert(k.clone(), v.clone());
+                }
+                // A stage that handles Pause itself (a filter that bypasses) and has a live
+                // `enabled` parameter: keep the reported value true to what it does.
+                ControlMsg::Pause | ControlMsg::Resume
+                    if entry.spec.param_spec("enabled").is_some_and(|s| s.live)
+                        && !matches!(v.as_str(), Some("paused" | "running")) =>
+                {
+                    p.insert("enabled".into(), Value::from(msg == ControlMsg::Resume));
+                }
+                _ => {}
             }
         }
         reply

@@ -186,6 +186,7 @@ impl<T: Payload> MemoryPool<T> {
             kind: T::KIND,
             frames: self.inner.frames,
             channels: self.inner.channels,
+            count: self.inner.slots.len(),
             metrics: self.inner.metrics.clone(),
         }
     }
@@ -210,6 +211,7 @@ pub(crate) struct ErasedPool {
     pub(crate) kind: PayloadKind,
     pub(crate) frames: usize,
     pub(crate) channels: usize,
+    pub(crate) count: usize,
     pub(crate) metrics: Arc<PoolMetrics>,
 }
 

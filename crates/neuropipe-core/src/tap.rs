@@ -145,9 +145,11 @@ impl SignalTap {
 async fn next_from<S: Sample>(l: &LinkShared<Samples<S>>) -> Option<TapPacket> {
     loop {
         if let Some(p) = l.q.pop() {
+            // The tap's buffers are sized from the stream info; never trust a header past them.
+            let n = p.header.len().min(p.payload.capacity());
             return Some(TapPacket {
                 header: p.header,
-                samples: p.samples().iter().map(|s| s.to_f64()).collect(),
+                samples: p.payload.raw()[..n].iter().map(|s| s.to_f64()).collect(),
             });
         }
         if l.tx_closed.load(Ordering::Acquire) {

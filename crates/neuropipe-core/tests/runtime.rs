@@ -175,7 +175,7 @@ async fn control_param_update_applies_and_bad_param_keeps_stage_running() {
     assert_eq!(
         h.set_param("add", "add", json!("x")).await,
         Err(ControlError::Rejected(
-            "`add` must be a number in -1000000000..=1000000000, got string \"x\"".into()
+            "`add` must be a number in -1e9..=1e9, got string \"x\"".into()
         ))
     );
     let err = h.set_param("nope", "add", json!(1.0)).await.unwrap_err();

@@ -9,9 +9,9 @@
 
 use crate::util::{ads1299_uv_per_count, TEN_TWENTY};
 use neuropipe_core::{
-    BoxedStage, BuildError, ControlMsg, DataPlaneStage, Handled, MemoryPool, OutputId, ParamSpec,
-    PayloadKind, PortSpec, RawEegPacket, StageBuilder, StageContext, StageError, StageSpec,
-    StreamInfo, FLAG_DISCONTINUITY,
+    BoxedStage, BuildError, ControlMsg, DataPlaneStage, Handled, MemoryPool, OutputId, Pacer,
+    ParamSpec, PayloadKind, PortSpec, RawEegPacket, StageBuilder, StageContext, StageError,
+    StageSpec, StreamInfo, FLAG_DISCONTINUITY,
 };
 use serde_json::Value;
 use std::f64::consts::TAU;
@@ -179,8 +179,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         uv_per_count,
         next_frame: 0,
         sequence: 0,
-        anchor: None,
-        discontinuity: false,
+        pacer: Pacer::new(rate),
         uv: vec![0.0; channels],
     }))
 }
@@ -377,19 +376,9 @@ pub struct SimulatedEeg {
     uv_per_count: f64,
     next_frame: u64,
     sequence: u64,
-    /// Real-time pacing anchor: (clock ns, frame index at that time).
-    anchor: Option<(u64, u64)>,
-    discontinuity: bool,
+    /// Real-time pacing (drift-free, re-anchored after a pause).
+    pacer: Pacer,
     uv: Vec<f64>,
-}
-
-impl SimulatedEeg {
-    fn frame_time_ns(&self, frame: u64) -> u64 {
-        match self.anchor {
-            Some((t0, f0)) => t0 + ((frame - f0) as f64 * 1e9 / self.gen.model.rate) as u64,
-            None => (frame as f64 * 1e9 / self.gen.model.rate) as u64,
-        }
-    }
 }
 
 impl DataPlaneStage for SimulatedEeg {
@@ -401,23 +390,20 @@ impl DataPlaneStage for SimulatedEeg {
         };
         let first = self.next_frame;
         if self.realtime {
-            if self.anchor.is_none() {
-                self.anchor = Some((ctx.clock().now_ns(), first));
-            }
             // The packet is complete when its last frame has been "acquired" (at its timestamp).
-            let due = self.frame_time_ns(first + remaining as u64 - 1);
-            if !ctx.sleep_until(ctx.clock().instant_at(due)).await {
+            let due = self.pacer.due(ctx.clock(), first, remaining as u64);
+            if !ctx.sleep_until(due).await {
                 return Ok(()); // a control message is waiting
             }
         }
         let mut pkt = self.pool.acquire().await;
         pkt.set_shape(remaining, self.channels)?;
-        let timestamp = self.frame_time_ns(first);
+        let timestamp = self.pacer.frame_time_ns(first);
         let h = &mut pkt.header;
         h.sequence = self.sequence;
         h.first_frame = first;
         h.timestamp = timestamp;
-        if std::mem::take(&mut self.discontinuity) {
+        if self.pacer.take_discontinuity() {
             h.flags |= FLAG_DISCONTINUITY;
         }
         let limit = ((1i64 << 23) - 1) as f64;
@@ -446,10 +432,7 @@ impl DataPlaneStage for SimulatedEeg {
             ControlMsg::Resume => {
                 // Continue with the next frame index, re-anchored in time: the pause shows as a
                 // gap in timestamps, not in sample indices.
-                if self.anchor.is_some() {
-                    self.anchor = None;
-                    self.discontinuity = true;
-                }
+                self.pacer.reanchor();
                 Ok(Handled::Default)
             }
             ControlMsg::UpdateParam(k, v) => {

@@ -24,8 +24,8 @@ use super::paths::resolve_input;
 use super::replay_source::{open, ReplaySource};
 use neuropipe_core::{
     BoxedStage, BuildError, ChannelInfo, ControlMsg, DataPlaneStage, EventKind, Handled,
-    MemoryPool, OutputId, Packet, ParamSpec, PayloadKind, PortSpec, StageBuilder, StageContext,
-    StageError, StageSpec, StreamInfo, VoltageEegPacket, FLAG_DISCONTINUITY,
+    MemoryPool, OutputId, Pacer, Packet, ParamSpec, PayloadKind, PortSpec, StageBuilder,
+    StageContext, StageError, StageSpec, StreamInfo, VoltageEegPacket, FLAG_DISCONTINUITY,
 };
 
 /// Stage type specification.
@@ -104,7 +104,6 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         source: opened.source,
         file: path.display().to_string(),
         markers: opened.markers,
-        rate: opened.rate,
         pool,
         out,
         frames,
@@ -118,8 +117,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         limit_marker: 0,
         next_frame: 0,
         sequence: 0,
-        anchor: None,
-        discontinuity: false,
+        pacer: Pacer::new(opened.rate),
         pass_frames: 0,
         passes: 0,
     }))
@@ -131,7 +129,6 @@ pub struct FileReplay {
     file: String,
     /// (frame in the file, text), sorted.
     markers: Vec<(u64, String)>,
-    rate: f64,
     pool: MemoryPool<VoltageEegPacket>,
     out: OutputId<VoltageEegPacket>,
     frames: usize,
@@ -151,23 +148,14 @@ pub struct FileReplay {
     /// Frame index of the stream (never reset).
     next_frame: u64,
     sequence: u64,
-    /// Real-time pacing anchor: (clock ns, frame index at that time).
-    anchor: Option<(u64, u64)>,
-    /// The next packet follows a pause.
-    discontinuity: bool,
+    /// Real-time pacing (drift-free, re-anchored after a pause).
+    pacer: Pacer,
     /// Frames sent in the current pass (a loop of an empty file ends the stream).
     pass_frames: u64,
     passes: u64,
 }
 
 impl FileReplay {
-    fn frame_time_ns(&self, frame: u64) -> u64 {
-        match self.anchor {
-            Some((t0, f0)) => t0 + ((frame - f0) as f64 * 1e9 / self.rate) as u64,
-            None => (frame as f64 * 1e9 / self.rate) as u64,
-        }
-    }
-
     /// Publishes the markers at or before the last frame sent.
     fn emit_markers(&mut self, ctx: &StageContext, all: bool) {
         while let Some((frame, text)) = self.markers.get(self.next_marker) {
@@ -248,17 +236,14 @@ impl DataPlaneStage for FileReplay {
         let first = pkt.header.first_frame;
         let n = pkt.header.frames() as u64;
         if self.realtime {
-            if self.anchor.is_none() {
-                self.anchor = Some((ctx.clock().now_ns(), first));
-            }
-            let due = self.frame_time_ns(first + n);
-            if !ctx.sleep_until(ctx.clock().instant_at(due)).await {
+            let due = self.pacer.due(ctx.clock(), first, n);
+            if !ctx.sleep_until(due).await {
                 self.pending = Some(pkt);
                 return Ok(()); // a control message is waiting
             }
         }
-        pkt.header.timestamp = self.frame_time_ns(first);
-        if std::mem::take(&mut self.discontinuity) {
+        pkt.header.timestamp = self.pacer.frame_time_ns(first);
+        if self.pacer.take_discontinuity() {
             pkt.header.flags |= FLAG_DISCONTINUITY;
         }
         ctx.output(self.out).send(pkt).await?;
@@ -276,10 +261,7 @@ impl DataPlaneStage for FileReplay {
         if let ControlMsg::Resume = msg {
             // Continue with the next frame index, re-anchored in time: the pause shows as a
             // gap in timestamps, not in sample indices.
-            if self.anchor.is_some() {
-                self.anchor = None;
-                self.discontinuity = true;
-            }
+            self.pacer.reanchor();
         }
         Ok(Handled::Default)
     }

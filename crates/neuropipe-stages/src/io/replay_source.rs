@@ -81,18 +81,34 @@ pub(crate) fn open(
         .and_then(|mut f| f.read(&mut head))
         .map_err(|e| BuildError::param("path", format!("cannot open {name}: {e}")))?;
     let is_edf = n == 8 && (head == *b"0       " || head == EdfFormat::Bdf.version_field());
-    if is_edf {
+    let opened = if is_edf {
         if sample_rate.is_some() {
             return Err(BuildError::param(
                 "sample_rate",
                 format!("{name} is an EDF/BDF file, which has its own sample rate: leave out sample_rate"),
             ));
         }
-        open_edf(path, select)
+        open_edf(path, select)?
     } else {
-        open_csv(path, select, sample_rate)
+        open_csv(path, select, sample_rate)?
+    };
+    // A file's own rate gets the same bounds as the `sample_rate` parameter.
+    if !(MIN_RATE..=MAX_RATE).contains(&opened.rate) {
+        return Err(BuildError::param(
+            "path",
+            format!(
+                "{name}: its sample rate {:e} Hz is outside {MIN_RATE}..={MAX_RATE} Hz (a corrupt record duration or timestamp column?)",
+                opened.rate
+            ),
+        ));
     }
+    Ok(opened)
 }
+
+/// Sample rates FileReplay accepts (Hz), from the file or the `sample_rate` parameter.
+pub(crate) const MIN_RATE: f64 = 0.001;
+/// See [`MIN_RATE`].
+pub(crate) const MAX_RATE: f64 = 1e6;
 
 /// Indices of the selected labels in `labels`.
 fn selection(
