@@ -239,3 +239,27 @@ fn mutated_files_never_panic() {
         let _ = errors(&text); // must not panic
     }
 }
+
+#[test]
+fn pools_too_few_or_too_big() {
+    // count 1: a fan-out copy would wait forever for a second buffer.
+    check(
+        r#"{"pools": [{"name": "p", "payload": "f32", "frames": 4, "channels": 2, "count": 1}],
+            "stages": [{"id": "src", "type": "TestSource", "params": {"pool": "p"}},
+                       {"id": "sink", "type": "TestSink", "params": {"probe": "x"}}],
+            "links": ["src -> sink"]}"#,
+        &["$.stages[0].params.pool: stage `src` (TestSource): pool `p` has 1 packets, but this pipeline can hold up to 14 at once (every queue full plus two per stage): with fewer it can deadlock; use \"count\": 14 or more, or lower link capacities"],
+    );
+    check(
+        r#"{"pools": [{"name": "p", "payload": "f64", "frames": 1048576, "channels": 4096, "count": 65536}],
+            "stages": [{"id": "src", "type": "TestSource"}, {"id": "sink", "type": "TestSink", "params": {"probe": "x"}}],
+            "links": ["src -> sink"]}"#,
+        &["$.pools[0]: pool of 65536 packets x 1048576 frames x 4096 channels of f64 needs 2147483648 MiB, more than the 2048 MiB limit of one pool"],
+    );
+    check(
+        r#"{"stages": [{"id": "src", "type": "TestSource", "params": {"frames": 4096, "channels": 256}},
+                      {"id": "sink", "type": "TestSink", "params": {"probe": "x"}}],
+            "links": [{"from": "src", "to": "sink", "capacity": 65536}]}"#,
+        &["$.stages[0]: stage `src` (TestSource): its private pool of 65542 packets x 4096 frames x 256 channels would need 262168 MiB (limit 2048 MiB): lower the packet size or the link capacities"],
+    );
+}
