@@ -46,7 +46,7 @@ async fn end_of_stream_propagates_and_every_frame_arrives_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backpressure_slow_sink_throttles_source_and_memory_stays_bounded() {
     let p = build(json!({
-        "pools": [{"name": "small", "payload": "f32", "frames": 4, "channels": 2, "count": 6}],
+        "pools": [{"name": "small", "payload": "f32", "frames": 4, "channels": 2, "count": 8}],
         "stages": [
             {"id": "src", "type": "TestSource", "params": {"packets": 40, "pool": "small"}},
             {"id": "sink", "type": "TestSink", "params": {"probe": "bp", "delay_ms": 5.0}}
@@ -64,7 +64,7 @@ async fn backpressure_slow_sink_throttles_source_and_memory_stays_bounded() {
     assert!(link.high_water <= 2);
     assert_eq!(link.dropped, 0);
     let pool = &report.snapshot.pools[0];
-    assert!(pool.high_water <= 6);
+    assert!(pool.high_water <= 8, "memory bounded by the pool: {pool:?}");
     assert_continuous(&probe("bp").headers.lock().unwrap(), 40, 4);
     drop(h);
 }
