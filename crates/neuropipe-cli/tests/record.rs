@@ -21,24 +21,7 @@ fn tmp_dir(name: &str) -> PathBuf {
     d
 }
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn python() -> Option<PathBuf> {
-    let p = std::env::var_os("NEUROPIPE_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join(".venv/bin/python"));
-    if p.exists() {
-        return Some(p);
-    }
-    let msg = format!("no Python at {} (run `bash scripts/venv.sh`)", p.display());
-    if std::env::var_os("CI").is_some() || std::env::var_os("NEUROPIPE_REQUIRE_PYTHON").is_some() {
-        panic!("{msg}");
-    }
-    eprintln!("SKIPPED python checks: {msg}");
-    None
-}
+use neuropipe_testkit::python;
 
 /// What the header says, checked against the file length: (signals without annotations,
 /// complete records, record duration, trailing bytes after the last complete record).

@@ -21,23 +21,7 @@ fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn python() -> Option<PathBuf> {
-    let p = std::env::var_os("NEUROPIPE_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join(".venv/bin/python"));
-    if p.exists() {
-        return Some(p);
-    }
-    let msg = format!(
-        "python interop: no Python at {} (run `bash scripts/venv.sh` or set NEUROPIPE_PYTHON)",
-        p.display()
-    );
-    if std::env::var_os("CI").is_some() || std::env::var_os("NEUROPIPE_REQUIRE_PYTHON").is_some() {
-        panic!("{msg}");
-    }
-    eprintln!("SKIPPED {msg}");
-    None
-}
+use neuropipe_testkit::python;
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(

@@ -82,3 +82,29 @@ pub fn thread_peak_bytes() -> usize {
 pub fn reset_thread_peak() {
     PEAK.with(|p| p.set(LIVE.with(Cell::get)));
 }
+
+/// The workspace root (where `.venv`, `scripts/` and `pipelines/` are).
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The Python with the pinned packages (SciPy, MNE, pyedflib, edfio, pylsl):
+/// `NEUROPIPE_PYTHON`, else the workspace's `.venv`. Without it the caller skips, except
+/// under `CI` or `NEUROPIPE_REQUIRE_PYTHON`, where a missing Python is a failure (panic).
+pub fn python() -> Option<std::path::PathBuf> {
+    let p = std::env::var_os("NEUROPIPE_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".venv/bin/python"));
+    if p.exists() {
+        return Some(p);
+    }
+    let msg = format!(
+        "no Python at {} (run `bash scripts/venv.sh` or set NEUROPIPE_PYTHON)",
+        p.display()
+    );
+    if std::env::var_os("CI").is_some() || std::env::var_os("NEUROPIPE_REQUIRE_PYTHON").is_some() {
+        panic!("{msg}");
+    }
+    eprintln!("SKIPPED python checks: {msg}");
+    None
+}

@@ -76,11 +76,5 @@ pub fn enter_netns(test: &str) -> bool {
     false
 }
 
-/// The Python interpreter with pylsl: `NEUROPIPE_PYTHON`, else the workspace's `.venv`.
-pub fn python() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("NEUROPIPE_PYTHON") {
-        return Some(PathBuf::from(p));
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
-    venv.exists().then_some(venv)
-}
+#[allow(unused_imports)] // not every test binary that includes this module uses it
+pub use neuropipe_testkit::python;

@@ -133,26 +133,8 @@ pub fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// The Python with MNE, pyedflib and edfio: `NEUROPIPE_PYTHON`, else the workspace's
-/// `.venv`. Without it the caller skips (but under `CI` or `NEUROPIPE_REQUIRE_PYTHON` that is
-/// a failure).
-pub fn python() -> Option<PathBuf> {
-    let p = std::env::var_os("NEUROPIPE_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join(".venv/bin/python"));
-    if p.exists() {
-        return Some(p);
-    }
-    let msg = format!(
-        "python interop: no Python at {} (run `bash scripts/venv.sh` or set NEUROPIPE_PYTHON)",
-        p.display()
-    );
-    if std::env::var_os("CI").is_some() || std::env::var_os("NEUROPIPE_REQUIRE_PYTHON").is_some() {
-        panic!("{msg}");
-    }
-    eprintln!("SKIPPED {msg}");
-    None
-}
+#[allow(unused_imports)] // not every test binary that includes this module uses it
+pub use neuropipe_testkit::python;
 
 /// Runs a Python script, panicking with its output if it fails; returns stdout.
 pub fn run_python(python: &Path, args: &[&Path]) -> String {
