@@ -235,10 +235,11 @@ def gen_sosfilt() -> int:
             x = signal(seed, frames, channels)
             y = sig.sosfilt(sos, x, axis=0)
             p.add(f"sosfilt/{fi}/{seed}/f64", y)
+            # f32 data as users filter it: f64 coefficients, so SciPy computes in f64.
             x32 = x.astype(np.float32)
-            y32 = sig.sosfilt(sos.astype(np.float32), x32, axis=0)
-            assert y32.dtype == np.float32
-            p.add(f"sosfilt/{fi}/{seed}/f32", y32)
+            y32 = sig.sosfilt(sos, x32, axis=0)
+            assert y32.dtype == np.float64
+            p.add(f"sosfilt/{fi}/{seed}/f32in", y32)
             if fi > 1:
                 continue
             # Steady-state start: zi = sosfilt_zi(sos) * x[0] per channel.
@@ -246,6 +247,57 @@ def gen_sosfilt() -> int:
             y_ss, _ = sig.sosfilt(sos, x, axis=0, zi=zi)
             p.add(f"sosfilt_ss/{fi}/{seed}/f64", y_ss)
     return p.write("sosfilt.ref")
+
+
+# (name, fs, seconds, channels, sos): the filters EEG uses most, at 500-2000 Hz, including
+# sub-Hz high-passes, which f32 coefficients or f32 state get badly wrong.
+PRECISION = [
+    ("highpass_0.5_o2", 500.0, 5, 8, lambda fs: sig.butter(2, 0.5, "highpass", fs=fs, output="sos")),
+    ("highpass_0.1_o4", 1000.0, 5, 6, lambda fs: sig.butter(4, 0.1, "highpass", fs=fs, output="sos")),
+    ("highpass_0.05_o2", 2000.0, 5, 4, lambda fs: sig.butter(2, 0.05, "highpass", fs=fs, output="sos")),
+    ("bandpass_0.1_40_o4", 1000.0, 5, 6,
+     lambda fs: sig.butter(4, [0.1, 40.0], "bandpass", fs=fs, output="sos")),
+    ("bandpass_0.5_100_o2", 2000.0, 5, 4,
+     lambda fs: sig.butter(2, [0.5, 100.0], "bandpass", fs=fs, output="sos")),
+    ("lowpass_40_o8", 2000.0, 5, 4, lambda fs: sig.butter(8, 40.0, "lowpass", fs=fs, output="sos")),
+    ("bandstop_48_52_o2", 1000.0, 5, 6,
+     lambda fs: sig.butter(2, [48.0, 52.0], "bandstop", fs=fs, output="sos")),
+    ("notch_50_q30", 1000.0, 5, 6, lambda fs: np.concatenate(sig.iirnotch(50.0, 30.0, fs=fs))[None, :]),
+    ("notch_60_q35", 2000.0, 5, 4, lambda fs: np.concatenate(sig.iirnotch(60.0, 35.0, fs=fs))[None, :]),
+]
+
+
+def eeg_with_offsets(seed: int, frames: int, channels: int, fs: float) -> np.ndarray:
+    """~15 uV RMS of EEG-like signal riding on +-20 mV electrode offsets with slow drift (uV)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(frames)[:, None] / fs
+    offset = rng.uniform(-20000.0, 20000.0, channels)[None, :]
+    drift = 40.0 * np.sin(2 * np.pi * 0.03 * t + rng.uniform(0, 6.28, channels))
+    alpha = 12.0 * np.sin(2 * np.pi * 10.0 * t + rng.uniform(0, 6.28, channels))
+    noise = 8.0 * rng.standard_normal((frames, channels))
+    return offset + drift + alpha + noise
+
+
+def gen_precision() -> int:
+    """f32 input, SciPy in f64 (f64 coefficients): the designed filter's true response.
+
+    References are stored as float32 (adds ~6e-8 relative error, far below the 1e-5 target)
+    to keep the file small; inputs are float32 by construction.
+    """
+    p = Pack()
+    for i, (name, fs, seconds, channels, design) in enumerate(PRECISION):
+        sos = design(fs)
+        x32 = eeg_with_offsets(100 + i, int(fs * seconds), channels, fs).astype(np.float32)
+        y0 = sig.sosfilt(sos, x32, axis=0)
+        zi = sig.sosfilt_zi(sos)[:, :, None] * x32[0].astype(np.float64)[None, None, :]
+        yss, _ = sig.sosfilt(sos, x32, axis=0, zi=zi)
+        assert y0.dtype == np.float64 and yss.dtype == np.float64
+        p.add(f"precision/{i}/fs", [fs])
+        p.add(f"precision/{i}/sos", sos)
+        p.add(f"precision/{i}/x", x32)
+        p.add(f"precision/{i}/zero", y0.astype(np.float32))
+        p.add(f"precision/{i}/steady", yss.astype(np.float32))
+    return p.write("precision.ref")
 
 
 def fir_designs() -> list[np.ndarray]:
@@ -333,7 +385,7 @@ def main() -> None:
     print(f"numpy {np.__version__}, scipy {scipy.__version__}", file=sys.stderr)
     OUT.mkdir(parents=True, exist_ok=True)
     total = 0
-    for gen in (gen_designs, gen_sosfilt, gen_fir, gen_welch):
+    for gen in (gen_designs, gen_sosfilt, gen_precision, gen_fir, gen_welch):
         n = gen()
         total += n
         print(f"{gen.__name__}: {n / 1024:.0f} KiB", file=sys.stderr)

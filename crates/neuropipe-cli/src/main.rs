@@ -58,6 +58,10 @@ enum Command {
         /// No live status line.
         #[arg(long)]
         quiet: bool,
+        /// Let recorders replace existing files (by default a run refuses to start rather
+        /// than overwrite a recording; or name files with `{date}`, `{time}`, `{n}`).
+        #[arg(long)]
+        overwrite: bool,
     },
     /// Check a pipeline file and report every problem at once.
     Validate {
@@ -99,6 +103,7 @@ fn main() -> ExitCode {
             token,
             stats_json,
             quiet,
+            overwrite,
         } => run(
             &registry,
             RunArgs {
@@ -109,6 +114,7 @@ fn main() -> ExitCode {
                 token,
                 stats_json,
                 quiet,
+                overwrite,
             },
         ),
         Command::Ctl(args) => ctl::main(args),
@@ -130,6 +136,7 @@ struct RunArgs {
     token: Option<String>,
     stats_json: Option<PathBuf>,
     quiet: bool,
+    overwrite: bool,
 }
 
 fn load(path: Option<&Path>) -> Result<PipelineConfig, String> {
@@ -283,6 +290,9 @@ fn run(registry: &Registry, args: RunArgs) -> ExitCode {
             eprintln!("--record {}: {e}", path.display());
             return ExitCode::from(2);
         }
+    }
+    if args.overwrite {
+        record::allow_overwrite(&mut cfg, registry);
     }
     let pipeline = match Pipeline::build(&cfg, registry) {
         Ok(p) => p,

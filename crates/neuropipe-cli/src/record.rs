@@ -83,3 +83,15 @@ pub fn attach(cfg: &mut PipelineConfig, registry: &Registry, path: &Path) -> Res
     cfg.links.push(link);
     Ok(())
 }
+
+/// `--overwrite`: sets `"overwrite": true` on every stage that has the parameter (recorders).
+pub fn allow_overwrite(cfg: &mut PipelineConfig, registry: &Registry) {
+    for stage in &mut cfg.stages {
+        let has = registry
+            .get(&stage.kind)
+            .is_some_and(|spec| spec.params.iter().any(|p| p.name == "overwrite"));
+        if has {
+            stage.params.insert("overwrite".into(), Value::Bool(true));
+        }
+    }
+}

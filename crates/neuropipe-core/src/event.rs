@@ -39,6 +39,12 @@ pub struct PipelineEvent {
     pub kind: EventKind,
     /// Human-readable detail (e.g. `cutoff_hz = 30`).
     pub text: String,
+    /// `time_ns` is the timestamp of a sample of the data (a marker's capture time, a replayed
+    /// annotation's onset), so recorders place the event on the sample whose timestamp it
+    /// matches. `false`: `time_ns` is when the event happened on the pipeline clock (a pause,
+    /// a parameter change, a marker injected through the API), placed by when packets left
+    /// their source.
+    pub on_sample: bool,
 }
 
 /// Sending side of the pipeline's event bus.
@@ -61,14 +67,20 @@ impl EventBus {
     pub fn publish(&self, ev: PipelineEvent) {
         let _ = self.tx.send(ev);
     }
-    /// A new receiver that sees events published from now on.
+    /// A new receiver that sees events published from now on. It keeps up to the bus's
+    /// capacity of unread events; beyond that the oldest are lost and the receiver is told
+    /// how many (recorders annotate and report such a loss).
     pub fn subscribe(&self) -> EventReceiver {
         self.tx.subscribe()
     }
 }
 
+/// Events kept for slow receivers by [`EventBus::default`]: 60 s of a 200 markers/s flood
+/// without any reader, so a recorder busy with a slow disk does not lose markers.
+pub const DEFAULT_EVENT_CAPACITY: usize = 16_384;
+
 impl Default for EventBus {
     fn default() -> Self {
-        EventBus::new(1024)
+        EventBus::new(DEFAULT_EVENT_CAPACITY)
     }
 }

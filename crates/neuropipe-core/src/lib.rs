@@ -47,9 +47,12 @@ pub use config::{
 };
 pub use control::{ControlError, ControlMsg, Handled};
 pub use error::{BuildError, ConfigError, ConfigErrors, StageError};
-pub use event::{EventBus, EventKind, EventReceiver, PipelineEvent};
+pub use event::{EventBus, EventKind, EventReceiver, PipelineEvent, DEFAULT_EVENT_CAPACITY};
 pub use metrics::{LinkSnapshot, PipelineSnapshot, PoolMetrics, PoolSnapshot, StageSnapshot};
-pub use packet::{Packet, PacketData, PacketHeader, FLAG_DISCONTINUITY, FLAG_LOST_SAMPLES};
+pub use packet::{
+    Packet, PacketData, PacketHeader, FLAG_DISCONTINUITY, FLAG_LOST_SAMPLES, FLAG_NONFINITE,
+    FLAG_OUT_OF_RANGE,
+};
 pub use params::{describe, ParamKind, ParamSpec, Params};
 pub use payload::{
     Payload, PayloadKind, RawEegPacket, Sample, Samples, VoltageEegPacket, VoltageEegPacket64,

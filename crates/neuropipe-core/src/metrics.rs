@@ -129,6 +129,8 @@ pub struct StageMetrics {
     pub(crate) busy_ns: AtomicU64,
     pub(crate) wait_ns: AtomicU64,
     pub(crate) bad_params: AtomicU64,
+    pub(crate) nonfinite: AtomicU64,
+    pub(crate) clipped: AtomicU64,
     latency: Mutex<Histogram<u64>>,
 }
 
@@ -143,6 +145,8 @@ impl Default for StageMetrics {
             busy_ns: AtomicU64::new(0),
             wait_ns: AtomicU64::new(0),
             bad_params: AtomicU64::new(0),
+            nonfinite: AtomicU64::new(0),
+            clipped: AtomicU64::new(0),
             // 1 µs .. 100 s, 3 significant digits; allocated once here.
             latency: Mutex::new(
                 Histogram::new_with_bounds(1_000, 100_000_000_000, 3)
@@ -195,6 +199,8 @@ impl StageMetrics {
                 .load(Relaxed)
                 .saturating_sub(self.wait_ns.load(Relaxed)),
             bad_params: self.bad_params.load(Relaxed),
+            nonfinite_samples: self.nonfinite.load(Relaxed),
+            clipped_samples: self.clipped.load(Relaxed),
             latency_count: count,
             latency_p50_ns: p50,
             latency_p99_ns: p99,
@@ -227,6 +233,12 @@ pub struct StageSnapshot {
     pub busy_ns: u64,
     /// Rejected control messages.
     pub bad_params: u64,
+    /// Non-finite (NaN/Inf) samples this stage found in its input or data source: they travel
+    /// on as NaN ("missing"), flagged [`FLAG_NONFINITE`](crate::FLAG_NONFINITE).
+    pub nonfinite_samples: u64,
+    /// Samples outside the range a stage can represent or was declared (sources: the physical
+    /// range; recorders: the file's range), clipped and annotated.
+    pub clipped_samples: u64,
     /// Packets whose end-to-end latency was recorded (sinks only).
     pub latency_count: u64,
     /// Median latency from source emission to this sink, ns.

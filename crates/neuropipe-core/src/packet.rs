@@ -13,6 +13,13 @@ pub const FLAG_DISCONTINUITY: u32 = 1 << 0;
 /// Header flag: the device reported lost samples just before this packet
 /// ([`PacketHeader::lost_frames`] says how many).
 pub const FLAG_LOST_SAMPLES: u32 = 1 << 1;
+/// Header flag: the packet holds non-finite samples. Sources turn every NaN or infinite input
+/// value into NaN (a missing sample) and set this flag; filters never carry NaN into their
+/// state; recorders write a defined value and annotate the span.
+pub const FLAG_NONFINITE: u32 = 1 << 2;
+/// Header flag: a source found values outside the stream's declared physical range (e.g. a
+/// railed amplifier); they are passed on unchanged.
+pub const FLAG_OUT_OF_RANGE: u32 = 1 << 3;
 
 /// Metadata of a packet.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -32,7 +39,8 @@ pub struct PacketHeader {
     pub channels: u32,
     /// Frames a device reported lost immediately before this packet.
     pub lost_frames: u32,
-    /// Bit flags: [`FLAG_DISCONTINUITY`], [`FLAG_LOST_SAMPLES`].
+    /// Bit flags: [`FLAG_DISCONTINUITY`], [`FLAG_LOST_SAMPLES`], [`FLAG_NONFINITE`],
+    /// [`FLAG_OUT_OF_RANGE`].
     pub flags: u32,
 }
 
@@ -74,6 +82,23 @@ impl<S: Sample> PacketData<Samples<S>> {
         let n = self.header.len();
         &mut self.payload.raw_mut()[..n]
     }
+    /// Source hygiene for the non-finite policy: turns every NaN or infinite sample into NaN
+    /// (the one "missing sample" value downstream stages handle), sets [`FLAG_NONFINITE`] if
+    /// there was any, and returns how many there were. Costs one pass; never allocates.
+    pub fn scrub_nonfinite(&mut self) -> usize {
+        let data = self.samples_mut();
+        if data.iter().fold(true, |ok, x| ok & x.is_finite()) {
+            return 0;
+        }
+        let mut n = 0;
+        for x in data.iter_mut().filter(|x| !x.is_finite()) {
+            *x = x.missing();
+            n += 1;
+        }
+        self.header.flags |= FLAG_NONFINITE;
+        n
+    }
+
     /// Sets the shape (frames × channels); fails if it does not fit the preallocated buffer.
     pub fn set_shape(&mut self, frames: usize, channels: usize) -> Result<(), StageError> {
         if frames * channels > self.payload.capacity() {

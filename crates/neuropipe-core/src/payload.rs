@@ -70,6 +70,10 @@ pub trait Sample: Copy + Default + Send + Sync + PartialEq + fmt::Debug + 'stati
     const KIND: PayloadKind;
     /// Converts to `f64` (for generic sinks such as recorders and displays).
     fn to_f64(self) -> f64;
+    /// Whether the value is a number (always for integers; not NaN or infinite for floats).
+    fn is_finite(self) -> bool;
+    /// The "missing sample" value: NaN for floats (integers have none: the value is kept).
+    fn missing(self) -> Self;
 }
 
 impl Sample for i32 {
@@ -78,6 +82,14 @@ impl Sample for i32 {
     fn to_f64(self) -> f64 {
         self as f64
     }
+    #[inline]
+    fn is_finite(self) -> bool {
+        true
+    }
+    #[inline]
+    fn missing(self) -> Self {
+        self
+    }
 }
 impl Sample for f32 {
     const KIND: PayloadKind = PayloadKind::F32;
@@ -85,12 +97,28 @@ impl Sample for f32 {
     fn to_f64(self) -> f64 {
         self as f64
     }
+    #[inline]
+    fn is_finite(self) -> bool {
+        f32::is_finite(self)
+    }
+    #[inline]
+    fn missing(self) -> Self {
+        f32::NAN
+    }
 }
 impl Sample for f64 {
     const KIND: PayloadKind = PayloadKind::F64;
     #[inline]
     fn to_f64(self) -> f64 {
         self
+    }
+    #[inline]
+    fn is_finite(self) -> bool {
+        f64::is_finite(self)
+    }
+    #[inline]
+    fn missing(self) -> Self {
+        f64::NAN
     }
 }
 

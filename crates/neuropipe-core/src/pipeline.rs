@@ -234,6 +234,7 @@ impl Pipeline {
             stage: String::new(),
             kind: EventKind::Started,
             text: format!("pipeline `{}` started", shared.config.name),
+            on_sample: false,
         });
         let mut tasks = vec![];
         for BuiltStage {
@@ -385,6 +386,7 @@ impl PipelineHandle {
                 stage: String::new(),
                 kind: EventKind::Stopping,
                 text: "stop requested".into(),
+                on_sample: false,
             });
             s.cancel.cancel();
         }

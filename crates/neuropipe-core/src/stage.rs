@@ -251,19 +251,44 @@ impl StageContext {
         self.shared.control_ready.notified().await
     }
 
-    /// Publishes a pipeline event from this stage (e.g. lost samples, a marker), stamped now.
-    pub fn emit_event(&self, kind: EventKind, text: impl Into<String>) {
-        self.emit_event_at(self.shared.clock.now_ns(), kind, text);
+    /// Counts non-finite samples this stage found (shown in metrics and the run summary).
+    pub fn count_nonfinite(&self, samples: u64) {
+        self.shared
+            .metrics
+            .nonfinite
+            .fetch_add(samples, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// Publishes a pipeline event that happened at `time_ns` on the pipeline clock (e.g. a
-    /// marker with its device or LSL capture time), so recorders place it on its sample.
+    /// Counts samples this stage clipped (shown in metrics and the run summary).
+    pub fn count_clipped(&self, samples: u64) {
+        self.shared
+            .metrics
+            .clipped
+            .fetch_add(samples, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Publishes a pipeline event from this stage (e.g. lost samples, a marker), stamped now.
+    pub fn emit_event(&self, kind: EventKind, text: impl Into<String>) {
+        self.events.publish(PipelineEvent {
+            time_ns: self.shared.clock.now_ns(),
+            stage: self.shared.id.to_string(),
+            kind,
+            text: text.into(),
+            on_sample: false,
+        });
+    }
+
+    /// Publishes an event tied to a sample: `time_ns` is that sample's timestamp on the
+    /// pipeline clock, in the same time base as the packets' `timestamp` (e.g. a marker with
+    /// its LSL capture time, or a replayed annotation's onset). Recorders place it on the
+    /// sample whose timestamp it matches, whatever the packet boundaries.
     pub fn emit_event_at(&self, time_ns: u64, kind: EventKind, text: impl Into<String>) {
         self.events.publish(PipelineEvent {
             time_ns,
             stage: self.shared.id.to_string(),
             kind,
             text: text.into(),
+            on_sample: true,
         });
     }
 }

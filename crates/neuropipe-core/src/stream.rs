@@ -33,6 +33,11 @@ pub struct StreamInfo {
     pub payload: PayloadKind,
     /// UTC start of the stream, nanoseconds since the Unix epoch (the pipeline clock's origin).
     pub start_unix_ns: u128,
+    /// Filters applied upstream, in order, in EDF+ "prefilter" notation (`HP:1Hz`,
+    /// `LP:40Hz`, `N:50Hz`, `BS:48-52Hz`): each filter stage appends its own, so recorders
+    /// can write what was done to the signal.
+    #[serde(default)]
+    pub filters: Vec<String>,
 }
 
 impl StreamInfo {
@@ -59,6 +64,7 @@ impl StreamInfo {
             frames_per_packet,
             payload,
             start_unix_ns: 0,
+            filters: Vec::new(),
         }
     }
 

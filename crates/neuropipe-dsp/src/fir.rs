@@ -135,5 +135,31 @@ pub(crate) fn cast_taps<T: Sample>(taps: &[f64]) -> Result<Vec<T>, DesignError> 
             reason: "must be finite",
         });
     }
+    // Representable in the sample type: 1e39 is a finite f64 but infinite as f32, and would
+    // turn every output of the channel into Inf/NaN.
+    if let Some(i) = taps.iter().position(|&t| !T::from_f64(t).is_finite()) {
+        return Err(DesignError::Coefficient {
+            name: "taps",
+            index: i,
+            value: taps[i],
+            reason: "is out of range for the sample type (f32 holds at most ~3.4e38)",
+        });
+    }
     Ok(taps.iter().rev().map(|&t| T::from_f64(t)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn taps_must_be_representable_in_the_sample_type() {
+        let e = FirFilter::<f32>::new(&[1.0, 1e39], 2).unwrap_err();
+        assert!(e.to_string().contains("taps[1]"), "{e}");
+        assert!(e.to_string().contains("out of range"), "{e}");
+        assert!(FirFilter::<f64>::new(&[1.0, 1e39], 2).is_ok());
+        let mut f = FirFilter::<f32>::new(&[1.0], 1).unwrap();
+        assert!(f.set_taps(&[f64::MAX]).is_err());
+        assert_eq!(f.num_taps(), 1);
+    }
 }

@@ -30,6 +30,13 @@ pub trait Sample:
 
     /// Converts this value to `f64` (exact for both `f32` and `f64`).
     fn to_f64(self) -> f64;
+
+    /// The slice itself when `Self` is `f64` (so `f64` kernels can work in place without a
+    /// conversion copy); `None` for `f32`.
+    fn as_f64_slice_mut(values: &mut [Self]) -> Option<&mut [f64]>;
+
+    /// Whether the value is neither NaN nor infinite.
+    fn is_finite(self) -> bool;
 }
 
 impl Sample for f32 {
@@ -44,6 +51,16 @@ impl Sample for f32 {
     fn to_f64(self) -> f64 {
         f64::from(self)
     }
+
+    #[inline(always)]
+    fn as_f64_slice_mut(_: &mut [Self]) -> Option<&mut [f64]> {
+        None
+    }
+
+    #[inline(always)]
+    fn is_finite(self) -> bool {
+        f32::is_finite(self)
+    }
 }
 
 impl Sample for f64 {
@@ -57,5 +74,15 @@ impl Sample for f64 {
     #[inline(always)]
     fn to_f64(self) -> f64 {
         self
+    }
+
+    #[inline(always)]
+    fn as_f64_slice_mut(values: &mut [Self]) -> Option<&mut [f64]> {
+        Some(values)
+    }
+
+    #[inline(always)]
+    fn is_finite(self) -> bool {
+        f64::is_finite(self)
     }
 }

@@ -113,12 +113,17 @@ fn write_rust_file(dir: &Path, format: EdfFormat) -> (PathBuf, PathBuf) {
         w.write_frames(chunk, channels).unwrap();
     }
     let summary = w.finish().unwrap();
-    assert_eq!(summary.records, 6);
-    assert_eq!(summary.annotations_written, 15);
+    // The last record is padded, and the annotations still queued need one more record of
+    // padding; both are marked by one padding annotation, so no annotation is lost.
+    assert_eq!(summary.records, 7);
+    assert_eq!(summary.extra_records, 1);
+    assert_eq!(summary.annotations_written, 16);
+    assert_eq!(summary.annotations_dropped, 0);
     assert_eq!(summary.clipped_samples, 0);
+    annotations.push(json!([5.5, 1.5, neuropipe_io::edf::PADDING_ANNOTATION]));
 
     // Expected data, channel after channel, padded with the last value.
-    let n = 6 * rate as usize;
+    let n = 7 * rate as usize;
     let expected = (0..channels).flat_map(|c| {
         let data = &data;
         (0..n).map(move |f| data[f.min(frames - 1) * channels + c])

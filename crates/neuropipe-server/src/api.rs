@@ -300,6 +300,14 @@ async fn set_coefficients(
     let req: SetCoefficients =
         parse_body(body, r#"{"coefficients": [numbers]}"#, s.0.opts.body_limit)?;
     let n = req.coefficients.len();
+    if n == 0 {
+        // An empty update is Fatal for a FIR stage (it cannot filter with nothing): refuse it
+        // here rather than let one request stop the pipeline.
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "coefficients: at least one coefficient is required (an empty update would stop the stage)",
+        ));
+    }
     let v = s
         .control(&id, ControlMsg::UpdateCoefficients(req.coefficients.into()))
         .await?;

@@ -252,6 +252,17 @@ async fn bad_inputs_get_exact_errors() {
         400,
         "invalid request: invalid type: string \"a\", expected f64 at line 1 column 24 (expected {\"coefficients\": [numbers]})",
     );
+    // Empty coefficients are refused up front (they would stop a FIR stage).
+    assert_error(
+        &post(
+            a,
+            "/api/stages/gain/coefficients",
+            r#"{"coefficients": []}"#,
+        )
+        .await,
+        422,
+        "coefficients: at least one coefficient is required (an empty update would stop the stage)",
+    );
     // Coefficients to a stage that takes none.
     assert_error(
         &post(

@@ -8,6 +8,7 @@ use common::*;
 use neuropipe_core::{EventKind, Outcome, FLAG_LOST_SAMPLES};
 use neuropipe_io::cyton::{CytonSimulator, SimulatorConfig};
 use neuropipe_io::edf::EdfReader;
+use neuropipe_io::edf::PADDING_ANNOTATION;
 use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags};
 use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt, PtyMaster};
@@ -226,7 +227,7 @@ async fn stream_arrives_with_lost_packets_counted_and_garbage_skipped() {
         .annotations()
         .iter()
         .map(|a| (a.onset, a.text.as_str()))
-        .filter(|a| a.1 != "stop requested")
+        .filter(|a| a.1 != "stop requested" && a.1 != PADDING_ANNOTATION)
         .collect();
     let want_anns: Vec<(f64, &str)> = dropped
         .iter()

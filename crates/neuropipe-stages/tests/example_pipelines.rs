@@ -108,6 +108,26 @@ fn load(name: &str, dir: &std::path::Path) -> PipelineConfig {
     PipelineConfig::from_value(&v).unwrap()
 }
 
+/// The one file in `dir` named `prefix…suffix` (the examples name recordings with templates).
+fn find_one(dir: &std::path::Path, prefix: &str, suffix: &str) -> std::path::PathBuf {
+    let found: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_str().unwrap();
+            name.starts_with(prefix) && name.ends_with(suffix) && !name.ends_with(".events.csv")
+                || suffix == ".events.csv" && name.starts_with(prefix) && name.ends_with(suffix)
+        })
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "{prefix}*{suffix} in {}: {found:?}",
+        dir.display()
+    );
+    found[0].clone()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_pipelines_run() {
     // The only test of this binary reading the variable.
@@ -117,15 +137,15 @@ async fn file_pipelines_run() {
 
     let p = Pipeline::build(&load("replay_edf_to_csv.json", &dir), &reg).unwrap();
     assert_eq!(p.run().await.outcome, Outcome::Finished);
-    let data = CsvReader::open(dir.join("replay_out.csv"))
+    let data = CsvReader::open(find_one(&dir, "replay_out_", ".csv"))
         .unwrap()
         .read_all()
         .unwrap();
     assert_eq!(data.labels, LABELS);
     assert_eq!(data.frames.len(), 2500 * 8);
-    let events = std::fs::read_to_string(dir.join("replay_out.events.csv")).unwrap();
+    let events = std::fs::read_to_string(find_one(&dir, "replay_out_", ".events.csv")).unwrap();
     assert_eq!(
-        events, "onset_s,text\n2,\"eyes closed\"\n5.5,\"blink\"\n8,\"eyes open\"\n",
+        events, "onset_s,duration_s,text\n2,,\"eyes closed\"\n5.5,,\"blink\"\n8,,\"eyes open\"\n",
         "markers land on their sample"
     );
 
@@ -136,7 +156,7 @@ async fn file_pipelines_run() {
         h.stop();
     });
     assert_eq!(p.run().await.outcome, Outcome::Finished);
-    let r = EdfReader::open(dir.join("recording.bdf")).unwrap();
+    let r = EdfReader::open(find_one(&dir, "recording_", "_1.bdf")).unwrap();
     assert_eq!(r.signals().len(), 8);
     assert!(r.num_records() >= 1, "{} records", r.num_records());
     std::env::remove_var(PIPELINE_DIR_ENV);

@@ -15,10 +15,10 @@ fn allocations_while_recording(seconds: f64, dir: &std::path::Path) -> u64 {
         "stages": [
             {"id": "eeg", "type": "SimulatedEeg", "params": {"channels": 8, "frames": 16, "realtime": false, "duration_s": seconds}},
             {"id": "volts", "type": "RawToVoltage"},
-            {"id": "edf", "type": "EdfRecorder", "params": {"path": dir.join("a.edf")}},
-            {"id": "bdf", "type": "BdfRecorder", "params": {"path": dir.join("a.bdf"), "record_duration_s": 0.5}},
-            {"id": "raw", "type": "BdfRecorder", "params": {"path": dir.join("raw.bdf")}},
-            {"id": "csv", "type": "CsvRecorder", "params": {"path": dir.join("a.csv")}}
+            {"id": "edf", "type": "EdfRecorder", "params": {"overwrite": true, "path": dir.join("a.edf")}},
+            {"id": "bdf", "type": "BdfRecorder", "params": {"overwrite": true, "path": dir.join("a.bdf"), "record_duration_s": 0.5}},
+            {"id": "raw", "type": "BdfRecorder", "params": {"overwrite": true, "path": dir.join("raw.bdf")}},
+            {"id": "csv", "type": "CsvRecorder", "params": {"overwrite": true, "path": dir.join("a.csv")}}
         ],
         "links": ["eeg.out -> volts.in", "eeg.out -> raw.in", "volts.out -> edf.in",
                   "volts.out -> bdf.in", "volts.out -> csv.in"]

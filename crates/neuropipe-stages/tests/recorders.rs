@@ -99,9 +99,11 @@ async fn edf_bdf_and_csv_files_hold_exactly_the_frames_sent() {
     let cap = capture("readback");
     let cap = cap.lock().unwrap();
     assert_eq!(cap.frames(), 1325);
+    // EDF+ labels carry the channel type (`EEG Fp1`); CSV columns are the bare labels.
     let labels = ["Fp1", "Fp2", "C3", "C4"];
-    check_edf_file(&edf, &cap.samples, &labels, 250.0, "uV");
-    check_edf_file(&bdf, &cap.samples, &labels, 250.0, "uV");
+    let typed = ["EEG Fp1", "EEG Fp2", "EEG C3", "EEG C4"];
+    check_edf_file(&edf, &cap.samples, &typed, 250.0, "uV");
+    check_edf_file(&bdf, &cap.samples, &typed, 250.0, "uV");
     assert_eq!(EdfReader::open(&bdf).unwrap().num_records(), 11); // 0.5 s records
 
     let data = CsvReader::open(&csv).unwrap().read_all().unwrap();
@@ -196,7 +198,20 @@ fn bad_settings_and_unwritable_paths_are_validation_errors() {
     drop(build(recorder_pipeline("BdfRecorder", json!({"path": ok}))));
     assert!(!ok.exists());
     std::fs::write(&ok, b"keep me").unwrap();
-    drop(build(recorder_pipeline("EdfRecorder", json!({"path": ok}))));
+    // An existing recording is never replaced unless asked.
+    for kind in ["EdfRecorder", "BdfRecorder", "CsvRecorder"] {
+        let errs = build_errors(recorder_pipeline(kind, json!({"path": ok})));
+        assert_eq!(errs[0].path, "$.stages[1].params.path", "{kind}");
+        assert!(
+            errs[0].message.contains("exists and would be replaced"),
+            "{kind}: {}",
+            errs[0].message
+        );
+    }
+    drop(build(recorder_pipeline(
+        "EdfRecorder",
+        json!({"path": ok, "overwrite": true}),
+    )));
     assert_eq!(std::fs::read(&ok).unwrap(), b"keep me");
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -281,7 +296,8 @@ async fn pipeline_events_become_annotations_where_they_happened() {
         .lines()
         .skip(1)
         .map(|l| {
-            let (t, s) = l.split_once(',').unwrap();
+            let (t, rest) = l.split_once(',').unwrap();
+            let (_duration, s) = rest.split_once(',').unwrap();
             (t.parse().unwrap(), s.trim_matches('"').to_string())
         })
         .collect();
@@ -295,6 +311,6 @@ async fn pipeline_events_become_annotations_where_they_happened() {
 
     let cap = capture("events");
     let cap = cap.lock().unwrap();
-    check_edf_file(&edf, &cap.samples, &["Fp1", "Fp2"], 250.0, "uV");
+    check_edf_file(&edf, &cap.samples, &["EEG Fp1", "EEG Fp2"], 250.0, "uV");
     std::fs::remove_dir_all(&dir).unwrap();
 }

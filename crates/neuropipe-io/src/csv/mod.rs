@@ -12,9 +12,11 @@
 //! `time_s` or `time`, any case), and reports errors as `file:line:column`.
 
 mod reader;
+mod whole_rows;
 mod writer;
 
 pub use reader::{CsvData, CsvFrame, CsvReader};
+pub use whole_rows::WholeRows;
 pub use writer::CsvWriter;
 
 use std::io;

@@ -1,10 +1,10 @@
 //! [`CsvWriter`]: one row per frame, timestamps in relative seconds.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::Path;
 
-use super::CsvError;
+use super::{CsvError, WholeRows};
 
 /// Writes multichannel frames as CSV (see the [module docs](super)).
 #[derive(Debug)]
@@ -29,8 +29,9 @@ fn quote(label: &str) -> String {
     }
 }
 
-impl CsvWriter<BufWriter<File>> {
-    /// Creates (or truncates) the file at `path` and writes the header row.
+impl CsvWriter<WholeRows<File>> {
+    /// Creates (or truncates) the file at `path` and writes the header row. Rows reach the
+    /// file whole or not at all (see [`WholeRows`]): a full disk never leaves half a row.
     pub fn create(
         path: impl AsRef<Path>,
         labels: &[&str],
@@ -43,7 +44,7 @@ impl CsvWriter<BufWriter<File>> {
             action: "creating the file".into(),
             source,
         })?;
-        CsvWriter::new(BufWriter::new(file), name, labels, sample_rate)
+        CsvWriter::new(WholeRows::file(file, 0), name, labels, sample_rate)
     }
 }
 

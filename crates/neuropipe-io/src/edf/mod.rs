@@ -32,7 +32,7 @@ pub use reader::EdfReader;
 pub use spec::{
     EdfSpec, PartialRecord, PatientId, RecordingId, Sex, SignalSpec, DEFAULT_ANNOTATION_BYTES,
 };
-pub use writer::{EdfSummary, EdfWriter};
+pub use writer::{EdfSummary, EdfWriter, MAX_EXTRA_RECORDS, PADDING_ANNOTATION};
 
 /// Sample encoding of a file: 16-bit EDF or 24-bit BDF.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

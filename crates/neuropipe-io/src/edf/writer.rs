@@ -43,14 +43,25 @@ pub struct EdfSummary {
     pub discarded_frames: u64,
     /// Samples outside the physical range, written as the digital min or max.
     pub clipped_samples: u64,
-    /// NaN samples, written as the digital value nearest to physical zero.
+    /// Non-finite (NaN or infinite) samples, written as the digital value nearest to
+    /// physical zero.
     pub nan_samples: u64,
+    /// Whole records of padding added after the data so that queued annotations found room.
+    pub extra_records: u64,
     /// Annotations written.
     pub annotations_written: u64,
-    /// Annotations that found no room: queued after the last record was full,
-    /// or with no record written at all.
+    /// Annotations that found no room: with no record written at all, with
+    /// [`PartialRecord::Discard`], or beyond [`MAX_EXTRA_RECORDS`] of padding.
     pub annotations_dropped: u64,
 }
+
+/// Text of the annotation that marks padding after the end of the data. The `BAD_` prefix
+/// makes MNE (and EEGLAB's importers) treat the span as bad, so it is never analysed as data.
+pub const PADDING_ANNOTATION: &str = "BAD_padding: no data (end of recording)";
+
+/// At most this many whole records of padding are added at [`EdfWriter::finish`] to make room
+/// for queued annotations; anything still queued after that is counted as dropped.
+pub const MAX_EXTRA_RECORDS: u64 = 10_000;
 
 /// Writes an EDF+ or BDF+ file record by record.
 ///
@@ -249,7 +260,7 @@ impl<W: Write + Seek> EdfWriter<W> {
     #[inline]
     fn digital(&mut self, c: usize, x: f64) -> i32 {
         let l = &self.layout;
-        if x.is_nan() {
+        if !x.is_finite() {
             self.summary.nan_samples += 1;
             return l.zero[c];
         }
@@ -496,58 +507,97 @@ impl<W: Write + Seek> EdfWriter<W> {
 
     fn finish_impl(&mut self) -> Result<EdfSummary, EdfError> {
         self.check_open()?;
-        if self.frame > 0 {
-            let spr = self.layout.uniform.unwrap_or(0);
-            let missing = spr - self.frame;
-            let bps = self.layout.format.bytes_per_sample();
-            let fill = match self.partial_policy {
-                PartialRecord::PadWithLast => Some(&self.last),
-                PartialRecord::PadWithZero => Some(&self.layout.zero),
-                PartialRecord::Discard => None,
-            };
-            if let Some(fill) = fill {
-                for (c, &d) in fill.iter().enumerate() {
-                    for k in self.frame..spr {
-                        let pos = self.layout.offsets[c] + k * bps;
-                        self.layout.format.encode_sample(d, &mut self.record[pos..]);
-                    }
-                }
-                self.summary.padded_frames += missing as u64;
-                self.frame = 0;
-                self.complete_record(true)?;
-            } else {
-                self.summary.discarded_frames += self.frame as u64;
-                self.frame = 0;
-            }
+        let pads = self.partial_policy != PartialRecord::Discard;
+        if self.frame > 0 && !pads {
+            self.summary.discarded_frames += self.frame as u64;
+            self.frame = 0;
         }
-        if !self.pending.is_empty() && self.records > 0 {
-            // The last record's annotation area is still in the buffer:
-            // append what fits and rewrite that area in place.
-            let before = self.summary.annotations_written;
-            self.ann_used = self.fill_annotations(self.ann_used, f64::INFINITY);
-            if self.summary.annotations_written != before {
-                let l = &self.layout;
-                let at = l.header_len as u64
-                    + (self.records - 1) * l.record_bytes as u64
-                    + l.ann_offset as u64;
-                let end = l.header_len as u64 + self.records * l.record_bytes as u64;
-                let area = self.record[l.ann_offset..l.ann_offset + l.ann_bytes].to_vec();
-                self.io(
-                    || "writing annotations into the last data record".into(),
-                    |o| {
-                        o.seek(SeekFrom::Start(at))?;
-                        o.write_all(&area)?;
-                        o.seek(SeekFrom::Start(end))?;
-                        o.flush()
-                    },
-                )?;
-            }
+        if !self.pending.is_empty() && self.records > 0 && self.frame == 0 {
+            self.fill_last_record()?;
+        }
+        let spr = self.layout.uniform.unwrap_or(0);
+        if pads && spr > 0 && (self.frame > 0 || (!self.pending.is_empty() && self.records > 0)) {
+            self.pad_to_end(spr)?;
         }
         self.summary.annotations_dropped += self.pending.len() as u64;
         self.pending.clear();
         self.summary.records = self.records;
         self.state = State::Finished;
         Ok(self.summary)
+    }
+
+    /// Completes the partial record, plus as many whole records as the queued annotations
+    /// need (at most [`MAX_EXTRA_RECORDS`]), with the padding the policy says, and marks all
+    /// of it with a [`PADDING_ANNOTATION`] spanning it, so padding can never pass for data.
+    fn pad_to_end(&mut self, spr: usize) -> Result<(), EdfError> {
+        let l = &self.layout;
+        let data_end = self.next_record_onset() + self.frame as f64 / spr as f64 * l.duration;
+        // Records needed: the queue (with the padding annotation first) packed in order, as
+        // `fill_annotations` will pack it.
+        let room = l.ann_bytes - TIME_KEEPING_MAX;
+        let pad_tal = tal::tal_len(data_end, Some(MAX_SECONDS - 1.0), PADDING_ANNOTATION);
+        let mut records = 1u64;
+        let mut used = pad_tal;
+        for a in &self.pending {
+            let len = tal::tal_len(a.onset, a.duration, &a.text);
+            if used + len > room {
+                records += 1;
+                used = 0;
+            }
+            used += len;
+        }
+        let records = records.min(MAX_EXTRA_RECORDS + 1);
+        // Without a partial record every padded record is a whole extra one.
+        let whole = if self.frame > 0 { records - 1 } else { records };
+        let pad_frames = (spr - self.frame) as u64 % spr as u64 + whole * spr as u64;
+        let pad_s = pad_frames as f64 / spr as f64 * l.duration;
+        self.pending.push_front(Pending {
+            onset: data_end,
+            duration: Some(pad_s),
+            text: PADDING_ANNOTATION.to_string(),
+        });
+        let bps = l.format.bytes_per_sample();
+        let fill = match self.partial_policy {
+            PartialRecord::PadWithZero => self.layout.zero.clone(),
+            _ => self.last.clone(),
+        };
+        for _ in 0..records {
+            for (c, &d) in fill.iter().enumerate() {
+                for k in self.frame..spr {
+                    let pos = self.layout.offsets[c] + k * bps;
+                    self.layout.format.encode_sample(d, &mut self.record[pos..]);
+                }
+            }
+            self.frame = 0;
+            self.complete_record(true)?;
+        }
+        self.summary.padded_frames += pad_frames;
+        self.summary.extra_records += whole;
+        Ok(())
+    }
+
+    /// Puts queued annotations into the free room of the last record written (its
+    /// annotation area is still in the buffer) and rewrites that area in place.
+    fn fill_last_record(&mut self) -> Result<(), EdfError> {
+        let before = self.summary.annotations_written;
+        self.ann_used = self.fill_annotations(self.ann_used, f64::INFINITY);
+        if self.summary.annotations_written == before {
+            return Ok(());
+        }
+        let l = &self.layout;
+        let at =
+            l.header_len as u64 + (self.records - 1) * l.record_bytes as u64 + l.ann_offset as u64;
+        let end = l.header_len as u64 + self.records * l.record_bytes as u64;
+        let area = self.record[l.ann_offset..l.ann_offset + l.ann_bytes].to_vec();
+        self.io(
+            || "writing annotations into the last data record".into(),
+            |o| {
+                o.seek(SeekFrom::Start(at))?;
+                o.write_all(&area)?;
+                o.seek(SeekFrom::Start(end))?;
+                o.flush()
+            },
+        )
     }
 
     /// Completes the last record (see [`PartialRecord`]), writes the final

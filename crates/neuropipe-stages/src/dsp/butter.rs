@@ -44,6 +44,15 @@ pub struct ButterDesign {
 }
 
 impl IirDesign for ButterDesign {
+    fn prefilter(&self) -> String {
+        match self.kind {
+            ButterKind::Lowpass => format!("LP:{}Hz", self.cutoff_hz),
+            ButterKind::Highpass => format!("HP:{}Hz", self.cutoff_hz),
+            ButterKind::Bandpass => format!("HP:{}Hz LP:{}Hz", self.low_hz, self.high_hz),
+            ButterKind::Bandstop => format!("BS:{}-{}Hz", self.low_hz, self.high_hz),
+        }
+    }
+
     fn design(&self, fs: f64) -> Result<Sos, DesignError> {
         let band = match self.kind {
             ButterKind::Lowpass => Band::Lowpass(self.cutoff_hz),

@@ -5,7 +5,8 @@
 use super::{float_input, value_bool, with_float_type, Float};
 use neuropipe_core::{
     BoxedStage, BuildError, ControlMsg, DataPlaneStage, Handled, InputId, OutputId, ParamSpec,
-    PortSpec, Samples, StageBuilder, StageContext, StageError, StageSpec,
+    PortSpec, Samples, StageBuilder, StageContext, StageError, StageSpec, FLAG_DISCONTINUITY,
+    FLAG_NONFINITE,
 };
 use neuropipe_dsp::design::DesignError;
 use neuropipe_dsp::{Sos, SosFilter};
@@ -17,10 +18,18 @@ pub trait Kernel<S>: Send + 'static {
     fn process(&mut self, data: &mut [S]);
     /// Sets the state to the steady state of a constant input equal to `first_frame`.
     fn init_steady_state(&mut self, first_frame: &[S]);
+    /// Channel restarts after non-finite input since the last call (filters whose state
+    /// cannot hold a NaN for long, like FIR, report 0).
+    fn take_resets(&mut self) -> u64 {
+        0
+    }
     /// Applies a live parameter (control path: may allocate). `Ok(None)`: not a parameter of
     /// this kernel; `Ok(Some(reset))`: applied, and `reset` asks for the state to be
     /// re-initialised from the next packet's first frame; `Err`: rejected, nothing changed.
     fn update(&mut self, key: &str, value: &Value, fs: f64) -> Result<Option<bool>, StageError>;
+    /// The filter in EDF+ prefilter notation (`HP:1Hz`, `LP:40Hz HP:1Hz`, `N:50Hz`), for the
+    /// stream's [`filters`](neuropipe_core::StreamInfo::filters).
+    fn prefilter(&self) -> String;
     /// Replaces the coefficients (`UpdateCoefficients`). `Ok(None)`: not supported.
     fn set_coefficients(&mut self, coefficients: &[f64]) -> Result<Option<bool>, StageError> {
         let _ = coefficients;
@@ -43,10 +52,13 @@ pub struct FilterStage<S: 'static, K> {
 impl<S: Float, K: Kernel<S>> FilterStage<S, K> {
     /// Opens the ports (`in` → `out`, same stream) and reads `enabled` and `steady_state`.
     pub(crate) fn build(b: &mut StageBuilder<'_>, kernel: K) -> Result<Self, BuildError> {
-        let info = b.input_stream("in")?.clone();
+        let mut info = b.input_stream("in")?.clone();
         let enabled = b.params().bool("enabled")?;
         let steady_state = b.params().bool("steady_state")?;
         let input = b.input::<Samples<S>>("in")?;
+        if enabled {
+            info.filters.push(kernel.prefilter());
+        }
         let out = b.output::<Samples<S>>("out", info.clone())?;
         Ok(FilterStage {
             kernel,
@@ -86,6 +98,10 @@ impl<S: Float, K: Kernel<S>> DataPlaneStage for FilterStage<S, K> {
                 self.kernel.init_steady_state(&data[..c]);
             }
             self.kernel.process(data);
+            if self.kernel.take_resets() > 0 {
+                // A channel restarted after a non-finite sample (NaN in the output there).
+                pkt.header.flags |= FLAG_NONFINITE | FLAG_DISCONTINUITY;
+            }
         }
         ctx.output(self.out).send(pkt).await
     }
@@ -155,6 +171,8 @@ pub trait IirDesign: Clone + Send + 'static {
     /// The parameter a design error is about (for build errors with a JSON path); `None` for
     /// the stage as a whole.
     fn param_of(&self, e: &DesignError) -> Option<&'static str>;
+    /// The design in EDF+ prefilter notation.
+    fn prefilter(&self) -> String;
 }
 
 /// A [`Kernel`] running an [`SosFilter`] designed by `D`.
@@ -171,6 +189,14 @@ impl<S: Float, D: IirDesign> Kernel<S> for IirKernel<S, D> {
 
     fn init_steady_state(&mut self, first_frame: &[S]) {
         self.filter.init_steady_state(first_frame);
+    }
+
+    fn take_resets(&mut self) -> u64 {
+        self.filter.take_resets()
+    }
+
+    fn prefilter(&self) -> String {
+        self.design.prefilter()
     }
 
     fn update(&mut self, key: &str, value: &Value, fs: f64) -> Result<Option<bool>, StageError> {

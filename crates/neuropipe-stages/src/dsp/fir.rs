@@ -83,12 +83,28 @@ impl FirDesign {
 pub struct FirKernel<S> {
     design: FirDesign,
     filter: FirFilter<S>,
+    /// The taps were given explicitly (not designed from the parameters).
+    explicit: bool,
 }
 
 impl<S: Float> Kernel<S> for FirKernel<S> {
     #[inline]
     fn process(&mut self, data: &mut [S]) {
         self.filter.process(data);
+    }
+
+    fn prefilter(&self) -> String {
+        let d = &self.design;
+        if self.explicit {
+            return format!("FIR:{}taps", self.filter.num_taps());
+        }
+        match (d.pass_zero, d.cutoff_hz.as_slice()) {
+            (true, [c]) => format!("LP:{c}Hz"),
+            (false, [c]) => format!("HP:{c}Hz"),
+            (false, [lo, hi]) => format!("HP:{lo}Hz LP:{hi}Hz"),
+            (true, [lo, hi]) => format!("BS:{lo}-{hi}Hz"),
+            _ => format!("FIR:{}taps", self.filter.num_taps()),
+        }
     }
 
     fn init_steady_state(&mut self, first_frame: &[S]) {
@@ -205,7 +221,11 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
                 BuildError::stage(e.to_string())
             }
         })?;
-        let stage = FilterStage::build(b, FirKernel { design, filter })?;
+        let stage = FilterStage::build(b, FirKernel {
+                design,
+                filter,
+                explicit,
+            })?;
         Ok(BoxedStage::new(stage))
     })
 }

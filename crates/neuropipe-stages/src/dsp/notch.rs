@@ -21,6 +21,10 @@ pub struct NotchDesign {
 }
 
 impl IirDesign for NotchDesign {
+    fn prefilter(&self) -> String {
+        format!("N:{}Hz", self.freq_hz)
+    }
+
     fn design(&self, fs: f64) -> Result<Sos, DesignError> {
         if self.harmonics {
             notch_harmonics(self.freq_hz, self.q, fs)

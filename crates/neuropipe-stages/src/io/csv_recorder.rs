@@ -3,40 +3,45 @@
 //! shows as a jump in the time column) and the exact values (shortest round-trip form).
 //!
 //! CSV has no place for annotations: pipeline events, lost samples and discontinuities go
-//! to an optional second CSV file (`events_path`) with columns `onset_s,text`.
+//! to an optional second CSV file (`events_path`) with columns `onset_s,duration_s,text`
+//! (`duration_s` empty for instants; `BAD_…` spans such as non-finite samples have one).
+//! Non-finite samples are written as `NaN`. Rows reach the file whole or not at all: a full
+//! disk never leaves half a row (see [`WholeRows`]).
 //! Rows are flushed to the file once per second of data, so a crash loses at most about a
 //! second.
 
-use super::paths::OutputFile;
-use super::recorder::{build_recorder, RecordFile};
+use super::paths::{expand_template, OutputFile};
+use super::recorder::{build_recorder, recorder_spec, RecordFile};
 use neuropipe_core::{BoxedStage, BuildError, ParamSpec, PortSpec, StageBuilder, StageSpec};
-use neuropipe_io::csv::CsvWriter;
+use neuropipe_io::csv::{CsvWriter, WholeRows};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 /// Stage type specification.
 pub fn spec() -> StageSpec {
-    StageSpec::new(
+    recorder_spec(StageSpec::new(
         "CsvRecorder",
         "Sink recording to CSV: timestamp_s plus one column per channel",
         build,
-    )
+    ))
     .input(PortSpec::any("in").doc("any samples; labels from the stream"))
-    .param(
-        ParamSpec::string("path")
-            .doc("file to write (relative to the working directory); replaced if it exists"),
-    )
     .param(
         ParamSpec::string("events_path")
             .optional()
-            .doc("also write pipeline events (pauses, parameter changes, markers, lost samples) to this CSV file: onset_s,text"),
+            .doc("also write pipeline events (pauses, parameter changes, markers, lost samples) to this CSV file: onset_s,duration_s,text"),
     )
 }
 
 fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let events = match b.params().opt_str("events_path") {
-        Some(p) => Some(OutputFile::probe(p).map_err(|e| BuildError::param("events_path", e))?),
+        Some(p) => {
+            let overwrite = b.params().bool("overwrite")?;
+            Some(
+                OutputFile::probe(&expand_template(p), overwrite)
+                    .map_err(|e| BuildError::param("events_path", e))?,
+            )
+        }
         None => None,
     };
     build_recorder(b, move |info, _params, path| {
@@ -57,7 +62,7 @@ pub struct CsvFile {
     path: PathBuf,
     labels: Vec<String>,
     rate: f64,
-    writer: Option<CsvWriter<BufWriter<File>>>,
+    writer: Option<CsvWriter<WholeRows<File>>>,
     events_probe: Option<OutputFile>,
     /// The events file and its name.
     events: Option<(BufWriter<File>, String)>,
@@ -90,7 +95,7 @@ impl RecordFile for CsvFile {
             let mut f = File::create(&p)
                 .map(BufWriter::new)
                 .map_err(|e| format!("{}: creating the file: {e}", p.display()))?;
-            f.write_all(b"onset_s,text\n")
+            f.write_all(b"onset_s,duration_s,text\n")
                 .and_then(|_| f.flush())
                 .map_err(|e| format!("{}: writing the header row: {e}", p.display()))?;
             probe.mark_used();
@@ -116,12 +121,19 @@ impl RecordFile for CsvFile {
         Ok(())
     }
 
-    fn annotate(&mut self, onset_s: f64, text: &str) -> Result<(), String> {
+    fn annotate(
+        &mut self,
+        onset_s: f64,
+        duration_s: Option<f64>,
+        text: &str,
+    ) -> Result<(), String> {
         let Some((f, name)) = &mut self.events else {
             return Ok(()); // no events file asked for
         };
         let quoted = text.replace('"', "\"\"");
-        writeln!(f, "{onset_s},\"{quoted}\"").map_err(|e| format!("{name}: writing events: {e}"))
+        let duration = duration_s.map(|d| d.to_string()).unwrap_or_default();
+        writeln!(f, "{onset_s},{duration},\"{quoted}\"")
+            .map_err(|e| format!("{name}: writing events: {e}"))
     }
 
     fn finish(&mut self) -> Result<String, String> {
@@ -131,7 +143,7 @@ impl RecordFile for CsvFile {
             w.finish()
                 .map_err(|e| e.to_string())?
                 .into_inner()
-                .map_err(|e| format!("{}: flushing: {}", self.path.display(), e.error()))?
+                .map_err(|e| format!("{}: flushing: {e}", self.path.display()))?
                 .sync_all()
                 .map_err(|e| format!("{}: syncing: {e}", self.path.display()))?;
         }

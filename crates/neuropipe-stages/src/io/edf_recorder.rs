@@ -2,25 +2,43 @@
 //! that stays valid while it is written (every completed data record updates the header's
 //! record count), with pipeline events as annotations.
 //!
-//! Physical ranges (each can be overridden with `physical_min` / `physical_max`, in the
-//! stream's unit):
+//! Physical ranges (each can be overridden with `physical_min` / `physical_max`, in µV for
+//! voltages):
 //!
 //! | input | EDF (16-bit) | BDF (24-bit) |
 //! |---|---|---|
-//! | `f32` / `f64` (µV) | −32768 … 32767 µV: exactly 1 µV per step | −262144 … 262143 µV: ≈ 1/32 µV per step |
+//! | `f32` / `f64` voltages | −3276.8 … 3276.7 µV: 0.1 µV per step | −262144 … 262143 µV: ≈ 1/32 µV per step |
 //! | `i32` (raw counts) | digital = counts (−32768 … 32767) | digital = counts: the whole 24-bit ADS1299 range, lossless |
 //!
 //! EDF's 16 bits cannot hold both fine resolution and the DC offsets of DC-coupled
-//! amplifiers (an ADS1299 at gain 24 spans ±187 500 µV): use BDF for raw recordings, or
-//! high-pass filter before an EDF recorder. Values outside the range are clipped (counted in
-//! the log at the end).
+//! amplifiers (an ADS1299 at gain 24 spans ±187 500 µV): use BDF for raw or unfiltered
+//! recordings, or high-pass filter before an EDF recorder. Values outside the range are
+//! clipped, never wrapped: each packet with clipped samples gets a `BAD_clipped` annotation
+//! spanning it, and the count is in the stage's metrics.
+//!
+//! What the header says:
+//! * **Units** are normalised: `microvolts`, `µV`, `uV`, `millivolts`, `mV`, `volts`, `V`, … are
+//!   written as the EDF standard `uV`, data scaled to µV. Other units are written as given if
+//!   they fit the 8-character field; one that does not is a build error naming the channel.
+//! * **Labels** carry the channel type as the EDF+ prefix (`EEG Fp1`, `EOG left`) when it fits
+//!   the 16-character field (MNE: `read_raw_edf(..., infer_types=True)` turns it back into
+//!   types and bare names).
+//! * **Prefilter**: the filters upstream, combined (`HP:1Hz LP:40Hz N:50Hz`); MNE shows them as
+//!   `highpass` / `lowpass`.
+//! * **Patient / recording** subfields from `subject`, `session`, `technician`, `equipment`
+//!   (`X` where unknown).
+//!
+//! The annotation area of every record is sized for `markers_per_s` (default 200) markers of
+//! ~40 bytes. More spill into the following records; at the end, whatever is still queued gets
+//! whole records of padding, marked like the padding of the last partial record with a
+//! `BAD_padding` annotation spanning it, so no marker is lost and no padding passes for data.
 //!
 //! The file's time axis counts samples: it is contiguous (EDF+C/BDF+C), and lost samples and
 //! pauses are annotated where they happened rather than left as gaps. Its start date-time is
 //! the pipeline clock's start (whole seconds, UTC); sample 0 is the first sample recorded.
 
 use super::paths::ascii_field;
-use super::recorder::{build_recorder, RecordFile};
+use super::recorder::{build_recorder, recorder_spec, RecordFile};
 use neuropipe_core::{
     BoxedStage, BuildError, ParamSpec, Params, PayloadKind, PortSpec, StageBuilder, StageSpec,
     StreamInfo,
@@ -30,17 +48,21 @@ use neuropipe_io::edf::{EdfFormat, EdfSpec, EdfWriter, SignalSpec};
 use std::fs::File;
 use std::path::PathBuf;
 
-/// Annotations queued beyond this are dropped (and counted): a source reporting events
-/// faster than the records can hold them must not grow memory without bound.
-const MAX_PENDING_ANNOTATIONS: usize = 1000;
+/// Annotations queued beyond this are dropped (counted and reported): a source reporting
+/// events far faster than the records can hold them must not grow memory without bound.
+const MAX_PENDING_ANNOTATIONS: usize = 100_000;
+
+/// Bytes budgeted per marker when sizing the annotation area (`+1234.5678\x14` plus a text of
+/// about 25 characters).
+const BYTES_PER_MARKER: f64 = 40.0;
 
 /// Stage type specification of `EdfRecorder`.
 pub fn edf_spec() -> StageSpec {
     spec(
         "EdfRecorder",
         "Sink recording to an EDF+ file (16-bit), pipeline events as annotations",
-        "physical value of the lowest digital value (default: -32768 µV for voltages, -32768 for raw counts)",
-        "physical value of the highest digital value (default: 32767 µV for voltages, 32767 for raw counts)",
+        "physical value of the lowest digital value (default: -3276.8 µV for voltages, 0.1 µV per step; -32768 for raw counts)",
+        "physical value of the highest digital value (default: 3276.7 µV for voltages; 32767 for raw counts)",
         build_edf,
     )
 }
@@ -63,12 +85,8 @@ fn spec(
     max_doc: &'static str,
     build: neuropipe_core::StageFactory,
 ) -> StageSpec {
-    StageSpec::new(name, summary, build)
-        .input(PortSpec::any("in").doc("any samples; labels, units and rate from the stream"))
-        .param(
-            ParamSpec::string("path")
-                .doc("file to write (relative to the working directory); replaced if it exists"),
-        )
+    recorder_spec(StageSpec::new(name, summary, build))
+        .input(PortSpec::any("in").doc("any samples; labels, units, types, filters and rate from the stream"))
         .param(
             ParamSpec::float("record_duration_s", 0.001, 60.0)
                 .default(1.0)
@@ -76,6 +94,15 @@ fn spec(
         )
         .param(ParamSpec::float("physical_min", -99_999_999.0, 99_999_999.0).optional().doc(min_doc))
         .param(ParamSpec::float("physical_max", -99_999_999.0, 99_999_999.0).optional().doc(max_doc))
+        .param(
+            ParamSpec::float("markers_per_s", 0.0, 10_000.0)
+                .default(200.0)
+                .doc("marker rate the annotation area of each record is sized for (~40 bytes each); bursts above it spill into later records, nothing is dropped"),
+        )
+        .param(ParamSpec::string("subject").optional().doc("patient identification code (EDF+ patient subfield 1)"))
+        .param(ParamSpec::string("session").optional().doc("hospital administration code / session (EDF+ recording subfield)"))
+        .param(ParamSpec::string("technician").optional().doc("technician or investigator code (EDF+ recording subfield)"))
+        .param(ParamSpec::string("equipment").default("neuropipe").doc("equipment code (EDF+ recording subfield)"))
 }
 
 fn build_edf(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
@@ -97,9 +124,44 @@ pub fn default_range(format: EdfFormat, payload: PayloadKind) -> (f64, f64) {
             let (dmin, dmax) = f.digital_range();
             (f64::from(dmin), f64::from(dmax))
         }
-        (_, EdfFormat::Edf) => (-32_768.0, 32_767.0),
+        (_, EdfFormat::Edf) => (-3_276.8, 3_276.7),
         (_, EdfFormat::Bdf) => (-262_144.0, 262_143.0),
     }
+}
+
+/// A unit name understood as a voltage: the factor to µV. `None` for other units.
+pub fn volts_to_microvolts(unit: &str) -> Option<f64> {
+    let u = unit.trim().to_ascii_lowercase().replace(['µ', 'μ'], "u");
+    let u = u.strip_suffix("(s)").unwrap_or(&u);
+    Some(match u {
+        "uv" | "microvolt" | "microvolts" | "micro volts" => 1.0,
+        "mv" | "millivolt" | "millivolts" | "milli volts" => 1e3,
+        "v" | "volt" | "volts" => 1e6,
+        "nv" | "nanovolt" | "nanovolts" => 1e-3,
+        _ => return None,
+    })
+}
+
+/// The header's prefilter text for a chain of filters: the highest high-pass, the lowest
+/// low-pass, then every notch and band-stop (`HP:1Hz LP:40Hz N:50Hz`).
+pub fn prefilter_text(filters: &[String]) -> String {
+    let (mut hp, mut lp): (Option<f64>, Option<f64>) = (None, None);
+    let mut others = vec![];
+    for part in filters.iter().flat_map(|f| f.split_whitespace()) {
+        let number = |p: &str| p.trim_end_matches("Hz").parse::<f64>().ok();
+        if let Some(v) = part.strip_prefix("HP:").and_then(number) {
+            hp = Some(hp.map_or(v, |h| h.max(v)));
+        } else if let Some(v) = part.strip_prefix("LP:").and_then(number) {
+            lp = Some(lp.map_or(v, |l| l.min(v)));
+        } else if !others.contains(&part) {
+            others.push(part);
+        }
+    }
+    let mut out = vec![];
+    out.extend(hp.map(|v| format!("HP:{v}Hz")));
+    out.extend(lp.map(|v| format!("LP:{v}Hz")));
+    out.extend(others.iter().map(|s| s.to_string()));
+    out.join(" ")
 }
 
 /// An EDF+/BDF+ file being recorded.
@@ -108,6 +170,8 @@ pub struct EdfFile {
     spec: EdfSpec,
     writer: Option<EdfWriter<File>>,
     dropped_annotations: u64,
+    /// Per-channel factor to the file's unit (µV for voltages); empty when all are 1.
+    scale: Vec<f64>,
 }
 
 impl EdfFile {
@@ -141,23 +205,64 @@ impl EdfFile {
                 format!("physical_max ({pmax}) must be above physical_min ({pmin})"),
             ));
         }
-        let signals = info
-            .channels
-            .iter()
-            .map(|c| {
-                let mut s = SignalSpec::new(ascii_field(&c.label, 16), rate, pmin, pmax);
-                s.physical_dimension = ascii_field(&c.unit, 8);
-                s
-            })
-            .collect();
+        let prefilter = ascii_field(&prefilter_text(&info.filters), 80);
+        let mut scale = Vec::with_capacity(info.channels.len());
+        let mut signals = Vec::with_capacity(info.channels.len());
+        for (i, c) in info.channels.iter().enumerate() {
+            let raw = info.payload == PayloadKind::I32;
+            let (unit, factor) = match volts_to_microvolts(&c.unit) {
+                Some(f) if !raw => ("uV".to_string(), f),
+                _ => {
+                    let u = ascii_field(&c.unit, usize::MAX);
+                    if u.len() > 8 {
+                        return Err(BuildError::stage(format!(
+                            "channel {} ({}) has unit {:?}, which is not a known voltage unit and does not fit the EDF header's 8 characters; give the stream a shorter unit (\"stream\": {{\"units\": ...}})",
+                            i + 1,
+                            c.label,
+                            c.unit
+                        )));
+                    }
+                    if !u.is_empty() && !raw {
+                        tracing::warn!(
+                            "channel {} ({}): unit {:?} is not a voltage; written as given, with the physical range {pmin}..{pmax}",
+                            i + 1,
+                            c.label,
+                            c.unit
+                        );
+                    }
+                    (u, 1.0)
+                }
+            };
+            scale.push(factor);
+            let mut s = SignalSpec::new(typed_label(&c.label, &c.kind), rate, pmin, pmax);
+            s.physical_dimension = unit;
+            s.prefilter = prefilter.clone();
+            signals.push(s);
+        }
+        if scale.iter().all(|&f| f == 1.0) {
+            scale.clear();
+        }
         let start = i64::try_from(info.start_unix_ns / 1_000_000_000)
             .ok()
             .and_then(DateTime::from_unix_seconds)
             .unwrap_or_else(DateTime::now_utc);
         let mut spec = EdfSpec::new(format, start, signals);
         spec.record_duration = duration;
-        spec.recording.equipment = "neuropipe".into();
+        let text = |name: &str| {
+            params
+                .opt_str(name)
+                .map(|s| ascii_field(s, 80))
+                .unwrap_or_default()
+        };
+        spec.patient.code = text("subject");
+        spec.recording.admin_code = text("session");
+        spec.recording.technician = text("technician");
+        spec.recording.equipment = text("equipment");
         spec.recording.additional = ascii_field(&info.name, 40);
+        let markers = params.f64("markers_per_s")?;
+        spec.annotation_bytes_per_record = spec
+            .annotation_bytes_per_record
+            .max((markers * duration * BYTES_PER_MARKER).ceil() as usize);
         // Validate everything the writer checks (field widths, ranges) without a file.
         EdfWriter::new(std::io::Cursor::new(Vec::new()), path, &spec).map_err(|e| {
             let msg = e.to_string();
@@ -165,6 +270,8 @@ impl EdfFile {
                 BuildError::param("record_duration_s", msg)
             } else if msg.contains("physical") {
                 BuildError::param("physical_min", msg)
+            } else if msg.contains("identification") {
+                BuildError::param("subject", msg)
             } else {
                 BuildError::stage(msg)
             }
@@ -174,7 +281,27 @@ impl EdfFile {
             spec,
             writer: None,
             dropped_annotations: 0,
+            scale,
         })
+    }
+}
+
+/// `EEG Fp1`: the EDF+ label with the channel type as prefix, when the type is known, not
+/// already there, and the whole fits 16 characters; else the bare label.
+fn typed_label(label: &str, kind: &str) -> String {
+    let kind = kind.trim().to_ascii_uppercase();
+    let bare = ascii_field(label, 16);
+    if kind.is_empty()
+        || matches!(kind.as_str(), "AUX" | "COUNTS" | "UNKNOWN")
+        || label.to_ascii_uppercase().starts_with(&format!("{kind} "))
+    {
+        return bare;
+    }
+    let typed = format!("{kind} {label}");
+    if ascii_field(&typed, usize::MAX).len() <= 16 {
+        ascii_field(&typed, 16)
+    } else {
+        bare
     }
 }
 
@@ -204,7 +331,12 @@ impl RecordFile for EdfFile {
         }
     }
 
-    fn annotate(&mut self, onset_s: f64, text: &str) -> Result<(), String> {
+    fn annotate(
+        &mut self,
+        onset_s: f64,
+        duration_s: Option<f64>,
+        text: &str,
+    ) -> Result<(), String> {
         let Some(w) = &mut self.writer else {
             return Err("the file is not open".into());
         };
@@ -214,7 +346,24 @@ impl RecordFile for EdfFile {
                 "{MAX_PENDING_ANNOTATIONS} annotations are already waiting for room in the data records"
             ));
         }
-        w.annotate(onset_s, None, text).map_err(|e| e.to_string())
+        w.annotate(onset_s, duration_s, text)
+            .map_err(|e| e.to_string())
+    }
+
+    fn clipped(&self) -> u64 {
+        self.writer.as_ref().map_or(0, |w| w.clipped_samples())
+    }
+
+    fn range(&self) -> String {
+        let s = &self.spec.signals[0];
+        format!(
+            "{}..{} {}",
+            s.physical_min, s.physical_max, s.physical_dimension
+        )
+    }
+
+    fn scale(&self) -> &[f64] {
+        &self.scale
     }
 
     fn finish(&mut self) -> Result<String, String> {
@@ -231,13 +380,22 @@ impl RecordFile for EdfFile {
                 self.spec.signals[0].physical_max
             );
         }
+        let dropped = s.annotations_dropped + self.dropped_annotations;
+        if dropped > 0 {
+            tracing::error!(
+                "{}: {dropped} annotations could not be written (see the summary)",
+                self.path.display()
+            );
+        }
         Ok(format!(
-            "{}: {} data records, {} annotations ({} dropped), {} frames of padding",
+            "{}: {} data records, {} annotations ({} dropped), {} frames of padding ({} whole records added for annotations), {} NaN/Inf samples written as 0",
             self.path.display(),
             s.records,
             s.annotations_written,
-            s.annotations_dropped + self.dropped_annotations,
-            s.padded_frames
+            dropped,
+            s.padded_frames,
+            s.extra_records,
+            s.nan_samples
         ))
     }
 }

@@ -13,12 +13,13 @@
 //! * `finish` writes what is left (an EDF file's last partial record) and closes the file;
 //!   a write error is `Fatal`, naming the file.
 
-use super::paths::OutputFile;
+use super::paths::{expand_template, OutputFile};
 use super::timeline::{annotation_text, Timeline};
 use crate::util::with_sample_type;
 use neuropipe_core::{
-    BoxedStage, BuildError, DataPlaneStage, InputId, Params, Payload, Sample, Samples,
-    StageBuilder, StageContext, StageError, StreamInfo, FLAG_DISCONTINUITY, FLAG_LOST_SAMPLES,
+    BoxedStage, BuildError, DataPlaneStage, InputId, ParamSpec, Params, Payload, Sample, Samples,
+    StageBuilder, StageContext, StageError, StageSpec, StreamInfo, FLAG_DISCONTINUITY,
+    FLAG_LOST_SAMPLES,
 };
 
 /// Longest annotation text written (bytes); longer texts are cut at a character boundary.
@@ -34,10 +35,35 @@ pub trait RecordFile: Send + 'static {
     /// Appends frame-major values; `t0_ns` is the time of the first frame relative to the
     /// first frame of the recording, from packet timestamps.
     fn write(&mut self, data: &[f64], channels: usize, t0_ns: u64) -> Result<(), String>;
-    /// Adds an annotation `onset_s` seconds into the recording.
-    fn annotate(&mut self, onset_s: f64, text: &str) -> Result<(), String>;
+    /// Adds an annotation `onset_s` seconds into the recording, lasting `duration_s` if given.
+    fn annotate(&mut self, onset_s: f64, duration_s: Option<f64>, text: &str)
+        -> Result<(), String>;
+    /// Samples clipped to the file's range so far (formats with a range; others 0).
+    fn clipped(&self) -> u64 {
+        0
+    }
+    /// Per-channel factors applied before writing (unit normalisation, e.g. mV → µV); empty
+    /// for none.
+    fn scale(&self) -> &[f64] {
+        &[]
+    }
+    /// A short description of the file's range, for the clipping annotation (e.g.
+    /// `-3276.8..3276.7 uV`).
+    fn range(&self) -> String {
+        String::new()
+    }
     /// Completes and closes the file; returns a summary for the log.
     fn finish(&mut self) -> Result<String, String>;
+}
+
+/// The parameters every recorder has: `path` (with template fields) and `overwrite`.
+pub fn recorder_spec(spec: StageSpec) -> StageSpec {
+    spec.param(ParamSpec::string("path").doc(
+        "file to write, relative to the working directory; may hold {date} and {time} (UTC) and {n} (the first number giving a new name), e.g. \"rec_{date}_{time}_{n}.bdf\"",
+    ))
+    .param(ParamSpec::bool("overwrite").default(false).doc(
+        "replace an existing file; false (the default) refuses to start rather than overwrite a recording",
+    ))
 }
 
 /// Builds a recorder: checks the input stream, lets `make` validate the format's settings,
@@ -46,7 +72,8 @@ pub fn build_recorder<F: RecordFile>(
     b: &mut StageBuilder<'_>,
     make: impl FnOnce(&StreamInfo, &Params, &str) -> Result<F, BuildError>,
 ) -> Result<BoxedStage, BuildError> {
-    let path = b.params().str("path")?.to_string();
+    let path = expand_template(b.params().str("path")?);
+    let overwrite = b.params().bool("overwrite")?;
     let info = b.input_stream("in")?.clone();
     let rate = info.sample_rate;
     if !(rate.is_finite() && rate > 0.0) {
@@ -59,8 +86,8 @@ pub fn build_recorder<F: RecordFile>(
         return Err(BuildError::stage("the input stream has no channels"));
     }
     let file = make(&info, b.params(), &path)?;
-    let out = OutputFile::probe(&path).map_err(|e| BuildError::param("path", e))?;
-    let timeline = Timeline::new(b.events());
+    let out = OutputFile::probe(&path, overwrite).map_err(|e| BuildError::param("path", e))?;
+    let timeline = Timeline::new(b.events(), rate);
     let buf_frames = info.frames_per_packet.clamp(1, 4096);
     let kind = b.input_kind("in")?;
     with_sample_type!(kind, S => {
@@ -78,6 +105,7 @@ pub fn build_recorder<F: RecordFile>(
             frames: 0,
             ts0: None,
             prev: None,
+            clipped: 0,
         }))
     })
 }
@@ -99,6 +127,8 @@ pub struct Recorder<S: 'static, F> {
     ts0: Option<u64>,
     /// Timestamp and frames of the previous packet.
     prev: Option<(u64, usize)>,
+    /// Clipped samples already annotated.
+    clipped: u64,
 }
 
 /// `text` made safe for an annotation: EDF+ reserves bytes 0x00, 0x14 and 0x15; long texts
@@ -122,8 +152,18 @@ pub fn clean_text(text: &str) -> String {
 }
 
 fn annotate<F: RecordFile>(file: &mut F, onset_s: f64, text: &str, stage: &str) {
+    annotate_span(file, onset_s, None, text, stage);
+}
+
+fn annotate_span<F: RecordFile>(
+    file: &mut F,
+    onset_s: f64,
+    duration_s: Option<f64>,
+    text: &str,
+    stage: &str,
+) {
     // Annotations only queue in memory: a rejected one is worth a warning, not the recording.
-    if let Err(e) = file.annotate(onset_s, &clean_text(text)) {
+    if let Err(e) = file.annotate(onset_s, duration_s, &clean_text(text)) {
         tracing::warn!(
             stage,
             "annotation {text:?} at {onset_s:.3} s not written: {e}"
@@ -182,13 +222,23 @@ where
         } else {
             ctx.clock().now_ns()
         };
-        self.timeline
-            .packet(emitted, start_s, start_s + n as f64 / self.rate);
-        // Events before this packet left its source, then what the packet itself reports.
+        self.timeline.packet(
+            emitted,
+            h.timestamp,
+            n as u64,
+            start_s,
+            start_s + n as f64 / self.rate,
+        );
+        // Events whose data or departure has arrived, then what the packet itself reports.
         let file = &mut self.file;
         let id = ctx.id();
         self.timeline
             .place(|t, ev| annotate(file, t, &annotation_text(ev), id));
+        let lagged = self.timeline.take_lagged();
+        if lagged > 0 {
+            let text = format!("BAD_events_lost: {lagged} pipeline events (markers) were lost before this point (event bus overflow)");
+            annotate(&mut self.file, start_s, &text, ctx.id());
+        }
 
         if h.flags & FLAG_LOST_SAMPLES != 0 && h.lost_frames > 0 {
             let text = format!("lost {} samples", h.lost_frames);
@@ -206,16 +256,60 @@ where
             annotate(&mut self.file, start_s, &text, ctx.id());
         }
         let buf_frames = self.buf.len() / ch;
+        // Non-finite samples: first and last frame holding one, and how many.
+        let mut bad = (usize::MAX, 0usize, 0u64);
         for (k, chunk) in pkt.samples().chunks(buf_frames * ch).enumerate() {
             let dst = &mut self.buf[..chunk.len()];
+            let mut finite = true;
             for (d, s) in dst.iter_mut().zip(chunk) {
                 *d = s.to_f64();
+                finite &= d.is_finite();
+            }
+            let scale = self.file.scale();
+            if !scale.is_empty() {
+                for frame in dst.chunks_exact_mut(ch) {
+                    for (d, f) in frame.iter_mut().zip(scale) {
+                        *d *= f;
+                    }
+                }
+            }
+            if !finite {
+                for (i, _) in dst.iter().enumerate().filter(|(_, d)| !d.is_finite()) {
+                    let frame = k * buf_frames + i / ch;
+                    bad = (bad.0.min(frame), bad.1.max(frame), bad.2 + 1);
+                }
             }
             let offset_ns = ((k * buf_frames) as f64 * 1e9 / self.rate).round() as u64;
             if let Err(e) = self.file.write(dst, ch, rel_ns + offset_ns) {
                 self.failed = true;
                 return Err(StageError::fatal(e));
             }
+        }
+        if bad.2 > 0 {
+            // Written as the file's defined value for a missing sample (EDF/BDF: the digital
+            // value of physical zero; CSV: NaN) and marked as a bad span.
+            let onset = start_s + bad.0 as f64 / self.rate;
+            let duration = (bad.1 + 1 - bad.0) as f64 / self.rate;
+            let text = format!("BAD_nonfinite: {} NaN/Inf samples", bad.2);
+            annotate_span(&mut self.file, onset, Some(duration), &text, ctx.id());
+            ctx.count_nonfinite(bad.2);
+        }
+        let clipped = self.file.clipped();
+        if clipped > self.clipped {
+            let text = format!(
+                "BAD_clipped: {} samples outside {} clipped",
+                clipped - self.clipped,
+                self.file.range()
+            );
+            annotate_span(
+                &mut self.file,
+                start_s,
+                Some(n as f64 / self.rate),
+                &text,
+                ctx.id(),
+            );
+            ctx.count_clipped(clipped - self.clipped);
+            self.clipped = clipped;
         }
         self.frames += n as u64;
         self.prev = Some((h.timestamp, n));

@@ -104,7 +104,7 @@ fn round_trip(format: EdfFormat) {
     assert_eq!(summary.records, 3);
     assert_eq!(summary.padded_frames, 128);
     assert_eq!(summary.clipped_samples, 0);
-    assert_eq!(summary.annotations_written, 3);
+    assert_eq!(summary.annotations_written, 4, "three + the padding mark");
     let mut r = EdfReader::from_bytes(bytes).unwrap();
     assert_eq!(r.format(), format);
     assert_eq!(r.variant(), EdfVariant::Continuous);
@@ -150,9 +150,46 @@ fn round_trip(format: EdfFormat) {
         vec![
             (0.5, None, "eyes closed"),
             (1.25, Some(0.75), "blink"),
+            (2.5, Some(0.5), crate::edf::PADDING_ANNOTATION),
             (2.9, None, "end marker ü")
         ]
     );
+}
+
+/// 1 s records with room for a few annotations; 150 annotations queued by the end do not fit
+/// the records written: whole records of padding are added (marked as such) and none is lost.
+#[test]
+fn annotation_backlog_gets_padding_records_and_nothing_is_lost() {
+    let mut s = spec(EdfFormat::Edf);
+    s.annotation_bytes_per_record = 200;
+    let data = frames(512, 3); // exactly 2 records
+    let (bytes, summary) = write_to_vec(&s, &data, |w| {
+        for i in 0..150 {
+            w.annotate(i as f64 / 100.0, None, &format!("m{i}"))
+                .unwrap();
+        }
+    });
+    assert_eq!(summary.annotations_dropped, 0);
+    assert_eq!(summary.annotations_written, 151);
+    assert!(summary.extra_records > 0);
+    assert_eq!(summary.records, 2 + summary.extra_records);
+    assert_eq!(summary.padded_frames, summary.extra_records * 256);
+    let r = EdfReader::from_bytes(bytes).unwrap();
+    let anns = r.annotations();
+    for i in 0..150 {
+        let text = format!("m{i}");
+        let a = anns
+            .iter()
+            .find(|a| a.text == text)
+            .unwrap_or_else(|| panic!("{text} lost"));
+        assert!((a.onset - i as f64 / 100.0).abs() < 1e-9);
+    }
+    let pad = anns
+        .iter()
+        .find(|a| a.text == crate::edf::PADDING_ANNOTATION)
+        .unwrap();
+    assert_eq!(pad.onset, 2.0);
+    assert_eq!(pad.duration, Some(summary.extra_records as f64));
 }
 
 #[test]
@@ -180,12 +217,12 @@ fn rounds_to_nearest_and_clips() {
         f64::INFINITY,
     ];
     let (bytes, summary) = write_to_vec(&s, &data, |_| {});
-    assert_eq!(summary.clipped_samples, 3);
-    assert_eq!(summary.nan_samples, 1);
+    assert_eq!(summary.clipped_samples, 2);
+    assert_eq!(summary.nan_samples, 2, "NaN and Inf are both written as 0");
     let mut r = EdfReader::from_bytes(bytes).unwrap();
     assert_eq!(
         r.read_digital(0).unwrap(),
-        vec![0, 1, -1, 3, 32767, -32768, 0, 32767]
+        vec![0, 1, -1, 3, 32767, -32768, 0, 0]
     );
 }
 
