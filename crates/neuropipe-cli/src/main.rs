@@ -63,10 +63,15 @@ enum Command {
         #[arg(long)]
         overwrite: bool,
     },
-    /// Check a pipeline file and report every problem at once.
+    /// Check a pipeline file and report every problem at once. Offline and cheap: opens no
+    /// serial port, resolves no LSL stream, creates no file.
     Validate {
         /// Pipeline JSON file.
         file: PathBuf,
+        /// Also check devices and streams: open serial ports, resolve LSL streams (as `run`
+        /// does), then release them.
+        #[arg(long)]
+        probe: bool,
     },
     /// List stage types with their ports and parameters.
     Stages {
@@ -119,7 +124,7 @@ fn main() -> ExitCode {
         ),
         Command::Ctl(args) => ctl::main(args),
         Command::Top(args) => top::main(args),
-        Command::Validate { file } => validate(&registry, &file),
+        Command::Validate { file, probe } => validate(&registry, &file, probe),
         Command::Stages { json } => print_out(&stages(&registry, json)),
         Command::Schema => {
             let schema = neuropipe_core::schema::pipeline_schema(&registry);
@@ -169,7 +174,7 @@ fn set_pipeline_dir(file: Option<&Path>) {
     }
 }
 
-fn validate(registry: &Registry, file: &Path) -> ExitCode {
+fn validate(registry: &Registry, file: &Path, probe: bool) -> ExitCode {
     set_pipeline_dir(Some(file));
     let cfg = match load(Some(file)) {
         Ok(c) => c,
@@ -178,7 +183,12 @@ fn validate(registry: &Registry, file: &Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match neuropipe_core::validate(&cfg, registry) {
+    let checked = if probe {
+        Pipeline::build(&cfg, registry).map(drop)
+    } else {
+        neuropipe_core::validate(&cfg, registry)
+    };
+    match checked {
         Ok(()) => {
             println!(
                 "{}: ok ({} stages, {} links)",

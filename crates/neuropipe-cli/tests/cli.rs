@@ -200,22 +200,88 @@ fn published_schema_is_current() {
 }
 
 #[test]
-fn hardware_examples_are_valid_but_for_the_missing_device() {
+fn hardware_examples_validate_offline_and_probe_finds_the_missing_device() {
+    // `validate` never touches serial ports or the network: the hardware examples are valid on
+    // a machine with no board and no stream.
+    for name in ["cyton_to_bdf.json", "lsl_to_edf.json"] {
+        let path = format!(
+            "{}/../../pipelines/hardware/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let o = bin().args(["validate", &path]).output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", text(&o).1);
+        assert!(text(&o).0.contains(": ok ("), "{name}");
+    }
+    // `--probe` opens the port, as `run` would.
     let cyton = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../pipelines/hardware/cyton_to_bdf.json"
     );
-    let o = bin().args(["validate", cyton]).output().unwrap();
+    let o = bin().args(["validate", "--probe", cyton]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     let err = text(&o).1;
     assert!(err.contains("1 problem in pipeline:"), "{err}");
     assert!(err.contains("$.stages[0].params.port: stage `cyton` (CytonSource): cannot open serial port /dev/ttyUSB0"), "{err}");
-    // The LSL one would resolve streams on the network: only parse it here.
-    let lsl = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../pipelines/hardware/lsl_to_edf.json"
+}
+
+#[test]
+fn validate_is_cheap_and_caps_its_output() {
+    // 10,000 stages: checked offline without allocating the pools a run would.
+    let dir = std::env::temp_dir().join(format!("np-cli-big-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut stages = vec![
+        serde_json::json!({"id": "eeg", "type": "SimulatedEeg"}),
+        serde_json::json!({"id": "v", "type": "RawToVoltage"}),
+    ];
+    let mut links = vec!["eeg.out -> v.in".to_string()];
+    let mut prev = "v".to_string();
+    for i in 0..9_997 {
+        stages.push(serde_json::json!({"id": format!("g{i}"), "type": "Gain"}));
+        links.push(format!("{prev}.out -> g{i}.in"));
+        prev = format!("g{i}");
+    }
+    stages.push(serde_json::json!({"id": "sink", "type": "ContinuityCheck"}));
+    links.push(format!("{prev}.out -> sink.in"));
+    let big = dir.join("big.json");
+    std::fs::write(
+        &big,
+        serde_json::json!({"stages": stages, "links": links}).to_string(),
+    )
+    .unwrap();
+    let o = bin()
+        .args(["validate", big.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    assert!(text(&o).0.contains("ok (10000 stages"), "{}", text(&o).0);
+
+    // 100,000 duplicate links: every one counted, the first 50 shown.
+    let dup = dir.join("dup.json");
+    let links = vec!["eeg.out -> v.in"; 100_000];
+    std::fs::write(
+        &dup,
+        serde_json::json!({"stages": [
+            {"id": "eeg", "type": "SimulatedEeg"}, {"id": "v", "type": "RawToVoltage"}
+        ], "links": links})
+        .to_string(),
+    )
+    .unwrap();
+    let o = bin()
+        .args(["validate", dup.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o).1;
+    assert!(
+        err.contains("99999 problems in pipeline:"),
+        "{}",
+        &err[..200.min(err.len())]
     );
-    let text = std::fs::read_to_string(lsl).unwrap();
-    let cfg = neuropipe_core::PipelineConfig::parse(&text).unwrap();
-    assert_eq!(cfg.stages.len(), 4);
+    assert!(
+        err.contains("... and 99949 more"),
+        "{}",
+        &err[err.len().saturating_sub(300)..]
+    );
+    assert!(err.len() < 20_000, "{} bytes of errors", err.len());
+    std::fs::remove_dir_all(&dir).unwrap();
 }

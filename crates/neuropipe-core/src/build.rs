@@ -48,6 +48,13 @@ pub(crate) struct BuildEnv {
     pub(crate) link_infos: Vec<LinkInfo>,
     pub(crate) pool_infos: Vec<(String, Arc<PoolMetrics>)>,
     pub(crate) taps: Vec<crate::tap::TapPoint>,
+    /// Validation only (see [`StageBuilder::validating`]).
+    validating: bool,
+    /// Index of the link into each linked input port `(stage, port)`.
+    pub(crate) link_into: HashMap<(usize, usize), usize>,
+    /// Indices of the links leaving each stage, and entering it.
+    pub(crate) links_from: Vec<Vec<usize>>,
+    links_to: Vec<Vec<usize>>,
 }
 
 impl BuildEnv {
@@ -57,23 +64,26 @@ impl BuildEnv {
         links: Vec<ResolvedLink>,
         clock: Clock,
         events: EventBus,
+        validating: bool,
     ) -> Self {
         let mut pool_infos = vec![];
         let named_pools = cfg
             .pools
             .iter()
             .map(|p| {
+                // Validation checks sizes and kinds, not memory: one buffer is enough.
+                let count = if validating { 1 } else { p.count };
                 let e = match p.payload {
                     PayloadKind::I32 => {
-                        MemoryPool::<Samples<i32>>::new(&p.name, p.count, p.frames, p.channels)
+                        MemoryPool::<Samples<i32>>::new(&p.name, count, p.frames, p.channels)
                             .erased()
                     }
                     PayloadKind::F32 => {
-                        MemoryPool::<Samples<f32>>::new(&p.name, p.count, p.frames, p.channels)
+                        MemoryPool::<Samples<f32>>::new(&p.name, count, p.frames, p.channels)
                             .erased()
                     }
                     PayloadKind::F64 => {
-                        MemoryPool::<Samples<f64>>::new(&p.name, p.count, p.frames, p.channels)
+                        MemoryPool::<Samples<f64>>::new(&p.name, count, p.frames, p.channels)
                             .erased()
                     }
                 };
@@ -82,9 +92,20 @@ impl BuildEnv {
             })
             .collect();
         // Enough for every queue to be full and every stage to hold two packets.
-        let auto_pool_count =
-            links.iter().map(|l| l.capacity).sum::<usize>() + 2 * cfg.stages.len() + 2;
+        let auto_pool_count = if validating {
+            1
+        } else {
+            links.iter().map(|l| l.capacity).sum::<usize>() + 2 * cfg.stages.len() + 2
+        };
         let n = links.len();
+        let mut link_into = HashMap::with_capacity(n);
+        let mut links_from = vec![vec![]; cfg.stages.len()];
+        let mut links_to = vec![vec![]; cfg.stages.len()];
+        for (j, l) in links.iter().enumerate() {
+            link_into.insert(l.to, j);
+            links_from[l.from.0].push(j);
+            links_to[l.to.0].push(j);
+        }
         let mut consumer_ports = HashMap::new();
         for l in &links {
             if let Some(spec) = reg.get(&cfg.stages[l.to.0].kind) {
@@ -104,15 +125,16 @@ impl BuildEnv {
             link_infos: vec![],
             pool_infos,
             taps: vec![],
+            validating,
+            link_into,
+            links_from,
+            links_to,
         }
     }
 
     /// Whether every link into stage `i` has been built (its producers exist).
     pub(crate) fn inputs_ready(&self, i: usize) -> bool {
-        self.links
-            .iter()
-            .zip(&self.slots)
-            .all(|(l, s)| l.to.0 != i || s.is_some())
+        self.links_to[i].iter().all(|&j| self.slots[j].is_some())
     }
 }
 
@@ -201,7 +223,7 @@ impl<'a> StageBuilder<'a> {
 
     fn in_link(&self, port: &str) -> Result<Option<usize>, BuildError> {
         let pi = Self::port_index(&self.spec.inputs, port, "input", self.spec.type_name)?;
-        Ok(self.env.links.iter().position(|l| l.to == (self.idx, pi)))
+        Ok(self.env.link_into.get(&(self.idx, pi)).copied())
     }
 
     /// Payload kind arriving on input `port` (for stages generic over the sample type).
@@ -246,7 +268,7 @@ impl<'a> StageBuilder<'a> {
         })?;
         let stream = slot.stream.clone();
         // A sink for latency purposes: nothing downstream of this stage.
-        let is_sink = !self.env.links.iter().any(|l| l.from.0 == self.idx);
+        let is_sink = self.shared.metrics.is_sink();
         self.inputs
             .push(Box::new(Input::new(link, self.shared.clone(), is_sink)));
         self.input_streams.push(stream);
@@ -265,7 +287,8 @@ impl<'a> StageBuilder<'a> {
         stream.payload = T::KIND;
         stream.start_unix_ns = self.env.clock.start_unix_ns();
         let mut outs = vec![];
-        for j in 0..self.env.links.len() {
+        for k in 0..self.env.links_from[self.idx].len() {
+            let j = self.env.links_from[self.idx][k];
             let l = self.env.links[j].clone();
             if l.from != (self.idx, pi) {
                 continue;
@@ -295,11 +318,16 @@ impl<'a> StageBuilder<'a> {
         let is_source = self.spec.is_source();
         let mut output = Output::new(outs, self.shared.clone(), is_source);
         let endpoint = format!("{}.{port}", self.id());
-        let (tx, point) = crate::tap::new_tap::<T>(
-            endpoint,
-            stream.frames_per_packet.max(1),
-            stream.channel_count().max(1),
-        );
+        // Validation never opens a tap: its buffers can be minimal.
+        let (frames, channels) = if self.env.validating {
+            (1, 1)
+        } else {
+            (
+                stream.frames_per_packet.max(1),
+                stream.channel_count().max(1),
+            )
+        };
+        let (tx, point) = crate::tap::new_tap::<T>(endpoint, frames, channels);
         output.set_tap(tx);
         self.env.taps.extend(point);
         self.outputs.push(Box::new(output));
@@ -316,6 +344,15 @@ impl<'a> StageBuilder<'a> {
 
     fn consumer_port_name(&self, to: (usize, usize)) -> &'static str {
         self.env.consumer_ports.get(&to).map_or("?", |p| p.0)
+    }
+
+    /// Whether the pipeline is only being validated (`neuropipe validate`): a factory must
+    /// then check everything it can without side effects — open no device, resolve no
+    /// network stream, create no file — and describe its output from what is declared
+    /// (parameters, `stream` overrides). `false` when the pipeline is built to run (and under
+    /// `neuropipe validate --probe`).
+    pub fn validating(&self) -> bool {
+        self.env.validating
     }
 
     /// A pool for packets of `frames × channels` samples of type `T`: the pool named by the

@@ -81,7 +81,7 @@ async fn drive<S: DataPlaneStage>(stage: &mut S, ctx: &mut StageContext, env: Ru
     shared.set_state(StageState::Running);
     let exit = 'outer: loop {
         while let Ok(req) = ctx.control_rx.try_recv() {
-            if let Err(msg) = apply_control(stage, ctx, req, &mut paused) {
+            if let Err(msg) = apply_control(stage, ctx, *req, &mut paused) {
                 break 'outer StageExit::Failed(msg);
             }
         }

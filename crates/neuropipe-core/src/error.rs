@@ -73,6 +73,10 @@ impl ConfigErrors {
     }
 }
 
+/// Problems [`ConfigErrors`] prints (all are counted): a file with two million duplicate
+/// links must not produce hundreds of megabytes of text.
+pub const MAX_SHOWN_PROBLEMS: usize = 50;
+
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.0.len();
@@ -81,8 +85,15 @@ impl fmt::Display for ConfigErrors {
             "{n} problem{} in pipeline:",
             if n == 1 { "" } else { "s" }
         )?;
-        for e in &self.0 {
+        for e in self.0.iter().take(MAX_SHOWN_PROBLEMS) {
             writeln!(f, "  {e}")?;
+        }
+        if n > MAX_SHOWN_PROBLEMS {
+            writeln!(
+                f,
+                "  ... and {} more (the first {MAX_SHOWN_PROBLEMS} are shown: fix them and validate again)",
+                n - MAX_SHOWN_PROBLEMS
+            )?;
         }
         Ok(())
     }

@@ -22,6 +22,9 @@ pub enum EventKind {
     LostSamples,
     /// A marker from a source (e.g. an LSL marker stream or a replayed annotation).
     Marker,
+    /// A source's data has a gap in time it could not replay as such (e.g. a jump in a CSV
+    /// file's time column); the text says how long.
+    Discontinuity,
     /// A stage failed.
     Failed,
     /// The pipeline is stopping.

@@ -46,7 +46,7 @@ pub use config::{
     DEFAULT_CAPACITY,
 };
 pub use control::{ControlError, ControlMsg, Handled};
-pub use error::{BuildError, ConfigError, ConfigErrors, StageError};
+pub use error::{BuildError, ConfigError, ConfigErrors, StageError, MAX_SHOWN_PROBLEMS};
 pub use event::{EventBus, EventKind, EventReceiver, PipelineEvent, DEFAULT_EVENT_CAPACITY};
 pub use metrics::{LinkSnapshot, PipelineSnapshot, PoolMetrics, PoolSnapshot, StageSnapshot};
 pub use packet::{

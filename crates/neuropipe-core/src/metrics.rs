@@ -131,11 +131,20 @@ pub struct StageMetrics {
     pub(crate) bad_params: AtomicU64,
     pub(crate) nonfinite: AtomicU64,
     pub(crate) clipped: AtomicU64,
-    latency: Mutex<Histogram<u64>>,
+    /// End-to-end latency histogram, for sinks only (a histogram is ~100 kB: a 10,000-stage
+    /// pipeline must not carry one per stage).
+    latency: Option<Mutex<Histogram<u64>>>,
 }
 
 impl Default for StageMetrics {
     fn default() -> Self {
+        StageMetrics::new(true)
+    }
+}
+
+impl StageMetrics {
+    /// Counters for a stage; `sink`: it records end-to-end latency.
+    pub(crate) fn new(sink: bool) -> Self {
         StageMetrics {
             packets_in: AtomicU64::new(0),
             frames_in: AtomicU64::new(0),
@@ -148,15 +157,15 @@ impl Default for StageMetrics {
             nonfinite: AtomicU64::new(0),
             clipped: AtomicU64::new(0),
             // 1 µs .. 100 s, 3 significant digits; allocated once here.
-            latency: Mutex::new(
-                Histogram::new_with_bounds(1_000, 100_000_000_000, 3)
-                    .expect("static histogram bounds are valid"),
-            ),
+            latency: sink.then(|| {
+                Mutex::new(
+                    Histogram::new_with_bounds(1_000, 100_000_000_000, 3)
+                        .expect("static histogram bounds are valid"),
+                )
+            }),
         }
     }
-}
 
-impl StageMetrics {
     #[inline]
     pub(crate) fn on_in(&self, frames: u64) {
         self.packets_in.fetch_add(1, Relaxed);
@@ -167,17 +176,21 @@ impl StageMetrics {
         self.packets_out.fetch_add(1, Relaxed);
         self.frames_out.fetch_add(frames, Relaxed);
     }
+    /// Whether this stage is a sink (records end-to-end latency).
+    pub(crate) fn is_sink(&self) -> bool {
+        self.latency.is_some()
+    }
     #[inline]
     pub(crate) fn record_latency(&self, ns: u64) {
         // Never wait for an observer taking a snapshot: skip this one sample instead.
-        if let Ok(mut h) = self.latency.try_lock() {
+        if let Some(Ok(mut h)) = self.latency.as_ref().map(Mutex::try_lock) {
             h.saturating_record(ns.max(1_000));
         }
     }
     /// Snapshot of the counters and latency percentiles.
     pub fn snapshot(&self, id: &str, kind: &str, state: &str) -> StageSnapshot {
-        let (count, p50, p99, max) = match self.latency.lock() {
-            Ok(h) if !h.is_empty() => (
+        let (count, p50, p99, max) = match self.latency.as_ref().map(Mutex::lock) {
+            Some(Ok(h)) if !h.is_empty() => (
                 h.len(),
                 Some(h.value_at_quantile(0.5)),
                 Some(h.value_at_quantile(0.99)),

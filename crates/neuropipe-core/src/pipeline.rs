@@ -19,10 +19,13 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-/// Checks a pipeline against the registry and builds it without running it: reports every
-/// problem at once (what `neuropipe validate` prints).
+/// Checks a pipeline against the registry offline and cheaply: every stage factory runs (so
+/// every problem is reported at once, with its JSON path), but in *validation* mode
+/// ([`StageBuilder::validating`]): no device is opened, no network stream resolved, no file
+/// created, and memory pools get one buffer each. What `neuropipe validate` does; sources
+/// that need hardware or the network check what they can (declared shapes) without it.
 pub fn validate(cfg: &PipelineConfig, registry: &Registry) -> Result<(), ConfigErrors> {
-    Pipeline::build(cfg, registry).map(|_| ())
+    Pipeline::build_mode(cfg, registry, true).map(|_| ())
 }
 
 struct BuiltStage {
@@ -34,7 +37,8 @@ struct BuiltStage {
 struct StageEntry {
     shared: Arc<StageShared>,
     spec: StageSpec,
-    control_tx: mpsc::UnboundedSender<ControlRequest>,
+    /// Boxed: the channel preallocates a block of 32 entries per stage, so entries stay small.
+    control_tx: mpsc::UnboundedSender<Box<ControlRequest>>,
     params: Mutex<Map<String, Value>>,
     inputs: Vec<StreamInfo>,
     outputs: Vec<StreamInfo>,
@@ -92,22 +96,43 @@ impl Pipeline {
     /// Validates `cfg` against `registry` and builds every stage. All problems — in the file
     /// and those found by stage factories — are reported at once.
     pub fn build(cfg: &PipelineConfig, registry: &Registry) -> Result<Pipeline, ConfigErrors> {
+        Pipeline::build_mode(cfg, registry, false)
+    }
+
+    fn build_mode(
+        cfg: &PipelineConfig,
+        registry: &Registry,
+        validating: bool,
+    ) -> Result<Pipeline, ConfigErrors> {
         let (links, order, mut errors) = resolve(cfg, registry);
         if !errors.is_empty() {
             return Err(ConfigErrors(errors));
         }
         let clock = Clock::new();
         let events = EventBus::default();
-        let mut env = BuildEnv::new(cfg.clone(), registry, links, clock, events.clone());
+        let mut env = BuildEnv::new(
+            cfg.clone(),
+            registry,
+            links,
+            clock,
+            events.clone(),
+            validating,
+        );
         let mut built: Vec<Option<(BuiltStage, StageEntry)>> =
             (0..cfg.stages.len()).map(|_| None).collect();
+        let mut feeds = vec![false; cfg.stages.len()];
+        for l in &env.links {
+            feeds[l.from.0] = true;
+        }
         for &i in &order {
             let sc = &cfg.stages[i];
             let spec = registry.get(&sc.kind).expect("resolved stage types exist");
             if !env.inputs_ready(i) {
                 continue; // an upstream stage failed to build; that error is reported
             }
-            let shared = Arc::new(StageShared::new(&sc.id, spec.type_name, clock));
+            // Validation records no latency: no histogram for sinks either.
+            let sink = !feeds[i] && !validating;
+            let shared = Arc::new(StageShared::new(&sc.id, spec.type_name, clock, sink));
             let mut b = StageBuilder::new(i, spec, shared.clone(), &mut env);
             let result = (spec.factory)(&mut b);
             let missing_in = b
@@ -116,8 +141,8 @@ impl Pipeline {
                 .iter()
                 .enumerate()
                 .filter(|(pi, _)| {
-                    let linked = b.env.links.iter().position(|l| l.to == (i, *pi));
-                    linked.is_some_and(|j| !b.claimed_inputs.contains(&j))
+                    let linked = b.env.link_into.get(&(i, *pi));
+                    linked.is_some_and(|j| !b.claimed_inputs.contains(j))
                 })
                 .map(|(_, p)| p.name)
                 .collect::<Vec<_>>();
@@ -127,11 +152,9 @@ impl Pipeline {
                 .iter()
                 .enumerate()
                 .filter(|(pi, _)| {
-                    b.env
-                        .links
+                    b.env.links_from[i]
                         .iter()
-                        .enumerate()
-                        .any(|(j, l)| l.from == (i, *pi) && !b.claimed_outputs.contains(&j))
+                        .any(|&j| b.env.links[j].from.1 == *pi && !b.claimed_outputs.contains(&j))
                 })
                 .map(|(_, p)| p.name)
                 .collect::<Vec<_>>();
@@ -306,10 +329,10 @@ impl PipelineHandle {
         let (tx, rx) = oneshot::channel();
         entry
             .control_tx
-            .send(ControlRequest {
+            .send(Box::new(ControlRequest {
                 msg: msg.clone(),
                 reply: Some(tx),
-            })
+            }))
             .map_err(|_| ControlError::NotRunning(stage.to_string()))?;
         entry.shared.control_ready.notify_one();
         let reply = rx

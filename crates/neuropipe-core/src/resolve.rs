@@ -162,6 +162,9 @@ pub(crate) fn resolve(
     }
 
     // Required ports must be linked.
+    let linked_in: std::collections::HashSet<(usize, usize)> = links.iter().map(|l| l.to).collect();
+    let linked_out: std::collections::HashSet<(usize, usize)> =
+        links.iter().map(|l| l.from).collect();
     for (i, spec) in specs.iter().enumerate() {
         let Some(spec) = spec else { continue };
         let id = &cfg.stages[i].id;
@@ -169,7 +172,7 @@ pub(crate) fn resolve(
             continue;
         }
         for (pi, p) in spec.inputs.iter().enumerate() {
-            if p.required && !links.iter().any(|l| l.to == (i, pi)) {
+            if p.required && !linked_in.contains(&(i, pi)) {
                 errors.push(ConfigError::new(
                     format!("$.stages[{i}]"),
                     format!(
@@ -180,7 +183,7 @@ pub(crate) fn resolve(
             }
         }
         for (pi, p) in spec.outputs.iter().enumerate() {
-            if p.required && !links.iter().any(|l| l.from == (i, pi)) {
+            if p.required && !linked_out.contains(&(i, pi)) {
                 errors.push(ConfigError::new(
                     format!("$.stages[{i}]"),
                     format!(
@@ -270,17 +273,19 @@ fn topo_order(
 ) -> Vec<usize> {
     let n = cfg.stages.len();
     let mut indeg = vec![0usize; n];
+    let mut out: Vec<Vec<usize>> = vec![vec![]; n];
     for l in links {
         indeg[l.to.0] += 1;
+        out[l.from.0].push(l.to.0);
     }
     let mut ready: Vec<usize> = (0..n).rev().filter(|&i| indeg[i] == 0).collect();
     let mut order = Vec::with_capacity(n);
     while let Some(i) = ready.pop() {
         order.push(i);
-        for l in links.iter().filter(|l| l.from.0 == i) {
-            indeg[l.to.0] -= 1;
-            if indeg[l.to.0] == 0 {
-                ready.push(l.to.0);
+        for &to in &out[i] {
+            indeg[to] -= 1;
+            if indeg[to] == 0 {
+                ready.push(to);
             }
         }
     }

@@ -162,12 +162,13 @@ pub(crate) struct StageShared {
 }
 
 impl StageShared {
-    pub(crate) fn new(id: &str, kind: &'static str, clock: Clock) -> Self {
+    /// `sink`: nothing is downstream of the stage (it records end-to-end latency).
+    pub(crate) fn new(id: &str, kind: &'static str, clock: Clock, sink: bool) -> Self {
         StageShared {
             id: Arc::from(id),
             kind,
             clock,
-            metrics: StageMetrics::default(),
+            metrics: StageMetrics::new(sink),
             control_ready: Notify::new(),
             state: AtomicU8::new(StageState::Ready as u8),
         }
@@ -197,7 +198,8 @@ pub struct StageContext {
     pub(crate) input_streams: Vec<StreamInfo>,
     pub(crate) output_streams: Vec<StreamInfo>,
     pub(crate) events: EventBus,
-    pub(crate) control_rx: tokio::sync::mpsc::UnboundedReceiver<crate::control::ControlRequest>,
+    pub(crate) control_rx:
+        tokio::sync::mpsc::UnboundedReceiver<Box<crate::control::ControlRequest>>,
 }
 
 impl StageContext {

@@ -38,6 +38,10 @@ pub struct StreamInfo {
     /// can write what was done to the signal.
     #[serde(default)]
     pub filters: Vec<String>,
+    /// For raw ADC counts: the amplifier (PGA) gain the source recorded with, so a converter
+    /// to volts uses the same scale (a mismatch is a build error, not a silent 2× error).
+    #[serde(default)]
+    pub adc_gain: Option<f64>,
 }
 
 impl StreamInfo {
@@ -65,6 +69,7 @@ impl StreamInfo {
             payload,
             start_unix_ns: 0,
             filters: Vec::new(),
+            adc_gain: None,
         }
     }
 

@@ -402,14 +402,15 @@ impl Inlet {
         check(ec, "time correction")?;
         Ok(t)
     }
-    /// Pulls one sample into `buf` (`channels` values), waiting up to `timeout_s`. Returns its
-    /// timestamp, or `None` if nothing came.
-    pub fn pull_sample_f32(&self, buf: &mut [f32], timeout_s: f64) -> Result<Option<f64>, String> {
+    /// Pulls one sample into `buf` (`channels` values, in double precision whatever the
+    /// stream's format), waiting up to `timeout_s`. Returns its timestamp, or `None` if
+    /// nothing came.
+    pub fn pull_sample_f64(&self, buf: &mut [f64], timeout_s: f64) -> Result<Option<f64>, String> {
         assert_eq!(buf.len(), self.channels);
         let mut ec = 0;
         // SAFETY: the buffer holds exactly one sample.
         let ts = unsafe {
-            lsl_pull_sample_f(
+            lsl_pull_sample_d(
                 self.h,
                 buf.as_mut_ptr(),
                 buf.len() as i32,
@@ -421,8 +422,8 @@ impl Inlet {
         Ok((ts != 0.0).then_some(ts))
     }
     /// Pulls whatever is available now (no waiting), up to `stamps.len()` frames, into `data`
-    /// (frame-major) and `stamps`. Returns the number of frames.
-    pub fn drain_f32(&self, data: &mut [f32], stamps: &mut [f64]) -> Result<usize, String> {
+    /// (frame-major, double precision) and `stamps`. Returns the number of frames.
+    pub fn drain_f64(&self, data: &mut [f64], stamps: &mut [f64]) -> Result<usize, String> {
         let frames = stamps.len().min(data.len() / self.channels.max(1));
         if frames == 0 {
             return Ok(0);
@@ -430,7 +431,7 @@ impl Inlet {
         let mut ec = 0;
         // SAFETY: `frames` frames fit both buffers.
         let n = unsafe {
-            lsl_pull_chunk_f(
+            lsl_pull_chunk_d(
                 self.h,
                 data.as_mut_ptr(),
                 stamps.as_mut_ptr(),

@@ -5,8 +5,14 @@
 //!   that *were* visible (a one-second resolve of everything), so `neuropipe validate` shows it.
 //! * Stream info: channel count, nominal rate, name and type from the stream; labels, units and
 //!   types from `desc/channels/channel/{label,unit,type}` (`Ch<i>` / `uV` / the stream type when
-//!   absent). Any numeric channel format is delivered as f32 ([`VoltageEegPacket`]).
-//!   Irregular-rate streams are refused.
+//!   absent). Any numeric channel format is pulled in double precision and delivered as
+//!   `sample_type` (`f32` by default, or `f64`). Irregular-rate streams are refused.
+//! * Declared shape: optional `channels` and `sample_rate` are what the pipeline expects; a
+//!   resolved stream that differs is an error. `neuropipe validate` never touches the network:
+//!   it checks the stages after the inlet against the declared shape (and says to declare it
+//!   when it is missing); `neuropipe validate --probe` and `run` resolve the stream.
+//! * Non-finite samples (NaN/Inf) follow the non-finite policy: delivered as NaN in packets
+//!   flagged `FLAG_NONFINITE`, counted in the stage's metrics.
 //! * Timestamps: each sample's LSL timestamp plus the inlet's `time_correction()` (refreshed
 //!   every few seconds) is this machine's LSL clock; minus the LSL-to-pipeline clock offset
 //!   measured at build time it becomes a pipeline timestamp. A packet's timestamp is that of
@@ -31,8 +37,8 @@
 use crate::ffi::{self, Format};
 use neuropipe_core::{
     BoxedStage, BuildError, ChannelInfo, DataPlaneStage, EventKind, MemoryPool, OutputId,
-    ParamSpec, PayloadKind, PortSpec, StageBuilder, StageContext, StageError, StageSpec,
-    StreamInfo, VoltageEegPacket,
+    ParamSpec, Payload, PayloadKind, PortSpec, Sample, Samples, StageBuilder, StageContext,
+    StageError, StageSpec, StreamInfo,
 };
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
@@ -50,10 +56,10 @@ const POLL_S: f64 = 0.1;
 pub fn spec() -> StageSpec {
     StageSpec::new(
         "LslInlet",
-        "Source reading a numeric stream from the Lab Streaming Layer (f32), with optional markers",
+        "Source reading a numeric stream from the Lab Streaming Layer (f32 or f64), with optional markers",
         build,
     )
-    .output(PortSpec::of("out", PayloadKind::F32).doc("samples as sent by the outlet"))
+    .output(PortSpec::any("out").doc("samples as sent by the outlet (sample_type: f32 or f64)"))
     .with_stream_info()
     .param(
         ParamSpec::string("name")
@@ -101,6 +107,21 @@ pub fn spec() -> StageSpec {
             .doc("also read this string marker stream into Marker pipeline events"),
     )
     .param(
+        ParamSpec::int("channels", 1, 65_536)
+            .optional()
+            .doc("channel count the pipeline expects: checked against the stream; lets `validate` check the pipeline offline"),
+    )
+    .param(
+        ParamSpec::float("sample_rate", 0.001, 1e6)
+            .optional()
+            .doc("nominal rate (Hz) the pipeline expects: checked against the stream; lets `validate` check the pipeline offline"),
+    )
+    .param(
+        ParamSpec::choice("sample_type", &["f32", "f64"])
+            .default("f32")
+            .doc("sample type of the output packets (values are pulled in double precision)"),
+    )
+    .param(
         ParamSpec::string("pool")
             .optional()
             .doc("memory pool for output packets (default: a private pool)"),
@@ -139,7 +160,7 @@ struct InletSetup {
 
 /// One batch of frames, preallocated and recycled.
 struct Chunk {
-    data: Vec<f32>,
+    data: Vec<f64>,
     stamps: Vec<f64>,
     frames: usize,
 }
@@ -194,8 +215,31 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         on_lost,
         offset_s: crate::clock_offset_s(&b.clock()),
     };
-    crate::warn_if_unconfigured(&setup.stage);
+    let declared_channels = p.opt_f64("channels").map(|c| c as usize);
+    let declared_rate = p.opt_f64("sample_rate");
+    let f64_out = p.str("sample_type")? == "f64";
+    let payload = if f64_out {
+        PayloadKind::F64
+    } else {
+        PayloadKind::F32
+    };
     let frames = setup.frames;
+    if b.validating() {
+        // Offline: no resolve. The declared shape describes the stream to the stages after it.
+        let (Some(n), Some(rate)) = (declared_channels, declared_rate) else {
+            return Err(BuildError::stage(
+                "`neuropipe validate` does not resolve LSL streams (it never touches the network): declare `channels` and `sample_rate` (checked against the stream when it is found) so the stages after this one can be checked offline, or run `neuropipe validate --probe` to resolve the stream now",
+            ));
+        };
+        let info = StreamInfo::new(&setup.what, rate, n, "uV", frames, payload);
+        let info = b.source_stream(info)?;
+        return if f64_out {
+            unprobed::<f64>(b, info, frames, n)
+        } else {
+            unprobed::<f32>(b, info, frames, n)
+        };
+    }
+    crate::warn_if_unconfigured(&setup.stage);
     let timeout_s = setup.timeout_s;
 
     let (meta_tx, meta_rx) = sync_channel::<Result<Resolved, String>>(1);
@@ -229,12 +273,76 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     };
     tracing::info!(stage = b.id(), stream = meta.summary, "LSL stream resolved");
     let n = meta.channels.len();
-    let mut info = StreamInfo::new(&meta.name, meta.rate, n, "uV", frames, PayloadKind::F32);
+    if declared_channels.is_some_and(|d| d != n) {
+        stop.store(true, Ordering::Relaxed);
+        return Err(BuildError::param(
+            "channels",
+            format!(
+                "the pipeline expects {} channels but LSL stream [{}] has {n}",
+                declared_channels.unwrap_or(0),
+                meta.summary
+            ),
+        ));
+    }
+    if let Some(r) = declared_rate.filter(|r| (r - meta.rate).abs() > 1e-9 * r.max(1.0)) {
+        stop.store(true, Ordering::Relaxed);
+        return Err(BuildError::param(
+            "sample_rate",
+            format!(
+                "the pipeline expects {r} Hz but LSL stream [{}] runs at {} Hz",
+                meta.summary, meta.rate
+            ),
+        ));
+    }
+    let mut info = StreamInfo::new(&meta.name, meta.rate, n, "uV", frames, payload);
     info.kind = meta.kind;
     info.channels = meta.channels;
     let info = b.source_stream(info)?;
-    let pool = b.pool::<VoltageEegPacket>(frames, n)?;
-    let out = b.output::<VoltageEegPacket>("out", info)?;
+    let link = Link {
+        rx: data_rx,
+        free_tx,
+        notify,
+        stop,
+        start_tx: Some(start_tx),
+        thread: Some(thread),
+    };
+    if f64_out {
+        inlet_stage::<f64>(b, info, frames, n, link)
+    } else {
+        inlet_stage::<f32>(b, info, frames, n, link)
+    }
+}
+
+/// The stage's ends of the channels to the inlet thread.
+struct Link {
+    rx: Receiver<FromInlet>,
+    free_tx: SyncSender<Chunk>,
+    notify: Arc<Notify>,
+    stop: Arc<AtomicBool>,
+    start_tx: Option<SyncSender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+fn inlet_stage<S: Sample + FromF64>(
+    b: &mut StageBuilder<'_>,
+    info: StreamInfo,
+    frames: usize,
+    n: usize,
+    link: Link,
+) -> Result<BoxedStage, BuildError>
+where
+    Samples<S>: Payload,
+{
+    let pool = b.pool::<Samples<S>>(frames, n)?;
+    let out = b.output::<Samples<S>>("out", info)?;
+    let Link {
+        rx,
+        free_tx,
+        notify,
+        stop,
+        start_tx,
+        thread,
+    } = link;
     for _ in 0..CHUNKS {
         let _ = free_tx.try_send(Chunk {
             data: vec![0.0; frames * n],
@@ -242,20 +350,62 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             frames: 0,
         });
     }
-    Ok(BoxedStage::new(LslInlet {
+    Ok(BoxedStage::new(LslInlet::<S> {
         out,
         pool,
         channels: n,
-        rx: data_rx,
+        rx,
         free_tx,
         notify,
         stop,
-        start_tx: Some(start_tx),
-        thread: Some(thread),
+        start_tx,
+        thread,
         next_frame: 0,
         sequence: 0,
         ended: false,
+        nonfinite: 0,
     }))
+}
+
+/// Conversion of pulled `f64` values to the output sample type.
+trait FromF64 {
+    fn from_f64(v: f64) -> Self;
+}
+impl FromF64 for f32 {
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+}
+impl FromF64 for f64 {
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+}
+
+/// What `neuropipe validate` builds instead of an inlet: the declared output, no thread, no
+/// network. It is never run (validation drops it); if it were, it would fail.
+struct Unprobed;
+
+impl DataPlaneStage for Unprobed {
+    async fn run(&mut self, _ctx: &mut StageContext) -> Result<(), StageError> {
+        Err(StageError::fatal(
+            "this LSL inlet was built for validation only",
+        ))
+    }
+}
+
+fn unprobed<S: Sample>(
+    b: &mut StageBuilder<'_>,
+    info: StreamInfo,
+    frames: usize,
+    n: usize,
+) -> Result<BoxedStage, BuildError>
+where
+    Samples<S>: Payload,
+{
+    b.pool::<Samples<S>>(frames, n)?;
+    b.output::<Samples<S>>("out", info)?;
+    Ok(BoxedStage::new(Unprobed))
 }
 
 /// The thread's ends of the channels.
@@ -452,7 +602,7 @@ fn pull_loop(
             },
         };
         // Block for the first sample, then drain what is there without waiting.
-        let Some(ts0) = inlet.pull_sample_f32(&mut c.data[..n], POLL_S)? else {
+        let Some(ts0) = inlet.pull_sample_f64(&mut c.data[..n], POLL_S)? else {
             chunk = Some(c);
             let silent = last_data.elapsed().as_secs_f64();
             if silent >= s.lost_timeout_s {
@@ -478,7 +628,7 @@ fn pull_loop(
         };
         last_data = Instant::now();
         c.stamps[0] = ts0;
-        let more = inlet.drain_f32(&mut c.data[n..], &mut c.stamps[1..])?;
+        let more = inlet.drain_f64(&mut c.data[n..], &mut c.stamps[1..])?;
         c.frames = 1 + more;
         for t in &mut c.stamps[..c.frames] {
             *t = to_pipeline(*t, correction) as f64;
@@ -489,10 +639,10 @@ fn pull_loop(
     }
 }
 
-/// The `LslInlet` stage.
-pub struct LslInlet {
-    out: OutputId<VoltageEegPacket>,
-    pool: MemoryPool<VoltageEegPacket>,
+/// The `LslInlet` stage, emitting samples of type `S`.
+pub struct LslInlet<S: Sample> {
+    out: OutputId<Samples<S>>,
+    pool: MemoryPool<Samples<S>>,
     channels: usize,
     rx: Receiver<FromInlet>,
     free_tx: SyncSender<Chunk>,
@@ -503,9 +653,11 @@ pub struct LslInlet {
     next_frame: u64,
     sequence: u64,
     ended: bool,
+    /// Non-finite samples received (for the first-time warning).
+    nonfinite: u64,
 }
 
-impl LslInlet {
+impl<S: Sample> LslInlet<S> {
     fn join(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         self.start_tx = None;
@@ -515,7 +667,10 @@ impl LslInlet {
     }
 }
 
-impl DataPlaneStage for LslInlet {
+impl<S: Sample + FromF64> DataPlaneStage for LslInlet<S>
+where
+    Samples<S>: Payload,
+{
     async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
         if self.ended {
             return Err(StageError::QueueClosed);
@@ -529,8 +684,9 @@ impl DataPlaneStage for LslInlet {
                     let mut pkt = self.pool.acquire().await;
                     let frames = c.frames;
                     pkt.set_shape(frames, self.channels)?;
-                    pkt.samples_mut()
-                        .copy_from_slice(&c.data[..frames * self.channels]);
+                    for (d, &v) in pkt.samples_mut().iter_mut().zip(&c.data) {
+                        *d = S::from_f64(v);
+                    }
                     let ts = c.stamps[0] as u64;
                     let _ = self.free_tx.try_send(c);
                     let h = &mut pkt.header;
@@ -539,6 +695,17 @@ impl DataPlaneStage for LslInlet {
                     h.timestamp = ts;
                     self.sequence += 1;
                     self.next_frame += frames as u64;
+                    let bad = pkt.scrub_nonfinite() as u64;
+                    if bad > 0 {
+                        if self.nonfinite == 0 {
+                            tracing::warn!(
+                                stage = ctx.id(),
+                                "non-finite samples (NaN/Inf) in the LSL stream: delivered as NaN, flagged, annotated by recorders"
+                            );
+                        }
+                        self.nonfinite += bad;
+                        ctx.count_nonfinite(bad);
+                    }
                     return ctx.output(self.out).send(pkt).await;
                 }
                 Ok(FromInlet::Marker(text, time_ns)) => {
@@ -570,7 +737,7 @@ impl DataPlaneStage for LslInlet {
     }
 }
 
-impl Drop for LslInlet {
+impl<S: Sample> Drop for LslInlet<S> {
     fn drop(&mut self) {
         self.join();
     }

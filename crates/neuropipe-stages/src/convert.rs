@@ -1,10 +1,17 @@
-//! `RawToVoltage`: raw ADC counts (i32) to voltages (f32, µV): `µV = count × scale + offset`,
-//! per channel. A transforming stage: each output packet comes from its own pool.
+//! `RawToVoltage`: raw ADC counts (i32) to voltages (µV, f32 or f64 by `sample_type`):
+//! `µV = count × scale + offset`, per channel. A transforming stage: each output packet comes
+//! from its own pool.
+//!
+//! The gain follows the source: sources of raw counts (`SimulatedEeg`, `CytonSource`) declare
+//! the amplifier gain they record with, and `gain` defaults to it. A `gain` that disagrees with
+//! the source's is a build error (it would scale every sample wrongly, e.g. 3× at 8 vs 24).
 
+use crate::dsp::{sample_type, sample_type_param, with_float_type, Float, FloatKind};
 use crate::util::ads1299_uv_per_count;
 use neuropipe_core::{
-    BoxedStage, BuildError, DataPlaneStage, InputId, MemoryPool, OutputId, ParamSpec, PayloadKind,
-    PortSpec, RawEegPacket, StageBuilder, StageContext, StageError, StageSpec, VoltageEegPacket,
+    BoxedStage, BuildError, DataPlaneStage, InputId, MemoryPool, OutputId, ParamSpec, Payload,
+    PayloadKind, PortSpec, RawEegPacket, Samples, StageBuilder, StageContext, StageError,
+    StageSpec,
 };
 
 /// Stage type specification.
@@ -15,11 +22,11 @@ pub fn spec() -> StageSpec {
         build,
     )
     .input(PortSpec::of("in", PayloadKind::I32).doc("raw counts"))
-    .output(PortSpec::of("out", PayloadKind::F32).doc("voltages in µV"))
+    .output(PortSpec::any("out").doc("voltages in µV (f32, or f64 with sample_type)"))
     .param(
         ParamSpec::float("gain", 1.0, 24.0)
-            .default(24.0)
-            .doc("ADS1299 PGA gain; scale = vref / (2^23 − 1) / gain × 1e6 µV per count"),
+            .optional()
+            .doc("ADS1299 PGA gain; scale = vref / (2^23 − 1) / gain × 1e6 µV per count (default: the gain the source declares, else 24; a different value is an error)"),
     )
     .param(
         ParamSpec::float("vref", 0.1, 10.0)
@@ -36,6 +43,7 @@ pub fn spec() -> StageSpec {
             .default(0.0)
             .doc("µV added after scaling, one value or one per channel"),
     )
+    .param(sample_type_param())
     .param(
         ParamSpec::string("pool")
             .optional()
@@ -47,41 +55,59 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let input_info = b.input_stream("in")?.clone();
     let channels = input_info.channel_count();
     let p = b.params();
-    let scale: Vec<f32> = match p.get("scale") {
+    let gain = match (p.opt_f64("gain"), input_info.adc_gain) {
+        (Some(g), Some(src)) if (g - src).abs() > 1e-9 => {
+            return Err(BuildError::param(
+                "gain",
+                format!(
+                    "{g} differs from the gain the source records with ({src}): every sample would be scaled {:.3}× wrong; leave `gain` out (it follows the source) or make them equal",
+                    src / g
+                ),
+            ))
+        }
+        (Some(g), _) => g,
+        (None, Some(src)) => src,
+        (None, None) => 24.0,
+    };
+    let scale: Vec<f64> = match p.get("scale") {
         Some(_) => p.per_channel("scale", channels)?,
-        None => vec![ads1299_uv_per_count(p.f64("vref")?, p.f64("gain")?); channels],
-    }
-    .into_iter()
-    .map(|x| x as f32)
-    .collect();
-    let offset: Vec<f32> = p
-        .per_channel("offset", channels)?
-        .into_iter()
-        .map(|x| x as f32)
-        .collect();
-    let pool = b.pool::<VoltageEegPacket>(input_info.frames_per_packet, channels)?;
+        None => vec![ads1299_uv_per_count(p.f64("vref")?, gain); channels],
+    };
+    let offset: Vec<f64> = p.per_channel("offset", channels)?;
+    let kind = sample_type(p)?;
+    let payload = match kind {
+        FloatKind::F32 => PayloadKind::F32,
+        FloatKind::F64 => PayloadKind::F64,
+    };
+    let mut out_info = input_info.with_payload(payload, "uV");
+    out_info.adc_gain = None;
     let input = b.input::<RawEegPacket>("in")?;
-    let out =
-        b.output::<VoltageEegPacket>("out", input_info.with_payload(PayloadKind::F32, "uV"))?;
-    Ok(BoxedStage::new(RawToVoltage {
-        scale,
-        offset,
-        pool,
-        input,
-        out,
-    }))
+    with_float_type!(kind, S => {
+        let pool = b.pool::<Samples<S>>(input_info.frames_per_packet, channels)?;
+        let out = b.output::<Samples<S>>("out", out_info)?;
+        Ok(BoxedStage::new(RawToVoltage::<S> {
+            scale: scale.iter().map(|&x| <S as neuropipe_dsp::Sample>::from_f64(x)).collect(),
+            offset: offset.iter().map(|&x| <S as neuropipe_dsp::Sample>::from_f64(x)).collect(),
+            pool,
+            input,
+            out,
+        }))
+    })
 }
 
-/// The `RawToVoltage` stage.
-pub struct RawToVoltage {
-    scale: Vec<f32>,
-    offset: Vec<f32>,
-    pool: MemoryPool<VoltageEegPacket>,
+/// The `RawToVoltage` stage, producing samples of type `S`.
+pub struct RawToVoltage<S: Float> {
+    scale: Vec<S>,
+    offset: Vec<S>,
+    pool: MemoryPool<Samples<S>>,
     input: InputId<RawEegPacket>,
-    out: OutputId<VoltageEegPacket>,
+    out: OutputId<Samples<S>>,
 }
 
-impl DataPlaneStage for RawToVoltage {
+impl<S: Float> DataPlaneStage for RawToVoltage<S>
+where
+    Samples<S>: Payload,
+{
     async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
         let Some(raw) = ctx.input(self.input).recv().await? else {
             return Ok(());
@@ -96,7 +122,7 @@ impl DataPlaneStage for RawToVoltage {
             .zip(raw.samples().chunks_exact(ch))
         {
             for (((d, &s), &k), &o) in dst.iter_mut().zip(src).zip(&self.scale).zip(&self.offset) {
-                *d = s as f32 * k + o;
+                *d = S::from_f64(f64::from(s)) * k + o;
             }
         }
         drop(raw); // back to its pool before we wait on the output

@@ -164,6 +164,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     for (c, l) in info.channels.iter_mut().zip(&labels) {
         c.label = l.clone();
     }
+    info.adc_gain = Some(gain as f64);
     let info = b.source_stream(info)?;
     let pool = b.pool::<RawEegPacket>(frames, channels)?;
     let out = b.output::<RawEegPacket>("out", info.clone())?;

@@ -86,7 +86,9 @@ async fn edfio_files_replay_to_the_same_samples_and_markers() {
         let cap = capture(&name);
         let cap = cap.lock().unwrap();
         let info = cap.stream.as_ref().unwrap();
-        assert_eq!(info.labels(), ["EEG Fp1", "EEG O2"]);
+        // EDF+ type prefixes become channel types; labels are bare.
+        assert_eq!(info.labels(), ["Fp1", "O2"]);
+        assert!(info.channels.iter().all(|c| c.kind == "EEG"));
         assert_eq!(info.sample_rate, 256.0);
         assert!(info.channels.iter().all(|c| c.unit == "uV"));
         for ch in 0..2 {

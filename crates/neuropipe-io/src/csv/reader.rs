@@ -1,10 +1,14 @@
 //! [`CsvReader`]: reads multichannel CSV for replay.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use super::{CsvError, TIMESTAMP_NAMES};
+
+/// Longest line read (bytes): 64 channels of 24-character numbers take ~1.6 kB; 1 MiB leaves
+/// room for 40,000 channels and bounds what a file without line breaks can make us read.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
 
 /// One field of a row, with the column it starts at.
 #[derive(Debug, Default)]
@@ -83,6 +87,18 @@ impl<R: BufRead> CsvReader<R> {
             .iter()
             .map(|f| f.text.trim().to_string())
             .collect();
+        if names.iter().all(|n| n.parse::<f64>().is_ok()) {
+            let shown: Vec<&str> = names.iter().take(4).map(String::as_str).collect();
+            return Err(r.parse_err(
+                first_line,
+                1,
+                format!(
+                    "the first row ({}{}) is numeric: the file has no header row, and its first frame would be lost as labels; add a header such as `timestamp_s,Fp1,Fp2,…` (or `Ch1,Ch2,…` without a time column)",
+                    shown.join(","),
+                    if names.len() > 4 { ",…" } else { "" }
+                ),
+            ));
+        }
         r.timestamps = TIMESTAMP_NAMES
             .iter()
             .any(|t| t.eq_ignore_ascii_case(&names[0]));
@@ -121,11 +137,19 @@ impl<R: BufRead> CsvReader<R> {
         }
     }
 
-    /// Reads one physical line into `buf`; false at end of input.
+    /// Reads one physical line into `buf`; false at end of input. A line is read up to
+    /// [`MAX_LINE_BYTES`]: input with no line break (e.g. `/dev/zero`) is an error, not an
+    /// unbounded read.
     fn read_line(&mut self) -> Result<bool, CsvError> {
         self.buf.clear();
-        match self.input.read_line(&mut self.buf) {
+        let limit = MAX_LINE_BYTES as u64 + 1;
+        match (&mut self.input).take(limit).read_line(&mut self.buf) {
             Ok(0) => Ok(false),
+            Ok(n) if n as u64 == limit && !self.buf.ends_with('\n') => Err(self.parse_err(
+                self.line + 1,
+                1,
+                format!("the line is longer than {MAX_LINE_BYTES} bytes (no line break): not a CSV file of frames?"),
+            )),
             Ok(_) => {
                 self.line += 1;
                 Ok(true)

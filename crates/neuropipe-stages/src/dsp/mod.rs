@@ -88,6 +88,21 @@ pub(crate) fn float_input(b: &StageBuilder<'_>) -> Result<FloatKind, BuildError>
     }
 }
 
+/// The `sample_type` parameter of sources that produce voltages.
+pub(crate) fn sample_type_param() -> neuropipe_core::ParamSpec {
+    neuropipe_core::ParamSpec::choice("sample_type", &["f32", "f64"])
+        .default("f32")
+        .doc("sample type of the output packets: f32, or f64 for an end-to-end double-precision pipeline")
+}
+
+/// The value of the `sample_type` parameter.
+pub(crate) fn sample_type(p: &neuropipe_core::Params) -> Result<FloatKind, BuildError> {
+    Ok(match p.str("sample_type")? {
+        "f64" => FloatKind::F64,
+        _ => FloatKind::F32,
+    })
+}
+
 /// Calls `$body` with `$t` bound to `f32` or `f64` by a [`FloatKind`].
 macro_rules! with_float_type {
     ($kind:expr, $t:ident => $body:expr) => {

@@ -3,8 +3,9 @@
 //! * **Output: raw ADS1299 counts** (`i32`, unit `counts`), like `SimulatedEeg`: follow it
 //!   with `RawToVoltage`, whose `gain` must equal this stage's `gain` (the same scale,
 //!   4.5 V / (2²³ − 1) / gain per count).
-//! * The port is opened when the pipeline is built: a missing port is a validation error on
-//!   `params.port` (`cannot open serial port /dev/…: …`). When the pipeline starts, a
+//! * The port is opened when the pipeline is built to run (or by `neuropipe validate --probe`;
+//!   plain `validate` never touches it): a missing port is then an error on `params.port`
+//!   (`cannot open serial port /dev/…: …`). When the pipeline starts, a
 //!   dedicated thread resets the board (`v`, waiting for `$$$` up to `reset_timeout_s`), sets
 //!   the gain of every channel when it is not the default 24, and starts streaming (`b`); at
 //!   the end the board is stopped (`s`). Reads never block the async runtime (see the reader
@@ -98,13 +99,21 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     for (c, l) in info.channels.iter_mut().zip(default_labels(CHANNELS)) {
         c.label = l;
     }
+    info.adc_gain = Some(factor as f64);
     let info = b.source_stream(info)?;
-    let port = serialport::new(&port_name, BAUD_RATE)
-        .timeout(READ_TIMEOUT)
-        .open()
-        .map_err(|e| {
-            BuildError::param("port", format!("cannot open serial port {port_name}: {e}"))
-        })?;
+    // `neuropipe validate` never touches the port (another program may hold it); running,
+    // or `validate --probe`, opens it.
+    let port = if b.validating() {
+        None
+    } else {
+        let port = serialport::new(&port_name, BAUD_RATE)
+            .timeout(READ_TIMEOUT)
+            .open()
+            .map_err(|e| {
+                BuildError::param("port", format!("cannot open serial port {port_name}: {e}"))
+            })?;
+        Some(port)
+    };
     let pool = b.pool::<RawEegPacket>(frames, CHANNELS)?;
     let out = b.output::<RawEegPacket>("out", info)?;
     let gain_code = Gain::ALL
@@ -113,7 +122,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         .filter(|_| gain != Gain::X24)
         .map(|i| i as u8);
     Ok(BoxedStage::new(CytonSource {
-        port: Some(port),
+        port,
         config: Some(ReaderConfig {
             name: port_name,
             gain_code,

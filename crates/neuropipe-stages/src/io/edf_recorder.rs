@@ -39,6 +39,7 @@
 
 use super::paths::ascii_field;
 use super::recorder::{build_recorder, recorder_spec, RecordFile};
+use super::units::volts_to_microvolts;
 use neuropipe_core::{
     BoxedStage, BuildError, ParamSpec, Params, PayloadKind, PortSpec, StageBuilder, StageSpec,
     StreamInfo,
@@ -127,19 +128,6 @@ pub fn default_range(format: EdfFormat, payload: PayloadKind) -> (f64, f64) {
         (_, EdfFormat::Edf) => (-3_276.8, 3_276.7),
         (_, EdfFormat::Bdf) => (-262_144.0, 262_143.0),
     }
-}
-
-/// A unit name understood as a voltage: the factor to µV. `None` for other units.
-pub fn volts_to_microvolts(unit: &str) -> Option<f64> {
-    let u = unit.trim().to_ascii_lowercase().replace(['µ', 'μ'], "u");
-    let u = u.strip_suffix("(s)").unwrap_or(&u);
-    Some(match u {
-        "uv" | "microvolt" | "microvolts" | "micro volts" => 1.0,
-        "mv" | "millivolt" | "millivolts" | "milli volts" => 1e3,
-        "v" | "volt" | "volts" => 1e6,
-        "nv" | "nanovolt" | "nanovolts" => 1e-3,
-        _ => return None,
-    })
 }
 
 /// The header's prefilter text for a chain of filters: the highest high-pass, the lowest

@@ -23,3 +23,4 @@ pub mod replay;
 mod replay_source;
 pub mod summary;
 pub mod timeline;
+pub mod units;

@@ -4,9 +4,9 @@
 //! * The stream info comes from the file: labels, units (voltages converted to µV), sample
 //!   rate. The replayed signals must share one rate (choose them with `signals`); EDF+
 //!   annotation signals are not replayed as data.
-//! * EDF+ annotations are replayed as [`EventKind::Marker`] events when their sample is
-//!   reached: packets are cut at annotation onsets and the marker is published right after
-//!   the packet ending there, so a recorder downstream writes it at the same sample.
+//! * EDF+ annotations are replayed as [`EventKind::Marker`] events stamped with the timestamp
+//!   of their sample, published right after the packet ending there (packets are cut at
+//!   annotation onsets), so a recorder downstream writes each at the same sample.
 //! * Real-time pacing is drift-free, from the pipeline clock (like `SimulatedEeg`): packet
 //!   `k` is sent when its last frame is due. A pause shows as a timestamp gap with
 //!   [`FLAG_DISCONTINUITY`]; frame indices continue.
@@ -15,17 +15,25 @@
 //! * Gaps between the records of an EDF+D/BDF+D file are not waited for: the first packet
 //!   after one carries [`FLAG_DISCONTINUITY`].
 //! * CSV: a `timestamp_s` (or `time`) first column gives the rate (or give `sample_rate`);
-//!   values are taken as µV.
+//!   values are taken as µV. A jump in the time column (more than 1.5 sample periods, or
+//!   backwards) is not replayed as contiguous: the packet ends before it, the next one carries
+//!   [`FLAG_DISCONTINUITY`], and a `discontinuity` event with the gap's length is recorded.
+//! * Non-finite values (`nan`, `inf`, `1e400` in a CSV) follow the non-finite policy: they are
+//!   replayed as NaN in packets flagged [`FLAG_NONFINITE`](neuropipe_core::FLAG_NONFINITE)
+//!   and counted in the stage's metrics.
+//! * `sample_type` chooses `f32` (default) or `f64` packets; values are decoded in `f64` and
+//!   rounded once.
 //!
 //! Relative paths are resolved against the pipeline file's directory (see
 //! [`resolve_input`]).
 
 use super::paths::resolve_input;
 use super::replay_source::{open, ReplaySource};
+use crate::dsp::{sample_type, sample_type_param, with_float_type, Float};
 use neuropipe_core::{
-    BoxedStage, BuildError, ChannelInfo, ControlMsg, DataPlaneStage, EventKind, Handled,
-    MemoryPool, OutputId, Pacer, Packet, ParamSpec, PayloadKind, PortSpec, StageBuilder,
-    StageContext, StageError, StageSpec, StreamInfo, VoltageEegPacket, FLAG_DISCONTINUITY,
+    BoxedStage, BuildError, ControlMsg, DataPlaneStage, EventKind, Handled, MemoryPool, OutputId,
+    Pacer, Packet, ParamSpec, Payload, PayloadKind, PortSpec, Samples, StageBuilder, StageContext,
+    StageError, StageSpec, StreamInfo, FLAG_DISCONTINUITY,
 };
 
 /// Stage type specification.
@@ -35,7 +43,7 @@ pub fn spec() -> StageSpec {
         "Replays an EDF/EDF+/BDF/BDF+ or CSV file (annotations as marker events)",
         build,
     )
-    .output(PortSpec::of("out", PayloadKind::F32).doc("samples in the file's units (voltages in µV)"))
+    .output(PortSpec::any("out").doc("f32 or f64 samples (sample_type) in the file's units (voltages in µV)"))
     .with_stream_info()
     .param(ParamSpec::string("path").doc(
         "file to replay; EDF/BDF recognised by content, anything else read as CSV; relative to the pipeline file's directory",
@@ -65,6 +73,7 @@ pub fn spec() -> StageSpec {
             .optional()
             .doc("CSV only: frames per second (default: from the timestamp column)"),
     )
+    .param(sample_type_param())
     .param(
         ParamSpec::string("pool")
             .optional()
@@ -81,26 +90,23 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let frames = p.usize("frames")?;
     let select = p.opt_str_list("signals");
     let sample_rate = p.opt_f64("sample_rate");
+    let kind = sample_type(p)?;
     let opened = open(&path, select.as_deref(), sample_rate)?;
-    let channels = opened.labels.len();
+    let channels = opened.channels.len();
     let name = path
         .file_stem()
         .map_or_else(|| given.clone(), |s| s.to_string_lossy().into_owned());
-    let mut info = StreamInfo::new(&name, opened.rate, channels, "uV", frames, PayloadKind::F32);
-    info.channels = opened
-        .labels
-        .iter()
-        .zip(&opened.units)
-        .map(|(label, unit)| ChannelInfo {
-            label: label.clone(),
-            unit: unit.clone(),
-            kind: "EEG".to_string(),
-        })
-        .collect();
+    let payload = match kind {
+        crate::dsp::FloatKind::F32 => PayloadKind::F32,
+        crate::dsp::FloatKind::F64 => PayloadKind::F64,
+    };
+    let mut info = StreamInfo::new(&name, opened.rate, channels, "uV", frames, payload);
+    info.channels = opened.channels;
     let info = b.source_stream(info)?;
-    let pool = b.pool::<VoltageEegPacket>(frames, channels)?;
-    let out = b.output::<VoltageEegPacket>("out", info)?;
-    Ok(BoxedStage::new(FileReplay {
+    with_float_type!(kind, S => {
+        let pool = b.pool::<Samples<S>>(frames, channels)?;
+        let out = b.output::<Samples<S>>("out", info)?;
+        Ok(BoxedStage::new(FileReplay::<S> {
         source: opened.source,
         file: path.display().to_string(),
         markers: opened.markers,
@@ -120,23 +126,25 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         pacer: Pacer::new(opened.rate),
         pass_frames: 0,
         passes: 0,
+        nonfinite: 0,
     }))
+    })
 }
 
-/// The `FileReplay` stage.
-pub struct FileReplay {
+/// The `FileReplay` stage, emitting samples of type `S`.
+pub struct FileReplay<S: Float> {
     source: ReplaySource,
     file: String,
     /// (frame in the file, text), sorted.
     markers: Vec<(u64, String)>,
-    pool: MemoryPool<VoltageEegPacket>,
-    out: OutputId<VoltageEegPacket>,
+    pool: MemoryPool<Samples<S>>,
+    out: OutputId<Samples<S>>,
     frames: usize,
     channels: usize,
     realtime: bool,
     looping: bool,
     /// A packet read but not sent yet (its deadline was interrupted by a control message).
-    pending: Option<Packet<VoltageEegPacket>>,
+    pending: Option<Packet<Samples<S>>>,
     /// Frames of the file read in this pass.
     read_pos: u64,
     /// Frames of the file sent in this pass.
@@ -153,22 +161,31 @@ pub struct FileReplay {
     /// Frames sent in the current pass (a loop of an empty file ends the stream).
     pass_frames: u64,
     passes: u64,
+    /// Non-finite samples replayed (for the first-time warning).
+    nonfinite: u64,
 }
 
-impl FileReplay {
-    /// Publishes the markers at or before the last frame sent.
+impl<S: Float> FileReplay<S>
+where
+    Samples<S>: Payload,
+{
+    /// Publishes the markers at or before the last frame sent, each stamped with the
+    /// timestamp of its own sample (so recorders place it there, whatever the packets).
     fn emit_markers(&mut self, ctx: &StageContext, all: bool) {
+        // Stream frame of the file's frame 0 in this pass.
+        let pass_start = self.next_frame - self.read_pos;
         while let Some((frame, text)) = self.markers.get(self.next_marker) {
             if !all && *frame > self.sent_pos {
                 break;
             }
-            ctx.emit_event(EventKind::Marker, text.clone());
+            let at = self.pacer.frame_time_ns(pass_start + frame);
+            ctx.emit_event_at(at, EventKind::Marker, text.clone());
             self.next_marker += 1;
         }
     }
 
     /// Reads the next packet; `None` at the end of the file.
-    async fn read_packet(&mut self) -> Result<Option<Packet<VoltageEegPacket>>, StageError> {
+    async fn read_packet(&mut self) -> Result<Option<Packet<Samples<S>>>, StageError> {
         while self
             .markers
             .get(self.limit_marker)
@@ -203,7 +220,10 @@ impl FileReplay {
     }
 }
 
-impl DataPlaneStage for FileReplay {
+impl<S: Float> DataPlaneStage for FileReplay<S>
+where
+    Samples<S>: Payload,
+{
     async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
         self.emit_markers(ctx, false);
         let mut pkt = match self.pending.take() {
@@ -245,6 +265,25 @@ impl DataPlaneStage for FileReplay {
         pkt.header.timestamp = self.pacer.frame_time_ns(first);
         if self.pacer.take_discontinuity() {
             pkt.header.flags |= FLAG_DISCONTINUITY;
+        }
+        if let Some(gap_s) = self.source.take_gap() {
+            ctx.emit_event_at(
+                pkt.header.timestamp,
+                EventKind::Discontinuity,
+                format!("discontinuity: {gap_s:.3} s gap in {}", self.file),
+            );
+        }
+        let bad = pkt.scrub_nonfinite() as u64;
+        if bad > 0 {
+            if self.nonfinite == 0 {
+                tracing::warn!(
+                    stage = ctx.id(),
+                    file = %self.file,
+                    "non-finite values (NaN/Inf) in the file from frame {first}: replayed as NaN, flagged, annotated by recorders"
+                );
+            }
+            self.nonfinite += bad;
+            ctx.count_nonfinite(bad);
         }
         ctx.output(self.out).send(pkt).await?;
         self.sent_pos += n;

@@ -1,7 +1,9 @@
 //! Frame readers behind `FileReplay`: EDF/EDF+/BDF/BDF+ (decoded record by record into
 //! buffers allocated when the file is opened) and CSV.
 
-use neuropipe_core::BuildError;
+use super::units::{split_typed_label, volts_to_microvolts};
+use crate::dsp::Float;
+use neuropipe_core::{BuildError, ChannelInfo};
 use neuropipe_io::csv::CsvReader;
 use neuropipe_io::edf::{EdfFormat, EdfReader, EdfVariant, SignalHeader};
 use std::fs::File;
@@ -14,9 +16,9 @@ const RATE_PROBE_FRAMES: usize = 1000;
 /// An opened file, ready to replay.
 pub(crate) struct Opened {
     pub(crate) source: ReplaySource,
-    pub(crate) labels: Vec<String>,
-    /// Units of the output values (voltages are converted to µV, written `uV`).
-    pub(crate) units: Vec<String>,
+    /// Labels, units of the output values (voltages are converted to µV, written `uV`) and
+    /// types (from EDF+ label prefixes such as `EEG Fp1`; `EEG` otherwise).
+    pub(crate) channels: Vec<ChannelInfo>,
     pub(crate) rate: f64,
     /// Annotations: (frame index from the start of the file, text), sorted by frame.
     pub(crate) markers: Vec<(u64, String)>,
@@ -33,10 +35,20 @@ impl ReplaySource {
     /// Returns the frames read: 0 at the end of the file; fewer than `max` at the end, or
     /// before a gap in an EDF+D file (the first frames after it report
     /// [`take_discontinuity`](Self::take_discontinuity)).
-    pub(crate) fn read(&mut self, out: &mut [f32], max: usize) -> Result<usize, String> {
+    pub(crate) fn read<S: Float>(&mut self, out: &mut [S], max: usize) -> Result<usize, String> {
         match self {
             ReplaySource::Edf(e) => e.read(out, max),
             ReplaySource::Csv(c) => c.read(out, max),
+        }
+    }
+
+    /// The length (s) of a gap in the file's time axis before the frames returned by the
+    /// last `read`, if there was one (CSV time columns; EDF+D gaps report
+    /// [`take_discontinuity`](Self::take_discontinuity) only).
+    pub(crate) fn take_gap(&mut self) -> Option<f64> {
+        match self {
+            ReplaySource::Edf(_) => None,
+            ReplaySource::Csv(c) => c.gap.take(),
         }
     }
 
@@ -44,7 +56,7 @@ impl ReplaySource {
     pub(crate) fn take_discontinuity(&mut self) -> bool {
         match self {
             ReplaySource::Edf(e) => std::mem::take(&mut e.discontinuity),
-            ReplaySource::Csv(_) => false,
+            ReplaySource::Csv(c) => c.gap.is_some(),
         }
     }
 
@@ -57,17 +69,6 @@ impl ReplaySource {
     }
 }
 
-/// Multiplier to µV for a voltage unit, `None` for other units.
-fn uv_scale(unit: &str) -> Option<f64> {
-    match unit.trim() {
-        "uV" | "µV" | "μV" | "microV" => Some(1.0),
-        "mV" => Some(1e3),
-        "V" => Some(1e6),
-        "nV" => Some(1e-3),
-        _ => None,
-    }
-}
-
 /// Opens `path` (EDF/BDF by their version field, otherwise CSV), keeping the signals named in
 /// `select` (all if `None`), in that order.
 pub(crate) fn open(
@@ -76,6 +77,18 @@ pub(crate) fn open(
     sample_rate: Option<f64>,
 ) -> Result<Opened, BuildError> {
     let name = path.display().to_string();
+    // A FIFO would block the build forever and a device (`/dev/zero`) never ends: only
+    // regular files are replayed.
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => {
+            return Err(BuildError::param(
+                "path",
+                format!("{name} is not a regular file (a directory, FIFO or device): FileReplay replays files"),
+            ))
+        }
+        Err(e) => return Err(BuildError::param("path", format!("cannot open {name}: {e}"))),
+    }
     let mut head = [0u8; 8];
     let n = File::open(path)
         .and_then(|mut f| f.read(&mut head))
@@ -127,16 +140,19 @@ fn selection(
     }
     sel.iter()
         .map(|want| {
-            labels.iter().position(|l| l == want).ok_or_else(|| {
-                BuildError::param(
-                    "signals",
-                    format!(
-                        "{name} has no signal {want:?}{} (signals: {})",
-                        neuropipe_core::suggestion(want, labels.iter().copied()),
-                        labels.join(", ")
-                    ),
-                )
-            })
+            let bare = |l: &&str| split_typed_label(l).1 == want;
+            (labels.iter().position(|l| l == want))
+                .or_else(|| labels.iter().position(bare))
+                .ok_or_else(|| {
+                    BuildError::param(
+                        "signals",
+                        format!(
+                            "{name} has no signal {want:?}{} (signals: {})",
+                            neuropipe_core::suggestion(want, labels.iter().copied()),
+                            labels.join(", ")
+                        ),
+                    )
+                })
         })
         .collect()
 }
@@ -187,16 +203,29 @@ fn open_edf(path: &Path, select: Option<&[String]>) -> Result<Opened, BuildError
         .filter(|(s, _)| !s.is_annotation)
         .map(|(_, &o)| o)
         .collect();
-    let mut units = vec![];
+    if reader.trailing_bytes() >= record_bytes as u64 && record_bytes > 0 {
+        tracing::warn!(
+            "{name}: the header declares {} data records but the file holds {} more whole records after them (readers disagree on such files: pyedflib rejects them, MNE and edfio read the declared count); replaying the {} declared records",
+            header.num_records,
+            reader.trailing_bytes() / record_bytes as u64,
+            header.num_records
+        );
+    }
+    let mut channels = vec![];
     let signals: Vec<SignalConv> = sel
         .iter()
         .map(|&i| {
             let s: &SignalHeader = &ordinary[i];
-            let (scale, unit) = match uv_scale(&s.physical_dimension) {
+            let (scale, unit) = match volts_to_microvolts(&s.physical_dimension) {
                 Some(k) => (k, "uV".to_string()),
                 None => (1.0, s.physical_dimension.clone()),
             };
-            units.push(unit);
+            let (kind, bare) = split_typed_label(&s.label);
+            channels.push(ChannelInfo {
+                label: bare.to_string(),
+                unit,
+                kind: kind.unwrap_or("EEG").to_string(),
+            });
             SignalConv {
                 offset: ordinary_offsets[i],
                 dmin: s.digital_min,
@@ -234,10 +263,9 @@ fn open_edf(path: &Path, select: Option<&[String]>) -> Result<Opened, BuildError
     let header_bytes = header.header_bytes as u64;
     file.seek(SeekFrom::Start(header_bytes))
         .map_err(|e| BuildError::param("path", format!("{name}: {e}")))?;
-    let channels = signals.len();
+    let n = signals.len();
     Ok(Opened {
-        labels: sel.iter().map(|&i| labels[i].to_string()).collect(),
-        units,
+        channels,
         rate,
         markers,
         source: ReplaySource::Edf(EdfFrames {
@@ -249,7 +277,7 @@ fn open_edf(path: &Path, select: Option<&[String]>) -> Result<Opened, BuildError
             spr,
             signals,
             raw: vec![0; record_bytes],
-            decoded: vec![0.0; spr * channels],
+            decoded: vec![0.0; spr * n],
             pos: spr,
             next_record: 0,
             gap_before,
@@ -279,8 +307,8 @@ pub(crate) struct EdfFrames {
     spr: usize,
     signals: Vec<SignalConv>,
     raw: Vec<u8>,
-    /// The current record, frame-major.
-    decoded: Vec<f32>,
+    /// The current record, frame-major, decoded in `f64`.
+    decoded: Vec<f64>,
     /// Next frame of `decoded` to hand out (`spr`: none left).
     pos: usize,
     next_record: u64,
@@ -305,7 +333,7 @@ impl EdfFrames {
             for (k, b) in bytes.chunks_exact(bps).enumerate() {
                 let d = self.format.decode_sample(b);
                 let phys = f64::from(d - s.dmin) * s.lsb + s.pmin;
-                self.decoded[k * ch + c] = (phys * s.scale) as f32;
+                self.decoded[k * ch + c] = phys * s.scale;
             }
         }
         if self.gap_before.get(r as usize).copied().unwrap_or(false) {
@@ -316,7 +344,7 @@ impl EdfFrames {
         Ok(())
     }
 
-    fn read(&mut self, out: &mut [f32], max: usize) -> Result<usize, String> {
+    fn read<S: Float>(&mut self, out: &mut [S], max: usize) -> Result<usize, String> {
         let ch = self.signals.len();
         let mut n = 0;
         while n < max {
@@ -335,8 +363,12 @@ impl EdfFrames {
                 self.load()?;
             }
             let take = (max - n).min(self.spr - self.pos);
-            out[n * ch..(n + take) * ch]
-                .copy_from_slice(&self.decoded[self.pos * ch..(self.pos + take) * ch]);
+            for (o, &d) in out[n * ch..(n + take) * ch]
+                .iter_mut()
+                .zip(&self.decoded[self.pos * ch..(self.pos + take) * ch])
+            {
+                *o = S::from_f64(d);
+            }
             n += take;
             self.pos += take;
         }
@@ -405,8 +437,14 @@ fn open_csv(
     };
     let reader = CsvReader::open(path).map_err(csv_err)?;
     Ok(Opened {
-        labels: sel.iter().map(|&i| labels[i].clone()).collect(),
-        units: vec!["uV".to_string(); sel.len()],
+        channels: sel
+            .iter()
+            .map(|&i| ChannelInfo {
+                label: labels[i].clone(),
+                unit: "uV".into(),
+                kind: "EEG".into(),
+            })
+            .collect(),
         rate,
         markers: vec![],
         source: ReplaySource::Csv(CsvFrames {
@@ -414,6 +452,10 @@ fn open_csv(
             row: vec![0.0; labels.len()],
             reader,
             sel,
+            period: 1.0 / rate,
+            last_time: None,
+            held: None,
+            gap: None,
         }),
     })
 }
@@ -424,22 +466,50 @@ pub(crate) struct CsvFrames {
     reader: CsvReader<BufReader<File>>,
     row: Vec<f64>,
     sel: Vec<usize>,
+    /// Sample period (s), to find gaps in the time column.
+    period: f64,
+    /// Timestamp of the last row read.
+    last_time: Option<f64>,
+    /// `row` holds a frame after a gap, read but not handed out yet (its gap in s).
+    held: Option<f64>,
+    /// The frames of the last `read` follow a gap of this many seconds.
+    gap: Option<f64>,
 }
 
 impl CsvFrames {
-    fn read(&mut self, out: &mut [f32], max: usize) -> Result<usize, String> {
+    fn read<S: Float>(&mut self, out: &mut [S], max: usize) -> Result<usize, String> {
         let ch = self.sel.len();
+        self.gap = None;
         for n in 0..max {
-            if self
-                .reader
-                .read_frame(&mut self.row)
-                .map_err(|e| e.to_string())?
-                .is_none()
-            {
-                return Ok(n);
+            if let Some(gap) = self.held.take() {
+                // The first frame after a gap starts this packet.
+                self.gap = Some(gap);
+            } else {
+                let Some(frame) = self
+                    .reader
+                    .read_frame(&mut self.row)
+                    .map_err(|e| e.to_string())?
+                else {
+                    return Ok(n);
+                };
+                if let (Some(t), Some(prev)) = (frame.timestamp, self.last_time) {
+                    let step = t - prev;
+                    if step > 1.5 * self.period {
+                        let gap = step - self.period;
+                        self.last_time = Some(t);
+                        if n > 0 {
+                            self.held = Some(gap); // the packet ends before the gap
+                            return Ok(n);
+                        }
+                        self.gap = Some(gap);
+                    }
+                }
+                if frame.timestamp.is_some() {
+                    self.last_time = frame.timestamp;
+                }
             }
             for (d, &i) in out[n * ch..(n + 1) * ch].iter_mut().zip(&self.sel) {
-                *d = self.row[i] as f32;
+                *d = S::from_f64(self.row[i]);
             }
         }
         Ok(max)
@@ -447,6 +517,9 @@ impl CsvFrames {
 
     fn rewind(&mut self) -> Result<(), String> {
         self.reader = CsvReader::open(&self.path).map_err(|e| e.to_string())?;
+        self.last_time = None;
+        self.held = None;
+        self.gap = None;
         Ok(())
     }
 }
