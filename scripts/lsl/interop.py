@@ -11,9 +11,13 @@ crates/neuropipe-lsl/tests/interop.rs do both.
       PREFIX.f32 (float32, frame-major) and PREFIX.json (metadata, frame count, timestamps).
 
   interop.py send --name NAME [--channels 4] [--rate 500] [--seconds 3] [--chunk 10] [--wait 20]
+                  [--markers N]
       Publishes a float32 stream with channel metadata and exactly known values
       value(frame, ch) = frame * 0.5 + ch * 1000 + 0.25 (exact in float32), at real-time pace,
       after waiting up to --wait seconds for a consumer. Lingers 1 s before closing.
+      With --markers N, also a string stream NAME-markers with a marker "m<frame>" on every
+      N-th frame (from frame N), stamped with that frame's own timestamp and pushed just before
+      the chunk holding the frame, as a stimulus program stamps its events.
 """
 import argparse
 import json
@@ -107,8 +111,15 @@ def send(a):
         ch.append_child_value("unit", "microvolts")
         ch.append_child_value("type", "EEG")
     outlet = pylsl.StreamOutlet(info)
+    markers = None
+    if a.markers:
+        minfo = pylsl.StreamInfo(a.name + "-markers", "Markers", 1, 0, "string", a.name + "-mk")
+        markers = pylsl.StreamOutlet(minfo)
     if not outlet.wait_for_consumers(a.wait):
         print("no consumer", file=sys.stderr)
+        return 2
+    if markers is not None and not markers.wait_for_consumers(a.wait):
+        print("no marker consumer", file=sys.stderr)
         return 2
     total = int(round(a.seconds * a.rate))
     t0 = pylsl.local_clock()
@@ -123,6 +134,10 @@ def send(a):
             [[value(f, c) for c in range(a.channels)] for f in range(frame, frame + n)],
             dtype=np.float32,
         )
+        if markers is not None:
+            for f in range(frame, frame + n):
+                if f > 0 and f % a.markers == 0:
+                    markers.push_sample([f"m{f}"], t0 + f / a.rate)
         outlet.push_chunk(chunk, timestamp=t0 + (frame + n - 1) / a.rate)
         frame += n
     time.sleep(1.0)
@@ -145,6 +160,7 @@ def main():
     s.add_argument("--seconds", type=float, default=3.0)
     s.add_argument("--chunk", type=int, default=10)
     s.add_argument("--wait", type=float, default=20.0)
+    s.add_argument("--markers", type=int, default=0)
     a = p.parse_args()
     return recv(a) if a.cmd == "recv" else send(a)
 

@@ -13,12 +13,22 @@ const MIN_BLOCK_FRAMES: usize = 64;
 /// Equivalent to `scipy.signal.lfilter(taps, [1.0], x, axis=0, zi=zi)` called on consecutive
 /// chunks with the returned `zi` carried over. Splitting a signal into packets never changes the
 /// output (bit-for-bit). [`process`](Self::process) never allocates.
+///
+/// A NaN or infinite input sample never enters the history: it is replaced there by the
+/// channel's last finite input (a hold, so the filter sees no step), and its output is NaN (a
+/// missing sample). [`take_resets`](Self::take_resets) counts such samples.
 #[derive(Debug, Clone)]
 pub struct FirFilter<T> {
     channels: usize,
     /// Taps oldest-input-first (reversed), cast to `T`.
     taps_rev: Vec<T>,
     history: History<T>,
+    /// Last finite input per channel (what a non-finite sample is held at).
+    last: Vec<T>,
+    /// Non-finite positions of the block being filtered.
+    missing: Vec<bool>,
+    /// Non-finite input samples since the last [`take_resets`](Self::take_resets).
+    resets: u64,
 }
 
 impl<T: Sample> FirFilter<T> {
@@ -39,6 +49,9 @@ impl<T: Sample> FirFilter<T> {
             channels,
             history: History::new(keep, block, channels),
             taps_rev,
+            last: vec![T::ZERO; channels],
+            missing: vec![false; block * channels],
+            resets: 0,
         })
     }
 
@@ -69,7 +82,17 @@ impl<T: Sample> FirFilter<T> {
             self.channels,
             "init_steady_state: expected one value per channel"
         );
-        self.history.fill_with(first_frame);
+        for (l, &x) in self.last.iter_mut().zip(first_frame) {
+            *l = if x.is_finite() { x } else { T::ZERO };
+        }
+        let last = self.last.clone();
+        self.history.fill_with(&last);
+    }
+
+    /// Non-finite input samples since the last call (held in the history, NaN in the output);
+    /// resets the count.
+    pub fn take_resets(&mut self) -> u64 {
+        std::mem::take(&mut self.resets)
     }
 
     /// Replaces the taps. The input history is kept: the most recent `new_len − 1` input frames
@@ -83,6 +106,7 @@ impl<T: Sample> FirFilter<T> {
         check_buffer("channels", 2 * keep.max(MIN_BLOCK_FRAMES), self.channels)?;
         self.taps_rev = cast_taps(taps)?;
         self.history.resize_keep(taps.len() - 1);
+        self.missing = vec![false; self.history.block() * self.channels];
         Ok(())
     }
 
@@ -101,6 +125,14 @@ impl<T: Sample> FirFilter<T> {
         let block = self.history.block();
         for chunk in data.chunks_mut(block * c) {
             let frames = chunk.len() / c;
+            let finite = chunk.iter().fold(true, |ok, x| ok & x.is_finite());
+            if finite {
+                if let Some(frame) = chunk.rchunks_exact(c).next() {
+                    self.last.copy_from_slice(frame);
+                }
+            } else {
+                self.hold_nonfinite(chunk);
+            }
             let window = self.history.load(chunk);
             let mut pairs = chunk.chunks_exact_mut(2 * c);
             for (p, two) in pairs.by_ref().enumerate() {
@@ -112,6 +144,34 @@ impl<T: Sample> FirFilter<T> {
                 fir_row(window, &self.taps_rev, frames - 1, last);
             }
             self.history.advance(frames);
+            if !finite {
+                for (y, &m) in chunk.iter_mut().zip(&self.missing) {
+                    if m {
+                        *y = T::from_f64(f64::NAN);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Replaces the non-finite samples of `chunk` by their channel's last finite value,
+    /// remembering where they were.
+    #[cold]
+    fn hold_nonfinite(&mut self, chunk: &mut [T]) {
+        let c = self.channels;
+        for (frame, missing) in chunk
+            .chunks_exact_mut(c)
+            .zip(self.missing.chunks_exact_mut(c))
+        {
+            for ((x, m), last) in frame.iter_mut().zip(missing).zip(&mut self.last) {
+                *m = !x.is_finite();
+                if *m {
+                    *x = *last;
+                    self.resets += 1;
+                } else {
+                    *last = *x;
+                }
+            }
         }
     }
 }
@@ -161,5 +221,28 @@ mod tests {
         let mut f = FirFilter::<f32>::new(&[1.0], 1).unwrap();
         assert!(f.set_taps(&[f64::MAX]).is_err());
         assert_eq!(f.num_taps(), 1);
+    }
+
+    #[test]
+    fn a_nan_is_held_out_of_the_history() {
+        let taps = [0.25, 0.5, 0.25];
+        let mut f = FirFilter::<f64>::new(&taps, 2).unwrap();
+        let mut x: Vec<f64> = (0..200).map(|i| 10.0 + (i % 7) as f64).collect();
+        let clean = {
+            let mut y = x.clone();
+            FirFilter::<f64>::new(&taps, 2).unwrap().process(&mut y);
+            y
+        };
+        x[50 * 2 + 1] = f64::NAN;
+        x[51 * 2 + 1] = f64::INFINITY;
+        f.process(&mut x);
+        assert_eq!(f.take_resets(), 2);
+        for fr in 0..100 {
+            assert_eq!(x[fr * 2], clean[fr * 2], "channel 0 untouched");
+            let y = x[fr * 2 + 1];
+            assert_eq!(y.is_nan(), fr == 50 || fr == 51, "frame {fr}: {y}");
+        }
+        // Three taps: from frame 54 on the held values are out of the window.
+        assert_eq!(x[54 * 2 + 1..], clean[54 * 2 + 1..]);
     }
 }

@@ -239,3 +239,81 @@ fn pylsl_outlet_to_neuropipe_inlet() {
         assert_eq!(*v, want, "frame {f} channel {c}");
     }
 }
+
+/// Markers from a pylsl marker stream land on the sample whose timestamp they carry, for any
+/// sender chunk size: the recorded EDF's annotation `m500` sits on the frame holding sample
+/// 500 (its value encodes the sender's frame index), never a chunk early or late.
+#[test]
+fn pylsl_markers_land_on_their_sample_for_any_chunk_size() {
+    if !common::enter_netns("pylsl_markers_land_on_their_sample_for_any_chunk_size") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("np-lsl-markers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for chunk in [1, 25, 50] {
+        let name = format!("pylsl-mk-{chunk}");
+        let mut py = Command::new(python())
+            .arg(root().join("scripts/lsl/interop.py"))
+            .args(["send", "--name", &name, "--channels", "2", "--rate", "500"])
+            .args([
+                "--seconds",
+                "3.5",
+                "--chunk",
+                &chunk.to_string(),
+                "--wait",
+                "20",
+            ])
+            .args(["--markers", "500"])
+            .spawn()
+            .expect("start interop.py");
+        let edf = dir.join(format!("chunk{chunk}.edf"));
+        let cfg = PipelineConfig::from_value(&serde_json::json!({
+            "stages": [
+                { "id": "lsl", "type": "LslInlet",
+                  "params": { "name": name, "marker_name": format!("{name}-markers"),
+                              "timeout_s": 20, "on_lost": "end", "lost_timeout_s": 1.5 } },
+                { "id": "rec", "type": "EdfRecorder",
+                  "params": { "path": edf, "overwrite": true, "record_duration_s": 0.1 } }
+            ],
+            "links": [ "lsl.out -> rec.in" ]
+        }))
+        .unwrap();
+        let report = runtime().block_on(async {
+            let reg = registry();
+            let p = tokio::task::spawn_blocking(move || Pipeline::build(&cfg, &reg))
+                .await
+                .unwrap()
+                .expect("resolves the pylsl streams");
+            tokio::time::timeout(Duration::from_secs(40), p.run())
+                .await
+                .expect("ends when pylsl's outlet goes away")
+        });
+        assert_eq!(report.outcome, Outcome::Finished, "{report:?}");
+        assert!(py.wait().unwrap().success());
+
+        let mut r = neuropipe_io::edf::EdfReader::open(&edf).unwrap();
+        let ch0 = r.read_signal(0).unwrap();
+        let marks: Vec<(f64, String)> = r
+            .annotations()
+            .iter()
+            .filter(|a| a.text.starts_with('m'))
+            .map(|a| (a.onset, a.text.clone()))
+            .collect();
+        assert_eq!(
+            marks.iter().map(|m| m.1.as_str()).collect::<Vec<_>>(),
+            ["m500", "m1000", "m1500"],
+            "chunk {chunk}: every marker recorded"
+        );
+        for (onset, text) in &marks {
+            let want: f64 = text[1..].parse().unwrap();
+            let row = (onset * 500.0).round() as usize;
+            // value(frame, 0) = frame * 0.5 + 0.25, stored with 0.1 uV resolution.
+            let frame = (ch0[row] - 0.25) / 0.5;
+            assert!(
+                (frame - want).abs() < 0.5,
+                "chunk {chunk}: {text} recorded on sender frame {frame} (0 samples error wanted)"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -99,11 +99,27 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             format!("is shorter than one frame at {fs} Hz"),
         ));
     }
-    let hop = (p.f64("hop_s")? * fs).round() as usize;
+    let hop_s = p.f64("hop_s")?;
+    let hop_frames = hop_s * fs;
+    let hop = hop_frames.round() as usize;
     if hop < 1 {
         return Err(BuildError::param(
             "hop_s",
             format!("is shorter than one frame at {fs} Hz"),
+        ));
+    }
+    if (hop_frames - hop_frames.round()).abs() > 1e-6 * hop_frames.max(1.0) {
+        // Rounding silently would change the output rate (and every timestamp after it).
+        let (lo, hi) = (hop_frames.floor().max(1.0), hop_frames.ceil());
+        return Err(BuildError::param(
+            "hop_s",
+            format!(
+                "{hop_s} s is {hop_frames} frames at {fs} Hz; a hop is whole frames: use {} s ({lo} frames, output {} Hz) or {} s ({hi} frames, output {} Hz)",
+                lo / fs,
+                fs / lo,
+                hi / fs,
+                fs / hi
+            ),
         ));
     }
     let as_usize = |name: &str| {
@@ -124,6 +140,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         None => (fs.round() as usize).clamp(1, window),
     };
     let noverlap = as_usize("noverlap").unwrap_or(nperseg / 2);
+    let df = fs / nperseg as f64;
     let bands = match p.opt_str_list("bands") {
         None => default_bands(),
         Some(list) => {
@@ -142,6 +159,19 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             bands
         }
     };
+    // A band between two frequency bins would silently read 0.
+    for (i, band) in bands.iter().enumerate() {
+        let first = (band.lo / df).ceil();
+        if first * df >= band.hi && band.hi <= fs / 2.0 {
+            return Err(BuildError::param(
+                "bands",
+                format!(
+                    "[{i}]: band `{}` ({}-{} Hz) holds no bin of the Welch spectrum, whose resolution is {df} Hz (sample_rate / nperseg): its power would always read 0; widen the band or raise nperseg",
+                    band.name, band.lo, band.hi
+                ),
+            ));
+        }
+    }
     let bp = neuropipe_dsp::BandPower::new(BandPowerConfig {
         fs,
         channels,

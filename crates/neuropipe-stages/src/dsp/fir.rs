@@ -93,6 +93,10 @@ impl<S: Float> Kernel<S> for FirKernel<S> {
         self.filter.process(data);
     }
 
+    fn take_resets(&mut self) -> u64 {
+        self.filter.take_resets()
+    }
+
     fn prefilter(&self) -> String {
         let d = &self.design;
         if self.explicit {
