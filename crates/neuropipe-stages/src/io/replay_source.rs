@@ -408,25 +408,34 @@ fn open_csv(
             ))
         }
         None => {
+            // The median step of the first rows: a gap in the time column (a pause in the
+            // recording) must not change the rate.
             let mut row = vec![0.0; labels.len()];
-            let (mut first, mut last, mut n) = (None, 0.0, 0usize);
-            while n < RATE_PROBE_FRAMES {
+            let mut steps = Vec::with_capacity(RATE_PROBE_FRAMES);
+            let mut prev: Option<f64> = None;
+            while steps.len() < RATE_PROBE_FRAMES {
                 let Some(f) = reader.read_frame(&mut row).map_err(csv_err)? else {
                     break;
                 };
                 let t = f.timestamp.unwrap_or(0.0);
-                first.get_or_insert(t);
-                last = t;
-                n += 1;
+                if let Some(p) = prev {
+                    steps.push(t - p);
+                }
+                prev = Some(t);
             }
-            let span = last - first.unwrap_or(0.0);
-            if n < 2 || span <= 0.0 {
+            let mut sorted = steps.clone();
+            sorted.sort_by(f64::total_cmp);
+            let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
+            if median <= 0.0 {
                 return Err(BuildError::param(
                     "sample_rate",
                     format!("{name}: too few rows with increasing timestamps to infer the sample rate: give sample_rate"),
                 ));
             }
-            let r = (n - 1) as f64 / span;
+            // Precise from the span of the rows before the first gap (timestamps are rounded).
+            let regular = steps.iter().take_while(|&&d| d > 0.0 && d < 1.5 * median);
+            let (n, span) = regular.fold((0usize, 0.0), |(n, s), d| (n + 1, s + d));
+            let r = if n > 0 { n as f64 / span } else { 1.0 / median };
             // Timestamps are rounded: snap to a whole rate when within a millionth.
             if (r - r.round()).abs() <= 1e-6 * r {
                 r.round()
