@@ -253,3 +253,56 @@ fn stdout_summary_prints_a_line_per_second() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn recordings_are_never_replaced_unless_asked() {
+    let dir = tmp_dir("overwrite");
+    let path = dir.join("session.bdf");
+    std::fs::write(&path, b"last week's session").unwrap();
+    let run = |extra: &[&str], path: &Path| {
+        bin()
+            .args(["run", "--quiet", "--duration", "1.2", "--record"])
+            .arg(path)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[], &path);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("exists and would be replaced"), "{stderr}");
+    assert_eq!(std::fs::read(&path).unwrap(), b"last week's session");
+
+    let out = run(&["--overwrite"], &path);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(&std::fs::read(&path).unwrap()[..8], b"\xFFBIOSEMI");
+
+    // A name template gives every session its own file.
+    let template = dir.join("sub-01_{date}_{n}.bdf");
+    for _ in 0..2 {
+        let out = run(&[], &template);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut made: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("sub-01_"))
+        .collect();
+    made.sort();
+    assert_eq!(made.len(), 2, "{made:?}");
+    assert!(
+        made[0].ends_with("_1.bdf") && made[1].ends_with("_2.bdf"),
+        "{made:?}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -51,8 +51,8 @@ pub fn spec() -> StageSpec {
     )
     .param(
         ParamSpec::float("hop_s", 0.0001, 3600.0)
-            .default(0.25)
-            .doc("time between estimates (s): the output rate is 1 / hop_s"),
+            .optional()
+            .doc("time between estimates (s), a whole number of frames: the output rate is 1 / hop_s (default: 0.25 s rounded to whole frames, e.g. 63 frames = 0.252 s at 250 Hz)"),
     )
     .param(
         ParamSpec::int("nperseg", 1, neuropipe_dsp::welch::MAX_NPERSEG as i64)
@@ -99,7 +99,8 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             format!("is shorter than one frame at {fs} Hz"),
         ));
     }
-    let hop_s = p.f64("hop_s")?;
+    let explicit_hop = p.opt_f64("hop_s");
+    let hop_s = explicit_hop.unwrap_or(0.25);
     let hop_frames = hop_s * fs;
     let hop = hop_frames.round() as usize;
     if hop < 1 {
@@ -108,13 +109,20 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             format!("is shorter than one frame at {fs} Hz"),
         ));
     }
-    if (hop_frames - hop_frames.round()).abs() > 1e-6 * hop_frames.max(1.0) {
+    if explicit_hop.is_none() {
+        tracing::info!(
+            stage = b.id(),
+            "hop {hop} frames = {:.6} s: {:.4} estimates per second",
+            hop as f64 / fs,
+            fs / hop as f64
+        );
+    } else if (hop_frames - hop_frames.round()).abs() > 1e-6 * hop_frames.max(1.0) {
         // Rounding silently would change the output rate (and every timestamp after it).
         let (lo, hi) = (hop_frames.floor().max(1.0), hop_frames.ceil());
         return Err(BuildError::param(
             "hop_s",
             format!(
-                "{hop_s} s is {hop_frames} frames at {fs} Hz; a hop is whole frames: use {} s ({lo} frames, output {} Hz) or {} s ({hi} frames, output {} Hz)",
+                "{hop_s} s is {hop_frames} frames at {fs} Hz; a hop is whole frames: use {} s ({lo} frames, output {:.4} Hz) or {} s ({hi} frames, output {:.4} Hz)",
                 lo / fs,
                 fs / lo,
                 hi / fs,
