@@ -479,3 +479,47 @@ print("mne ok", raw.info["highpass"], raw.info["lowpass"], raw.ch_names)
     assert!(out.contains("mne ok"), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Samples at the ends of the physical range a replayed EDF declares (a railed amplifier, or
+/// values its writer clipped) are counted, flagged, and annotated where they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_samples_at_the_range_limits_are_flagged() {
+    let dir = temp_dir("railed");
+    let src = dir.join("railed.edf");
+    let rate = 100.0;
+    let signals = (1..=2)
+        .map(|c| SignalSpec::new(format!("Ch{c}"), rate, -100.0, 100.0))
+        .collect();
+    let start = neuropipe_io::datetime::DateTime::new(2025, 1, 1, 0, 0, 0).unwrap();
+    let mut w = EdfWriter::create(&src, &EdfSpec::new(EdfFormat::Edf, start, signals)).unwrap();
+    let mut data = vec![1.0; 300 * 2];
+    data[150 * 2 + 1] = 5000.0; // clipped to the top of the range by the writer
+    w.write_frames(&data, 2).unwrap();
+    w.finish().unwrap();
+
+    let out = dir.join("out.edf");
+    let report = run(json!({
+        "stages": [
+            {"id": "replay", "type": "FileReplay", "params": {"path": src, "realtime": false, "frames": 10}},
+            {"id": "rec", "type": "EdfRecorder", "params": {"path": out}}
+        ],
+        "links": ["replay -> rec"]
+    }))
+    .await;
+    let replay = report
+        .snapshot
+        .stages
+        .iter()
+        .find(|s| s.id == "replay")
+        .unwrap();
+    assert_eq!(replay.clipped_samples, 1);
+    let r = EdfReader::open(&out).unwrap();
+    let anns: Vec<f64> = r
+        .annotations()
+        .iter()
+        .filter(|a| a.text.starts_with("BAD_out_of_range"))
+        .map(|a| a.onset)
+        .collect();
+    assert_eq!(anns, [1.5], "on the packet holding frame 150");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

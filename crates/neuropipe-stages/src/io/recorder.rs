@@ -19,7 +19,7 @@ use crate::util::with_sample_type;
 use neuropipe_core::{
     BoxedStage, BuildError, DataPlaneStage, InputId, ParamSpec, Params, Payload, Sample, Samples,
     StageBuilder, StageContext, StageError, StageSpec, StreamInfo, FLAG_DISCONTINUITY,
-    FLAG_LOST_SAMPLES,
+    FLAG_LOST_SAMPLES, FLAG_OUT_OF_RANGE,
 };
 
 /// Longest annotation text written (bytes); longer texts are cut at a character boundary.
@@ -243,6 +243,17 @@ where
         if h.flags & FLAG_LOST_SAMPLES != 0 && h.lost_frames > 0 {
             let text = format!("lost {} samples", h.lost_frames);
             annotate(&mut self.file, start_s, &text, ctx.id());
+        }
+        if h.flags & FLAG_OUT_OF_RANGE != 0 {
+            let text =
+                "BAD_out_of_range: the source reported samples at or beyond its physical range";
+            annotate_span(
+                &mut self.file,
+                start_s,
+                Some(n as f64 / self.rate),
+                text,
+                ctx.id(),
+            );
         }
         if h.flags & FLAG_DISCONTINUITY != 0 {
             let gap_s = self.prev.map_or(0.0, |(ts, frames)| {

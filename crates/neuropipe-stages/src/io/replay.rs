@@ -21,6 +21,10 @@
 //! * Non-finite values (`nan`, `inf`, `1e400` in a CSV) follow the non-finite policy: they are
 //!   replayed as NaN in packets flagged [`FLAG_NONFINITE`](neuropipe_core::FLAG_NONFINITE)
 //!   and counted in the stage's metrics.
+//! * Samples at a signal's digital minimum or maximum (the ends of the physical range the
+//!   file declares: a railed amplifier, or values its writer clipped) are counted as clipped in
+//!   the stage's metrics and their packet is flagged
+//!   [`FLAG_OUT_OF_RANGE`](neuropipe_core::FLAG_OUT_OF_RANGE); recorders annotate it.
 //! * `sample_type` chooses `f32` (default) or `f64` packets; values are decoded in `f64` and
 //!   rounded once.
 //!
@@ -33,7 +37,7 @@ use crate::dsp::{sample_type, sample_type_param, with_float_type, Float};
 use neuropipe_core::{
     BoxedStage, BuildError, ControlMsg, DataPlaneStage, EventKind, Handled, MemoryPool, OutputId,
     Pacer, Packet, ParamSpec, Payload, PayloadKind, PortSpec, Samples, StageBuilder, StageContext,
-    StageError, StageSpec, StreamInfo, FLAG_DISCONTINUITY,
+    StageError, StageSpec, StreamInfo, FLAG_DISCONTINUITY, FLAG_OUT_OF_RANGE,
 };
 
 /// Stage type specification.
@@ -272,6 +276,12 @@ where
                 EventKind::Discontinuity,
                 format!("discontinuity: {gap_s:.3} s gap in {}", self.file),
             );
+        }
+        let railed = self.source.take_railed();
+        if railed > 0 {
+            // At the file's digital limits: the amplifier railed or the writer clipped.
+            pkt.header.flags |= FLAG_OUT_OF_RANGE;
+            ctx.count_clipped(railed);
         }
         let bad = pkt.scrub_nonfinite() as u64;
         if bad > 0 {

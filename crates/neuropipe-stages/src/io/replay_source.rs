@@ -60,6 +60,15 @@ impl ReplaySource {
         }
     }
 
+    /// Samples at the ends of their declared physical range decoded since the last call
+    /// (EDF/BDF; CSV declares no range).
+    pub(crate) fn take_railed(&mut self) -> u64 {
+        match self {
+            ReplaySource::Edf(e) => std::mem::take(&mut e.railed),
+            ReplaySource::Csv(_) => 0,
+        }
+    }
+
     /// Back to the first frame (for `loop`).
     pub(crate) fn rewind(&mut self) -> Result<(), String> {
         match self {
@@ -229,6 +238,7 @@ fn open_edf(path: &Path, select: Option<&[String]>) -> Result<Opened, BuildError
             SignalConv {
                 offset: ordinary_offsets[i],
                 dmin: s.digital_min,
+                dmax: s.digital_max,
                 lsb: s.lsb(),
                 pmin: s.physical_min,
                 scale,
@@ -282,6 +292,8 @@ fn open_edf(path: &Path, select: Option<&[String]>) -> Result<Opened, BuildError
             next_record: 0,
             gap_before,
             discontinuity: false,
+            railed_at: vec![0; spr],
+            railed: 0,
         }),
     })
 }
@@ -291,6 +303,7 @@ struct SignalConv {
     /// Byte offset of the signal in a data record.
     offset: usize,
     dmin: i32,
+    dmax: i32,
     lsb: f64,
     pmin: f64,
     /// To µV (1 for non-voltage units).
@@ -314,6 +327,11 @@ pub(crate) struct EdfFrames {
     next_record: u64,
     gap_before: Vec<bool>,
     discontinuity: bool,
+    /// Per frame of the current record: samples at their signal's digital minimum or maximum
+    /// (the declared physical range's ends: a railed or clipped amplifier).
+    railed_at: Vec<u32>,
+    /// Such samples handed out by `read` and not yet reported.
+    railed: u64,
 }
 
 impl EdfFrames {
@@ -328,10 +346,12 @@ impl EdfFrames {
         })?;
         let ch = self.signals.len();
         let bps = self.format.bytes_per_sample();
+        self.railed_at.fill(0);
         for (c, s) in self.signals.iter().enumerate() {
             let bytes = &self.raw[s.offset..s.offset + self.spr * bps];
             for (k, b) in bytes.chunks_exact(bps).enumerate() {
                 let d = self.format.decode_sample(b);
+                self.railed_at[k] += u32::from(d <= s.dmin || d >= s.dmax);
                 let phys = f64::from(d - s.dmin) * s.lsb + s.pmin;
                 self.decoded[k * ch + c] = phys * s.scale;
             }
@@ -363,6 +383,8 @@ impl EdfFrames {
                 self.load()?;
             }
             let take = (max - n).min(self.spr - self.pos);
+            let railed: u32 = self.railed_at[self.pos..self.pos + take].iter().sum();
+            self.railed += u64::from(railed);
             for (o, &d) in out[n * ch..(n + take) * ch]
                 .iter_mut()
                 .zip(&self.decoded[self.pos * ch..(self.pos + take) * ch])
