@@ -42,6 +42,8 @@ pub struct Decimator<T> {
     history: History<T>,
     /// Input frames seen since the last output, modulo `factor` (0: the next frame is output).
     phase: usize,
+    /// Non-finite input samples since the last [`take_resets`](Self::take_resets).
+    resets: u64,
 }
 
 impl<T: Sample> Decimator<T> {
@@ -78,6 +80,7 @@ impl<T: Sample> Decimator<T> {
             taps,
             history: History::new(keep, keep.max(64), channels),
             phase: 0,
+            resets: 0,
         })
     }
 
@@ -159,7 +162,8 @@ impl<T: Sample> Decimator<T> {
         let mut written = 0;
         for chunk in input.chunks(self.history.block() * c) {
             let frames = chunk.len() / c;
-            let window = self.history.load(chunk);
+            let (window, held) = self.history.load(chunk);
+            let first_out = written;
             let mut f = (q - self.phase) % q;
             while f + q < frames {
                 let two = &mut output[written * c..(written + 2) * c];
@@ -173,9 +177,61 @@ impl<T: Sample> Decimator<T> {
                 fir_row(window, &self.taps_rev, f, out);
                 written += 1;
             }
+            if held > 0 {
+                // An output computed over a held (missing) input frame of its channel is
+                // itself missing: NaN, like the input.
+                self.resets += held;
+                let missing = self.history.missing();
+                let mut f = (q - self.phase) % q;
+                for out in output[first_out * c..written * c].chunks_exact_mut(c) {
+                    let span = f.saturating_sub(q - 1)..=f;
+                    for (ch, y) in out.iter_mut().enumerate() {
+                        if span.clone().any(|g| missing[g * c + ch]) {
+                            *y = T::from_f64(f64::NAN);
+                        }
+                    }
+                    f += q;
+                }
+            }
             self.phase = (self.phase + frames) % q;
             self.history.advance(frames);
         }
         written
+    }
+
+    /// Non-finite input samples since the last call (held in the history; the outputs over
+    /// them are NaN); resets the count.
+    pub fn take_resets(&mut self) -> u64 {
+        std::mem::take(&mut self.resets)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nan_leaves_the_history_after_the_filter_length() {
+        let mut d = Decimator::<f64>::new(4, 2).unwrap();
+        let x: Vec<f64> = (0..2000).map(|i| ((i / 2) % 13) as f64).collect();
+        let mut clean_out = vec![0.0; 1000];
+        let n = Decimator::<f64>::new(4, 2)
+            .unwrap()
+            .process(&x, &mut clean_out);
+        let mut bad = x.clone();
+        bad[400 * 2 + 1] = f64::NAN;
+        let mut out = vec![0.0; 1000];
+        assert_eq!(d.process(&bad, &mut out), n);
+        assert_eq!(d.take_resets(), 1);
+        let ch1: Vec<f64> = out[..n * 2].iter().skip(1).step_by(2).copied().collect();
+        let nan: Vec<usize> = (0..ch1.len()).filter(|&k| ch1[k].is_nan()).collect();
+        assert_eq!(nan, [100], "only the output over the missing frame");
+        // Channel 0 untouched; channel 1 back to the clean output once the 81 taps have passed.
+        for k in 0..n {
+            assert_eq!(out[k * 2], clean_out[k * 2]);
+        }
+        for k in 125..n {
+            assert_eq!(out[k * 2 + 1], clean_out[k * 2 + 1], "output {k}");
+        }
     }
 }

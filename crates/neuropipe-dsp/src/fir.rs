@@ -23,10 +23,6 @@ pub struct FirFilter<T> {
     /// Taps oldest-input-first (reversed), cast to `T`.
     taps_rev: Vec<T>,
     history: History<T>,
-    /// Last finite input per channel (what a non-finite sample is held at).
-    last: Vec<T>,
-    /// Non-finite positions of the block being filtered.
-    missing: Vec<bool>,
     /// Non-finite input samples since the last [`take_resets`](Self::take_resets).
     resets: u64,
 }
@@ -49,8 +45,6 @@ impl<T: Sample> FirFilter<T> {
             channels,
             history: History::new(keep, block, channels),
             taps_rev,
-            last: vec![T::ZERO; channels],
-            missing: vec![false; block * channels],
             resets: 0,
         })
     }
@@ -82,11 +76,7 @@ impl<T: Sample> FirFilter<T> {
             self.channels,
             "init_steady_state: expected one value per channel"
         );
-        for (l, &x) in self.last.iter_mut().zip(first_frame) {
-            *l = if x.is_finite() { x } else { T::ZERO };
-        }
-        let last = self.last.clone();
-        self.history.fill_with(&last);
+        self.history.fill_with(first_frame);
     }
 
     /// Non-finite input samples since the last call (held in the history, NaN in the output);
@@ -106,7 +96,6 @@ impl<T: Sample> FirFilter<T> {
         check_buffer("channels", 2 * keep.max(MIN_BLOCK_FRAMES), self.channels)?;
         self.taps_rev = cast_taps(taps)?;
         self.history.resize_keep(taps.len() - 1);
-        self.missing = vec![false; self.history.block() * self.channels];
         Ok(())
     }
 
@@ -125,15 +114,7 @@ impl<T: Sample> FirFilter<T> {
         let block = self.history.block();
         for chunk in data.chunks_mut(block * c) {
             let frames = chunk.len() / c;
-            let finite = chunk.iter().fold(true, |ok, x| ok & x.is_finite());
-            if finite {
-                if let Some(frame) = chunk.rchunks_exact(c).next() {
-                    self.last.copy_from_slice(frame);
-                }
-            } else {
-                self.hold_nonfinite(chunk);
-            }
-            let window = self.history.load(chunk);
+            let (window, held) = self.history.load(chunk);
             let mut pairs = chunk.chunks_exact_mut(2 * c);
             for (p, two) in pairs.by_ref().enumerate() {
                 let (a, b) = two.split_at_mut(c);
@@ -143,35 +124,15 @@ impl<T: Sample> FirFilter<T> {
             if !last.is_empty() {
                 fir_row(window, &self.taps_rev, frames - 1, last);
             }
-            self.history.advance(frames);
-            if !finite {
-                for (y, &m) in chunk.iter_mut().zip(&self.missing) {
+            if held > 0 {
+                self.resets += held;
+                for (y, &m) in chunk.iter_mut().zip(self.history.missing()) {
                     if m {
                         *y = T::from_f64(f64::NAN);
                     }
                 }
             }
-        }
-    }
-
-    /// Replaces the non-finite samples of `chunk` by their channel's last finite value,
-    /// remembering where they were.
-    #[cold]
-    fn hold_nonfinite(&mut self, chunk: &mut [T]) {
-        let c = self.channels;
-        for (frame, missing) in chunk
-            .chunks_exact_mut(c)
-            .zip(self.missing.chunks_exact_mut(c))
-        {
-            for ((x, m), last) in frame.iter_mut().zip(missing).zip(&mut self.last) {
-                *m = !x.is_finite();
-                if *m {
-                    *x = *last;
-                    self.resets += 1;
-                } else {
-                    *last = *x;
-                }
-            }
+            self.history.advance(frames);
         }
     }
 }

@@ -15,6 +15,10 @@ pub(crate) struct History<T> {
     channels: usize,
     keep: usize,
     block: usize,
+    /// Last finite input per channel: what a non-finite input is held at.
+    last: Vec<T>,
+    /// Which samples of the last loaded block were non-finite (held), frame-major.
+    missing: Vec<bool>,
 }
 
 impl<T: Sample> History<T> {
@@ -25,6 +29,8 @@ impl<T: Sample> History<T> {
             channels,
             keep,
             block,
+            last: vec![T::ZERO; channels],
+            missing: vec![false; block * channels],
         }
     }
 
@@ -41,8 +47,11 @@ impl<T: Sample> History<T> {
     /// History as if `frame` had been the input forever.
     pub fn fill_with(&mut self, frame: &[T]) {
         let c = self.channels;
+        for (l, &x) in self.last.iter_mut().zip(frame) {
+            *l = if x.is_finite() { x } else { T::ZERO };
+        }
         for row in self.buf[..self.keep * c].chunks_exact_mut(c) {
-            row.copy_from_slice(frame);
+            row.copy_from_slice(&self.last);
         }
     }
 
@@ -61,15 +70,48 @@ impl<T: Sample> History<T> {
         self.buf = buf;
         self.keep = keep;
         self.block = block;
+        self.missing = vec![false; block * c];
     }
 
     /// Appends one block of input frames (at most [`block`](Self::block)) after the history and
     /// returns history + block (`(keep + frames) * channels` samples).
-    pub fn load(&mut self, frames: &[T]) -> &[T] {
+    ///
+    /// A non-finite input sample never enters the history: it is stored as its channel's last
+    /// finite input (a hold, so the filter sees no step), counted in the returned number, and
+    /// marked for [`missing`](Self::missing) so the caller can output NaN where it was.
+    pub fn load(&mut self, frames: &[T]) -> (&[T], u64) {
         let c = self.channels;
         let start = self.keep * c;
-        self.buf[start..start + frames.len()].copy_from_slice(frames);
-        &self.buf[..start + frames.len()]
+        let dst = &mut self.buf[start..start + frames.len()];
+        dst.copy_from_slice(frames);
+        let mut held = 0;
+        if dst.iter().fold(true, |ok, x| ok & x.is_finite()) {
+            if let Some(frame) = dst.rchunks_exact(c).next() {
+                self.last.copy_from_slice(frame);
+            }
+            self.missing[..frames.len()].fill(false);
+        } else {
+            for (frame, missing) in dst
+                .chunks_exact_mut(c)
+                .zip(self.missing.chunks_exact_mut(c))
+            {
+                for ((x, m), last) in frame.iter_mut().zip(missing).zip(&mut self.last) {
+                    *m = !x.is_finite();
+                    if *m {
+                        *x = *last;
+                        held += 1;
+                    } else {
+                        *last = *x;
+                    }
+                }
+            }
+        }
+        (&self.buf[..start + frames.len()], held)
+    }
+
+    /// Which samples of the last loaded block were non-finite (frame-major, as loaded).
+    pub fn missing(&self) -> &[bool] {
+        &self.missing
     }
 
     /// After a block of `frames` frames has been used, keeps its last `keep` frames as history.

@@ -335,16 +335,8 @@ where
 {
     let pool = b.pool::<Samples<S>>(frames, n)?;
     let out = b.output::<Samples<S>>("out", info)?;
-    let Link {
-        rx,
-        free_tx,
-        notify,
-        stop,
-        start_tx,
-        thread,
-    } = link;
     for _ in 0..CHUNKS {
-        let _ = free_tx.try_send(Chunk {
+        let _ = link.free_tx.try_send(Chunk {
             data: vec![0.0; frames * n],
             stamps: vec![0.0; frames],
             frames: 0,
@@ -354,12 +346,7 @@ where
         out,
         pool,
         channels: n,
-        rx,
-        free_tx,
-        notify,
-        stop,
-        start_tx,
-        thread,
+        link,
         next_frame: 0,
         sequence: 0,
         ended: false,
@@ -644,12 +631,7 @@ pub struct LslInlet<S: Sample> {
     out: OutputId<Samples<S>>,
     pool: MemoryPool<Samples<S>>,
     channels: usize,
-    rx: Receiver<FromInlet>,
-    free_tx: SyncSender<Chunk>,
-    notify: Arc<Notify>,
-    stop: Arc<AtomicBool>,
-    start_tx: Option<SyncSender<()>>,
-    thread: Option<JoinHandle<()>>,
+    link: Link,
     next_frame: u64,
     sequence: u64,
     ended: bool,
@@ -659,9 +641,9 @@ pub struct LslInlet<S: Sample> {
 
 impl<S: Sample> LslInlet<S> {
     fn join(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        self.start_tx = None;
-        if let Some(t) = self.thread.take() {
+        self.link.stop.store(true, Ordering::Relaxed);
+        self.link.start_tx = None;
+        if let Some(t) = self.link.thread.take() {
             let _ = t.join();
         }
     }
@@ -675,11 +657,11 @@ where
         if self.ended {
             return Err(StageError::QueueClosed);
         }
-        if let Some(tx) = self.start_tx.take() {
+        if let Some(tx) = self.link.start_tx.take() {
             let _ = tx.send(());
         }
         loop {
-            match self.rx.try_recv() {
+            match self.link.rx.try_recv() {
                 Ok(FromInlet::Chunk(c)) => {
                     let mut pkt = self.pool.acquire().await;
                     let frames = c.frames;
@@ -688,7 +670,7 @@ where
                         *d = S::from_f64(v);
                     }
                     let ts = c.stamps[0] as u64;
-                    let _ = self.free_tx.try_send(c);
+                    let _ = self.link.free_tx.try_send(c);
                     let h = &mut pkt.header;
                     h.sequence = self.sequence;
                     h.first_frame = self.next_frame;
@@ -724,7 +706,7 @@ where
                     tokio::select! {
                         biased;
                         _ = ctx.control_pending() => return Ok(()),
-                        _ = self.notify.notified() => {}
+                        _ = self.link.notify.notified() => {}
                     }
                 }
             }

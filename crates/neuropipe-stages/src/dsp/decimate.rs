@@ -28,7 +28,7 @@
 use super::{float_input, pool_param, with_float_type, Float};
 use neuropipe_core::{
     BoxedStage, BuildError, DataPlaneStage, InputId, MemoryPool, OutputId, ParamSpec, PortSpec,
-    Samples, StageBuilder, StageContext, StageError, StageSpec, FLAG_LOST_SAMPLES,
+    Samples, StageBuilder, StageContext, StageError, StageSpec, FLAG_LOST_SAMPLES, FLAG_NONFINITE,
 };
 use neuropipe_dsp::Decimator;
 
@@ -173,6 +173,9 @@ impl<S: Float> DataPlaneStage for Decimate<S> {
             oh.timestamp =
                 h.timestamp + ((start + first_offset) as f64 * self.ns_per_in_frame).round() as u64;
             oh.flags = std::mem::take(&mut self.pending_flags);
+            if self.dec.take_resets() > 0 {
+                oh.flags |= FLAG_NONFINITE;
+            }
             oh.lost_frames = 0;
             let gap = std::mem::take(&mut self.pending_gap);
             if gap > 0 {
