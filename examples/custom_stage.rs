@@ -1,76 +1,73 @@
-//! A custom stage in a few dozen lines: registered next to the built-in ones and run from JSON.
+//! A custom stage, registered next to the built-in ones and run from JSON.
 //!
 //! `DcBlock` removes each channel's slowly varying offset in place (a one-pole high-pass,
 //! `y = x − m`, `m += α (x − m)`), with `alpha` changeable while running.
 //!
 //! Run: `cargo run --release --example custom_stage`
 
-use neuropipe_core::*;
-use neuropipe_stages::registry;
+use neuropipe_core::prelude::*;
+use neuropipe_core::{Outcome, Pipeline, PipelineConfig};
 use serde_json::{json, Value};
 
+// --- the stage (this block is the README's "Writing a stage" example) ---
+#[derive(StageParams)]
+struct DcBlockParams {
+    /// Smoothing factor per frame.
+    #[param(default = 0.001, min = 0.0, max = 1.0, live)]
+    alpha: f64,
+    /// Offset assumed before the first sample, in µV.
+    #[param(default = 0.0)]
+    initial_uv: f64,
+}
+
 struct DcBlock {
-    alpha: f32,
-    mean: Vec<f32>, // per channel, allocated once at build time
-    input: InputId<VoltageEegPacket>,
-    output: OutputId<VoltageEegPacket>,
+    p: DcBlockParams,
+    mean: Vec<f32>, // per channel, allocated once when built
+    input: Input<VoltageEegPacket>,
+    output: Output<VoltageEegPacket>,
 }
 
 impl DataPlaneStage for DcBlock {
-    async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
-        let Some(mut pkt) = ctx.input(self.input).recv().await? else {
-            return Ok(()); // woken for a control message
+    async fn run(&mut self, _: &mut StageContext) -> Result<(), StageError> {
+        let Some(mut pkt) = self.input.recv().await? else {
+            return Ok(()); // woken for a control message: the runtime delivers it
         };
-        let ch = pkt.header.channels as usize;
+        let (ch, alpha) = (pkt.header.channels as usize, self.p.alpha as f32);
         for frame in pkt.samples_mut().chunks_exact_mut(ch) {
             for (x, m) in frame.iter_mut().zip(&mut self.mean) {
-                *m += self.alpha * (*x - *m);
+                *m += alpha * (*x - *m);
                 *x -= *m;
             }
         }
-        ctx.output(self.output).send(pkt).await
+        self.output.send(pkt).await // waits while downstream is full
     }
-
     fn control(&mut self, msg: &ControlMsg, _: &mut StageContext) -> Result<Handled, StageError> {
-        match msg {
-            // Range and type were checked against the ParamSpec before we see the value.
-            ControlMsg::UpdateParam(k, v) if k == "alpha" => {
-                self.alpha = v.as_f64().unwrap_or(0.0) as f32;
-                Ok(Handled::Applied(v.clone()))
-            }
-            _ => Ok(Handled::Default), // Pause/Resume: the runtime's default
-        }
+        msg.apply(&mut self.p) // `alpha` arrives typed; pause/resume: the runtime's default
     }
 }
 
-fn dc_block_spec() -> StageSpec {
-    StageSpec::new(
-        "DcBlock",
-        "Removes per-channel DC offset (one-pole high-pass)",
-        |b| {
-            let info = b.input_stream("in")?.clone();
-            let stage = DcBlock {
-                alpha: b.params().f64("alpha")? as f32,
-                mean: vec![0.0; info.channel_count()],
-                input: b.input("in")?,
-                output: b.output("out", info)?,
-            };
-            Ok(BoxedStage::new(stage))
-        },
-    )
-    .input(PortSpec::of("in", PayloadKind::F32).in_place())
-    .output(PortSpec::of("out", PayloadKind::F32))
-    .param(
-        ParamSpec::float("alpha", 0.0, 1.0)
-            .default(0.001)
-            .live()
-            .doc("smoothing factor per frame"),
-    )
+fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
+    let p: DcBlockParams = b.parse_params()?;
+    let input = b.input::<VoltageEegPacket>("in")?;
+    let mean = vec![p.initial_uv as f32; input.stream().channel_count()];
+    let output = b.output("out", input.stream().clone())?;
+    Ok(BoxedStage::new(DcBlock {
+        p,
+        mean,
+        input,
+        output,
+    }))
 }
+// --- end of the stage ---
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut reg = registry();
-    reg.register(dc_block_spec());
+    let mut reg = neuropipe_stages::registry();
+    reg.register(
+        StageSpec::new("DcBlock", "Removes per-channel DC offset", build)
+            .input(PortSpec::of("in", PayloadKind::F32).in_place())
+            .output(PortSpec::of("out", PayloadKind::F32))
+            .params::<DcBlockParams>(),
+    );
     let cfg = PipelineConfig::from_value(&json!({
         "stages": [
             {"id": "eeg", "type": "SimulatedEeg", "params": {"realtime": false, "duration_s": 60, "dc_offset_uv": 20000}},

@@ -14,8 +14,11 @@ for f in pipelines/*.json; do
     *lsl*) ns=(env LSLAPICFG="$lslcfg" unshare -n sh -c 'ip link set lo up && exec "$@"' sh) ;;
   esac
   "${ns[@]}" "$bin" validate "$f" || { fail=1; continue; }
+  # Relative paths in a pipeline (its data, its recordings) are relative to the pipeline file:
+  # run a copy of pipelines/ so recordings land in a temporary directory, not in the repository.
   out=$(mktemp -d)
-  if ! (cd "$out" && timeout 60 "${ns[@]}" "$OLDPWD/$bin" run "$OLDPWD/$f" --duration 3 --quiet --stats-json stats.json); then
+  cp -r pipelines "$out/"
+  if ! (cd "$out" && timeout 60 "${ns[@]}" "$OLDPWD/$bin" run "$out/$f" --duration 3 --quiet --stats-json stats.json); then
     echo "FAILED: $f"; fail=1
   fi
   rm -rf "$out"

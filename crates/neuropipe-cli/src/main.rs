@@ -4,6 +4,8 @@
 //! failed (the message names it); 2 the command line, the pipeline file or a recording path
 //! is invalid (every problem is listed).
 
+#![forbid(unsafe_code)]
+
 mod ctl;
 mod record;
 mod status;
@@ -144,18 +146,19 @@ struct RunArgs {
     overwrite: bool,
 }
 
+/// The pipeline file (its relative paths then resolve against its directory), or the
+/// built-in default.
 fn load(path: Option<&Path>) -> Result<PipelineConfig, String> {
-    let (name, text) = match path {
-        Some(p) => (
-            p.display().to_string(),
-            std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?,
-        ),
-        None => (
-            "built-in default pipeline".to_string(),
-            DEFAULT_PIPELINE.to_string(),
-        ),
-    };
-    PipelineConfig::parse(&text).map_err(|e| format!("{name}: {e}"))
+    match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+            let cfg = PipelineConfig::parse(&text).map_err(|e| format!("{}: {e}", p.display()))?;
+            Ok(cfg.located_at(p))
+        }
+        None => PipelineConfig::parse(DEFAULT_PIPELINE)
+            .map_err(|e| format!("built-in default pipeline: {e}")),
+    }
 }
 
 fn report_invalid(name: &str, e: &ConfigErrors) -> ExitCode {
@@ -163,19 +166,7 @@ fn report_invalid(name: &str, e: &ConfigErrors) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// Stages resolve relative *input* paths (files to replay) against the pipeline file's
-/// directory; outputs stay relative to the working directory. Called before any thread starts.
-fn set_pipeline_dir(file: Option<&Path>) {
-    if let Some(dir) = file
-        .and_then(|p| std::fs::canonicalize(p).ok())
-        .and_then(|p| p.parent().map(Path::to_path_buf))
-    {
-        std::env::set_var("NEUROPIPE_PIPELINE_DIR", dir);
-    }
-}
-
 fn validate(registry: &Registry, file: &Path, probe: bool) -> ExitCode {
-    set_pipeline_dir(Some(file));
     let cfg = match load(Some(file)) {
         Ok(c) => c,
         Err(e) => {
@@ -270,7 +261,6 @@ fn run(registry: &Registry, args: RunArgs) -> ExitCode {
         .map_or("built-in default pipeline".to_string(), |p| {
             p.display().to_string()
         });
-    set_pipeline_dir(args.pipeline.as_deref());
     let mut cfg = match load(args.pipeline.as_deref()) {
         Ok(c) => c,
         Err(e) => {

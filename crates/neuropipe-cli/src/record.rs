@@ -70,6 +70,9 @@ pub fn attach(cfg: &mut PipelineConfig, registry: &Registry, path: &Path) -> Res
     while cfg.stages.iter().any(|s| s.id == id) {
         id.push('_');
     }
+    // A path given on the command line is relative to the working directory, not to the
+    // pipeline file (the rule for paths written in the file).
+    let path = std::path::absolute(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut params = Map::new();
     params.insert("path".into(), Value::from(path.display().to_string()));
     cfg.stages.push(StageConfig {

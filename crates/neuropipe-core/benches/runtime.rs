@@ -14,7 +14,7 @@ const FR: usize = 32;
 
 struct Src {
     pool: MemoryPool<VoltageEegPacket>,
-    out: OutputId<VoltageEegPacket>,
+    out: Output<VoltageEegPacket>,
     n: u64,
     limit: u64,
     interval: Option<Duration>,
@@ -35,24 +35,24 @@ impl DataPlaneStage for Src {
         p.header.first_frame = self.n * FR as u64;
         p.samples_mut()[0] = self.n as f32;
         self.n += 1;
-        ctx.output(self.out).send(p).await
+        self.out.send(p).await
     }
 }
 
 struct Pass {
-    input: InputId<VoltageEegPacket>,
-    out: Option<OutputId<VoltageEegPacket>>,
+    input: Input<VoltageEegPacket>,
+    out: Option<Output<VoltageEegPacket>>,
 }
 impl DataPlaneStage for Pass {
-    async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
-        let Some(mut p) = ctx.input(self.input).recv().await? else {
+    async fn run(&mut self, _ctx: &mut StageContext) -> Result<(), StageError> {
+        let Some(mut p) = self.input.recv().await? else {
             return Ok(());
         };
         for s in p.samples_mut() {
             *s = *s * 0.999 + 0.001;
         }
-        match self.out {
-            Some(o) => ctx.output(o).send(p).await,
+        match &mut self.out {
+            Some(o) => o.send(p).await,
             None => Ok(()),
         }
     }

@@ -10,9 +10,11 @@ use crate::params::Params;
 use crate::payload::{Payload, PayloadKind, Samples};
 use crate::pool::{ErasedPool, MemoryPool};
 use crate::queue::{Access, Input, LinkPolicy, LinkShared, OutLink, Output};
-use crate::registry::{suggestion, PortSpec, Registry, StageSpec};
-use crate::stage::{InputId, OutputId, StageShared};
+use crate::registry::{PortSpec, Registry, StageSpec};
+use crate::shared::StageShared;
+use crate::stage_params::StageParams;
 use crate::stream::StreamInfo;
+use crate::text::suggestion;
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -132,6 +134,21 @@ impl BuildEnv {
         }
     }
 
+    /// Installs link `j` as built by someone other than a stage (the test harness's feeders).
+    pub(crate) fn provide_link(
+        &mut self,
+        j: usize,
+        any: Arc<dyn Any + Send + Sync>,
+        stream: StreamInfo,
+    ) {
+        self.slots[j] = Some(LinkSlot { any, stream });
+    }
+
+    /// The queue of link `j` once its producer has opened it (for the test harness's readers).
+    pub(crate) fn take_link(&mut self, j: usize) -> Option<Arc<dyn Any + Send + Sync>> {
+        self.slots[j].take().map(|s| s.any)
+    }
+
     /// Whether every link into stage `i` has been built (its producers exist).
     pub(crate) fn inputs_ready(&self, i: usize) -> bool {
         self.links_to[i].iter().all(|&j| self.slots[j].is_some())
@@ -149,9 +166,7 @@ pub struct StageBuilder<'a> {
     pub(crate) params: Params,
     pub(crate) shared: Arc<StageShared>,
     pub(crate) env: &'a mut BuildEnv,
-    pub(crate) inputs: Vec<Box<dyn Any + Send + Sync>>,
     pub(crate) input_streams: Vec<StreamInfo>,
-    pub(crate) outputs: Vec<Box<dyn Any + Send + Sync>>,
     pub(crate) output_streams: Vec<StreamInfo>,
     pub(crate) claimed_inputs: Vec<usize>,
     pub(crate) claimed_outputs: Vec<usize>,
@@ -177,9 +192,7 @@ impl<'a> StageBuilder<'a> {
             params: Params::new(values),
             shared,
             env,
-            inputs: vec![],
             input_streams: vec![],
-            outputs: vec![],
             output_streams: vec![],
             claimed_inputs: vec![],
             claimed_outputs: vec![],
@@ -197,6 +210,10 @@ impl<'a> StageBuilder<'a> {
     pub fn params(&self) -> &Params {
         &self.params
     }
+    /// The parameters as the stage's typed struct (see [`StageParams`]).
+    pub fn parse_params<P: StageParams>(&self) -> Result<P, BuildError> {
+        P::from_params(&self.params)
+    }
     /// The pipeline clock.
     pub fn clock(&self) -> Clock {
         self.env.clock
@@ -204,6 +221,11 @@ impl<'a> StageBuilder<'a> {
     /// A receiver of pipeline events (for recorders that annotate them).
     pub fn events(&self) -> EventReceiver {
         self.env.events.subscribe()
+    }
+    /// A file name from a parameter, resolved by the pipeline's one rule
+    /// ([`PipelineConfig::resolve_path`]): relative to the pipeline file's directory.
+    pub fn resolve_path(&self, path: &str) -> std::path::PathBuf {
+        self.env.cfg.resolve_path(path)
     }
     /// Stream overrides given in the stage's `"stream"` object.
     pub fn stream_overrides(&self) -> Option<&StreamOverrides> {
@@ -247,8 +269,8 @@ impl<'a> StageBuilder<'a> {
         matches!(self.in_link(port), Ok(Some(_)))
     }
 
-    /// Opens input `port` for packets of type `T`.
-    pub fn input<T: Payload>(&mut self, port: &str) -> Result<InputId<T>, BuildError> {
+    /// Opens input `port` for packets of type `T`: the stage keeps the returned [`Input`].
+    pub fn input<T: Payload>(&mut self, port: &str) -> Result<Input<T>, BuildError> {
         let j = self
             .in_link(port)?
             .ok_or_else(|| BuildError::stage(format!("input `{port}` is not linked")))?;
@@ -269,20 +291,19 @@ impl<'a> StageBuilder<'a> {
         let stream = slot.stream.clone();
         // A sink for latency purposes: nothing downstream of this stage.
         let is_sink = self.shared.metrics.is_sink();
-        self.inputs
-            .push(Box::new(Input::new(link, self.shared.clone(), is_sink)));
-        self.input_streams.push(stream);
+        self.input_streams.push(stream.clone());
         self.claimed_inputs.push(j);
-        Ok(InputId::new(self.inputs.len() - 1))
+        Ok(Input::new(link, self.shared.clone(), stream, is_sink))
     }
 
     /// Opens output `port` for packets of type `T`, declaring the stream it carries
-    /// (its payload is set to `T`'s kind and its start time to the pipeline clock's).
+    /// (its payload is set to `T`'s kind and its start time to the pipeline clock's): the
+    /// stage keeps the returned [`Output`].
     pub fn output<T: Payload>(
         &mut self,
         port: &str,
         mut stream: StreamInfo,
-    ) -> Result<OutputId<T>, BuildError> {
+    ) -> Result<Output<T>, BuildError> {
         let pi = Self::port_index(&self.spec.outputs, port, "output", self.spec.type_name)?;
         stream.payload = T::KIND;
         stream.start_unix_ns = self.env.clock.start_unix_ns();
@@ -316,7 +337,7 @@ impl<'a> StageBuilder<'a> {
             self.claimed_outputs.push(j);
         }
         let is_source = self.spec.is_source();
-        let mut output = Output::new(outs, self.shared.clone(), is_source);
+        let mut output = Output::new(outs, self.shared.clone(), stream.clone(), is_source);
         let endpoint = format!("{}.{port}", self.id());
         // Validation never opens a tap: its buffers can be minimal.
         let (frames, channels) = if self.env.validating {
@@ -330,9 +351,8 @@ impl<'a> StageBuilder<'a> {
         let (tx, point) = crate::tap::new_tap::<T>(endpoint, frames, channels);
         output.set_tap(tx);
         self.env.taps.extend(point);
-        self.outputs.push(Box::new(output));
         self.output_streams.push(stream);
-        Ok(OutputId::new(self.outputs.len() - 1))
+        Ok(output)
     }
 
     fn env_spec_access(&self, to: (usize, usize)) -> Access {

@@ -20,12 +20,13 @@
 //! [`validate`](crate::validate) for the checks that need the stage registry.
 
 use crate::error::{ConfigError, ConfigErrors};
-use crate::params::describe;
 use crate::payload::PayloadKind;
 use crate::queue::LinkPolicy;
-use crate::registry::suggestion;
+use crate::text::describe;
+use crate::text::suggestion;
 use serde::Serialize;
 use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
 
 /// Default queue capacity of a link, in packets.
 pub const DEFAULT_CAPACITY: usize = 8;
@@ -54,6 +55,11 @@ pub struct PipelineConfig {
     pub stages: Vec<StageConfig>,
     /// Links in file order.
     pub links: Vec<LinkConfig>,
+    /// The directory relative paths in the pipeline are resolved against: the pipeline
+    /// file's directory when loaded with [`load`](Self::load), else `None` (the working
+    /// directory). See [`resolve_path`](Self::resolve_path).
+    #[serde(skip)]
+    pub base_dir: Option<PathBuf>,
 }
 
 /// A declared memory pool.
@@ -232,6 +238,39 @@ pub fn valid_id(id: &str) -> bool {
 }
 
 impl PipelineConfig {
+    /// Reads and parses a pipeline file; relative paths in it (files to replay, recordings)
+    /// then resolve against the file's directory, so a pipeline and its data move together.
+    /// The error names the file.
+    pub fn load(path: &Path) -> Result<PipelineConfig, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors(vec![ConfigError::new(
+                "$",
+                format!("cannot read {}: {e}", path.display()),
+            )])
+        })?;
+        Ok(Self::parse(&text)?.located_at(path))
+    }
+
+    /// Marks the pipeline as read from the file `path`: its relative paths resolve against
+    /// the file's directory (see [`resolve_path`](Self::resolve_path)).
+    pub fn located_at(mut self, path: &Path) -> Self {
+        let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        self.base_dir = abs.parent().map(Path::to_path_buf);
+        self
+    }
+
+    /// The one rule for file names in a pipeline: an absolute path is kept; a relative one is
+    /// relative to the pipeline file's directory ([`base_dir`](Self::base_dir)), or to the
+    /// working directory for a pipeline built in code. (Paths given on the command line, such
+    /// as `--record`, are relative to the working directory: the CLI makes them absolute.)
+    pub fn resolve_path(&self, path: &str) -> PathBuf {
+        let p = Path::new(path);
+        match &self.base_dir {
+            Some(dir) if p.is_relative() => dir.join(p),
+            _ => p.to_path_buf(),
+        }
+    }
+
     /// Parses a pipeline file. Reports every syntactic problem at once; semantic checks
     /// (stage types, parameters, ports, cycles) are done by [`validate`](crate::validate).
     pub fn parse(text: &str) -> Result<PipelineConfig, ConfigErrors> {
@@ -295,6 +334,7 @@ impl PipelineConfig {
         }
         if c.errors.is_empty() {
             Ok(PipelineConfig {
+                base_dir: None,
                 name,
                 description,
                 pools,

@@ -23,7 +23,56 @@ pub enum ControlMsg {
     UpdateCoefficients(Arc<[f64]>),
 }
 
+impl Handled {
+    /// Applied a typed live change of parameters `P`: replies with its new value.
+    pub fn update<P: crate::StageParams>(update: &P::Update) -> Self {
+        Handled::Changed(vec![(P::update_name(update), P::update_value(update))])
+    }
+}
+
+/// A control request's successful outcome, as the driver reports it to the pipeline.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Applied {
+    /// The reply value.
+    pub(crate) value: Value,
+    /// Parameters whose current value changed.
+    pub(crate) changed: Vec<(String, Value)>,
+}
+
 impl ControlMsg {
+    /// The typed live change this message carries for a stage whose parameters are `P`:
+    /// `Ok(None)` for any other message (pause, resume, coefficients, or a key `P` does not
+    /// have as a live parameter), `Err(BadParam)` if the value does not fit the field's type.
+    ///
+    /// ```ignore
+    /// if let Some(update) = msg.update::<GainParams>()? {
+    ///     match update { GainParamsUpdate::Gain(g) => self.gain = g }
+    /// }
+    /// ```
+    pub fn update<P: crate::StageParams>(&self) -> Result<Option<P::Update>, crate::StageError> {
+        match self {
+            ControlMsg::UpdateParam(k, v) => P::decode(k, v),
+            _ => Ok(None),
+        }
+    }
+
+    /// Applies a live change of parameters `P` to `params` and answers with the new value;
+    /// any other message gets [`Handled::Default`] (the runtime pauses, resumes, rejects).
+    /// The whole `control` of a stage whose live parameters need no extra work:
+    /// `msg.apply(&mut self.params)`.
+    pub fn apply<P: crate::StageParams>(
+        &self,
+        params: &mut P,
+    ) -> Result<Handled, crate::StageError> {
+        Ok(match self.update::<P>()? {
+            Some(u) => {
+                params.apply(&u);
+                Handled::update::<P>(&u)
+            }
+            None => Handled::Default,
+        })
+    }
+
     /// Short name for logs and events.
     pub fn name(&self) -> &'static str {
         match self {
@@ -43,6 +92,14 @@ pub enum Handled {
     /// For `Pause`/`Resume` the stage handled them itself: the runtime does not suspend it
     /// (filters bypass instead, so downstream keeps receiving the signal).
     Applied(Value),
+    /// The stage applied it and these parameters now have these values (e.g. a filter that
+    /// bypasses on `Pause` reports `enabled = false`; a redesign that also changed a derived
+    /// parameter reports both). The pipeline's description shows the new values; the reply is
+    /// the single value, or an object of all of them.
+    Changed(Vec<(&'static str, Value)>),
+    /// The stage applied it, replies with the value, and these parameters now have these
+    /// values (e.g. a filter's `Pause` replies `"bypassed"` and sets `enabled = false`).
+    AppliedWith(Value, Vec<(&'static str, Value)>),
     /// Apply the runtime's default: `Pause`/`Resume` suspend and resume the stage; other
     /// messages are rejected as not supported.
     Default,
@@ -73,5 +130,5 @@ pub enum ControlError {
 /// A control message with its reply channel.
 pub(crate) struct ControlRequest {
     pub(crate) msg: ControlMsg,
-    pub(crate) reply: Option<oneshot::Sender<Result<Value, ControlError>>>,
+    pub(crate) reply: Option<oneshot::Sender<Result<Applied, ControlError>>>,
 }

@@ -3,9 +3,10 @@
 //! The loop is generic over the stage type, so `run` is called statically; it is boxed once
 //! per stage (not once per call), so a running pipeline allocates nothing per packet.
 
-use crate::control::{ControlError, ControlMsg, ControlRequest, Handled};
+use crate::control::{Applied, ControlError, ControlMsg, ControlRequest, Handled};
 use crate::event::EventKind;
-use crate::stage::{DataPlaneStage, StageContext, StageState};
+use crate::stage::{DataPlaneStage, StageContext};
+use crate::state::StageState;
 use crate::StageError;
 use futures::FutureExt;
 use serde_json::Value;
@@ -122,7 +123,7 @@ async fn drive<S: DataPlaneStage>(stage: &mut S, ctx: &mut StageContext, env: Ru
                 m.bad_params.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(stage = %shared.id, "bad param: {msg}");
             }
-            Ok(Err(StageError::Fatal(msg))) => break StageExit::Failed(msg),
+            Ok(Err(StageError::Fatal { message, .. })) => break StageExit::Failed(message),
             Err(panic) => break StageExit::Failed(panic_message(&*panic)),
         }
     };
@@ -133,7 +134,7 @@ async fn drive<S: DataPlaneStage>(stage: &mut S, ctx: &mut StageContext, env: Ru
     // Flush whatever the reason; a failing flush is a failure too.
     let finished = AssertUnwindSafe(stage.finish(ctx)).catch_unwind().await;
     let exit = match (exit, finished) {
-        (StageExit::Finished, Ok(Err(StageError::Fatal(msg)))) => {
+        (StageExit::Finished, Ok(Err(StageError::Fatal { message: msg, .. }))) => {
             env.fail(&shared.id, &msg);
             StageExit::Failed(msg)
         }
@@ -167,19 +168,46 @@ fn apply_control<S: DataPlaneStage>(
 ) -> Result<(), String> {
     let msg = &req.msg;
     let handled = std::panic::catch_unwind(AssertUnwindSafe(|| stage.control(msg, ctx)))
-        .unwrap_or_else(|p| Err(StageError::Fatal(panic_message(&*p))));
-    let outcome: Result<Value, StageError> = match handled {
+        .unwrap_or_else(|p| Err(StageError::fatal(panic_message(&*p))));
+    let outcome: Result<Applied, StageError> = match handled {
         // The stage handled it itself: an applied `Pause` (e.g. a filter that bypasses) does
         // not suspend the stage.
-        Ok(Handled::Applied(v)) => Ok(v),
+        Ok(Handled::Applied(value)) => Ok(Applied {
+            changed: match msg {
+                ControlMsg::UpdateParam(k, _) => vec![(k.clone(), value.clone())],
+                _ => vec![],
+            },
+            value,
+        }),
+        Ok(Handled::Changed(list)) => Ok(Applied {
+            value: match list.as_slice() {
+                [(_, v)] => v.clone(),
+                _ => Value::Object(
+                    list.iter()
+                        .map(|(k, v)| (k.to_string(), v.clone()))
+                        .collect(),
+                ),
+            },
+            changed: list.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        }),
+        Ok(Handled::AppliedWith(value, list)) => Ok(Applied {
+            value,
+            changed: list.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        }),
         Ok(Handled::Default) => match msg {
             ControlMsg::Pause => {
                 *paused = true;
-                Ok(Value::from("paused"))
+                Ok(Applied {
+                    value: Value::from(StageState::Paused.name()),
+                    changed: vec![],
+                })
             }
             ControlMsg::Resume => {
                 *paused = false;
-                Ok(Value::from("running"))
+                Ok(Applied {
+                    value: Value::from(StageState::Running.name()),
+                    changed: vec![],
+                })
             }
             ControlMsg::UpdateParam(k, _) => Err(StageError::BadParam(format!(
                 "parameter `{k}` cannot be changed while running"
@@ -191,7 +219,8 @@ fn apply_control<S: DataPlaneStage>(
         Err(e) => Err(e),
     };
     let (reply, fatal) = match outcome {
-        Ok(v) => {
+        Ok(applied) => {
+            let v = &applied.value;
             let (kind, text) = match msg {
                 ControlMsg::Pause => (EventKind::Paused, "paused".to_string()),
                 ControlMsg::Resume => (EventKind::Resumed, "resumed".to_string()),
@@ -202,9 +231,9 @@ fn apply_control<S: DataPlaneStage>(
                 ),
             };
             ctx.emit_event(kind, text);
-            (Ok(v), None)
+            (Ok(applied), None)
         }
-        Err(StageError::Fatal(m)) => (Err(ControlError::Fatal(m.clone())), Some(m)),
+        Err(StageError::Fatal { message: m, .. }) => (Err(ControlError::Fatal(m.clone())), Some(m)),
         Err(StageError::BadParam(m)) => {
             ctx.shared
                 .metrics

@@ -2,6 +2,7 @@
 //! validating or building a pipeline.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// The error a stage (or a queue) reports to the runtime. The three variants have fixed meanings:
 ///
@@ -10,7 +11,7 @@ use std::fmt;
 /// | [`QueueClosed`](Self::QueueClosed) | upstream finished and the input is drained, or every consumer of an output is gone | ends this stage normally; its outputs close, so end-of-stream propagates downstream |
 /// | [`BadParam`](Self::BadParam) | a control message carried a value the stage rejects | the message goes back to whoever sent the control message; the stage keeps running with its old settings |
 /// | [`Fatal`](Self::Fatal) | the stage cannot go on (hardware gone, disk full, …) | the pipeline stops cleanly: sources stop, packets in flight drain to the sinks, sinks flush, and the process exits non-zero naming the stage and message |
-#[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
+#[derive(thiserror::Error, Debug, Clone)]
 pub enum StageError {
     /// The queue is closed: end of stream.
     #[error("queue closed")]
@@ -19,8 +20,26 @@ pub enum StageError {
     #[error("bad param {0}")]
     BadParam(String),
     /// An unrecoverable error; the pipeline stops.
-    #[error("fatal error: {0}")]
-    Fatal(String),
+    #[error("fatal error: {message}")]
+    Fatal {
+        /// What failed, for the operator (already includes the cause's text).
+        message: String,
+        /// The underlying error, kept for [`std::error::Error::source`] chains.
+        #[source]
+        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+    },
+}
+
+impl PartialEq for StageError {
+    /// Variants and messages are compared; sources are not.
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (StageError::QueueClosed, StageError::QueueClosed) => true,
+            (StageError::BadParam(a), StageError::BadParam(b)) => a == b,
+            (StageError::Fatal { message: a, .. }, StageError::Fatal { message: b, .. }) => a == b,
+            _ => false,
+        }
+    }
 }
 
 impl StageError {
@@ -28,9 +47,34 @@ impl StageError {
     pub fn bad_param(msg: impl Into<String>) -> Self {
         StageError::BadParam(msg.into())
     }
-    /// Shorthand for [`StageError::Fatal`].
+    /// A [`StageError::Fatal`] with no underlying error.
     pub fn fatal(msg: impl Into<String>) -> Self {
-        StageError::Fatal(msg.into())
+        StageError::Fatal {
+            message: msg.into(),
+            source: None,
+        }
+    }
+    /// A [`StageError::Fatal`] caused by `err`: the message reads `"{context}: {err}"` and
+    /// `err` stays reachable as the source.
+    pub fn fatal_from(
+        context: impl fmt::Display,
+        err: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        StageError::Fatal {
+            message: format!("{context}: {err}"),
+            source: Some(Arc::new(err)),
+        }
+    }
+}
+
+/// An I/O error is fatal for the stage that hit it (the message is the error's text; wrap it
+/// with [`StageError::fatal_from`] to say what was being done).
+impl From<std::io::Error> for StageError {
+    fn from(e: std::io::Error) -> Self {
+        StageError::Fatal {
+            message: e.to_string(),
+            source: Some(Arc::new(e)),
+        }
     }
 }
 

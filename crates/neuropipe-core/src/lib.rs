@@ -13,54 +13,114 @@
 //!   before anything starts, then run; [`PipelineHandle`] controls and observes them.
 //! * [`Registry`] — stage types by name, with documented ports and parameters.
 //!
+//! # Two audiences
+//!
+//! * **Stage authors** `use neuropipe_core::prelude::*`: [`DataPlaneStage`], the owned
+//!   [`Input`]/[`Output`] ports, packets and pools, `#[derive(StageParams)]`, the builder, and
+//!   the errors a stage returns. [`testing::Harness`] runs one stage with no pipeline around it.
+//! * **Pipeline hosts** (the CLI, the server, the Python package) use [`host`]: configs,
+//!   [`Pipeline`], [`PipelineHandle`], snapshots, descriptions, events and taps.
+//!
+//! Everything is also re-exported at the root.
+//!
 //! Multichannel samples are frame-major (interleaved). Timestamps are nanoseconds on the
 //! pipeline's monotonic [`Clock`]. After start-up a running pipeline allocates nothing per
 //! packet (see the `no_alloc` test).
 #![deny(missing_docs)]
+// `unsafe` lives only in the packet lease (`packet.rs`, `pool.rs`), each block argued.
+#![deny(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+// `#[derive(StageParams)]` names `::neuropipe_core`; this lets the derive work in here too.
+extern crate self as neuropipe_core;
 
 mod build;
 mod clock;
 mod config;
 mod control;
+mod description;
 mod driver;
 mod error;
 mod event;
 mod metrics;
+#[allow(unsafe_code)]
 mod packet;
 mod params;
 mod payload;
 mod pipeline;
+#[allow(unsafe_code)]
 mod pool;
 mod queue;
 mod registry;
 mod resolve;
 pub mod schema;
+mod shared;
 mod stage;
+mod stage_params;
+mod state;
 mod stream;
 mod tap;
+pub mod testing;
+mod text;
 
-pub use build::StageBuilder;
-pub use clock::{Clock, Pacer};
-pub use config::{
-    Endpoint, LinkConfig, PipelineConfig, PoolConfig, StageConfig, StreamOverrides,
-    DEFAULT_CAPACITY,
-};
-pub use control::{ControlError, ControlMsg, Handled};
-pub use error::{BuildError, ConfigError, ConfigErrors, StageError, MAX_SHOWN_PROBLEMS};
-pub use event::{EventBus, EventKind, EventReceiver, PipelineEvent, DEFAULT_EVENT_CAPACITY};
-pub use metrics::{LinkSnapshot, PipelineSnapshot, PoolMetrics, PoolSnapshot, StageSnapshot};
-pub use packet::{
-    Packet, PacketData, PacketHeader, FLAG_DISCONTINUITY, FLAG_LOST_SAMPLES, FLAG_NONFINITE,
-    FLAG_OUT_OF_RANGE,
-};
-pub use params::{describe, ParamKind, ParamSpec, Params};
-pub use payload::{
-    Payload, PayloadKind, RawEegPacket, Sample, Samples, VoltageEegPacket, VoltageEegPacket64,
-};
-pub use pipeline::{validate, Outcome, Pipeline, PipelineHandle, RunReport};
-pub use pool::MemoryPool;
-pub use queue::{Access, Input, LinkPolicy, Output};
-pub use registry::{suggestion, PortPayload, PortSpec, Registry, StageFactory, StageSpec};
-pub use stage::{BoxedStage, DataPlaneStage, InputId, OutputId, StageContext, StageState};
-pub use stream::{ChannelInfo, StreamInfo};
-pub use tap::{SignalTap, TapPacket};
+/// What a stage author needs: `use neuropipe_core::prelude::*;`.
+pub mod prelude {
+    pub use crate::build::StageBuilder;
+    pub use crate::clock::{Clock, Pacer};
+    pub use crate::control::{ControlMsg, Handled};
+    pub use crate::error::{BuildError, StageError};
+    pub use crate::event::{EventKind, EventReceiver, PipelineEvent};
+    pub use crate::packet::{
+        Packet, PacketData, PacketHeader, FLAG_DISCONTINUITY, FLAG_LOST_SAMPLES, FLAG_NONFINITE,
+        FLAG_OUT_OF_RANGE,
+    };
+    pub use crate::params::{ParamKind, ParamSpec, Params};
+    pub use crate::payload::{
+        Payload, PayloadKind, RawEegPacket, Sample, Samples, VoltageEegPacket, VoltageEegPacket64,
+    };
+    pub use crate::pool::MemoryPool;
+    pub use crate::queue::{Access, Input, Output};
+    pub use crate::registry::{PortPayload, PortSpec, Registry, StageFactory, StageSpec};
+    pub use crate::stage::{BoxedStage, DataPlaneStage, StageContext};
+    pub use crate::stage_params::{ParamValue, PerChannel, SampleType, StageParams};
+    pub use crate::state::StageState;
+    pub use crate::stream::{ChannelInfo, StreamInfo};
+    pub use neuropipe_macros::StageParams;
+}
+
+/// What a pipeline host needs: building, running, controlling and observing pipelines.
+pub mod host {
+    pub use crate::config::{
+        Endpoint, LinkConfig, PipelineConfig, PoolConfig, StageConfig, StreamOverrides,
+        DEFAULT_CAPACITY,
+    };
+    pub use crate::control::{ControlError, ControlMsg};
+    pub use crate::description::{Failure, PipelineDescription, StageDescription};
+    pub use crate::error::{ConfigError, ConfigErrors, MAX_SHOWN_PROBLEMS};
+    pub use crate::event::{
+        EventBus, EventKind, EventReceiver, PipelineEvent, DEFAULT_EVENT_CAPACITY,
+    };
+    pub use crate::metrics::{
+        LinkSnapshot, PipelineSnapshot, PoolMetrics, PoolSnapshot, StageSnapshot,
+    };
+    pub use crate::pipeline::{validate, Outcome, Pipeline, PipelineHandle, RunReport};
+    pub use crate::queue::LinkPolicy;
+    pub use crate::registry::Registry;
+    pub use crate::state::PipelineState;
+    pub use crate::state::StageState;
+    pub use crate::stream::{ChannelInfo, StreamInfo};
+    pub use crate::tap::{SignalTap, TapPacket};
+}
+
+#[doc(no_inline)]
+pub use host::*;
+#[doc(no_inline)]
+pub use prelude::*;
+pub use text::{describe, suggestion};
+
+#[doc(hidden)]
+/// Used by `#[derive(StageParams)]`; not part of the API.
+pub mod __private {
+    pub use serde_json;
+}

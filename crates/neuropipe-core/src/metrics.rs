@@ -188,7 +188,7 @@ impl StageMetrics {
         }
     }
     /// Snapshot of the counters and latency percentiles.
-    pub fn snapshot(&self, id: &str, kind: &str, state: &str) -> StageSnapshot {
+    pub fn snapshot(&self, id: &str, kind: &str, state: crate::state::StageState) -> StageSnapshot {
         let (count, p50, p99, max) = match self.latency.as_ref().map(Mutex::lock) {
             Some(Ok(h)) if !h.is_empty() => (
                 h.len(),
@@ -201,7 +201,7 @@ impl StageMetrics {
         StageSnapshot {
             id: id.to_string(),
             kind: kind.to_string(),
-            state: state.to_string(),
+            state,
             packets_in: self.packets_in.load(Relaxed),
             frames_in: self.frames_in.load(Relaxed),
             packets_out: self.packets_out.load(Relaxed),
@@ -230,8 +230,8 @@ pub struct StageSnapshot {
     /// Stage type.
     #[serde(rename = "type")]
     pub kind: String,
-    /// `running`, `paused`, `finished` or `failed`.
-    pub state: String,
+    /// Lifecycle state.
+    pub state: crate::state::StageState,
     /// Packets received.
     pub packets_in: u64,
     /// Frames received.
@@ -267,8 +267,8 @@ pub struct StageSnapshot {
 pub struct PipelineSnapshot {
     /// Seconds since the pipeline started.
     pub elapsed_s: f64,
-    /// `running`, `stopping`, `finished` or `failed`.
-    pub state: String,
+    /// Lifecycle state.
+    pub state: crate::state::PipelineState,
     /// Per-stage counters.
     pub stages: Vec<StageSnapshot>,
     /// Per-link counters.

@@ -102,7 +102,7 @@ impl<S: Sample> PacketData<Samples<S>> {
     /// Sets the shape (frames × channels); fails if it does not fit the preallocated buffer.
     pub fn set_shape(&mut self, frames: usize, channels: usize) -> Result<(), StageError> {
         if frames * channels > self.payload.capacity() {
-            return Err(StageError::Fatal(format!(
+            return Err(StageError::fatal(format!(
                 "packet of {frames} frames x {channels} channels does not fit its pool buffer of {} samples",
                 self.payload.capacity()
             )));

@@ -2,6 +2,7 @@
 //! and typed access for stage factories.
 
 use crate::error::BuildError;
+use crate::text::{describe, num, suggestion};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
@@ -67,7 +68,8 @@ pub struct ParamSpec {
 }
 
 impl ParamSpec {
-    fn new(name: &'static str, kind: ParamKind) -> Self {
+    /// A parameter of kind `kind`, required, not live, undocumented yet.
+    pub fn with_kind(name: &'static str, kind: ParamKind) -> Self {
         ParamSpec {
             name,
             kind,
@@ -79,23 +81,23 @@ impl ParamSpec {
     }
     /// A boolean parameter.
     pub fn bool(name: &'static str) -> Self {
-        Self::new(name, ParamKind::Bool)
+        Self::with_kind(name, ParamKind::Bool)
     }
     /// An integer parameter in `min..=max`.
     pub fn int(name: &'static str, min: i64, max: i64) -> Self {
-        Self::new(name, ParamKind::Int { min, max })
+        Self::with_kind(name, ParamKind::Int { min, max })
     }
     /// A number parameter in `min..=max`.
     pub fn float(name: &'static str, min: f64, max: f64) -> Self {
-        Self::new(name, ParamKind::Float { min, max })
+        Self::with_kind(name, ParamKind::Float { min, max })
     }
     /// A string parameter (any value).
     pub fn string(name: &'static str) -> Self {
-        Self::new(name, ParamKind::Str { choices: vec![] })
+        Self::with_kind(name, ParamKind::Str { choices: vec![] })
     }
     /// A string parameter with a fixed set of values.
     pub fn choice(name: &'static str, choices: &[&'static str]) -> Self {
-        Self::new(
+        Self::with_kind(
             name,
             ParamKind::Str {
                 choices: choices.to_vec(),
@@ -104,15 +106,15 @@ impl ParamSpec {
     }
     /// An array-of-numbers parameter.
     pub fn float_list(name: &'static str, min: f64, max: f64) -> Self {
-        Self::new(name, ParamKind::FloatList { min, max })
+        Self::with_kind(name, ParamKind::FloatList { min, max })
     }
     /// An array-of-strings parameter.
     pub fn string_list(name: &'static str) -> Self {
-        Self::new(name, ParamKind::StrList)
+        Self::with_kind(name, ParamKind::StrList)
     }
     /// A number for all channels or one per channel.
     pub fn float_or_list(name: &'static str, min: f64, max: f64) -> Self {
-        Self::new(name, ParamKind::FloatOrList { min, max })
+        Self::with_kind(name, ParamKind::FloatOrList { min, max })
     }
     /// Sets the default value.
     pub fn default(mut self, v: impl Into<Value>) -> Self {
@@ -179,7 +181,7 @@ impl ParamSpec {
                         .map(|c| format!("\"{c}\""))
                         .collect::<Vec<_>>()
                         .join(", "),
-                    crate::registry::suggestion(s, choices.iter().copied())
+                    suggestion(s, choices.iter().copied())
                 )),
                 None => Err(format!("`{name}` must be a string, got {got}")),
             },
@@ -274,31 +276,6 @@ fn check_list(name: &str, v: &Value, min: f64, max: f64) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// A number for messages: plain when moderate, scientific when huge or tiny (`1e300`, not 300
-/// digits).
-pub(crate) fn num(x: f64) -> String {
-    if x != 0.0 && (x.abs() >= 1e9 || x.abs() < 1e-4) {
-        format!("{x:e}")
-    } else {
-        format!("{x}")
-    }
-}
-
-/// Describes a JSON value for error messages: `string "abc"`, `number 3`, `array`, …
-pub fn describe(v: &Value) -> String {
-    match v {
-        Value::Null => "null".into(),
-        Value::Bool(b) => format!("boolean {b}"),
-        Value::Number(n) => format!("number {n}"),
-        Value::String(s) if s.chars().count() > 40 => {
-            format!("string \"{}…\"", s.chars().take(40).collect::<String>())
-        }
-        Value::String(s) => format!("string \"{s}\""),
-        Value::Array(_) => "an array".into(),
-        Value::Object(_) => "an object".into(),
-    }
 }
 
 /// A stage's validated parameters with defaults filled in, for its factory.

@@ -5,15 +5,19 @@ use crate::build::{BuildEnv, LinkInfo, StageBuilder};
 use crate::clock::Clock;
 use crate::config::PipelineConfig;
 use crate::control::{ControlError, ControlMsg, ControlRequest};
+use crate::description::{Failure, PipelineDescription, StageDescription};
 use crate::driver::{RunEnv, StageExit};
 use crate::error::{ConfigError, ConfigErrors};
 use crate::event::{EventBus, EventKind, EventReceiver, PipelineEvent};
 use crate::metrics::{LinkSnapshot, PipelineSnapshot, PoolMetrics};
-use crate::registry::{suggestion, Registry, StageSpec};
+use crate::registry::{Registry, StageSpec};
 use crate::resolve::resolve;
-use crate::stage::{BoxedStage, StageContext, StageShared};
+use crate::shared::StageShared;
+use crate::stage::{BoxedStage, StageContext};
+use crate::state::PipelineState;
 use crate::stream::StreamInfo;
-use serde_json::{json, Map, Value};
+use crate::text::suggestion;
+use serde_json::{Map, Value};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
@@ -43,12 +47,6 @@ struct StageEntry {
     inputs: Vec<StreamInfo>,
     outputs: Vec<StreamInfo>,
 }
-
-const RUN_READY: u8 = 0;
-const RUN_RUNNING: u8 = 1;
-const RUN_STOPPING: u8 = 2;
-const RUN_FINISHED: u8 = 3;
-const RUN_FAILED: u8 = 4;
 
 struct PipelineShared {
     config: PipelineConfig,
@@ -125,96 +123,14 @@ impl Pipeline {
             feeds[l.from.0] = true;
         }
         for &i in &order {
-            let sc = &cfg.stages[i];
-            let spec = registry.get(&sc.kind).expect("resolved stage types exist");
             if !env.inputs_ready(i) {
                 continue; // an upstream stage failed to build; that error is reported
             }
             // Validation records no latency: no histogram for sinks either.
             let sink = !feeds[i] && !validating;
-            let shared = Arc::new(StageShared::new(&sc.id, spec.type_name, clock, sink));
-            let mut b = StageBuilder::new(i, spec, shared.clone(), &mut env);
-            let result = (spec.factory)(&mut b);
-            let missing_in = b
-                .spec
-                .inputs
-                .iter()
-                .enumerate()
-                .filter(|(pi, _)| {
-                    let linked = b.env.link_into.get(&(i, *pi));
-                    linked.is_some_and(|j| !b.claimed_inputs.contains(j))
-                })
-                .map(|(_, p)| p.name)
-                .collect::<Vec<_>>();
-            let missing_out = b
-                .spec
-                .outputs
-                .iter()
-                .enumerate()
-                .filter(|(pi, _)| {
-                    b.env.links_from[i]
-                        .iter()
-                        .any(|&j| b.env.links[j].from.1 == *pi && !b.claimed_outputs.contains(&j))
-                })
-                .map(|(_, p)| p.name)
-                .collect::<Vec<_>>();
-            let StageBuilder {
-                params,
-                inputs,
-                input_streams,
-                outputs,
-                output_streams,
-                ..
-            } = b;
-            match result {
-                Err(e) => {
-                    let path = match &e.field {
-                        Some(f) if f.starts_with('$') => f.clone(),
-                        Some(f) => format!("$.stages[{i}].{f}"),
-                        None => format!("$.stages[{i}]"),
-                    };
-                    errors.push(ConfigError::new(
-                        path,
-                        format!("stage `{}` ({}): {}", sc.id, spec.type_name, e.message),
-                    ));
-                }
-                Ok(_) if !missing_in.is_empty() || !missing_out.is_empty() => {
-                    errors.push(ConfigError::new(
-                        format!("$.stages[{i}]"),
-                        format!(
-                            "stage type `{}` did not open its linked ports {:?}: a bug in the stage",
-                            spec.type_name,
-                            missing_in.iter().chain(&missing_out).collect::<Vec<_>>()
-                        ),
-                    ));
-                }
-                Ok(stage) => {
-                    let (tx, rx) = mpsc::unbounded_channel();
-                    let ctx = StageContext {
-                        shared: shared.clone(),
-                        inputs,
-                        outputs,
-                        input_streams: input_streams.clone(),
-                        output_streams: output_streams.clone(),
-                        events: events.clone(),
-                        control_rx: rx,
-                    };
-                    built[i] = Some((
-                        BuiltStage {
-                            stage,
-                            ctx,
-                            is_source: spec.is_source(),
-                        },
-                        StageEntry {
-                            shared,
-                            spec: spec.clone(),
-                            control_tx: tx,
-                            params: Mutex::new(params.values().clone()),
-                            inputs: input_streams,
-                            outputs: output_streams,
-                        },
-                    ));
-                }
+            match build_stage(i, registry, &mut env, sink, &events) {
+                Ok(stage) => built[i] = Some(stage),
+                Err(e) => errors.push(e),
             }
         }
         if !errors.is_empty() {
@@ -230,7 +146,7 @@ impl Pipeline {
                 events,
                 cancel: CancellationToken::new(),
                 failure: Arc::new(Mutex::new(None)),
-                state: AtomicU8::new(RUN_READY),
+                state: AtomicU8::new(PipelineState::Ready as u8),
                 stages: entries,
                 links: env.link_infos,
                 pools: env.pool_infos,
@@ -251,7 +167,9 @@ impl Pipeline {
     /// packets in flight drain to the sinks and every stage's `finish` runs.
     pub async fn run(self) -> RunReport {
         let shared = self.shared.clone();
-        shared.state.store(RUN_RUNNING, Ordering::Relaxed);
+        shared
+            .state
+            .store(PipelineState::Running as u8, Ordering::Relaxed);
         shared.events.publish(PipelineEvent {
             time_ns: shared.clock.now_ns(),
             stage: String::new(),
@@ -297,9 +215,9 @@ impl Pipeline {
         };
         shared.state.store(
             if matches!(outcome, Outcome::Failed { .. }) {
-                RUN_FAILED
+                PipelineState::Failed as u8
             } else {
-                RUN_FINISHED
+                PipelineState::Finished as u8
             },
             Ordering::Relaxed,
         );
@@ -308,6 +226,84 @@ impl Pipeline {
             snapshot: PipelineHandle { shared }.snapshot(),
         }
     }
+}
+
+/// Builds stage `i` through its factory: the stage with its context, and its entry for the
+/// handle; or the problem, at the stage's JSON path.
+fn build_stage(
+    i: usize,
+    registry: &Registry,
+    env: &mut BuildEnv,
+    sink: bool,
+    events: &EventBus,
+) -> Result<(BuiltStage, StageEntry), ConfigError> {
+    let sc = env.cfg.stages[i].clone();
+    let spec = registry.get(&sc.kind).expect("resolved stage types exist");
+    let shared = Arc::new(StageShared::new(&sc.id, spec.type_name, env.clock, sink));
+    let mut b = StageBuilder::new(i, spec, shared.clone(), env);
+    let result = (spec.factory)(&mut b);
+    let unopened = unopened_ports(&b, i);
+    let StageBuilder {
+        params,
+        input_streams,
+        output_streams,
+        ..
+    } = b;
+    let stage = result.map_err(|e| {
+        let path = match &e.field {
+            Some(f) if f.starts_with('$') => f.clone(),
+            Some(f) => format!("$.stages[{i}].{f}"),
+            None => format!("$.stages[{i}]"),
+        };
+        ConfigError::new(
+            path,
+            format!("stage `{}` ({}): {}", sc.id, spec.type_name, e.message),
+        )
+    })?;
+    if !unopened.is_empty() {
+        return Err(ConfigError::new(
+            format!("$.stages[{i}]"),
+            format!(
+                "stage type `{}` did not open its linked ports {unopened:?}: a bug in the stage",
+                spec.type_name
+            ),
+        ));
+    }
+    let (tx, rx) = mpsc::unbounded_channel();
+    let ctx = StageContext {
+        shared: shared.clone(),
+        events: events.clone(),
+        control_rx: rx,
+    };
+    Ok((
+        BuiltStage {
+            stage,
+            ctx,
+            is_source: spec.is_source(),
+        },
+        StageEntry {
+            shared,
+            spec: spec.clone(),
+            control_tx: tx,
+            params: Mutex::new(params.values().clone()),
+            inputs: input_streams,
+            outputs: output_streams,
+        },
+    ))
+}
+
+/// Names of the linked ports of stage `i` its factory did not open (a bug in the stage).
+fn unopened_ports(b: &StageBuilder<'_>, i: usize) -> Vec<&'static str> {
+    let inputs = b.spec.inputs.iter().enumerate().filter(|(pi, _)| {
+        let linked = b.env.link_into.get(&(i, *pi));
+        linked.is_some_and(|j| !b.claimed_inputs.contains(j))
+    });
+    let outputs = b.spec.outputs.iter().enumerate().filter(|(pi, _)| {
+        b.env.links_from[i]
+            .iter()
+            .any(|&j| b.env.links[j].from.1 == *pi && !b.claimed_outputs.contains(&j))
+    });
+    inputs.chain(outputs).map(|(_, p)| p.name).collect()
 }
 
 /// Controls and observes a running pipeline. Clone it freely.
@@ -324,7 +320,7 @@ impl PipelineHandle {
     pub async fn control(&self, stage: &str, msg: ControlMsg) -> Result<Value, ControlError> {
         let entry = self.entry(stage)?;
         if let ControlMsg::UpdateParam(k, v) = &msg {
-            check_live_param(entry, k, v)?;
+            check_live_param(&entry.spec, &entry.shared.id, k, v)?;
         }
         let (tx, rx) = oneshot::channel();
         entry
@@ -338,23 +334,12 @@ impl PipelineHandle {
         let reply = rx
             .await
             .map_err(|_| ControlError::NotRunning(stage.to_string()))?;
-        if let (Ok(v), Ok(mut p)) = (&reply, entry.params.lock()) {
-            match &msg {
-                ControlMsg::UpdateParam(k, _) => {
-                    p.insert(k.clone(), v.clone());
-                }
-                // A stage that handles Pause itself (a filter that bypasses) and has a live
-                // `enabled` parameter: keep the reported value true to what it does.
-                ControlMsg::Pause | ControlMsg::Resume
-                    if entry.spec.param_spec("enabled").is_some_and(|s| s.live)
-                        && !matches!(v.as_str(), Some("paused" | "running")) =>
-                {
-                    p.insert("enabled".into(), Value::from(msg == ControlMsg::Resume));
-                }
-                _ => {}
+        if let (Ok(applied), Ok(mut p)) = (&reply, entry.params.lock()) {
+            for (k, v) in &applied.changed {
+                p.insert(k.clone(), v.clone());
             }
         }
-        reply
+        reply.map(|a| a.value)
     }
 
     fn entry(&self, stage: &str) -> Result<&StageEntry, ControlError> {
@@ -399,8 +384,8 @@ impl PipelineHandle {
         let s = &self.shared;
         if !s.cancel.is_cancelled() {
             let _ = s.state.compare_exchange(
-                RUN_RUNNING,
-                RUN_STOPPING,
+                PipelineState::Running as u8,
+                PipelineState::Stopping as u8,
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             );
@@ -502,23 +487,16 @@ impl PipelineHandle {
     /// Metrics of every stage, link and pool right now.
     pub fn snapshot(&self) -> PipelineSnapshot {
         let s = &self.shared;
-        let state = match s.state.load(Ordering::Relaxed) {
-            RUN_READY => "ready",
-            RUN_RUNNING => "running",
-            RUN_STOPPING => "stopping",
-            RUN_FINISHED => "finished",
-            _ => "failed",
-        };
         PipelineSnapshot {
             elapsed_s: s.clock.now_ns() as f64 / 1e9,
-            state: state.to_string(),
+            state: self.state(),
             stages: s
                 .stages
                 .iter()
                 .map(|e| {
                     e.shared
                         .metrics
-                        .snapshot(&e.shared.id, e.shared.kind, e.shared.state().name())
+                        .snapshot(&e.shared.id, e.shared.kind, e.shared.state())
                 })
                 .collect(),
             links: s
@@ -541,40 +519,53 @@ impl PipelineHandle {
         }
     }
 
-    /// The pipeline as JSON: stages (type, state, parameters with current values and their
-    /// specs, streams), links, pools, and state — what the control server's `GET` returns.
-    pub fn describe(&self) -> Value {
+    /// The pipeline's lifecycle state.
+    pub fn state(&self) -> PipelineState {
+        PipelineState::from_u8(self.shared.state.load(Ordering::Relaxed))
+    }
+
+    /// The pipeline as its hosts show it: stages (type, state, parameters with current values
+    /// and their specs, streams), links, pools, tappable outputs, state and first failure —
+    /// what the control server's `GET /api/pipeline` returns.
+    pub fn describe(&self) -> PipelineDescription {
         let snap = self.snapshot();
-        let stages: Vec<Value> = self
+        let stages = self
             .shared
             .stages
             .iter()
-            .map(|e| {
-                let params = e.params.lock().map(|p| p.clone()).unwrap_or_default();
-                json!({
-                    "id": &*e.shared.id,
-                    "type": e.spec.type_name,
-                    "summary": e.spec.summary,
-                    "state": e.shared.state().name(),
-                    "params": params,
-                    "param_specs": e.spec.params,
-                    "inputs": e.inputs,
-                    "outputs": e.outputs,
-                })
+            .map(|e| StageDescription {
+                id: e.shared.id.to_string(),
+                kind: e.spec.type_name,
+                summary: e.spec.summary,
+                state: e.shared.state(),
+                params: e.params.lock().map(|p| p.clone()).unwrap_or_default(),
+                param_specs: e.spec.params.clone(),
+                inputs: e.inputs.clone(),
+                outputs: e.outputs.clone(),
             })
             .collect();
-        json!({
-            "name": self.shared.config.name,
-            "state": snap.state,
-            "stages": stages,
-            "links": snap.links,
-            "pools": snap.pools,
-        })
+        PipelineDescription {
+            name: self.shared.config.name.clone(),
+            state: snap.state,
+            stages,
+            links: snap.links,
+            pools: snap.pools,
+            outputs: self.outputs(),
+            failure: self
+                .failure()
+                .map(|(stage, message)| Failure { stage, message }),
+        }
     }
 }
 
-fn check_live_param(entry: &StageEntry, key: &str, v: &Value) -> Result<(), ControlError> {
-    let spec = &entry.spec;
+/// The runtime's check of a live parameter change before the stage sees it: the parameter
+/// exists, is live, and the value fits its type and range.
+pub(crate) fn check_live_param(
+    spec: &StageSpec,
+    stage_id: &str,
+    key: &str,
+    v: &Value,
+) -> Result<(), ControlError> {
     let live: Vec<&str> = spec
         .params
         .iter()
@@ -589,13 +580,13 @@ fn check_live_param(entry: &StageEntry, key: &str, v: &Value) -> Result<(), Cont
     match spec.param_spec(key) {
         None => Err(ControlError::Rejected(format!(
             "stage `{}` ({}) has no parameter `{key}`{} ({live_text})",
-            entry.shared.id,
+            stage_id,
             spec.type_name,
             suggestion(key, spec.params.iter().map(|p| p.name))
         ))),
         Some(p) if !p.live => Err(ControlError::Rejected(format!(
             "parameter `{key}` of stage `{}` cannot be changed while running ({live_text})",
-            entry.shared.id
+            stage_id
         ))),
         Some(p) => p.check(v).map_err(ControlError::Rejected),
     }

@@ -7,7 +7,8 @@
 use crate::metrics::LinkMetrics;
 use crate::packet::Packet;
 use crate::payload::Payload;
-use crate::stage::StageShared;
+use crate::shared::StageShared;
+use crate::stream::StreamInfo;
 use crate::StageError;
 use crossbeam_queue::ArrayQueue;
 use serde::{Deserialize, Serialize};
@@ -158,15 +159,22 @@ pub(crate) struct OutLink<T: Payload> {
 pub struct Output<T: Payload> {
     links: Vec<OutLink<T>>,
     stage: Arc<StageShared>,
+    stream: StreamInfo,
     stamp_emitted: bool,
     tap: Option<crate::tap::TapTx<T>>,
 }
 
 impl<T: Payload> Output<T> {
-    pub(crate) fn new(links: Vec<OutLink<T>>, stage: Arc<StageShared>, is_source: bool) -> Self {
+    pub(crate) fn new(
+        links: Vec<OutLink<T>>,
+        stage: Arc<StageShared>,
+        stream: StreamInfo,
+        is_source: bool,
+    ) -> Self {
         Output {
             links,
             stage,
+            stream,
             stamp_emitted: is_source,
             tap: None,
         }
@@ -174,6 +182,11 @@ impl<T: Payload> Output<T> {
 
     pub(crate) fn set_tap(&mut self, tap: crate::tap::TapTx<T>) {
         self.tap = Some(tap);
+    }
+
+    /// The stream this output carries (declared when the stage was built).
+    pub fn stream(&self) -> &StreamInfo {
+        &self.stream
     }
 
     /// Number of links (consumers) on this output.
@@ -274,14 +287,21 @@ impl<T: Payload> Drop for Output<T> {
 pub struct Input<T: Payload> {
     link: Arc<LinkShared<T>>,
     stage: Arc<StageShared>,
+    stream: StreamInfo,
     record_latency: bool,
 }
 
 impl<T: Payload> Input<T> {
-    pub(crate) fn new(link: Arc<LinkShared<T>>, stage: Arc<StageShared>, is_sink: bool) -> Self {
+    pub(crate) fn new(
+        link: Arc<LinkShared<T>>,
+        stage: Arc<StageShared>,
+        stream: StreamInfo,
+        is_sink: bool,
+    ) -> Self {
         Input {
             link,
             stage,
+            stream,
             record_latency: is_sink,
         }
     }
@@ -299,6 +319,11 @@ impl<T: Payload> Input<T> {
                 .record_latency(now.saturating_sub(p.header.emitted));
         }
         Some(p)
+    }
+
+    /// The stream arriving on this input (as its producer declared it).
+    pub fn stream(&self) -> &StreamInfo {
+        &self.stream
     }
 
     /// Receives the next packet.

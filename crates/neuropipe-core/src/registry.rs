@@ -6,6 +6,7 @@ use crate::params::ParamSpec;
 use crate::payload::PayloadKind;
 use crate::queue::Access;
 use crate::stage::BoxedStage;
+use crate::stage_params::StageParams;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -139,6 +140,20 @@ impl StageSpec {
         self.params.push(p);
         self
     }
+    /// Adds the parameters of a typed parameter struct (see [`StageParams`]).
+    pub fn params<P: StageParams>(mut self) -> Self {
+        self.params.extend(P::specs());
+        self
+    }
+    /// Adds the optional `pool` parameter: the named pool (from `$.pools`) the stage's output
+    /// packets are leased from; read by [`StageBuilder::pool`].
+    pub fn with_pool(self) -> Self {
+        self.param(
+            ParamSpec::string("pool")
+                .optional()
+                .doc("memory pool for output packets (default: a private pool)"),
+        )
+    }
     /// Accepts a `"stream"` object (for sources).
     pub fn with_stream_info(mut self) -> Self {
         self.stream_info = true;
@@ -181,18 +196,5 @@ impl Registry {
     /// Type names, sorted.
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.specs.keys().copied()
-    }
-}
-
-/// `" (did you mean \"x\"?)"` for the candidate closest to `name`, or an empty string.
-pub fn suggestion<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> String {
-    let lower = name.to_lowercase();
-    let best = candidates
-        .map(|c| (strsim::jaro_winkler(&lower, &c.to_lowercase()), c))
-        .filter(|(score, _)| *score > 0.75)
-        .max_by(|a, b| a.0.total_cmp(&b.0));
-    match best {
-        Some((_, c)) => format!(" (did you mean \"{c}\"?)"),
-        None => String::new(),
     }
 }

@@ -2,11 +2,12 @@
 //! endpoints and payloads, unlinked required ports, cycles. Every problem is collected with its
 //! JSON path; nothing is built here.
 
-use crate::config::{Endpoint, PipelineConfig, StageConfig};
+use crate::config::{Endpoint, LinkConfig, PipelineConfig, StageConfig};
 use crate::error::ConfigError;
 use crate::queue::LinkPolicy;
-use crate::registry::{suggestion, Registry, StageSpec};
-use std::collections::HashMap;
+use crate::registry::{PortSpec, Registry, StageSpec};
+use crate::text::suggestion;
+use std::collections::{HashMap, HashSet};
 
 /// A link with its ends resolved to stage and port indices.
 #[derive(Clone, Debug)]
@@ -23,110 +24,79 @@ pub(crate) fn resolve(
     cfg: &PipelineConfig,
     reg: &Registry,
 ) -> (Vec<ResolvedLink>, Vec<usize>, Vec<ConfigError>) {
-    let mut errors = vec![];
-    let specs: Vec<Option<&StageSpec>> = cfg
-        .stages
-        .iter()
-        .enumerate()
-        .map(|(i, s)| check_stage(i, s, reg, &mut errors))
-        .collect();
-    let index: HashMap<&str, usize> = cfg
-        .stages
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.id.as_str(), i))
-        .collect();
-    let ids = || cfg.stages.iter().map(|s| s.id.as_str());
-
+    let mut r = Resolver::new(cfg, reg);
     let mut links = vec![];
     // Stages named by a link that could not be resolved: their ports are not reported as
     // unlinked too (the broken link is the problem).
     let mut in_broken_link: Vec<&str> = vec![];
     let mut input_owner: HashMap<(usize, usize), usize> = HashMap::new();
     for (j, l) in cfg.links.iter().enumerate() {
-        let path = format!("$.links[{j}]");
-        let mut end = |e: &Endpoint, side: &str, outputs: bool| -> Option<(usize, usize)> {
-            let Some(&si) = index.get(e.stage.as_str()) else {
-                errors.push(ConfigError::new(
-                    format!("{path}.{side}"),
-                    format!(
-                        "unknown stage `{}`{} (stages: {})",
-                        e.stage,
-                        suggestion(&e.stage, ids()),
-                        ids().collect::<Vec<_>>().join(", ")
-                    ),
-                ));
-                return None;
-            };
-            let spec = specs[si]?;
-            let (ports, other, dir) = if outputs {
-                (&spec.outputs, &spec.inputs, "output")
-            } else {
-                (&spec.inputs, &spec.outputs, "input")
-            };
-            let names = || ports.iter().map(|p| p.name);
-            let list = || {
-                if ports.is_empty() {
-                    format!(
-                        "stage `{}` ({}) has no {dir} ports",
-                        e.stage, spec.type_name
-                    )
-                } else {
-                    format!(
-                        "{dir} ports of `{}`: {}",
-                        e.stage,
-                        names().collect::<Vec<_>>().join(", ")
-                    )
-                }
-            };
-            match &e.port {
-                None if ports.len() == 1 => Some((si, 0)),
-                None => {
-                    errors.push(ConfigError::new(
-                        format!("{path}.{side}"),
-                        format!("name the port: `{}.<port>` ({})", e.stage, list()),
-                    ));
-                    None
-                }
-                Some(p) => match ports.iter().position(|x| x.name == p) {
-                    Some(pi) => Some((si, pi)),
-                    None => {
-                        let hint = if other.iter().any(|x| x.name == p) {
-                            format!(
-                                "; `{p}` is an {} port, and links go from an output to an input",
-                                if outputs { "input" } else { "output" }
-                            )
-                        } else {
-                            suggestion(p, names())
-                        };
-                        errors.push(ConfigError::new(
-                            format!("{path}.{side}"),
-                            format!(
-                                "stage `{}` has no {dir} port `{p}`{hint} ({})",
-                                e.stage,
-                                list()
-                            ),
-                        ));
-                        None
-                    }
-                },
+        match r.link(j, l, &mut input_owner) {
+            Some(link) => links.push(link),
+            None => {
+                in_broken_link.push(l.from.stage.as_str());
+                in_broken_link.push(l.to.stage.as_str());
             }
-        };
-        let from = end(&l.from, "from", true);
-        let to = end(&l.to, "to", false);
-        let (Some(from), Some(to)) = (from, to) else {
-            in_broken_link.push(l.from.stage.as_str());
-            in_broken_link.push(l.to.stage.as_str());
-            continue;
-        };
-        let (fs, ts) = (
-            specs[from.0].expect("resolved"),
-            specs[to.0].expect("resolved"),
-        );
+        }
+    }
+    r.unlinked_required_ports(&links, &in_broken_link);
+    let mut errors = r.errors;
+    let order = topo_order(cfg, &links, &mut errors);
+    (links, order, errors)
+}
+
+/// The state of one resolution: the stages' specs (`None` for an unknown type), ids by name,
+/// and the problems found so far.
+struct Resolver<'a> {
+    cfg: &'a PipelineConfig,
+    specs: Vec<Option<&'a StageSpec>>,
+    index: HashMap<&'a str, usize>,
+    errors: Vec<ConfigError>,
+}
+
+impl<'a> Resolver<'a> {
+    fn new(cfg: &'a PipelineConfig, reg: &'a Registry) -> Self {
+        let mut errors = vec![];
+        let specs = cfg
+            .stages
+            .iter()
+            .enumerate()
+            .map(|(i, s)| check_stage(i, s, reg, &mut errors))
+            .collect();
+        let index = cfg
+            .stages
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.as_str(), i))
+            .collect();
+        Resolver {
+            cfg,
+            specs,
+            index,
+            errors,
+        }
+    }
+
+    fn ids(&self) -> impl Iterator<Item = &'a str> + Clone {
+        self.cfg.stages.iter().map(|s| s.id.as_str())
+    }
+
+    /// Link `j` resolved to port indices, or `None` (with the problem recorded).
+    fn link(
+        &mut self,
+        j: usize,
+        l: &LinkConfig,
+        input_owner: &mut HashMap<(usize, usize), usize>,
+    ) -> Option<ResolvedLink> {
+        let path = format!("$.links[{j}]");
+        let from = self.endpoint(&path, &l.from, "from", true);
+        let to = self.endpoint(&path, &l.to, "to", false);
+        let (from, to) = (from?, to?);
+        let (fs, ts) = (self.specs[from.0]?, self.specs[to.0]?);
         let (fp, tp) = (&fs.outputs[from.1], &ts.inputs[to.1]);
         if !fp.payload.compatible(tp.payload) {
-            errors.push(ConfigError::new(
-                path.clone(),
+            self.errors.push(ConfigError::new(
+                path,
                 format!(
                     "payload mismatch: `{}.{}` sends {} packets but `{}.{}` takes {}",
                     l.from.stage,
@@ -137,66 +107,122 @@ pub(crate) fn resolve(
                     tp.payload.text()
                 ),
             ));
-            in_broken_link.push(l.from.stage.as_str());
-            in_broken_link.push(l.to.stage.as_str());
-            continue;
+            return None;
         }
         if let Some(first) = input_owner.insert(to, j) {
-            errors.push(ConfigError::new(
+            self.errors.push(ConfigError::new(
                 format!("{path}.to"),
                 format!(
                     "input `{}.{}` is already linked by $.links[{first}]; an input takes one link (an output can feed many)",
                     l.to.stage, tp.name
                 ),
             ));
-            in_broken_link.push(l.from.stage.as_str());
-            in_broken_link.push(l.to.stage.as_str());
-            continue;
+            return None;
         }
-        links.push(ResolvedLink {
+        Some(ResolvedLink {
             from,
             to,
             capacity: l.capacity,
             policy: l.policy,
-        });
+        })
     }
 
-    // Required ports must be linked.
-    let linked_in: std::collections::HashSet<(usize, usize)> = links.iter().map(|l| l.to).collect();
-    let linked_out: std::collections::HashSet<(usize, usize)> =
-        links.iter().map(|l| l.from).collect();
-    for (i, spec) in specs.iter().enumerate() {
-        let Some(spec) = spec else { continue };
-        let id = &cfg.stages[i].id;
-        if in_broken_link.contains(&id.as_str()) {
-            continue;
-        }
-        for (pi, p) in spec.inputs.iter().enumerate() {
-            if p.required && !linked_in.contains(&(i, pi)) {
-                errors.push(ConfigError::new(
-                    format!("$.stages[{i}]"),
-                    format!(
-                        "input `{id}.{}` ({}) is not linked: add a link like \"<stage>.<port> -> {id}.{}\"",
-                        p.name, spec.type_name, p.name
-                    ),
-                ));
+    /// One end of a link as (stage, port) indices, or `None` (with the problem recorded).
+    fn endpoint(
+        &mut self,
+        path: &str,
+        e: &Endpoint,
+        side: &str,
+        outputs: bool,
+    ) -> Option<(usize, usize)> {
+        let Some(&si) = self.index.get(e.stage.as_str()) else {
+            self.errors.push(ConfigError::new(
+                format!("{path}.{side}"),
+                format!(
+                    "unknown stage `{}`{} (stages: {})",
+                    e.stage,
+                    suggestion(&e.stage, self.ids()),
+                    self.ids().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+            return None;
+        };
+        let spec = self.specs[si]?;
+        let (ports, other, dir) = if outputs {
+            (&spec.outputs, &spec.inputs, "output")
+        } else {
+            (&spec.inputs, &spec.outputs, "input")
+        };
+        let list = port_list(&e.stage, spec, ports, dir);
+        let problem = match &e.port {
+            None if ports.len() == 1 => return Some((si, 0)),
+            None => format!("name the port: `{}.<port>` ({list})", e.stage),
+            Some(p) => match ports.iter().position(|x| x.name == p) {
+                Some(pi) => return Some((si, pi)),
+                None => {
+                    let hint = if other.iter().any(|x| x.name == p) {
+                        format!(
+                            "; `{p}` is an {} port, and links go from an output to an input",
+                            if outputs { "input" } else { "output" }
+                        )
+                    } else {
+                        suggestion(p, ports.iter().map(|p| p.name))
+                    };
+                    format!("stage `{}` has no {dir} port `{p}`{hint} ({list})", e.stage)
+                }
+            },
+        };
+        self.errors
+            .push(ConfigError::new(format!("{path}.{side}"), problem));
+        None
+    }
+
+    /// Required ports that no link reaches, except on stages named by a broken link.
+    fn unlinked_required_ports(&mut self, links: &[ResolvedLink], in_broken_link: &[&str]) {
+        let linked_in: HashSet<(usize, usize)> = links.iter().map(|l| l.to).collect();
+        let linked_out: HashSet<(usize, usize)> = links.iter().map(|l| l.from).collect();
+        for (i, spec) in self.specs.iter().enumerate() {
+            let Some(spec) = spec else { continue };
+            let id = &self.cfg.stages[i].id;
+            if in_broken_link.contains(&id.as_str()) {
+                continue;
             }
-        }
-        for (pi, p) in spec.outputs.iter().enumerate() {
-            if p.required && !linked_out.contains(&(i, pi)) {
-                errors.push(ConfigError::new(
-                    format!("$.stages[{i}]"),
-                    format!(
-                        "output `{id}.{}` ({}) is not linked: add a link like \"{id}.{} -> <stage>.<port>\"",
-                        p.name, spec.type_name, p.name
-                    ),
-                ));
+            for (pi, p) in spec.inputs.iter().enumerate() {
+                if p.required && !linked_in.contains(&(i, pi)) {
+                    self.errors.push(ConfigError::new(
+                        format!("$.stages[{i}]"),
+                        format!(
+                            "input `{id}.{}` ({}) is not linked: add a link like \"<stage>.<port> -> {id}.{}\"",
+                            p.name, spec.type_name, p.name
+                        ),
+                    ));
+                }
+            }
+            for (pi, p) in spec.outputs.iter().enumerate() {
+                if p.required && !linked_out.contains(&(i, pi)) {
+                    self.errors.push(ConfigError::new(
+                        format!("$.stages[{i}]"),
+                        format!(
+                            "output `{id}.{}` ({}) is not linked: add a link like \"{id}.{} -> <stage>.<port>\"",
+                            p.name, spec.type_name, p.name
+                        ),
+                    ));
+                }
             }
         }
     }
+}
 
-    let order = topo_order(cfg, &links, &mut errors);
-    (links, order, errors)
+/// "input ports of `x`: a, b" (or that it has none), for messages.
+fn port_list(stage: &str, spec: &StageSpec, ports: &[PortSpec], dir: &str) -> String {
+    if ports.is_empty() {
+        format!("stage `{stage}` ({}) has no {dir} ports", spec.type_name)
+    } else {
+        format!(
+            "{dir} ports of `{stage}`: {}",
+            ports.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+        )
+    }
 }
 
 fn check_stage<'r>(

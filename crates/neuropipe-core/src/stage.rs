@@ -4,18 +4,11 @@
 use crate::clock::Clock;
 use crate::control::{ControlMsg, Handled};
 use crate::event::{EventBus, EventKind, PipelineEvent};
-use crate::metrics::StageMetrics;
-use crate::payload::Payload;
-use crate::queue::{Input, Output};
-use crate::stream::StreamInfo;
+use crate::shared::StageShared;
 use crate::StageError;
-use std::any::Any;
 use std::future::Future;
-use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::Notify;
 
 /// A stage of the data plane.
 ///
@@ -30,19 +23,22 @@ use tokio::sync::Notify;
 /// pipeline allocates nothing per packet); the pipeline holds stages of many types as
 /// [`BoxedStage`] trait objects built from JSON.
 ///
+/// A stage owns its ports: the [`StageBuilder`](crate::StageBuilder) hands it typed
+/// [`Input`](crate::Input)s and [`Output`](crate::Output)s that it keeps as fields.
+///
 /// ```
-/// use neuropipe_core::*;
+/// use neuropipe_core::prelude::*;
 ///
 /// /// Multiplies every sample by `gain`, in place.
-/// struct Gain { gain: f32, input: InputId<VoltageEegPacket>, output: OutputId<VoltageEegPacket> }
+/// struct Gain { gain: f32, input: Input<VoltageEegPacket>, output: Output<VoltageEegPacket> }
 ///
 /// impl DataPlaneStage for Gain {
-///     async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
-///         let Some(mut pkt) = ctx.input(self.input).recv().await? else { return Ok(()) };
+///     async fn run(&mut self, _ctx: &mut StageContext) -> Result<(), StageError> {
+///         let Some(mut pkt) = self.input.recv().await? else { return Ok(()) };
 ///         for s in pkt.samples_mut() {
 ///             *s *= self.gain;
 ///         }
-///         ctx.output(self.output).send(pkt).await
+///         self.output.send(pkt).await
 ///     }
 /// }
 /// ```
@@ -72,159 +68,16 @@ pub trait DataPlaneStage: Send + 'static {
     }
 }
 
-/// Typed handle of an input port, obtained at build time from
-/// [`StageBuilder::input`](crate::StageBuilder::input).
-pub struct InputId<T> {
-    pub(crate) idx: usize,
-    _t: PhantomData<fn() -> T>,
-}
-/// Typed handle of an output port, obtained at build time from
-/// [`StageBuilder::output`](crate::StageBuilder::output).
-pub struct OutputId<T> {
-    pub(crate) idx: usize,
-    _t: PhantomData<fn() -> T>,
-}
-impl<T> InputId<T> {
-    pub(crate) fn new(idx: usize) -> Self {
-        InputId {
-            idx,
-            _t: PhantomData,
-        }
-    }
-}
-impl<T> OutputId<T> {
-    pub(crate) fn new(idx: usize) -> Self {
-        OutputId {
-            idx,
-            _t: PhantomData,
-        }
-    }
-}
-impl<T> Clone for InputId<T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<T> Copy for InputId<T> {}
-impl<T> Clone for OutputId<T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<T> Copy for OutputId<T> {}
-
-/// Lifecycle state of a stage.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum StageState {
-    /// Built, not started yet.
-    Ready = 0,
-    /// Running.
-    Running = 1,
-    /// Paused by the control plane.
-    Paused = 2,
-    /// Ended normally (end of stream or pipeline stop).
-    Finished = 3,
-    /// Ended with a `Fatal` error or a panic.
-    Failed = 4,
-}
-
-impl StageState {
-    pub(crate) fn from_u8(v: u8) -> Self {
-        match v {
-            1 => StageState::Running,
-            2 => StageState::Paused,
-            3 => StageState::Finished,
-            4 => StageState::Failed,
-            _ => StageState::Ready,
-        }
-    }
-    /// Lower-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            StageState::Ready => "ready",
-            StageState::Running => "running",
-            StageState::Paused => "paused",
-            StageState::Finished => "finished",
-            StageState::Failed => "failed",
-        }
-    }
-}
-
-/// Per-stage state shared between the stage's task, its ports and the pipeline handle.
-pub(crate) struct StageShared {
-    pub(crate) id: Arc<str>,
-    pub(crate) kind: &'static str,
-    pub(crate) clock: Clock,
-    pub(crate) metrics: StageMetrics,
-    pub(crate) control_ready: Notify,
-    pub(crate) state: AtomicU8,
-}
-
-impl StageShared {
-    /// `sink`: nothing is downstream of the stage (it records end-to-end latency).
-    pub(crate) fn new(id: &str, kind: &'static str, clock: Clock, sink: bool) -> Self {
-        StageShared {
-            id: Arc::from(id),
-            kind,
-            clock,
-            metrics: StageMetrics::new(sink),
-            control_ready: Notify::new(),
-            state: AtomicU8::new(StageState::Ready as u8),
-        }
-    }
-    #[inline]
-    pub(crate) fn add_wait(&self, since: Instant) {
-        self.metrics
-            .wait_ns
-            .fetch_add(since.elapsed().as_nanos() as u64, Ordering::Relaxed);
-    }
-    pub(crate) fn set_state(&self, s: StageState) {
-        self.state.store(s as u8, Ordering::Relaxed);
-    }
-    pub(crate) fn state(&self) -> StageState {
-        StageState::from_u8(self.state.load(Ordering::Relaxed))
-    }
-}
-
-/// Everything a stage needs while it runs: its ports, the pipeline clock, stream info, events.
-///
-/// Ports are looked up with the typed ids the stage got at build time, so a missing or
-/// ill-typed port is a pipeline validation error, never a panic in `run`.
+/// What the runtime gives a stage while it runs besides its own ports: its id, the pipeline
+/// clock, wake-ups for control messages, counters, and the event bus.
 pub struct StageContext {
     pub(crate) shared: Arc<StageShared>,
-    pub(crate) inputs: Vec<Box<dyn Any + Send + Sync>>,
-    pub(crate) outputs: Vec<Box<dyn Any + Send + Sync>>,
-    pub(crate) input_streams: Vec<StreamInfo>,
-    pub(crate) output_streams: Vec<StreamInfo>,
     pub(crate) events: EventBus,
     pub(crate) control_rx:
         tokio::sync::mpsc::UnboundedReceiver<Box<crate::control::ControlRequest>>,
 }
 
 impl StageContext {
-    /// The input port `id`.
-    #[inline]
-    pub fn input<T: Payload>(&mut self, id: InputId<T>) -> &mut Input<T> {
-        self.inputs[id.idx]
-            .downcast_mut::<Input<T>>()
-            .expect("InputId type was checked when the stage was built")
-    }
-    /// The output port `id`.
-    #[inline]
-    pub fn output<T: Payload>(&mut self, id: OutputId<T>) -> &mut Output<T> {
-        self.outputs[id.idx]
-            .downcast_mut::<Output<T>>()
-            .expect("OutputId type was checked when the stage was built")
-    }
-    /// Stream info of input `id`.
-    pub fn input_stream<T>(&self, id: InputId<T>) -> &StreamInfo {
-        &self.input_streams[id.idx]
-    }
-    /// Stream info of output `id`.
-    pub fn output_stream<T>(&self, id: OutputId<T>) -> &StreamInfo {
-        &self.output_streams[id.idx]
-    }
     /// The stage's id in the pipeline.
     pub fn id(&self) -> &str {
         &self.shared.id

@@ -40,7 +40,7 @@ fn malformed_json_gives_line_and_column() {
 fn unknown_stage_type_suggests_the_nearest() {
     check(
         &format!(r#"{{"stages": [{{"id": "src", "type": "TestSorce"}}, {OK_SINK}], "links": ["src.out -> sink.in"]}}"#),
-        &["$.stages[0].type: unknown stage type `TestSorce` (did you mean \"TestSource\"?) (run `neuropipe stages` for the list: TestAdd, TestSink, TestSource)"],
+        &["$.stages[0].type: unknown stage type `TestSorce` (did you mean \"TestSource\"?) (run `neuropipe stages` for the list: Capture, TestAdd, TestSink, TestSource)"],
     );
 }
 

@@ -14,7 +14,7 @@ static SUNK: AtomicU64 = AtomicU64::new(0);
 
 struct Src {
     pool: MemoryPool<RawEegPacket>,
-    out: OutputId<RawEegPacket>,
+    out: Output<RawEegPacket>,
     n: u64,
 }
 impl DataPlaneStage for Src {
@@ -27,18 +27,18 @@ impl DataPlaneStage for Src {
             *s = i as i32;
         }
         self.n += 1;
-        ctx.output(self.out).send(p).await
+        self.out.send(p).await
     }
 }
 
 struct ToF32 {
     pool: MemoryPool<VoltageEegPacket>,
-    input: InputId<RawEegPacket>,
-    out: OutputId<VoltageEegPacket>,
+    input: Input<RawEegPacket>,
+    out: Output<VoltageEegPacket>,
 }
 impl DataPlaneStage for ToF32 {
-    async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
-        let Some(raw) = ctx.input(self.input).recv().await? else {
+    async fn run(&mut self, _ctx: &mut StageContext) -> Result<(), StageError> {
+        let Some(raw) = self.input.recv().await? else {
             return Ok(());
         };
         let mut v = self.pool.acquire().await;
@@ -47,24 +47,24 @@ impl DataPlaneStage for ToF32 {
             *d = *s as f32 * 0.5;
         }
         drop(raw);
-        ctx.output(self.out).send(v).await
+        self.out.send(v).await
     }
 }
 
 struct Scale {
-    input: InputId<VoltageEegPacket>,
-    out: Option<OutputId<VoltageEegPacket>>,
+    input: Input<VoltageEegPacket>,
+    out: Option<Output<VoltageEegPacket>>,
 }
 impl DataPlaneStage for Scale {
-    async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
-        let Some(mut p) = ctx.input(self.input).recv().await? else {
+    async fn run(&mut self, _ctx: &mut StageContext) -> Result<(), StageError> {
+        let Some(mut p) = self.input.recv().await? else {
             return Ok(());
         };
         for s in p.samples_mut() {
             *s *= 2.0;
         }
-        match self.out {
-            Some(o) => ctx.output(o).send(p).await,
+        match &mut self.out {
+            Some(o) => o.send(p).await,
             None => {
                 SUNK.fetch_add(1, Relaxed);
                 Ok(())
@@ -74,11 +74,11 @@ impl DataPlaneStage for Scale {
 }
 
 struct Sink {
-    input: InputId<VoltageEegPacket>,
+    input: Input<VoltageEegPacket>,
 }
 impl DataPlaneStage for Sink {
-    async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
-        if let Some(p) = ctx.input(self.input).recv().await? {
+    async fn run(&mut self, _ctx: &mut StageContext) -> Result<(), StageError> {
+        if let Some(p) = self.input.recv().await? {
             std::hint::black_box(p.samples()[0]);
         }
         Ok(())

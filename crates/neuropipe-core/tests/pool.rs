@@ -42,8 +42,8 @@ fn set_shape_rejects_what_does_not_fit() {
     assert!(p.set_shape(2, 4).is_ok());
     assert_eq!(
         p.set_shape(5, 2),
-        Err(StageError::Fatal(
-            "packet of 5 frames x 2 channels does not fit its pool buffer of 8 samples".into()
+        Err(StageError::fatal(
+            "packet of 5 frames x 2 channels does not fit its pool buffer of 8 samples"
         ))
     );
 }

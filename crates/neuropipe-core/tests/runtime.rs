@@ -35,7 +35,7 @@ async fn end_of_stream_propagates_and_every_frame_arrives_once() {
         .all(|(k, &v)| v == (4 * k) as f32 + 1.0));
     assert!(probe.flushed.load(Ordering::SeqCst), "sink finish() ran");
     for s in &report.snapshot.stages {
-        assert_eq!(s.state, "finished", "{}", s.id);
+        assert_eq!(s.state, StageState::Finished, "{}", s.id);
     }
     // Every buffer went back to its pool.
     for pool in &report.snapshot.pools {
@@ -229,7 +229,7 @@ async fn pausing_the_source_locks_the_pipeline_and_resume_continues() {
         n,
         "nothing flows while paused"
     );
-    assert_eq!(h.snapshot().stages[0].state, "paused");
+    assert_eq!(h.snapshot().stages[0].state, StageState::Paused);
     assert_eq!(h.resume("src").await, Ok(json!("running")));
     tokio::time::sleep(Duration::from_millis(30)).await;
     assert!(probe("pause-src").packets.load(Ordering::Relaxed) > n);
@@ -348,7 +348,7 @@ async fn panic_in_a_stage_is_fatal_and_buffers_return() {
         report.snapshot.pools[0].in_use, 0,
         "packet held during the panic returned"
     );
-    assert_eq!(report.snapshot.stages[1].state, "failed");
+    assert_eq!(report.snapshot.stages[1].state, StageState::Failed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

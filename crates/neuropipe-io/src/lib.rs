@@ -54,6 +54,7 @@
 //! assert_eq!(uv[3], board.expected_uv(3));
 //! ```
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod csv;
 pub mod cyton;

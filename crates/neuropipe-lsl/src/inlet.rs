@@ -35,11 +35,7 @@
 //!   clock correction) on the pipeline clock.
 
 use crate::ffi::{self, Format};
-use neuropipe_core::{
-    BoxedStage, BuildError, ChannelInfo, DataPlaneStage, EventKind, MemoryPool, OutputId,
-    ParamSpec, Payload, PayloadKind, PortSpec, Sample, Samples, StageBuilder, StageContext,
-    StageError, StageSpec, StreamInfo,
-};
+use neuropipe_core::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::Arc;
@@ -52,6 +48,44 @@ const CHUNKS: usize = 8;
 /// How long a blocking pull waits before checking for stop / markers / loss.
 const POLL_S: f64 = 0.1;
 
+/// Parameters of `LslInlet`.
+#[derive(StageParams)]
+pub struct LslInletParams {
+    /// stream name to resolve (at least one of name, type, source_id)
+    pub name: Option<String>,
+    /// stream content type to resolve, e.g. EEG
+    #[param(name = "type")]
+    pub kind: Option<String>,
+    /// stream source id to resolve
+    pub source_id: Option<String>,
+    /// how long to look for the stream (and the marker stream) when the pipeline is built
+    #[param(default = 5.0, min = 0.1, max = 3600.0)]
+    pub timeout_s: f64,
+    /// most frames per packet; a packet carries whatever had arrived, up to this
+    #[param(default = 16, min = 1, max = 4096)]
+    pub frames: usize,
+    /// no data for lost_timeout_s: fail (Fatal), end (end of stream) or wait for the stream to come back
+    #[param(default = "fail", choices = ["fail", "end", "wait"])]
+    pub on_lost: String,
+    /// silence after which the stream counts as lost
+    #[param(default = 5.0, min = 0.1, max = 3600.0)]
+    pub lost_timeout_s: f64,
+    /// seconds of data liblsl buffers while the pipeline falls behind
+    #[param(default = 360, min = 1, max = 3600)]
+    pub buffer_s: i32,
+    /// also read this string marker stream into Marker pipeline events
+    pub marker_name: Option<String>,
+    /// channel count the pipeline expects: checked against the stream; lets `validate` check the pipeline offline
+    #[param(min = 1, max = 65_536)]
+    pub channels: Option<usize>,
+    /// nominal rate (Hz) the pipeline expects: checked against the stream; lets `validate` check the pipeline offline
+    #[param(min = 0.001, max = 1e6)]
+    pub sample_rate: Option<f64>,
+    /// sample type of the output packets (values are pulled in double precision)
+    #[param(default = "f32")]
+    pub sample_type: SampleType,
+}
+
 /// Stage type specification.
 pub fn spec() -> StageSpec {
     StageSpec::new(
@@ -61,71 +95,8 @@ pub fn spec() -> StageSpec {
     )
     .output(PortSpec::any("out").doc("samples as sent by the outlet (sample_type: f32 or f64)"))
     .with_stream_info()
-    .param(
-        ParamSpec::string("name")
-            .optional()
-            .doc("stream name to resolve (at least one of name, type, source_id)"),
-    )
-    .param(
-        ParamSpec::string("type")
-            .optional()
-            .doc("stream content type to resolve, e.g. EEG"),
-    )
-    .param(
-        ParamSpec::string("source_id")
-            .optional()
-            .doc("stream source id to resolve"),
-    )
-    .param(
-        ParamSpec::float("timeout_s", 0.1, 3600.0)
-            .default(5.0)
-            .doc("how long to look for the stream (and the marker stream) when the pipeline is built"),
-    )
-    .param(
-        ParamSpec::int("frames", 1, 4096)
-            .default(16)
-            .doc("most frames per packet; a packet carries whatever had arrived, up to this"),
-    )
-    .param(
-        ParamSpec::choice("on_lost", &["fail", "end", "wait"])
-            .default("fail")
-            .doc("no data for lost_timeout_s: fail (Fatal), end (end of stream) or wait for the stream to come back"),
-    )
-    .param(
-        ParamSpec::float("lost_timeout_s", 0.1, 3600.0)
-            .default(5.0)
-            .doc("silence after which the stream counts as lost"),
-    )
-    .param(
-        ParamSpec::int("buffer_s", 1, 3600)
-            .default(360)
-            .doc("seconds of data liblsl buffers while the pipeline falls behind"),
-    )
-    .param(
-        ParamSpec::string("marker_name")
-            .optional()
-            .doc("also read this string marker stream into Marker pipeline events"),
-    )
-    .param(
-        ParamSpec::int("channels", 1, 65_536)
-            .optional()
-            .doc("channel count the pipeline expects: checked against the stream; lets `validate` check the pipeline offline"),
-    )
-    .param(
-        ParamSpec::float("sample_rate", 0.001, 1e6)
-            .optional()
-            .doc("nominal rate (Hz) the pipeline expects: checked against the stream; lets `validate` check the pipeline offline"),
-    )
-    .param(
-        ParamSpec::choice("sample_type", &["f32", "f64"])
-            .default("f32")
-            .doc("sample type of the output packets (values are pulled in double precision)"),
-    )
-    .param(
-        ParamSpec::string("pool")
-            .optional()
-            .doc("memory pool for output packets (default: a private pool)"),
-    )
+    .params::<LslInletParams>()
+    .with_pool()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,20 +148,20 @@ enum FromInlet {
 }
 
 fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
-    let p = b.params();
+    let p: LslInletParams = b.parse_params()?;
     let mut terms = vec![];
     let mut what = vec![];
-    for (param, prop) in [
-        ("name", "name"),
-        ("type", "type"),
-        ("source_id", "source_id"),
+    for (param, value) in [
+        ("name", &p.name),
+        ("type", &p.kind),
+        ("source_id", &p.source_id),
     ] {
-        if let Some(v) = p.opt_str(param) {
+        if let Some(v) = value {
             if v.contains('\0') {
                 return Err(BuildError::param(param, "must not contain NUL bytes"));
             }
-            terms.push(format!("{prop}={}", ffi::xpath_literal(v)));
-            what.push(format!("{prop}={v:?}"));
+            terms.push(format!("{param}={}", ffi::xpath_literal(v)));
+            what.push(format!("{param}={v:?}"));
         }
     }
     if terms.is_empty() {
@@ -198,7 +169,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             "give at least one of `name`, `type`, `source_id` to find the LSL stream",
         ));
     }
-    let on_lost = match p.str("on_lost")? {
+    let on_lost = match p.on_lost.as_str() {
         "end" => OnLost::End,
         "wait" => OnLost::Wait,
         _ => OnLost::Fail,
@@ -207,17 +178,17 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         stage: b.id().to_string(),
         pred: terms.join(" and "),
         what: what.join(", "),
-        marker_name: p.opt_str("marker_name").map(str::to_string),
-        timeout_s: p.f64("timeout_s")?,
-        frames: p.usize("frames")?,
-        buffer_s: p.i64("buffer_s")? as i32,
-        lost_timeout_s: p.f64("lost_timeout_s")?,
+        marker_name: p.marker_name,
+        timeout_s: p.timeout_s,
+        frames: p.frames,
+        buffer_s: p.buffer_s,
+        lost_timeout_s: p.lost_timeout_s,
         on_lost,
         offset_s: crate::clock_offset_s(&b.clock()),
     };
-    let declared_channels = p.opt_f64("channels").map(|c| c as usize);
-    let declared_rate = p.opt_f64("sample_rate");
-    let f64_out = p.str("sample_type")? == "f64";
+    let declared_channels = p.channels;
+    let declared_rate = p.sample_rate;
+    let f64_out = p.sample_type == SampleType::F64;
     let payload = if f64_out {
         PayloadKind::F64
     } else {
@@ -371,9 +342,11 @@ impl FromF64 for f64 {
 
 /// What `neuropipe validate` builds instead of an inlet: the declared output, no thread, no
 /// network. It is never run (validation drops it); if it were, it would fail.
-struct Unprobed;
+struct Unprobed<T: Payload> {
+    _out: Output<T>,
+}
 
-impl DataPlaneStage for Unprobed {
+impl<T: Payload> DataPlaneStage for Unprobed<T> {
     async fn run(&mut self, _ctx: &mut StageContext) -> Result<(), StageError> {
         Err(StageError::fatal(
             "this LSL inlet was built for validation only",
@@ -391,8 +364,8 @@ where
     Samples<S>: Payload,
 {
     b.pool::<Samples<S>>(frames, n)?;
-    b.output::<Samples<S>>("out", info)?;
-    Ok(BoxedStage::new(Unprobed))
+    let out = b.output::<Samples<S>>("out", info)?;
+    Ok(BoxedStage::new(Unprobed { _out: out }))
 }
 
 /// The thread's ends of the channels.
@@ -470,8 +443,8 @@ fn inlet_thread(
             ));
         }
         let inlet = ffi::Inlet::new(&info, s.buffer_s, true)?;
-        let mut full = inlet.full_info(s.timeout_s.max(2.0))?;
-        let meta = ffi::read_channels(&mut full);
+        let full = inlet.full_info(s.timeout_s.max(2.0))?;
+        let meta = ffi::read_channels(&full);
         let n = full.channel_count();
         let kind = full.kind();
         let channels = (0..n)
@@ -628,7 +601,7 @@ fn pull_loop(
 
 /// The `LslInlet` stage, emitting samples of type `S`.
 pub struct LslInlet<S: Sample> {
-    out: OutputId<Samples<S>>,
+    out: Output<Samples<S>>,
     pool: MemoryPool<Samples<S>>,
     channels: usize,
     link: Link,
@@ -688,7 +661,7 @@ where
                         self.nonfinite += bad;
                         ctx.count_nonfinite(bad);
                     }
-                    return ctx.output(self.out).send(pkt).await;
+                    return self.out.send(pkt).await;
                 }
                 Ok(FromInlet::Marker(text, time_ns)) => {
                     // Stamped with the marker's LSL capture time mapped to the pipeline clock.

@@ -22,8 +22,13 @@
 //! (selected with the `LSLAPICFG` environment variable) inside a private network namespace;
 //! the stages log a warning when `LSLAPICFG` is unset.
 #![deny(missing_docs)]
+// The liblsl bindings (`ffi`, private) are this crate's only unsafe code: every unsafe operation
+// sits in its own `unsafe` block, and every such block argues its soundness in a `// SAFETY:`
+// comment.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
-pub mod ffi;
+mod ffi;
 pub mod inlet;
 pub mod outlet;
 

@@ -22,10 +22,7 @@
 //!   outlet is destroyed), then drops it.
 
 use crate::ffi::{self, ChannelMeta, Format};
-use neuropipe_core::{
-    BoxedStage, BuildError, DataPlaneStage, EventKind, EventReceiver, InputId, Packet, ParamSpec,
-    PayloadKind, PortSpec, StageBuilder, StageContext, StageError, StageSpec, VoltageEegPacket,
-};
+use neuropipe_core::prelude::*;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -36,6 +33,30 @@ const DATA_SLOTS: usize = 4;
 /// Extra channel room for marker messages (dropped, with a warning, beyond that).
 const MARKER_SLOTS: usize = 256;
 
+/// Parameters of `LslOutlet`.
+#[derive(StageParams)]
+pub struct LslOutletParams {
+    /// LSL stream name (default: the input stream's name)
+    pub name: Option<String>,
+    /// LSL content type
+    #[param(name = "type", default = "EEG")]
+    pub kind: String,
+    /// LSL source id, lets inlets reconnect after a restart (default: neuropipe-<stage id>)
+    pub source_id: Option<String>,
+    /// also publish pipeline events on a string outlet `<name>-markers` (type Markers)
+    #[param(default = false)]
+    pub markers: bool,
+    /// wait up to this long for an inlet before pushing the first chunk (data queues meanwhile, with backpressure)
+    #[param(default = 0.0, min = 0.0, max = 3600.0)]
+    pub wait_for_consumer_s: f64,
+    /// at end of stream, keep the outlet open this long (when consumers are connected) so they receive the last chunks
+    #[param(default = 0.5, min = 0.0, max = 60.0)]
+    pub linger_s: f64,
+    /// seconds of data liblsl buffers per consumer that falls behind
+    #[param(default = 360, min = 1, max = 3600)]
+    pub max_buffered_s: i32,
+}
+
 /// Stage type specification.
 pub fn spec() -> StageSpec {
     StageSpec::new(
@@ -44,41 +65,7 @@ pub fn spec() -> StageSpec {
         build,
     )
     .input(PortSpec::of("in", PayloadKind::F32).doc("samples to publish (e.g. µV)"))
-    .param(
-        ParamSpec::string("name")
-            .optional()
-            .doc("LSL stream name (default: the input stream's name)"),
-    )
-    .param(
-        ParamSpec::string("type")
-            .default("EEG")
-            .doc("LSL content type"),
-    )
-    .param(
-        ParamSpec::string("source_id")
-            .optional()
-            .doc("LSL source id, lets inlets reconnect after a restart (default: neuropipe-<stage id>)"),
-    )
-    .param(
-        ParamSpec::bool("markers")
-            .default(false)
-            .doc("also publish pipeline events on a string outlet `<name>-markers` (type Markers)"),
-    )
-    .param(
-        ParamSpec::float("wait_for_consumer_s", 0.0, 3600.0)
-            .default(0.0)
-            .doc("wait up to this long for an inlet before pushing the first chunk (data queues meanwhile, with backpressure)"),
-    )
-    .param(
-        ParamSpec::float("linger_s", 0.0, 60.0)
-            .default(0.5)
-            .doc("at end of stream, keep the outlet open this long (when consumers are connected) so they receive the last chunks"),
-    )
-    .param(
-        ParamSpec::int("max_buffered_s", 1, 3600)
-            .default(360)
-            .doc("seconds of data liblsl buffers per consumer that falls behind"),
-    )
+    .params::<LslOutletParams>()
 }
 
 /// What the outlet thread needs to create its outlets.
@@ -98,18 +85,23 @@ struct OutletSetup {
 
 fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let info = b.input_stream("in")?.clone();
-    let p = b.params();
-    let name = p.opt_str("name").unwrap_or(&info.name).to_string();
+    let LslOutletParams {
+        name,
+        kind,
+        source_id,
+        markers,
+        wait_for_consumer_s,
+        linger_s,
+        max_buffered_s,
+    } = b.parse_params()?;
+    let name = name.unwrap_or_else(|| info.name.clone());
     if name.is_empty() {
         return Err(BuildError::param(
             "name",
             "the LSL stream name must not be empty",
         ));
     }
-    let source_id = p
-        .opt_str("source_id")
-        .map(str::to_string)
-        .unwrap_or_else(|| format!("neuropipe-{}", b.id()));
+    let source_id = source_id.unwrap_or_else(|| format!("neuropipe-{}", b.id()));
     for (k, v) in [("name", &name), ("source_id", &source_id)] {
         if v.contains('\0') {
             return Err(BuildError::param(k, "must not contain NUL bytes"));
@@ -123,7 +115,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let setup = OutletSetup {
         stage: b.id().to_string(),
         name,
-        kind: p.str("type")?.to_string(),
+        kind,
         source_id,
         rate: info.sample_rate,
         channels: info
@@ -135,10 +127,10 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
                 kind: c.kind.clone(),
             })
             .collect(),
-        markers: p.bool("markers")?,
-        wait_for_consumer_s: p.f64("wait_for_consumer_s")?,
-        linger_s: p.f64("linger_s")?,
-        max_buffered_s: p.i64("max_buffered_s")? as i32,
+        markers,
+        wait_for_consumer_s,
+        linger_s,
+        max_buffered_s,
     };
     let events = setup.markers.then(|| b.events());
     let input = b.input::<VoltageEegPacket>("in")?;
@@ -180,7 +172,7 @@ impl Worker {
 
 /// The `LslOutlet` stage.
 pub struct LslOutlet {
-    input: InputId<VoltageEegPacket>,
+    input: Input<VoltageEegPacket>,
     setup: OutletSetup,
     offset_s: f64,
     events: Option<EventReceiver>,
@@ -264,12 +256,12 @@ impl LslOutlet {
 }
 
 impl DataPlaneStage for LslOutlet {
-    async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
+    async fn run(&mut self, _ctx: &mut StageContext) -> Result<(), StageError> {
         if self.worker.is_none() {
             self.start()?;
         }
         self.forward_events();
-        let Some(pkt) = ctx.input(self.input).recv().await? else {
+        let Some(pkt) = self.input.recv().await? else {
             return Ok(());
         };
         let ts = pkt.header.timestamp as f64 / 1e9 + self.offset_s;
@@ -317,20 +309,20 @@ fn outlet_thread(s: &OutletSetup, rx: Receiver<ToOutlet>, slots: &Semaphore) -> 
     let n = s.channels.len();
     let mut info = ffi::Info::new(&s.name, &s.kind, n, s.rate, Format::Float32, &s.source_id)?;
     ffi::write_channels(&mut info, &s.channels);
-    let outlet = ffi::Outlet::new(&info, 0, s.max_buffered_s)?;
+    let outlet = ffi::Outlet::new(&info, s.max_buffered_s)?;
     let markers = if s.markers {
-        let mname = format!("{}-markers", s.name);
-        let mid = format!("{}-markers", s.source_id);
-        let mut minfo = ffi::Info::new(&mname, "Markers", 1, 0.0, Format::String, &mid)?;
-        ffi::write_channels(
-            &mut minfo,
-            &[ChannelMeta {
+        // One channel, one string per marker: the type allows no other shape.
+        Some(ffi::MarkerOutlet::new(
+            &format!("{}-markers", s.name),
+            "Markers",
+            &format!("{}-markers", s.source_id),
+            &ChannelMeta {
                 label: "Marker".into(),
                 unit: String::new(),
                 kind: "Markers".into(),
-            }],
-        );
-        Some(ffi::Outlet::new(&minfo, 0, s.max_buffered_s)?)
+            },
+            s.max_buffered_s,
+        )?)
     } else {
         None
     };
@@ -376,7 +368,7 @@ fn outlet_thread(s: &OutletSetup, rx: Receiver<ToOutlet>, slots: &Semaphore) -> 
             }
             ToOutlet::Marker(text, ts) => {
                 if let Some(m) = &markers {
-                    m.push_string(&text, ts)?;
+                    m.push(&text, ts)?;
                 }
             }
         }

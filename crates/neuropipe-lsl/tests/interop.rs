@@ -29,13 +29,13 @@ type Shared = Arc<Mutex<Vec<f32>>>;
 
 /// Test sink appending every sample to a shared vector (selected by the `slot` parameter).
 struct Collect {
-    input: InputId<VoltageEegPacket>,
+    input: Input<VoltageEegPacket>,
     into: Shared,
 }
 
 impl DataPlaneStage for Collect {
-    async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
-        let Some(pkt) = ctx.input(self.input).recv().await? else {
+    async fn run(&mut self, _ctx: &mut StageContext) -> Result<(), StageError> {
+        let Some(pkt) = self.input.recv().await? else {
             return Ok(());
         };
         self.into.lock().unwrap().extend_from_slice(pkt.samples());

@@ -25,13 +25,13 @@ fn store() -> &'static Mutex<HashMap<String, Seen>> {
 
 struct Collector {
     slot: String,
-    input: InputId<VoltageEegPacket>,
+    input: Input<VoltageEegPacket>,
     rate: f64,
 }
 
 impl DataPlaneStage for Collector {
     async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
-        let Some(pkt) = ctx.input(self.input).recv().await? else {
+        let Some(pkt) = self.input.recv().await? else {
             return Ok(());
         };
         let mut s = store().lock().unwrap();

@@ -1,92 +1,21 @@
 //! Routes, handlers and JSON errors of the control API.
 
-use crate::{auth, dashboard, prometheus, signal, ServerOptions};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::ws::{client_gone, send_text, upgrade};
+use crate::{auth, prometheus, signal};
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::ws::{Message, WebSocketUpgrade};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{header, Method, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
-use neuropipe_core::{ControlError, ControlMsg, PipelineHandle};
+use neuropipe_core::{ControlMsg, PipelineDescription};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::sync::Arc;
-use tokio_util::sync::CancellationToken;
-
-/// Shared state of every handler.
-#[derive(Clone)]
-pub(crate) struct AppState(pub(crate) Arc<Inner>);
-
-pub(crate) struct Inner {
-    pub(crate) handle: PipelineHandle,
-    pub(crate) opts: ServerOptions,
-    pub(crate) token: Option<String>,
-    pub(crate) shutdown: CancellationToken,
-    pub(crate) hubs: signal::Hubs,
-    pub(crate) index_html: String,
-}
-
-impl AppState {
-    pub(crate) fn new(
-        handle: PipelineHandle,
-        opts: ServerOptions,
-        token: Option<String>,
-        shutdown: CancellationToken,
-    ) -> Self {
-        AppState(Arc::new(Inner {
-            handle,
-            opts,
-            token,
-            shutdown,
-            hubs: signal::Hubs::default(),
-            index_html: dashboard::index_html(),
-        }))
-    }
-}
-
-/// An API error: a status and a message, sent as `{"error": message}`.
-#[derive(Debug)]
-pub(crate) struct ApiError {
-    pub(crate) status: StatusCode,
-    pub(crate) message: String,
-}
-
-impl ApiError {
-    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            message: message.into(),
-        }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut r = (self.status, Json(json!({ "error": self.message }))).into_response();
-        if self.status == StatusCode::UNAUTHORIZED {
-            r.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer"),
-            );
-        }
-        r
-    }
-}
-
-impl From<ControlError> for ApiError {
-    fn from(e: ControlError) -> Self {
-        let status = match &e {
-            ControlError::UnknownStage { .. } => StatusCode::NOT_FOUND,
-            ControlError::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ControlError::NotRunning(_) => StatusCode::CONFLICT,
-            ControlError::Fatal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        ApiError::new(status, e.to_string())
-    }
-}
 
 type ApiResult = Result<Json<Value>, ApiError>;
 
@@ -178,20 +107,8 @@ async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], crate::OPENAPI).into_response()
 }
 
-async fn get_pipeline(State(s): State<AppState>) -> Json<Value> {
-    let h = &s.0.handle;
-    let mut v = h.describe();
-    if let Some(o) = v.as_object_mut() {
-        o.insert("outputs".into(), json!(h.outputs()));
-        o.insert(
-            "failure".into(),
-            match h.failure() {
-                Some((stage, message)) => json!({ "stage": stage, "message": message }),
-                None => Value::Null,
-            },
-        );
-    }
-    Json(v)
+async fn get_pipeline(State(s): State<AppState>) -> Json<PipelineDescription> {
+    Json(s.0.handle.describe())
 }
 
 fn stage_id(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
@@ -319,7 +236,7 @@ async fn stop(State(s): State<AppState>) -> (StatusCode, Json<Value>) {
     h.stop();
     (
         StatusCode::ACCEPTED,
-        Json(json!({ "stopping": true, "state": h.snapshot().state })),
+        Json(json!({ "stopping": true, "state": h.state() })),
     )
 }
 
@@ -336,38 +253,6 @@ async fn metrics_prometheus(State(s): State<AppState>) -> Response {
         prometheus::render(&s.0.handle.snapshot()),
     )
         .into_response()
-}
-
-/// The common rejection of WebSocket routes: not an upgrade request → 400 JSON.
-pub(crate) fn upgrade(
-    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
-) -> Result<WebSocketUpgrade, ApiError> {
-    ws.map_err(|e| {
-        ApiError::new(
-            e.status(),
-            format!("this is a WebSocket endpoint: {}", e.body_text()),
-        )
-    })
-}
-
-/// Maps a query-string rejection to a 400 JSON error.
-pub(crate) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    q.map(|Query(t)| t).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("bad query string: {}", e.body_text()),
-        )
-    })
-}
-
-/// Sends `text`; false if the client is gone.
-pub(crate) async fn send_text(socket: &mut WebSocket, text: String) -> bool {
-    socket.send(Message::Text(text.into())).await.is_ok()
-}
-
-/// Whether the client closed the socket (or it failed).
-pub(crate) fn client_gone(msg: Option<Result<Message, axum::Error>>) -> bool {
-    matches!(msg, None | Some(Err(_)) | Some(Ok(Message::Close(_))))
 }
 
 async fn ws_events(

@@ -1,6 +1,7 @@
 //! Token check, cross-origin refusal and the loopback `Host` check, on every request.
 
-use crate::api::{ApiError, AppState};
+use crate::error::ApiError;
+use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;

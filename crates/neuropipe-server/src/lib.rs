@@ -21,13 +21,18 @@
 //! `Origin` header are refused, and without a token only loopback `Host` names are accepted
 //! (DNS-rebinding defence).
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod api;
 mod auth;
 pub mod client;
 mod dashboard;
+mod error;
+mod hubs;
 mod prometheus;
 mod signal;
+mod state;
+mod ws;
 
 use neuropipe_core::PipelineHandle;
 use std::net::SocketAddr;
@@ -153,7 +158,7 @@ pub async fn serve(
         .map_err(|source| ServerError::Bind { addr, source })?;
     let local = listener.local_addr()?;
     let shutdown = CancellationToken::new();
-    let state = api::AppState::new(handle, opts, token.clone(), shutdown.clone());
+    let state = state::AppState::new(handle, opts, token.clone(), shutdown.clone());
     let app = api::router(state);
     let sd = shutdown.clone();
     let task = tokio::spawn(async move {

@@ -1,6 +1,6 @@
 //! `/metrics`: the pipeline snapshot in Prometheus text exposition format 0.0.4.
 
-use neuropipe_core::PipelineSnapshot;
+use neuropipe_core::{PipelineSnapshot, PipelineState, StageState};
 use std::fmt::Write;
 
 fn esc(s: &str) -> String {
@@ -27,14 +27,23 @@ impl Out {
 /// Renders `snap` as Prometheus text.
 pub(crate) fn render(snap: &PipelineSnapshot) -> String {
     let mut o = Out(String::new());
+    pipeline(&mut o, snap);
+    stages(&mut o, snap);
+    links(&mut o, snap);
+    pools(&mut o, snap);
+    o.0
+}
+
+/// `neuropipe_pipeline_*`: state and elapsed time.
+fn pipeline(o: &mut Out, snap: &PipelineSnapshot) {
     o.family(
         "neuropipe_pipeline_up",
         "gauge",
         "1 while the pipeline runs, by state",
     );
-    for st in ["ready", "running", "stopping", "finished", "failed"] {
+    for st in PipelineState::ALL {
         let v = if snap.state == st { 1.0 } else { 0.0 };
-        o.sample("neuropipe_pipeline_up", &[("state", st)], v);
+        o.sample("neuropipe_pipeline_up", &[("state", st.name())], v);
     }
     o.family(
         "neuropipe_pipeline_elapsed_seconds",
@@ -42,7 +51,10 @@ pub(crate) fn render(snap: &PipelineSnapshot) -> String {
         "seconds since the pipeline started",
     );
     o.sample("neuropipe_pipeline_elapsed_seconds", &[], snap.elapsed_s);
+}
 
+/// `neuropipe_stage_*`: counters, busy time, pause state and sink latency per stage.
+fn stages(o: &mut Out, snap: &PipelineSnapshot) {
     type StageField = fn(&neuropipe_core::StageSnapshot) -> u64;
     let stage_counters: [(&str, &str, StageField); 7] = [
         ("packets_in", "packets received", |s| s.packets_in),
@@ -82,8 +94,12 @@ pub(crate) fn render(snap: &PipelineSnapshot) -> String {
     for s in &snap.stages {
         o.sample(
             "neuropipe_stage_paused",
-            &[("stage", &s.id), ("state", &s.state)],
-            if s.state == "paused" { 1.0 } else { 0.0 },
+            &[("stage", &s.id), ("state", s.state.name())],
+            if s.state == StageState::Paused {
+                1.0
+            } else {
+                0.0
+            },
         );
     }
     o.family(
@@ -106,7 +122,10 @@ pub(crate) fn render(snap: &PipelineSnapshot) -> String {
             }
         }
     }
+}
 
+/// `neuropipe_link_*`: queue counters and gauges per link.
+fn links(o: &mut Out, snap: &PipelineSnapshot) {
     type LinkField = fn(&neuropipe_core::LinkSnapshot) -> u64;
     let link_metrics: [(&str, &str, &str, LinkField); 6] = [
         ("sent_total", "counter", "packets enqueued", |l| l.sent),
@@ -156,7 +175,10 @@ pub(crate) fn render(snap: &PipelineSnapshot) -> String {
             l.capacity as f64,
         );
     }
+}
 
+/// `neuropipe_pool_*`: lease counters per memory pool.
+fn pools(o: &mut Out, snap: &PipelineSnapshot) {
     type PoolField = fn(&neuropipe_core::PoolSnapshot) -> u64;
     let pool_metrics: [(&str, &str, &str, PoolField); 6] = [
         ("packets", "gauge", "packets in the pool", |p| {
@@ -184,5 +206,4 @@ pub(crate) fn render(snap: &PipelineSnapshot) -> String {
             o.sample(&full, &[("pool", &p.name)], f(p) as f64);
         }
     }
-    o.0
 }

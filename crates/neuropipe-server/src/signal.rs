@@ -2,7 +2,9 @@
 //! client through a broadcast channel (a lagging client skips packets, never blocks anyone),
 //! decimated per client to the display rate it asked for.
 
-use crate::api::{client_gone, query, send_text, upgrade, ApiError, AppState};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::ws::{client_gone, query, send_text, upgrade};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -12,8 +14,7 @@ use axum::response::Response;
 use neuropipe_core::{StreamInfo, TapPacket};
 use serde::Deserialize;
 use serde_json::json;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
@@ -21,10 +22,6 @@ use tokio::sync::broadcast;
 const HUB_DEPTH: usize = 64;
 /// Longest a client's decimated frames wait before being sent.
 const FLUSH: Duration = Duration::from_millis(40);
-
-/// Open hubs by canonical endpoint (`stage.port`).
-#[derive(Default)]
-pub(crate) struct Hubs(Mutex<HashMap<String, broadcast::Sender<Arc<TapPacket>>>>);
 
 #[derive(Deserialize)]
 pub(crate) struct SignalQuery {

@@ -2,10 +2,18 @@
 //! in order, with non-decreasing timestamps — and reports what it saw.
 
 use crate::util::with_sample_type;
-use neuropipe_core::{
-    BoxedStage, BuildError, DataPlaneStage, InputId, ParamSpec, Payload, PortSpec, Samples,
-    StageBuilder, StageContext, StageError, StageSpec, FLAG_LOST_SAMPLES,
-};
+use neuropipe_core::prelude::*;
+
+/// Parameters of `ContinuityCheck`.
+#[derive(StageParams)]
+pub struct ContinuityCheckParams {
+    /// a gap, duplicate or reordering is a Fatal error (false: count and log it)
+    #[param(default = true)]
+    pub fail_on_gap: bool,
+    /// Fatal at end of stream unless exactly this many frames arrived
+    #[param(min = 0)]
+    pub expect_frames: Option<u64>,
+}
 
 /// Stage type specification.
 pub fn spec() -> StageSpec {
@@ -15,23 +23,15 @@ pub fn spec() -> StageSpec {
         build,
     )
     .input(PortSpec::any("in").doc("any samples"))
-    .param(
-        ParamSpec::bool("fail_on_gap")
-            .default(true)
-            .doc("a gap, duplicate or reordering is a Fatal error (false: count and log it)"),
-    )
-    .param(
-        ParamSpec::int("expect_frames", 0, i64::MAX)
-            .optional()
-            .doc("Fatal at end of stream unless exactly this many frames arrived"),
-    )
+    .params::<ContinuityCheckParams>()
 }
 
 fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
-    let fail_on_gap = b.params().bool("fail_on_gap")?;
-    let expect = b.params().get("expect_frames").and_then(|v| v.as_u64());
-    let kind = b.input_kind("in")?;
-    with_sample_type!(kind, S => {
+    let ContinuityCheckParams {
+        fail_on_gap,
+        expect_frames: expect,
+    } = b.parse_params()?;
+    with_sample_type!(b.input_kind("in")?, S => {
         let input = b.input::<Samples<S>>("in")?;
         Ok(BoxedStage::new(ContinuityCheck::<Samples<S>> {
             input,
@@ -48,8 +48,8 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
 }
 
 /// The `ContinuityCheck` stage.
-pub struct ContinuityCheck<T> {
-    input: InputId<T>,
+pub struct ContinuityCheck<T: Payload> {
+    input: Input<T>,
     fail_on_gap: bool,
     expect: Option<u64>,
     next_frame: u64,
@@ -62,7 +62,7 @@ pub struct ContinuityCheck<T> {
 
 impl<T: Payload> DataPlaneStage for ContinuityCheck<T> {
     async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
-        let Some(pkt) = ctx.input(self.input).recv().await? else {
+        let Some(pkt) = self.input.recv().await? else {
             return Ok(());
         };
         let h = pkt.header;

@@ -6,13 +6,29 @@
 //! the amplifier gain they record with, and `gain` defaults to it. A `gain` that disagrees with
 //! the source's is a build error (it would scale every sample wrongly, e.g. 3× at 8 vs 24).
 
-use crate::dsp::{sample_type, sample_type_param, with_float_type, Float, FloatKind};
+use crate::dsp::{with_float_type, Float, FloatKind};
 use crate::util::ads1299_uv_per_count;
-use neuropipe_core::{
-    BoxedStage, BuildError, DataPlaneStage, InputId, MemoryPool, OutputId, ParamSpec, Payload,
-    PayloadKind, PortSpec, RawEegPacket, Samples, StageBuilder, StageContext, StageError,
-    StageSpec,
-};
+use neuropipe_core::prelude::*;
+
+/// Parameters of `RawToVoltage`.
+#[derive(StageParams)]
+pub struct RawToVoltageParams {
+    /// ADS1299 PGA gain; scale = vref / (2^23 − 1) / gain × 1e6 µV per count (default: the gain the source declares, else 24; a different value is an error)
+    #[param(min = 1.0, max = 24.0)]
+    pub gain: Option<f64>,
+    /// ADC reference voltage (V)
+    #[param(default = 4.5, min = 0.1, max = 10.0)]
+    pub vref: f64,
+    /// µV per count, one value or one per channel (overrides gain/vref)
+    #[param(min = -1e9, max = 1e9)]
+    pub scale: Option<PerChannel>,
+    /// µV added after scaling, one value or one per channel
+    #[param(default = 0.0, min = -1e9, max = 1e9)]
+    pub offset: PerChannel,
+    /// sample type of the output packets: f32, or f64 for an end-to-end double-precision pipeline
+    #[param(default = "f32")]
+    pub sample_type: SampleType,
+}
 
 /// Stage type specification.
 pub fn spec() -> StageSpec {
@@ -23,39 +39,16 @@ pub fn spec() -> StageSpec {
     )
     .input(PortSpec::of("in", PayloadKind::I32).doc("raw counts"))
     .output(PortSpec::any("out").doc("voltages in µV (f32, or f64 with sample_type)"))
-    .param(
-        ParamSpec::float("gain", 1.0, 24.0)
-            .optional()
-            .doc("ADS1299 PGA gain; scale = vref / (2^23 − 1) / gain × 1e6 µV per count (default: the gain the source declares, else 24; a different value is an error)"),
-    )
-    .param(
-        ParamSpec::float("vref", 0.1, 10.0)
-            .default(4.5)
-            .doc("ADC reference voltage (V)"),
-    )
-    .param(
-        ParamSpec::float_or_list("scale", -1e9, 1e9)
-            .optional()
-            .doc("µV per count, one value or one per channel (overrides gain/vref)"),
-    )
-    .param(
-        ParamSpec::float_or_list("offset", -1e9, 1e9)
-            .default(0.0)
-            .doc("µV added after scaling, one value or one per channel"),
-    )
-    .param(sample_type_param())
-    .param(
-        ParamSpec::string("pool")
-            .optional()
-            .doc("memory pool for output packets (default: a private pool)"),
-    )
+    .params::<RawToVoltageParams>()
+    .with_pool()
 }
 
 fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
-    let input_info = b.input_stream("in")?.clone();
+    let p: RawToVoltageParams = b.parse_params()?;
+    let input = b.input::<RawEegPacket>("in")?;
+    let input_info = input.stream().clone();
     let channels = input_info.channel_count();
-    let p = b.params();
-    let gain = match (p.opt_f64("gain"), input_info.adc_gain) {
+    let gain = match (p.gain, input_info.adc_gain) {
         (Some(g), Some(src)) if (g - src).abs() > 1e-9 => {
             return Err(BuildError::param(
                 "gain",
@@ -69,20 +62,18 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         (None, Some(src)) => src,
         (None, None) => 24.0,
     };
-    let scale: Vec<f64> = match p.get("scale") {
-        Some(_) => p.per_channel("scale", channels)?,
-        None => vec![ads1299_uv_per_count(p.f64("vref")?, gain); channels],
+    let scale: Vec<f64> = match &p.scale {
+        Some(s) => s.resolve("scale", channels)?,
+        None => vec![ads1299_uv_per_count(p.vref, gain); channels],
     };
-    let offset: Vec<f64> = p.per_channel("offset", channels)?;
-    let kind = sample_type(p)?;
-    let payload = match kind {
-        FloatKind::F32 => PayloadKind::F32,
-        FloatKind::F64 => PayloadKind::F64,
+    let offset: Vec<f64> = p.offset.resolve("offset", channels)?;
+    let payload = match p.sample_type {
+        SampleType::F32 => PayloadKind::F32,
+        SampleType::F64 => PayloadKind::F64,
     };
     let mut out_info = input_info.with_payload(payload, "uV");
     out_info.adc_gain = None;
-    let input = b.input::<RawEegPacket>("in")?;
-    with_float_type!(kind, S => {
+    with_float_type!(FloatKind::from(p.sample_type), S => {
         let pool = b.pool::<Samples<S>>(input_info.frames_per_packet, channels)?;
         let out = b.output::<Samples<S>>("out", out_info)?;
         Ok(BoxedStage::new(RawToVoltage::<S> {
@@ -96,20 +87,23 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
 }
 
 /// The `RawToVoltage` stage, producing samples of type `S`.
-pub struct RawToVoltage<S: Float> {
+pub struct RawToVoltage<S: Float>
+where
+    Samples<S>: Payload,
+{
     scale: Vec<S>,
     offset: Vec<S>,
     pool: MemoryPool<Samples<S>>,
-    input: InputId<RawEegPacket>,
-    out: OutputId<Samples<S>>,
+    input: Input<RawEegPacket>,
+    out: Output<Samples<S>>,
 }
 
 impl<S: Float> DataPlaneStage for RawToVoltage<S>
 where
     Samples<S>: Payload,
 {
-    async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
-        let Some(raw) = ctx.input(self.input).recv().await? else {
+    async fn run(&mut self, _: &mut StageContext) -> Result<(), StageError> {
+        let Some(raw) = self.input.recv().await? else {
             return Ok(());
         };
         let mut volts = self.pool.acquire().await;
@@ -126,6 +120,6 @@ where
             }
         }
         drop(raw); // back to its pool before we wait on the output
-        ctx.output(self.out).send(volts).await
+        self.out.send(volts).await
     }
 }

@@ -4,6 +4,7 @@
 //! [`registry`]. Each stage wraps pure code from `neuropipe-dsp` (filters) or `neuropipe-io`
 //! (formats, devices) in the runtime's [`DataPlaneStage`](neuropipe_core::DataPlaneStage).
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod check;
 pub mod convert;

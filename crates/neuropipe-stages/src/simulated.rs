@@ -9,12 +9,64 @@
 
 use crate::util::{ads1299_uv_per_count, TEN_TWENTY};
 use neuropipe_core::{
-    BoxedStage, BuildError, ControlMsg, DataPlaneStage, Handled, MemoryPool, OutputId, Pacer,
-    ParamSpec, PayloadKind, PortSpec, RawEegPacket, StageBuilder, StageContext, StageError,
+    BoxedStage, BuildError, ControlMsg, DataPlaneStage, Handled, MemoryPool, Output, Pacer,
+    PayloadKind, PortSpec, RawEegPacket, StageBuilder, StageContext, StageError, StageParams,
     StageSpec, StreamInfo, FLAG_DISCONTINUITY,
 };
-use serde_json::Value;
 use std::f64::consts::TAU;
+
+/// Parameters of `SimulatedEeg`.
+#[derive(StageParams)]
+pub struct SimulatedEegParams {
+    /// number of channels
+    #[param(default = 8, min = 1, max = 256)]
+    pub channels: usize,
+    /// frames per second (Hz)
+    #[param(default = 250.0, min = 1.0, max = 32_000.0)]
+    pub sample_rate: f64,
+    /// frames per packet
+    #[param(default = 16, min = 1, max = 4096)]
+    pub frames: usize,
+    /// random seed: same seed, same signal
+    #[param(default = 42, min = 0)]
+    pub seed: i64,
+    /// pace output by the clock (false: as fast as the pipeline runs)
+    #[param(default = true)]
+    pub realtime: bool,
+    /// end the stream after this much signal (seconds); runs until stopped if absent
+    #[param(min = 0.0, max = 1e9)]
+    pub duration_s: Option<f64>,
+    /// ADS1299 PGA gain (1, 2, 4, 6, 8, 12 or 24): sets µV per count
+    #[param(default = 24, min = 1, max = 24)]
+    pub gain: i64,
+    /// alpha rhythm amplitude (µV)
+    #[param(default = 20.0, min = 0.0, max = 10_000.0, live)]
+    pub alpha_uv: f64,
+    /// alpha frequency (Hz)
+    #[param(default = 10.0, min = 0.1, max = 100.0, live)]
+    pub alpha_hz: f64,
+    /// mains frequency (Hz), 0 for none
+    #[param(default = 50.0, min = 0.0, max = 1000.0)]
+    pub line_hz: f64,
+    /// mains interference amplitude (µV)
+    #[param(default = 10.0, min = 0.0, max = 10_000.0, live)]
+    pub line_uv: f64,
+    /// 1/f background level (µV)
+    #[param(default = 8.0, min = 0.0, max = 10_000.0, live)]
+    pub noise_uv: f64,
+    /// slow drift amplitude (µV)
+    #[param(default = 30.0, min = 0.0, max = 100_000.0, live)]
+    pub drift_uv: f64,
+    /// mean time between eye blinks (s), 0 for none
+    #[param(default = 6.0, min = 0.0, max = 3600.0)]
+    pub blink_interval_s: f64,
+    /// blink amplitude on Fp sites (µV)
+    #[param(default = 150.0, min = 0.0, max = 10_000.0, live)]
+    pub blink_uv: f64,
+    /// largest per-channel DC offset (µV); offsets are drawn per channel
+    #[param(default = 0.0, min = 0.0, max = 300_000.0)]
+    pub dc_offset_uv: f64,
+}
 
 /// Stage type specification.
 pub fn spec() -> StageSpec {
@@ -25,112 +77,23 @@ pub fn spec() -> StageSpec {
     )
     .output(PortSpec::of("out", PayloadKind::I32).doc("raw counts, frame-major"))
     .with_stream_info()
-    .param(
-        ParamSpec::int("channels", 1, 256)
-            .default(8)
-            .doc("number of channels"),
-    )
-    .param(
-        ParamSpec::float("sample_rate", 1.0, 32_000.0)
-            .default(250.0)
-            .doc("frames per second (Hz)"),
-    )
-    .param(
-        ParamSpec::int("frames", 1, 4096)
-            .default(16)
-            .doc("frames per packet"),
-    )
-    .param(
-        ParamSpec::int("seed", 0, i64::MAX)
-            .default(42)
-            .doc("random seed: same seed, same signal"),
-    )
-    .param(
-        ParamSpec::bool("realtime")
-            .default(true)
-            .doc("pace output by the clock (false: as fast as the pipeline runs)"),
-    )
-    .param(
-        ParamSpec::float("duration_s", 0.0, 1e9)
-            .optional()
-            .doc("end the stream after this much signal (seconds); runs until stopped if absent"),
-    )
-    .param(
-        ParamSpec::int("gain", 1, 24)
-            .default(24)
-            .doc("ADS1299 PGA gain (1, 2, 4, 6, 8, 12 or 24): sets µV per count"),
-    )
-    .param(
-        ParamSpec::float("alpha_uv", 0.0, 10_000.0)
-            .default(20.0)
-            .live()
-            .doc("alpha rhythm amplitude (µV)"),
-    )
-    .param(
-        ParamSpec::float("alpha_hz", 0.1, 100.0)
-            .default(10.0)
-            .live()
-            .doc("alpha frequency (Hz)"),
-    )
-    .param(
-        ParamSpec::float("line_hz", 0.0, 1000.0)
-            .default(50.0)
-            .doc("mains frequency (Hz), 0 for none"),
-    )
-    .param(
-        ParamSpec::float("line_uv", 0.0, 10_000.0)
-            .default(10.0)
-            .live()
-            .doc("mains interference amplitude (µV)"),
-    )
-    .param(
-        ParamSpec::float("noise_uv", 0.0, 10_000.0)
-            .default(8.0)
-            .live()
-            .doc("1/f background level (µV)"),
-    )
-    .param(
-        ParamSpec::float("drift_uv", 0.0, 100_000.0)
-            .default(30.0)
-            .live()
-            .doc("slow drift amplitude (µV)"),
-    )
-    .param(
-        ParamSpec::float("blink_interval_s", 0.0, 3600.0)
-            .default(6.0)
-            .doc("mean time between eye blinks (s), 0 for none"),
-    )
-    .param(
-        ParamSpec::float("blink_uv", 0.0, 10_000.0)
-            .default(150.0)
-            .live()
-            .doc("blink amplitude on Fp sites (µV)"),
-    )
-    .param(
-        ParamSpec::float("dc_offset_uv", 0.0, 300_000.0)
-            .default(0.0)
-            .doc("largest per-channel DC offset (µV); offsets are drawn per channel"),
-    )
-    .param(
-        ParamSpec::string("pool")
-            .optional()
-            .doc("memory pool for output packets (default: a private pool)"),
-    )
+    .params::<SimulatedEegParams>()
+    .with_pool()
 }
 
 fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
-    let p = b.params();
-    let channels = p.usize("channels")?;
-    let rate = p.f64("sample_rate")?;
-    let frames = p.usize("frames")?;
-    let gain = p.i64("gain")?;
+    let p: SimulatedEegParams = b.parse_params()?;
+    let channels = p.channels;
+    let rate = p.sample_rate;
+    let frames = p.frames;
+    let gain = p.gain;
     if ![1, 2, 4, 6, 8, 12, 24].contains(&gain) {
         return Err(BuildError::param(
             "gain",
             format!("{gain} is not an ADS1299 gain (1, 2, 4, 6, 8, 12 or 24)"),
         ));
     }
-    let line_hz = p.f64("line_hz")?;
+    let line_hz = p.line_hz;
     if line_hz >= rate / 2.0 && line_hz > 0.0 {
         return Err(BuildError::param(
             "line_hz",
@@ -139,19 +102,19 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     }
     let model = SignalModel {
         rate,
-        alpha_uv: p.f64("alpha_uv")?,
-        alpha_hz: p.f64("alpha_hz")?,
+        alpha_uv: p.alpha_uv,
+        alpha_hz: p.alpha_hz,
         line_hz,
-        line_uv: p.f64("line_uv")?,
-        noise_uv: p.f64("noise_uv")?,
-        drift_uv: p.f64("drift_uv")?,
-        blink_interval_s: p.f64("blink_interval_s")?,
-        blink_uv: p.f64("blink_uv")?,
-        dc_offset_uv: p.f64("dc_offset_uv")?,
+        line_uv: p.line_uv,
+        noise_uv: p.noise_uv,
+        drift_uv: p.drift_uv,
+        blink_interval_s: p.blink_interval_s,
+        blink_uv: p.blink_uv,
+        dc_offset_uv: p.dc_offset_uv,
     };
-    let seed = p.i64("seed")? as u64;
-    let realtime = p.bool("realtime")?;
-    let total_frames = p.opt_f64("duration_s").map(|d| (d * rate).round() as u64);
+    let seed = p.seed as u64;
+    let realtime = p.realtime;
+    let total_frames = p.duration_s.map(|d| (d * rate).round() as u64);
     let labels = default_labels(channels);
     let mut info = StreamInfo::new(
         "neuropipe-sim",
@@ -369,7 +332,7 @@ impl Generator {
 pub struct SimulatedEeg {
     gen: Generator,
     pool: MemoryPool<RawEegPacket>,
-    out: OutputId<RawEegPacket>,
+    out: Output<RawEegPacket>,
     frames: usize,
     channels: usize,
     realtime: bool,
@@ -421,7 +384,7 @@ impl DataPlaneStage for SimulatedEeg {
         }
         self.next_frame += remaining as u64;
         self.sequence += 1;
-        ctx.output(self.out).send(pkt).await
+        self.out.send(pkt).await
     }
 
     fn control(
@@ -429,36 +392,30 @@ impl DataPlaneStage for SimulatedEeg {
         msg: &ControlMsg,
         _ctx: &mut StageContext,
     ) -> Result<Handled, StageError> {
-        match msg {
-            ControlMsg::Resume => {
-                // Continue with the next frame index, re-anchored in time: the pause shows as a
-                // gap in timestamps, not in sample indices.
-                self.pacer.reanchor();
-                Ok(Handled::Default)
-            }
-            ControlMsg::UpdateParam(k, v) => {
-                let x = v
-                    .as_f64()
-                    .ok_or_else(|| StageError::bad_param(format!("`{k}` must be a number")))?;
-                let m = &mut self.gen.model;
-                match k.as_str() {
-                    "alpha_uv" => m.alpha_uv = x,
-                    "alpha_hz" if x >= m.rate / 2.0 => {
-                        return Err(StageError::bad_param(format!(
-                            "`alpha_hz` = {x} is at or above Nyquist ({} Hz)",
-                            m.rate / 2.0
-                        )))
-                    }
-                    "alpha_hz" => m.alpha_hz = x,
-                    "line_uv" => m.line_uv = x,
-                    "noise_uv" => m.noise_uv = x,
-                    "drift_uv" => m.drift_uv = x,
-                    "blink_uv" => m.blink_uv = x,
-                    _ => return Ok(Handled::Default),
-                }
-                Ok(Handled::Applied(Value::from(x)))
-            }
-            _ => Ok(Handled::Default),
+        if let ControlMsg::Resume = msg {
+            // Continue with the next frame index, re-anchored in time: the pause shows as a
+            // gap in timestamps, not in sample indices.
+            self.pacer.reanchor();
+            return Ok(Handled::Default);
         }
+        let Some(u) = msg.update::<SimulatedEegParams>()? else {
+            return Ok(Handled::Default);
+        };
+        let m = &mut self.gen.model;
+        match u {
+            SimulatedEegParamsUpdate::AlphaUv(x) => m.alpha_uv = x,
+            SimulatedEegParamsUpdate::AlphaHz(x) if x >= m.rate / 2.0 => {
+                return Err(StageError::bad_param(format!(
+                    "`alpha_hz` = {x} is at or above Nyquist ({} Hz)",
+                    m.rate / 2.0
+                )))
+            }
+            SimulatedEegParamsUpdate::AlphaHz(x) => m.alpha_hz = x,
+            SimulatedEegParamsUpdate::LineUv(x) => m.line_uv = x,
+            SimulatedEegParamsUpdate::NoiseUv(x) => m.noise_uv = x,
+            SimulatedEegParamsUpdate::DriftUv(x) => m.drift_uv = x,
+            SimulatedEegParamsUpdate::BlinkUv(x) => m.blink_uv = x,
+        }
+        Ok(Handled::update::<SimulatedEegParams>(&u))
     }
 }

@@ -6,6 +6,7 @@
 use neuropipe_core::*;
 use neuropipe_dsp::design::{butter, firwin, iirnotch, notch_harmonics, Band, Window};
 use neuropipe_dsp::{Decimator, FirFilter, Sample as DspSample, SosFilter};
+use neuropipe_testkit::stages::{capture, Captured};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::f64::consts::TAU;
@@ -15,25 +16,9 @@ use tokio::sync::Semaphore;
 
 // ------------------------------------------------------------------ test stages
 
-/// What a `Collect` sink (or a `Gate` source) saw: headers and samples as f64.
-#[derive(Default)]
-struct Probe {
-    headers: Vec<PacketHeader>,
-    samples: Vec<f64>,
-}
-
-fn probes() -> &'static Mutex<HashMap<String, Arc<Mutex<Probe>>>> {
-    static P: OnceLock<Mutex<HashMap<String, Arc<Mutex<Probe>>>>> = OnceLock::new();
-    P.get_or_init(Default::default)
-}
-
-fn probe(name: &str) -> Arc<Mutex<Probe>> {
-    probes()
-        .lock()
-        .unwrap()
-        .entry(name.to_string())
-        .or_default()
-        .clone()
+/// What a `Capture` sink (or a `Gate` source) saw: headers and samples as f64.
+fn probe(name: &str) -> Arc<Mutex<Captured>> {
+    capture(name)
 }
 
 fn packets(name: &str) -> usize {
@@ -67,26 +52,6 @@ fn release(name: &str, n: usize) {
     gate(name).add_permits(n);
 }
 
-/// A sink recording every packet it receives (any sample type) into the probe `name`.
-struct Collect<S: Sample> {
-    input: InputId<Samples<S>>,
-    probe: Arc<Mutex<Probe>>,
-}
-
-impl<S: Sample> DataPlaneStage for Collect<S> {
-    async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
-        let Some(p) = ctx.input(self.input).recv().await? else {
-            return Ok(());
-        };
-        let mut probe = self.probe.lock().unwrap();
-        probe.headers.push(p.header);
-        probe
-            .samples
-            .extend(p.samples().iter().map(|s| Sample::to_f64(*s)));
-        Ok(())
-    }
-}
-
 /// The test signal: a large DC offset, 10 Hz, 50 Hz and a fast component, per channel.
 fn signal(frame: u64, ch: usize, rate: f64, sine_hz: f64) -> f64 {
     let t = frame as f64 / rate;
@@ -105,9 +70,9 @@ fn signal(frame: u64, ch: usize, rate: f64, sine_hz: f64) -> f64 {
 /// packets as fast as possible). Records what it sends into the probe `<name>.in`.
 struct Gate<S: Sample> {
     pool: MemoryPool<Samples<S>>,
-    out: OutputId<Samples<S>>,
+    out: Output<Samples<S>>,
     gate: Option<Arc<Semaphore>>,
-    probe: Arc<Mutex<Probe>>,
+    probe: Arc<Mutex<Captured>>,
     frames: usize,
     channels: usize,
     rate: f64,
@@ -131,7 +96,7 @@ impl FromF64 for f64 {
 }
 
 impl<S: FromF64> DataPlaneStage for Gate<S> {
-    async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
+    async fn run(&mut self, _: &mut StageContext) -> Result<(), StageError> {
         if self.limit > 0 && self.sent == self.limit {
             return Err(StageError::QueueClosed);
         }
@@ -157,20 +122,48 @@ impl<S: FromF64> DataPlaneStage for Gate<S> {
                 .extend(p.samples().iter().map(|s| Sample::to_f64(*s)));
         }
         self.sent += 1;
-        ctx.output(self.out).send(p).await
+        self.out.send(p).await
     }
+}
+
+/// Parameters of the `Gate` test source.
+#[derive(StageParams)]
+struct GateParams {
+    /// name of the gate (and of the probe `<name>.in` of what it sends)
+    name: String,
+    /// channels
+    #[param(default = 3, min = 1, max = 256)]
+    channels: usize,
+    /// frames per packet
+    #[param(default = 10, min = 1, max = 4096)]
+    frames: usize,
+    /// sample rate (Hz)
+    #[param(default = 250.0, min = 1.0, max = 1e6)]
+    rate: f64,
+    /// a pure sine of this frequency instead of the test signal (0: the test signal)
+    #[param(default = 0.0, min = 0.0, max = 1e6)]
+    sine_hz: f64,
+    /// packets to send when not gated (0: unlimited)
+    #[param(default = 0)]
+    packets: u64,
+    /// one packet per permit of the gate
+    #[param(default = true)]
+    gated: bool,
+    /// sample type sent
+    #[param(default = "f64")]
+    payload: SampleType,
 }
 
 /// f32 → f64, a transforming stage (for bit-exact f64 checks behind RawToVoltage).
 struct ToF64 {
     pool: MemoryPool<VoltageEegPacket64>,
-    input: InputId<VoltageEegPacket>,
-    out: OutputId<VoltageEegPacket64>,
+    input: Input<VoltageEegPacket>,
+    out: Output<VoltageEegPacket64>,
 }
 
 impl DataPlaneStage for ToF64 {
-    async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
-        let Some(p) = ctx.input(self.input).recv().await? else {
+    async fn run(&mut self, _: &mut StageContext) -> Result<(), StageError> {
+        let Some(p) = self.input.recv().await? else {
             return Ok(());
         };
         let mut o = self.pool.acquire().await;
@@ -180,49 +173,23 @@ impl DataPlaneStage for ToF64 {
             *d = *s as f64;
         }
         drop(p);
-        ctx.output(self.out).send(o).await
+        self.out.send(o).await
     }
 }
 
 fn registry() -> Registry {
     let mut r = neuropipe_stages::registry();
-    r.register(
-        StageSpec::new("Collect", "test sink", |b| {
-            let probe = probe(b.params().str("name")?);
-            Ok(match b.input_kind("in")? {
-                PayloadKind::I32 => BoxedStage::new(Collect::<i32> {
-                    input: b.input("in")?,
-                    probe,
-                }),
-                PayloadKind::F32 => BoxedStage::new(Collect::<f32> {
-                    input: b.input("in")?,
-                    probe,
-                }),
-                PayloadKind::F64 => BoxedStage::new(Collect::<f64> {
-                    input: b.input("in")?,
-                    probe,
-                }),
-            })
-        })
-        .input(PortSpec::any("in"))
-        .param(ParamSpec::string("name")),
-    );
+    neuropipe_testkit::stages::register(&mut r);
     r.register(
         StageSpec::new("Gate", "test source", |b| {
-            let p = b.params();
-            let name = p.str("name")?.to_string();
-            let channels = p.usize("channels")?;
-            let frames = p.usize("frames")?;
-            let rate = p.f64("rate")?;
-            let sine_hz = p.f64("sine_hz")?;
-            let limit = p.i64("packets")? as u64;
-            let gated = p.bool("gated")?;
-            let payload = p.str("payload")?.to_string();
+            let p: GateParams = b.parse_params()?;
+            let (frames, channels, rate) = (p.frames, p.channels, p.rate);
             let info = StreamInfo::new("gate", rate, channels, "uV", frames, PayloadKind::F64);
-            let probe = probe(&format!("{name}.in"));
-            let gate = gated.then(|| gate(&name));
-            Ok(if payload == "f32" {
-                BoxedStage::new(Gate::<f32> {
+            let probe = probe(&format!("{}.in", p.name));
+            let gate = p.gated.then(|| gate(&p.name));
+            let (sine_hz, limit) = (p.sine_hz, p.packets);
+            Ok(match p.payload {
+                SampleType::F32 => BoxedStage::new(Gate::<f32> {
                     pool: b.pool(frames, channels)?,
                     out: b.output("out", info)?,
                     gate,
@@ -233,9 +200,8 @@ fn registry() -> Registry {
                     sine_hz,
                     limit,
                     sent: 0,
-                })
-            } else {
-                BoxedStage::new(Gate::<f64> {
+                }),
+                SampleType::F64 => BoxedStage::new(Gate::<f64> {
                     pool: b.pool(frames, channels)?,
                     out: b.output("out", info)?,
                     gate,
@@ -246,18 +212,11 @@ fn registry() -> Registry {
                     sine_hz,
                     limit,
                     sent: 0,
-                })
+                }),
             })
         })
         .output(PortSpec::any("out"))
-        .param(ParamSpec::string("name"))
-        .param(ParamSpec::int("channels", 1, 256).default(3))
-        .param(ParamSpec::int("frames", 1, 4096).default(10))
-        .param(ParamSpec::float("rate", 1.0, 1e6).default(250.0))
-        .param(ParamSpec::float("sine_hz", 0.0, 1e6).default(0.0))
-        .param(ParamSpec::int("packets", 0, i64::MAX).default(0))
-        .param(ParamSpec::bool("gated").default(true))
-        .param(ParamSpec::choice("payload", &["f32", "f64"]).default("f64")),
+        .params::<GateParams>(),
     );
     r.register(
         StageSpec::new("ToF64", "test converter", |b| {
@@ -343,10 +302,10 @@ async fn bandpass_output_equals_sosfilt_in_one_call_whatever_the_packet_size() {
                 {"id": "f64", "type": "ToF64"},
                 {"id": "bp", "type": "Bandpass", "params": {"low_hz": 1, "high_hz": 40, "order": 4}},
                 {"id": "bp32", "type": "Bandpass", "params": {"low_hz": 1, "high_hz": 40}},
-                {"id": "raw", "type": "Collect", "params": {"name": n("raw")}},
-                {"id": "raw32", "type": "Collect", "params": {"name": n("raw32")}},
-                {"id": "out", "type": "Collect", "params": {"name": n("out")}},
-                {"id": "out32", "type": "Collect", "params": {"name": n("out32")}}
+                {"id": "raw", "type": "Capture", "params": {"name": n("raw")}},
+                {"id": "raw32", "type": "Capture", "params": {"name": n("raw32")}},
+                {"id": "out", "type": "Capture", "params": {"name": n("out")}},
+                {"id": "out32", "type": "Capture", "params": {"name": n("out32")}}
             ],
             "links": ["eeg -> volts", "volts -> f64", "f64 -> bp", "bp -> out", "f64 -> raw",
                       "volts -> bp32", "bp32 -> out32", "volts -> raw32"]
@@ -393,7 +352,7 @@ async fn highpass_lowpass_bandstop_and_zero_initial_state() {
             {"id": "hp", "type": "Highpass", "params": {"cutoff_hz": 0.5, "order": 2}},
             {"id": "lp", "type": "Lowpass", "params": {"cutoff_hz": 30, "order": 5, "steady_state": false}},
             {"id": "bs", "type": "Bandstop", "params": {"low_hz": 45, "high_hz": 55, "order": 3}},
-            {"id": "out", "type": "Collect", "params": {"name": "hlb.out"}}
+            {"id": "out", "type": "Capture", "params": {"name": "hlb.out"}}
         ],
         "links": ["src -> hp", "hp -> lp", "lp -> bs", "bs -> out"]
     }));
@@ -418,7 +377,7 @@ fn gated(name: &str, stage: Value) -> Pipeline {
         "stages": [
             {"id": "src", "type": "Gate", "params": {"name": name, "channels": 3, "frames": 10}},
             stage,
-            {"id": "out", "type": "Collect", "params": {"name": format!("{name}.out")}}
+            {"id": "out", "type": "Capture", "params": {"name": format!("{name}.out")}}
         ],
         "links": ["src -> f", "f -> out"]
     }))
@@ -442,15 +401,10 @@ async fn pause_bypasses_the_filter_and_resume_filters_again() {
     assert_eq!(h.pause("f").await, Ok(json!("bypassed")));
     release("pause", 3);
     wait_packets("pause.out", 8).await;
-    let state = |s: &PipelineSnapshot| {
-        s.stages
-            .iter()
-            .find(|x| x.id == "f")
-            .map(|x| x.state.clone())
-    };
+    let state = |s: &PipelineSnapshot| s.stages.iter().find(|x| x.id == "f").map(|x| x.state);
     assert_eq!(
-        state(&h.snapshot()).as_deref(),
-        Some("running"),
+        state(&h.snapshot()),
+        Some(StageState::Running),
         "a bypassed filter is not suspended"
     );
     assert_eq!(h.resume("f").await, Ok(json!("filtering")));
@@ -556,7 +510,7 @@ async fn notch_with_harmonics_and_live_changes() {
         "stages": [
             {"id": "src", "type": "Gate", "params": {"name": "notch", "channels": 3, "frames": 10, "rate": 500}},
             {"id": "f", "type": "Notch", "params": {"freq_hz": 50, "q": 30, "harmonics": true}},
-            {"id": "out", "type": "Collect", "params": {"name": "notch.out"}}
+            {"id": "out", "type": "Capture", "params": {"name": "notch.out"}}
         ],
         "links": ["src -> f", "f -> out"]
     }));
@@ -679,8 +633,8 @@ async fn decimate_headers_are_consistent_and_output_equals_one_decimator_call() 
                 {"id": "f64", "type": "ToF64"},
                 {"id": "dec", "type": "Decimate", "params": {"factor": 4}},
                 {"id": "check", "type": "ContinuityCheck", "params": {"expect_frames": 500}},
-                {"id": "raw", "type": "Collect", "params": {"name": n("raw")}},
-                {"id": "out", "type": "Collect", "params": {"name": n("out")}}
+                {"id": "raw", "type": "Capture", "params": {"name": n("raw")}},
+                {"id": "out", "type": "Capture", "params": {"name": n("out")}}
             ],
             "links": ["eeg -> volts", "volts -> f64", "f64 -> dec", "dec -> out", "dec -> check", "f64 -> raw"]
         }));
@@ -733,10 +687,10 @@ async fn select_channels_picks_and_orders_by_label() {
         vec![
             json!({"id": "sel", "type": "SelectChannels", "params": {"channels": ["O2", "C3", "Fp1"]}}),
             json!({"id": "rawsel", "type": "SelectChannels", "params": {"channels": ["P8"]}}),
-            json!({"id": "out", "type": "Collect", "params": {"name": "sel.out"}}),
-            json!({"id": "rawout", "type": "Collect", "params": {"name": "sel.rawout"}}),
-            json!({"id": "counts", "type": "Collect", "params": {"name": "sel.counts"}}),
-            json!({"id": "in", "type": "Collect", "params": {"name": "sel.in"}}),
+            json!({"id": "out", "type": "Capture", "params": {"name": "sel.out"}}),
+            json!({"id": "rawout", "type": "Capture", "params": {"name": "sel.rawout"}}),
+            json!({"id": "counts", "type": "Capture", "params": {"name": "sel.counts"}}),
+            json!({"id": "in", "type": "Capture", "params": {"name": "sel.in"}}),
         ],
         vec![
             "volts -> sel",
@@ -772,9 +726,9 @@ async fn rereference_average_and_channels() {
             json!({"id": "f64", "type": "ToF64"}),
             json!({"id": "car", "type": "Rereference", "params": {"exclude": ["Fp1", "Fp2"]}}),
             json!({"id": "ref", "type": "Rereference", "params": {"mode": "channels", "reference": ["C3", "C4"]}}),
-            json!({"id": "in", "type": "Collect", "params": {"name": "reref.in"}}),
-            json!({"id": "car_out", "type": "Collect", "params": {"name": "reref.car"}}),
-            json!({"id": "ref_out", "type": "Collect", "params": {"name": "reref.ref"}}),
+            json!({"id": "in", "type": "Capture", "params": {"name": "reref.in"}}),
+            json!({"id": "car_out", "type": "Capture", "params": {"name": "reref.car"}}),
+            json!({"id": "ref_out", "type": "Capture", "params": {"name": "reref.ref"}}),
         ],
         vec![
             "volts -> f64",
@@ -815,7 +769,7 @@ fn channel_label_errors_name_the_valid_labels() {
         build_errors(eeg8(
             vec![
                 json!({"id": "sel", "type": "SelectChannels", "params": {"channels": channels}}),
-                json!({"id": "out", "type": "Collect", "params": {"name": "x"}}),
+                json!({"id": "out", "type": "Capture", "params": {"name": "x"}}),
             ],
             vec!["volts -> sel", "sel -> out"],
         ))
@@ -836,7 +790,7 @@ fn channel_label_errors_name_the_valid_labels() {
         build_errors(eeg8(
             vec![
                 json!({"id": "re", "type": "Rereference", "params": params}),
-                json!({"id": "out", "type": "Collect", "params": {"name": "x"}}),
+                json!({"id": "out", "type": "Capture", "params": {"name": "x"}}),
             ],
             vec!["volts -> re", "re -> out"],
         ))
@@ -861,7 +815,7 @@ fn design_errors_point_at_the_parameter_and_raw_counts_need_conversion() {
         build_errors(eeg8(
             vec![
                 json!({"id": "bp", "type": "Bandpass", "params": params}),
-                json!({"id": "out", "type": "Collect", "params": {"name": "x"}}),
+                json!({"id": "out", "type": "Capture", "params": {"name": "x"}}),
             ],
             vec!["volts -> bp", "bp -> out"],
         ))
@@ -882,7 +836,7 @@ fn design_errors_point_at_the_parameter_and_raw_counts_need_conversion() {
         "stages": [
             {"id": "eeg", "type": "SimulatedEeg"},
             {"id": "bp", "type": "Bandpass"},
-            {"id": "out", "type": "Collect", "params": {"name": "x"}}
+            {"id": "out", "type": "Capture", "params": {"name": "x"}}
         ],
         "links": ["eeg -> bp", "bp -> out"]
     }));
@@ -894,7 +848,7 @@ fn design_errors_point_at_the_parameter_and_raw_counts_need_conversion() {
         build_errors(eeg8(
             vec![
                 json!({"id": "fir", "type": "Fir", "params": params}),
-                json!({"id": "out", "type": "Collect", "params": {"name": "x"}}),
+                json!({"id": "out", "type": "Capture", "params": {"name": "x"}}),
             ],
             vec!["volts -> fir", "fir -> out"],
         ))
@@ -910,7 +864,7 @@ fn design_errors_point_at_the_parameter_and_raw_counts_need_conversion() {
     let notch = build_errors(eeg8(
         vec![
             json!({"id": "n", "type": "Notch", "params": {"freq_hz": 130}}),
-            json!({"id": "out", "type": "Collect", "params": {"name": "x"}}),
+            json!({"id": "out", "type": "Capture", "params": {"name": "x"}}),
         ],
         vec!["volts -> n", "n -> out"],
     ));
@@ -928,7 +882,7 @@ async fn bandpower_of_a_10_hz_sine_is_mostly_alpha() {
         "stages": [
             {"id": "src", "type": "Gate", "params": {"name": "bp", "gated": false, "packets": 160, "frames": 32, "rate": 256, "sine_hz": 10, "channels": 2}},
             {"id": "pow", "type": "BandPower"},
-            {"id": "out", "type": "Collect", "params": {"name": "bp.out"}}
+            {"id": "out", "type": "Capture", "params": {"name": "bp.out"}}
         ],
         "links": ["src -> pow", "pow -> out"]
     }));
@@ -972,7 +926,7 @@ fn bandpower_bands_are_parsed_and_checked() {
         build_errors(eeg8(
             vec![
                 json!({"id": "pow", "type": "BandPower", "params": params}),
-                json!({"id": "out", "type": "Collect", "params": {"name": "x"}}),
+                json!({"id": "out", "type": "Capture", "params": {"name": "x"}}),
             ],
             vec!["volts -> pow", "pow -> out"],
         ))
@@ -992,7 +946,7 @@ fn bandpower_bands_are_parsed_and_checked() {
     let cfg = PipelineConfig::from_value(&eeg8(
         vec![
             json!({"id": "pow", "type": "BandPower", "params": {"bands": ["alpha:8-13", "sigma:11.5-16"], "hop_s": 0.5}}),
-            json!({"id": "out", "type": "Collect", "params": {"name": "x"}}),
+            json!({"id": "out", "type": "Capture", "params": {"name": "x"}}),
         ],
         vec!["volts -> pow", "pow -> out"],
     ))

@@ -13,7 +13,6 @@ use neuropipe_core::{Outcome, Pipeline, PipelineConfig};
 use neuropipe_io::csv::CsvReader;
 use neuropipe_io::datetime::DateTime;
 use neuropipe_io::edf::{EdfFormat, EdfReader, EdfSpec, EdfWriter, SignalSpec};
-use neuropipe_stages::io::paths::PIPELINE_DIR_ENV;
 use neuropipe_stages::simulated::{Generator, SignalModel};
 use serde_json::Value;
 use std::io::Cursor;
@@ -99,13 +98,16 @@ fn load(name: &str, dir: &std::path::Path) -> PipelineConfig {
             if let Some(p) = stage["params"][key].as_str() {
                 assert!(
                     !p.starts_with('/'),
-                    "outputs are relative to the working directory"
+                    "example recordings are relative to the pipeline file"
                 );
                 stage["params"][key] = Value::from(dir.join(p).to_str().unwrap());
             }
         }
     }
-    PipelineConfig::from_value(&v).unwrap()
+    // Read from its file: relative inputs resolve against `pipelines/`.
+    PipelineConfig::from_value(&v)
+        .unwrap()
+        .located_at(&workspace().join("pipelines").join(name))
 }
 
 /// The one file in `dir` named `prefix…suffix` (the examples name recordings with templates).
@@ -130,8 +132,6 @@ fn find_one(dir: &std::path::Path, prefix: &str, suffix: &str) -> std::path::Pat
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_pipelines_run() {
-    // The only test of this binary reading the variable.
-    std::env::set_var(PIPELINE_DIR_ENV, workspace().join("pipelines"));
     let dir = temp_dir("examples");
     let reg = neuropipe_stages::registry();
 
@@ -159,6 +159,5 @@ async fn file_pipelines_run() {
     let r = EdfReader::open(find_one(&dir, "recording_", "_1.bdf")).unwrap();
     assert_eq!(r.signals().len(), 8);
     assert!(r.num_records() >= 1, "{} records", r.num_records());
-    std::env::remove_var(PIPELINE_DIR_ENV);
     std::fs::remove_dir_all(&dir).unwrap();
 }

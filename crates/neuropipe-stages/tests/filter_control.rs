@@ -21,7 +21,7 @@ async fn pause_and_resume_of_a_filter_show_in_enabled() {
     let h = p.handle();
     let run = tokio::spawn(p.run());
     let enabled = |h: &PipelineHandle| {
-        let d = h.describe();
+        let d = serde_json::to_value(h.describe()).unwrap();
         let bp = d["stages"]
             .as_array()
             .unwrap()

@@ -4,7 +4,7 @@
 
 mod common;
 use common::*;
-use neuropipe_core::{EventKind, Outcome, FLAG_DISCONTINUITY};
+use neuropipe_core::{EventKind, Outcome, Pipeline, PipelineConfig, FLAG_DISCONTINUITY};
 use neuropipe_io::edf::{EdfFormat, EdfReader};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -310,14 +310,40 @@ async fn edf_plus_d_gaps_are_flagged() {
 
 #[test]
 fn relative_paths_resolve_against_the_pipeline_directory() {
-    // The only test of this binary touching the variable; the others use absolute paths.
     let dir = temp_dir("relative");
     write_test_edf(&dir.join("rel.edf"), EdfFormat::Edf, 1, 10.0, 1, &[], None);
     let v = replay_to_capture(Path::new("rel.edf"), "rel", json!({}));
-    std::env::set_var(neuropipe_stages::io::paths::PIPELINE_DIR_ENV, &dir);
-    let built = build(v.clone());
+    // Read from a file in `dir`: the input resolves there, whatever the working directory.
+    let cfg = PipelineConfig::from_value(&v)
+        .unwrap()
+        .located_at(&dir.join("pipeline.json"));
+    let built = Pipeline::build(&cfg, &registry()).unwrap_or_else(|e| panic!("{e}"));
     drop(built);
-    std::env::remove_var(neuropipe_stages::io::paths::PIPELINE_DIR_ENV);
+    // The same recorder path resolves there too (one rule for inputs and outputs).
+    let mut with_rec = v.clone();
+    with_rec["stages"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "rec", "type": "CsvRecorder", "params": {"path": "rel_out.csv"}}));
+    with_rec["links"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("replay -> rec"));
+    let cfg = PipelineConfig::from_value(&with_rec)
+        .unwrap()
+        .located_at(&dir.join("pipeline.json"));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let report = rt.block_on(
+        Pipeline::build(&cfg, &registry())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .run(),
+    );
+    assert_eq!(report.outcome, Outcome::Finished);
+    assert!(
+        dir.join("rel_out.csv").is_file(),
+        "the recording is next to the pipeline file"
+    );
+    // Built in code (no file): relative to the working directory, where there is no rel.edf.
     let errs = build_errors(v);
     assert_eq!(errs[0].path, "$.stages[0].params.path");
     assert!(

@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 type Seen = Arc<Mutex<Vec<(PacketHeader, Vec<i32>)>>>;
 
 struct Collect {
-    input: InputId<RawEegPacket>,
+    input: Input<RawEegPacket>,
     seen: Seen,
 }
 impl DataPlaneStage for Collect {
-    async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
-        if let Some(p) = ctx.input(self.input).recv().await? {
+    async fn run(&mut self, _: &mut StageContext) -> Result<(), StageError> {
+        if let Some(p) = self.input.recv().await? {
             self.seen
                 .lock()
                 .unwrap()

@@ -1,5 +1,7 @@
 //! Test support shared by neuropipe's crates: a counting global allocator that proves code
-//! paths do not allocate.
+//! paths do not allocate, and [`stages`], the test stages every crate's tests use (a numbered
+//! source, an in-place adder, a probing sink). To run one stage alone, use
+//! [`neuropipe_core::testing::Harness`].
 //!
 //! ```ignore
 //! #[global_allocator]
@@ -10,6 +12,11 @@
 //! assert_eq!(neuropipe_testkit::total_allocations() - before, 0);
 //! ```
 #![deny(missing_docs)]
+// The counting allocator is the only unsafe code: each block argued in a `SAFETY:` comment.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+pub mod stages;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

@@ -1,5 +1,6 @@
 //! The error type of the EDF reader and writer.
 
+use super::layout::SpecPart;
 use std::io;
 
 /// Everything that can go wrong reading or writing an EDF/BDF file.
@@ -49,6 +50,8 @@ pub enum EdfError {
     Spec {
         /// The file.
         file: String,
+        /// Which part of the spec is wrong.
+        part: SpecPart,
         /// What is wrong.
         problem: String,
     },

@@ -28,6 +28,7 @@ mod writer;
 
 pub use error::EdfError;
 pub use header::{EdfHeader, SignalHeader};
+pub use layout::{SignalPart, SpecPart};
 pub use reader::EdfReader;
 pub use spec::{
     EdfSpec, PartialRecord, PatientId, RecordingId, Sex, SignalSpec, DEFAULT_ANNOTATION_BYTES,

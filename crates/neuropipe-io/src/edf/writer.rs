@@ -119,9 +119,10 @@ impl EdfWriter<File> {
         let path = path.as_ref();
         let name = path.display().to_string();
         // Validate before touching the file system.
-        build(spec).map_err(|problem| EdfError::Spec {
+        build(spec).map_err(|e| EdfError::Spec {
             file: name.clone(),
-            problem,
+            part: e.part,
+            problem: e.problem,
         })?;
         let file = File::create(path).map_err(|source| EdfError::Io {
             file: name.clone(),
@@ -139,9 +140,10 @@ impl<W: Write + Seek> EdfWriter<W> {
     /// writer; `name` is used in error messages.
     pub fn new(out: W, name: impl Into<String>, spec: &EdfSpec) -> Result<Self, EdfError> {
         let name = name.into();
-        let (header, layout) = build(spec).map_err(|problem| EdfError::Spec {
+        let (header, layout) = build(spec).map_err(|e| EdfError::Spec {
             file: name.clone(),
-            problem,
+            part: e.part,
+            problem: e.problem,
         })?;
         let ns = layout.spr.len();
         let mut w = EdfWriter {

@@ -20,15 +20,29 @@
 //! `["alpha:8-13", "sigma:11.5-16"]`; the default is delta 1–4, theta 4–8, alpha 8–13, beta
 //! 13–30, gamma 30–45 Hz. Every band must satisfy `0 <= lo < hi <= Nyquist`.
 
-use super::{float_input, pool_param, with_float_type, Float};
-use neuropipe_core::{
-    BoxedStage, BuildError, ChannelInfo, DataPlaneStage, InputId, MemoryPool, OutputId, ParamSpec,
-    PortSpec, Samples, StageBuilder, StageContext, StageError, StageSpec, VoltageEegPacket,
-    FLAG_LOST_SAMPLES,
-};
+use super::{float_input, with_float_type, Float};
+use neuropipe_core::prelude::*;
 use neuropipe_dsp::design::DesignError;
 use neuropipe_dsp::{default_bands, BandPowerConfig, PowerBand};
-use serde_json::Value;
+
+/// Parameters of `BandPower` (and the optional `pool`, see [`StageSpec::with_pool`]).
+#[derive(Clone, Debug, PartialEq, StageParams)]
+pub struct BandPowerParams {
+    /// sliding window length (s): each estimate uses the last window_s of signal
+    #[param(default = 2.0, min = 0.001, max = 3600.0)]
+    pub window_s: f64,
+    /// time between estimates (s), a whole number of frames: the output rate is 1 / hop_s (default: 0.25 s rounded to whole frames, e.g. 63 frames = 0.252 s at 250 Hz)
+    #[param(min = 0.0001, max = 3600.0)]
+    pub hop_s: Option<f64>,
+    /// Welch segment length (frames); default: one second of signal (round(sample_rate)), at most the window
+    #[param(min = 1, max = neuropipe_dsp::welch::MAX_NPERSEG)]
+    pub nperseg: Option<usize>,
+    /// Welch segment overlap (frames), < nperseg; default nperseg / 2
+    #[param(min = 0, max = neuropipe_dsp::welch::MAX_NPERSEG)]
+    pub noverlap: Option<usize>,
+    /// bands as "name:lo-hi" (Hz), e.g. ["alpha:8-13", "beta:13-30"]; default delta 1-4, theta 4-8, alpha 8-13, beta 13-30, gamma 30-45
+    pub bands: Option<Vec<String>>,
+}
 
 /// Stage type specification.
 pub fn spec() -> StageSpec {
@@ -44,32 +58,8 @@ pub fn spec() -> StageSpec {
         PortSpec::of("out", neuropipe_core::PayloadKind::F32)
             .doc("band powers: channels x bands per frame, labelled <channel>_<band>"),
     )
-    .param(
-        ParamSpec::float("window_s", 0.001, 3600.0)
-            .default(2.0)
-            .doc("sliding window length (s): each estimate uses the last window_s of signal"),
-    )
-    .param(
-        ParamSpec::float("hop_s", 0.0001, 3600.0)
-            .optional()
-            .doc("time between estimates (s), a whole number of frames: the output rate is 1 / hop_s (default: 0.25 s rounded to whole frames, e.g. 63 frames = 0.252 s at 250 Hz)"),
-    )
-    .param(
-        ParamSpec::int("nperseg", 1, neuropipe_dsp::welch::MAX_NPERSEG as i64)
-            .optional()
-            .doc("Welch segment length (frames); default: one second of signal (round(sample_rate)), at most the window"),
-    )
-    .param(
-        ParamSpec::int("noverlap", 0, neuropipe_dsp::welch::MAX_NPERSEG as i64)
-            .optional()
-            .doc("Welch segment overlap (frames), < nperseg; default nperseg / 2"),
-    )
-    .param(
-        ParamSpec::string_list("bands")
-            .optional()
-            .doc("bands as \"name:lo-hi\" (Hz), e.g. [\"alpha:8-13\", \"beta:13-30\"]; default delta 1-4, theta 4-8, alpha 8-13, beta 13-30, gamma 30-45"),
-    )
-    .param(pool_param())
+    .params::<BandPowerParams>()
+    .with_pool()
 }
 
 /// Parses a `"name:lo-hi"` band (`"alpha:8-13"`).
@@ -89,17 +79,17 @@ pub fn parse_band(text: &str) -> Result<PowerBand, String> {
 fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let kind = float_input(b)?;
     let info = b.input_stream("in")?.clone();
-    let p = b.params();
+    let p: BandPowerParams = b.parse_params()?;
     let fs = info.sample_rate;
     let channels = info.channel_count();
-    let window = (p.f64("window_s")? * fs).round() as usize;
+    let window = (p.window_s * fs).round() as usize;
     if window < 1 {
         return Err(BuildError::param(
             "window_s",
             format!("is shorter than one frame at {fs} Hz"),
         ));
     }
-    let explicit_hop = p.opt_f64("hop_s");
+    let explicit_hop = p.hop_s;
     let hop_s = explicit_hop.unwrap_or(0.25);
     let hop_frames = hop_s * fs;
     let hop = hop_frames.round() as usize;
@@ -130,12 +120,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             ),
         ));
     }
-    let as_usize = |name: &str| {
-        p.get(name)
-            .and_then(Value::as_u64)
-            .map(|x| usize::try_from(x).unwrap_or(usize::MAX))
-    };
-    let nperseg = match as_usize("nperseg") {
+    let nperseg = match p.nperseg {
         Some(n) if n > window => {
             return Err(BuildError::param(
                 "nperseg",
@@ -147,9 +132,9 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         Some(n) => n,
         None => (fs.round() as usize).clamp(1, window),
     };
-    let noverlap = as_usize("noverlap").unwrap_or(nperseg / 2);
+    let noverlap = p.noverlap.unwrap_or(nperseg / 2);
     let df = fs / nperseg as f64;
-    let bands = match p.opt_str_list("bands") {
+    let bands = match p.bands {
         None => default_bands(),
         Some(list) => {
             let mut bands: Vec<PowerBand> = Vec::with_capacity(list.len());
@@ -245,7 +230,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
 }
 
 /// The `BandPower` stage.
-pub struct BandPower<S: 'static> {
+pub struct BandPower<S: Float> {
     bp: neuropipe_dsp::BandPower,
     channels: usize,
     out_channels: usize,
@@ -255,14 +240,14 @@ pub struct BandPower<S: 'static> {
     out_cap: usize,
     ns_per_in_frame: f64,
     pool: MemoryPool<VoltageEegPacket>,
-    input: InputId<Samples<S>>,
-    out: OutputId<VoltageEegPacket>,
+    input: Input<Samples<S>>,
+    out: Output<VoltageEegPacket>,
     next_out: u64,
     sequence: u64,
     pending_flags: u32,
 }
 
-impl<S> BandPower<S> {
+impl<S: Float> BandPower<S> {
     /// Estimates made once `frames` input frames have been consumed.
     fn estimates(&self, frames: u64) -> u64 {
         if frames < self.window {
@@ -274,8 +259,8 @@ impl<S> BandPower<S> {
 }
 
 impl<S: Float> DataPlaneStage for BandPower<S> {
-    async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
-        let Some(pkt) = ctx.input(self.input).recv().await? else {
+    async fn run(&mut self, _: &mut StageContext) -> Result<(), StageError> {
+        let Some(pkt) = self.input.recv().await? else {
             return Ok(());
         };
         let h = pkt.header;
@@ -326,7 +311,7 @@ impl<S: Float> DataPlaneStage for BandPower<S> {
             oh.lost_frames = 0;
             self.sequence += 1;
             self.next_out += count as u64;
-            ctx.output(self.out).send(o).await?;
+            self.out.send(o).await?;
         }
         Ok(())
     }

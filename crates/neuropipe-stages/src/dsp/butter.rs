@@ -3,11 +3,9 @@
 //! cutoffs and order. Start-up, bypass and redesign behaviour: see the [module docs](super).
 
 use super::filter::{build_iir, filter_spec, IirDesign};
-use super::{value_f64, value_usize};
-use neuropipe_core::{BoxedStage, BuildError, ParamSpec, StageBuilder, StageSpec};
+use neuropipe_core::prelude::*;
 use neuropipe_dsp::design::{butter, Band, DesignError};
 use neuropipe_dsp::Sos;
-use serde_json::Value;
 
 /// Which Butterworth response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,8 +41,9 @@ pub struct ButterDesign {
     pub high_hz: f64,
 }
 
-impl IirDesign for ButterDesign {
-    fn prefilter(&self) -> String {
+impl ButterDesign {
+    /// The design in EDF+ prefilter notation.
+    pub fn prefilter(&self) -> String {
         match self.kind {
             ButterKind::Lowpass => format!("LP:{}Hz", self.cutoff_hz),
             ButterKind::Highpass => format!("HP:{}Hz", self.cutoff_hz),
@@ -53,7 +52,8 @@ impl IirDesign for ButterDesign {
         }
     }
 
-    fn design(&self, fs: f64) -> Result<Sos, DesignError> {
+    /// Designs the cascade for sample rate `fs`.
+    pub fn design(&self, fs: f64) -> Result<Sos, DesignError> {
         let band = match self.kind {
             ButterKind::Lowpass => Band::Lowpass(self.cutoff_hz),
             ButterKind::Highpass => Band::Highpass(self.cutoff_hz),
@@ -63,18 +63,8 @@ impl IirDesign for ButterDesign {
         butter(self.order, band, fs)
     }
 
-    fn set(&mut self, key: &str, value: &Value) -> Option<Result<(), String>> {
-        let band = self.kind.is_band();
-        Some(match key {
-            "order" => value_usize(key, value).map(|x| self.order = x),
-            "cutoff_hz" if !band => value_f64(key, value).map(|x| self.cutoff_hz = x),
-            "low_hz" if band => value_f64(key, value).map(|x| self.low_hz = x),
-            "high_hz" if band => value_f64(key, value).map(|x| self.high_hz = x),
-            _ => return None,
-        })
-    }
-
-    fn param_of(&self, e: &DesignError) -> Option<&'static str> {
+    /// The parameter a design error is about; `None` for the stage as a whole.
+    pub fn param_of(&self, e: &DesignError) -> Option<&'static str> {
         match e {
             DesignError::Order { .. } => Some("order"),
             DesignError::Frequency { name: "low", .. } | DesignError::BandEdges { .. } => {
@@ -93,114 +83,176 @@ impl IirDesign for ButterDesign {
     }
 }
 
-fn order_param() -> ParamSpec {
-    ParamSpec::int("order", 1, neuropipe_dsp::design::MAX_ORDER as i64)
-        .default(4)
-        .live()
-        .doc(
-            "Butterworth order (band-pass/band-stop: 2 x order poles, order second-order sections)",
-        )
+/// Parameters of `Bandpass` (after `enabled` and `steady_state`, see
+/// [`FilterParams`](super::filter::FilterParams)).
+#[derive(Clone, Debug, PartialEq, StageParams)]
+pub struct BandpassParams {
+    /// Butterworth order (band-pass/band-stop: 2 x order poles, order second-order sections)
+    #[param(default = 4, min = 1, max = neuropipe_dsp::design::MAX_ORDER, live)]
+    pub order: usize,
+    /// lower band edge (Hz), > 0 and < high_hz
+    #[param(default = 1.0, min = 0.0, max = 1e6, live)]
+    pub low_hz: f64,
+    /// upper band edge (Hz), < Nyquist (sample_rate / 2)
+    #[param(default = 40.0, min = 0.0, max = 1e6, live)]
+    pub high_hz: f64,
 }
 
-fn band_spec(
-    type_name: &'static str,
-    summary: &'static str,
-    factory: neuropipe_core::StageFactory,
-    low: f64,
-    high: f64,
-) -> StageSpec {
-    filter_spec(type_name, summary, factory)
-        .param(order_param())
-        .param(
-            ParamSpec::float("low_hz", 0.0, 1e6)
-                .default(low)
-                .live()
-                .doc("lower band edge (Hz), > 0 and < high_hz"),
-        )
-        .param(
-            ParamSpec::float("high_hz", 0.0, 1e6)
-                .default(high)
-                .live()
-                .doc("upper band edge (Hz), < Nyquist (sample_rate / 2)"),
-        )
+/// Parameters of `Bandstop` (after `enabled` and `steady_state`, see
+/// [`FilterParams`](super::filter::FilterParams)).
+#[derive(Clone, Debug, PartialEq, StageParams)]
+pub struct BandstopParams {
+    /// Butterworth order (band-pass/band-stop: 2 x order poles, order second-order sections)
+    #[param(default = 4, min = 1, max = neuropipe_dsp::design::MAX_ORDER, live)]
+    pub order: usize,
+    /// lower band edge (Hz), > 0 and < high_hz
+    #[param(default = 48.0, min = 0.0, max = 1e6, live)]
+    pub low_hz: f64,
+    /// upper band edge (Hz), < Nyquist (sample_rate / 2)
+    #[param(default = 52.0, min = 0.0, max = 1e6, live)]
+    pub high_hz: f64,
 }
 
-fn cutoff_spec(
-    type_name: &'static str,
-    summary: &'static str,
-    factory: neuropipe_core::StageFactory,
-    cutoff: f64,
-) -> StageSpec {
-    filter_spec(type_name, summary, factory)
-        .param(order_param())
-        .param(
-            ParamSpec::float("cutoff_hz", 0.0, 1e6)
-                .default(cutoff)
-                .live()
-                .doc("cutoff (-3 dB) frequency (Hz), > 0 and < Nyquist (sample_rate / 2)"),
-        )
+/// Parameters of `Highpass` (after `enabled` and `steady_state`, see
+/// [`FilterParams`](super::filter::FilterParams)).
+#[derive(Clone, Debug, PartialEq, StageParams)]
+pub struct HighpassParams {
+    /// Butterworth order (band-pass/band-stop: 2 x order poles, order second-order sections)
+    #[param(default = 4, min = 1, max = neuropipe_dsp::design::MAX_ORDER, live)]
+    pub order: usize,
+    /// cutoff (-3 dB) frequency (Hz), > 0 and < Nyquist (sample_rate / 2)
+    #[param(default = 1.0, min = 0.0, max = 1e6, live)]
+    pub cutoff_hz: f64,
 }
+
+/// Parameters of `Lowpass` (after `enabled` and `steady_state`, see
+/// [`FilterParams`](super::filter::FilterParams)).
+#[derive(Clone, Debug, PartialEq, StageParams)]
+pub struct LowpassParams {
+    /// Butterworth order (band-pass/band-stop: 2 x order poles, order second-order sections)
+    #[param(default = 4, min = 1, max = neuropipe_dsp::design::MAX_ORDER, live)]
+    pub order: usize,
+    /// cutoff (-3 dB) frequency (Hz), > 0 and < Nyquist (sample_rate / 2)
+    #[param(default = 40.0, min = 0.0, max = 1e6, live)]
+    pub cutoff_hz: f64,
+}
+
+impl BandpassParams {
+    /// The Butterworth design these parameters describe.
+    pub fn butter(&self) -> ButterDesign {
+        band_design(ButterKind::Bandpass, self.order, self.low_hz, self.high_hz)
+    }
+}
+
+impl BandstopParams {
+    /// The Butterworth design these parameters describe.
+    pub fn butter(&self) -> ButterDesign {
+        band_design(ButterKind::Bandstop, self.order, self.low_hz, self.high_hz)
+    }
+}
+
+impl HighpassParams {
+    /// The Butterworth design these parameters describe.
+    pub fn butter(&self) -> ButterDesign {
+        cutoff_design(ButterKind::Highpass, self.order, self.cutoff_hz)
+    }
+}
+
+impl LowpassParams {
+    /// The Butterworth design these parameters describe.
+    pub fn butter(&self) -> ButterDesign {
+        cutoff_design(ButterKind::Lowpass, self.order, self.cutoff_hz)
+    }
+}
+
+fn band_design(kind: ButterKind, order: usize, low_hz: f64, high_hz: f64) -> ButterDesign {
+    ButterDesign {
+        kind,
+        order,
+        cutoff_hz: 0.0,
+        low_hz,
+        high_hz,
+    }
+}
+
+fn cutoff_design(kind: ButterKind, order: usize, cutoff_hz: f64) -> ButterDesign {
+    ButterDesign {
+        kind,
+        order,
+        cutoff_hz,
+        low_hz: 0.0,
+        high_hz: 0.0,
+    }
+}
+
+/// Implements [`IirDesign`] for Butterworth parameter structs through their
+/// [`ButterDesign`] (each has a `butter()` method).
+macro_rules! butter_iir_design {
+    ($($params:ty),*) => {$(
+        impl IirDesign for $params {
+            fn design(&self, fs: f64) -> Result<Sos, DesignError> {
+                self.butter().design(fs)
+            }
+
+            fn param_of(&self, e: &DesignError) -> Option<&'static str> {
+                self.butter().param_of(e)
+            }
+
+            fn prefilter(&self) -> String {
+                self.butter().prefilter()
+            }
+        }
+    )*};
+}
+
+butter_iir_design!(
+    BandpassParams,
+    BandstopParams,
+    HighpassParams,
+    LowpassParams
+);
 
 /// `Bandpass` stage type specification.
 pub fn bandpass_spec() -> StageSpec {
-    band_spec(
+    filter_spec(
         "Bandpass",
         "Butterworth band-pass (SOS), in place, f32/f64; live cutoffs/order; Pause bypasses",
-        |b| build(b, ButterKind::Bandpass),
-        1.0,
-        40.0,
+        build::<BandpassParams>,
     )
+    .params::<BandpassParams>()
 }
 
 /// `Bandstop` stage type specification.
 pub fn bandstop_spec() -> StageSpec {
-    band_spec(
+    filter_spec(
         "Bandstop",
         "Butterworth band-stop (SOS), in place, f32/f64; live cutoffs/order; Pause bypasses",
-        |b| build(b, ButterKind::Bandstop),
-        48.0,
-        52.0,
+        build::<BandstopParams>,
     )
+    .params::<BandstopParams>()
 }
 
 /// `Highpass` stage type specification.
 pub fn highpass_spec() -> StageSpec {
-    cutoff_spec(
+    filter_spec(
         "Highpass",
         "Butterworth high-pass (SOS), in place, f32/f64; live cutoff/order; Pause bypasses",
-        |b| build(b, ButterKind::Highpass),
-        1.0,
+        build::<HighpassParams>,
     )
+    .params::<HighpassParams>()
 }
 
 /// `Lowpass` stage type specification.
 pub fn lowpass_spec() -> StageSpec {
-    cutoff_spec(
+    filter_spec(
         "Lowpass",
         "Butterworth low-pass (SOS), in place, f32/f64; live cutoff/order; Pause bypasses",
-        |b| build(b, ButterKind::Lowpass),
-        40.0,
+        build::<LowpassParams>,
     )
+    .params::<LowpassParams>()
 }
 
-fn build(b: &mut StageBuilder<'_>, kind: ButterKind) -> Result<BoxedStage, BuildError> {
-    let p = b.params();
-    let design = if kind.is_band() {
-        ButterDesign {
-            kind,
-            order: p.usize("order")?,
-            cutoff_hz: 0.0,
-            low_hz: p.f64("low_hz")?,
-            high_hz: p.f64("high_hz")?,
-        }
-    } else {
-        ButterDesign {
-            kind,
-            order: p.usize("order")?,
-            cutoff_hz: p.f64("cutoff_hz")?,
-            low_hz: 0.0,
-            high_hz: 0.0,
-        }
-    };
+fn build<P: IirDesign>(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
+    let design: P = b.parse_params()?;
     build_iir(b, design)
 }

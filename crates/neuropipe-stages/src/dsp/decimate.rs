@@ -25,12 +25,20 @@
 //! so a DC offset produces no start-up ramp; `false` starts from zeros, exactly like
 //! `resample_poly` (whose output equals this stage's output 10 frames later).
 
-use super::{float_input, pool_param, with_float_type, Float};
-use neuropipe_core::{
-    BoxedStage, BuildError, DataPlaneStage, InputId, MemoryPool, OutputId, ParamSpec, PortSpec,
-    Samples, StageBuilder, StageContext, StageError, StageSpec, FLAG_LOST_SAMPLES, FLAG_NONFINITE,
-};
+use super::{float_input, with_float_type, Float};
+use neuropipe_core::prelude::*;
 use neuropipe_dsp::Decimator;
+
+/// Parameters of `Decimate` (and the optional `pool`, see [`StageSpec::with_pool`]).
+#[derive(Clone, Debug, PartialEq, StageParams)]
+pub struct DecimateParams {
+    /// decimation factor q: output rate = input rate / q (anti-alias cutoff at the new Nyquist)
+    #[param(default = 4, min = 2, max = 64)]
+    pub factor: usize,
+    /// fill the filter history with the first frame (no start-up ramp from a DC offset); false: zeros, as resample_poly
+    #[param(default = true)]
+    pub steady_state: bool,
+}
 
 /// Stage type specification.
 pub fn spec() -> StageSpec {
@@ -39,25 +47,18 @@ pub fn spec() -> StageSpec {
         "Anti-alias filter + keep every factor-th frame (resample_poly's filter), f32/f64",
         build,
     )
-    .input(
-        PortSpec::any("in").doc("f32 or f64 samples (raw i32 counts need a RawToVoltage first)"),
-    )
+    .input(PortSpec::any("in").doc("f32 or f64 samples (raw i32 counts need a RawToVoltage first)"))
     .output(PortSpec::any("out").doc("decimated samples, sample_rate / factor"))
-    .param(
-        ParamSpec::int("factor", 2, 64)
-            .default(4)
-            .doc("decimation factor q: output rate = input rate / q (anti-alias cutoff at the new Nyquist)"),
-    )
-    .param(ParamSpec::bool("steady_state").default(true).doc(
-        "fill the filter history with the first frame (no start-up ramp from a DC offset); false: zeros, as resample_poly",
-    ))
-    .param(pool_param())
+    .params::<DecimateParams>()
+    .with_pool()
 }
 
 fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let kind = float_input(b)?;
-    let factor = b.params().usize("factor")?;
-    let steady_state = b.params().bool("steady_state")?;
+    let DecimateParams {
+        factor,
+        steady_state,
+    } = b.parse_params()?;
     let info = b.input_stream("in")?.clone();
     let channels = info.channel_count();
     let out_cap = info.frames_per_packet.max(1).div_ceil(factor);
@@ -101,8 +102,8 @@ pub struct Decimate<S: Float> {
     ns_per_in_frame: f64,
     init_pending: bool,
     pool: MemoryPool<Samples<S>>,
-    input: InputId<Samples<S>>,
-    out: OutputId<Samples<S>>,
+    input: Input<Samples<S>>,
+    out: Output<Samples<S>>,
     /// Input frames consumed by the decimator (its phase is `in_count % factor`).
     in_count: u64,
     /// `first_frame` the next input packet should have.
@@ -119,8 +120,8 @@ pub struct Decimate<S: Float> {
 }
 
 impl<S: Float> DataPlaneStage for Decimate<S> {
-    async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
-        let Some(pkt) = ctx.input(self.input).recv().await? else {
+    async fn run(&mut self, _: &mut StageContext) -> Result<(), StageError> {
+        let Some(pkt) = self.input.recv().await? else {
             return Ok(());
         };
         let h = pkt.header;
@@ -189,7 +190,7 @@ impl<S: Float> DataPlaneStage for Decimate<S> {
             oh.first_frame = self.next_out;
             self.next_out += out_frames as u64;
             self.sequence += 1;
-            ctx.output(self.out).send(o).await?;
+            self.out.send(o).await?;
         }
         Ok(())
     }

@@ -2,18 +2,28 @@
 //! FIR (`Fir`) stages — start-up state, bypass on `Pause`, live redesign (see the
 //! [module docs](super)).
 
-use super::{float_input, value_bool, with_float_type, Float};
-use neuropipe_core::{
-    BoxedStage, BuildError, ControlMsg, DataPlaneStage, Handled, InputId, OutputId, ParamSpec,
-    PortSpec, Samples, StageBuilder, StageContext, StageError, StageSpec, FLAG_DISCONTINUITY,
-    FLAG_NONFINITE,
-};
+use super::{float_input, with_float_type, Float};
+use neuropipe_core::prelude::*;
 use neuropipe_dsp::design::DesignError;
 use neuropipe_dsp::{Sos, SosFilter};
 use serde_json::Value;
 
+/// The parameters every filter stage has, before its own (design) parameters.
+#[derive(Clone, Debug, PartialEq, StageParams)]
+pub struct FilterParams {
+    /// false bypasses the filter (samples pass unchanged), like Pause; true filters again from the steady state of the next packet
+    #[param(default = true, live)]
+    pub enabled: bool,
+    /// start from the steady state of the first frame (no ringing from a DC offset of tens of mV); false: zero initial state, as scipy.signal.sosfilt/lfilter
+    #[param(default = true)]
+    pub steady_state: bool,
+}
+
 /// The streaming filter inside a [`FilterStage`].
 pub trait Kernel<S>: Send + 'static {
+    /// The stage's own parameters (after [`FilterParams`]); the live ones reach
+    /// [`update`](Self::update).
+    type Params: StageParams;
     /// Filters frame-major samples in place. Must not allocate.
     fn process(&mut self, data: &mut [S]);
     /// Sets the state to the steady state of a constant input equal to `first_frame`.
@@ -23,10 +33,14 @@ pub trait Kernel<S>: Send + 'static {
     fn take_resets(&mut self) -> u64 {
         0
     }
-    /// Applies a live parameter (control path: may allocate). `Ok(None)`: not a parameter of
-    /// this kernel; `Ok(Some(reset))`: applied, and `reset` asks for the state to be
-    /// re-initialised from the next packet's first frame; `Err`: rejected, nothing changed.
-    fn update(&mut self, key: &str, value: &Value, fs: f64) -> Result<Option<bool>, StageError>;
+    /// Applies a live parameter change (control path: may allocate). `Ok(reset)`: applied, and
+    /// `reset` asks for the state to be re-initialised from the next packet's first frame;
+    /// `Err`: the new design is invalid, nothing changed.
+    fn update(
+        &mut self,
+        update: &<Self::Params as StageParams>::Update,
+        fs: f64,
+    ) -> Result<bool, DesignError>;
     /// The filter in EDF+ prefilter notation (`HP:1Hz`, `LP:40Hz HP:1Hz`, `N:50Hz`), for the
     /// stream's [`filters`](neuropipe_core::StreamInfo::filters).
     fn prefilter(&self) -> String;
@@ -38,24 +52,26 @@ pub trait Kernel<S>: Send + 'static {
 }
 
 /// An in-place filter stage: `f32` or `f64` packets in, the same packets filtered out.
-pub struct FilterStage<S: 'static, K> {
+pub struct FilterStage<S: Float, K> {
     kernel: K,
     fs: f64,
     channels: usize,
     enabled: bool,
     /// Initialise the state from the next packet's first frame.
     init_pending: bool,
-    input: InputId<Samples<S>>,
-    out: OutputId<Samples<S>>,
+    input: Input<Samples<S>>,
+    out: Output<Samples<S>>,
 }
 
 impl<S: Float, K: Kernel<S>> FilterStage<S, K> {
     /// Opens the ports (`in` → `out`, same stream) and reads `enabled` and `steady_state`.
     pub(crate) fn build(b: &mut StageBuilder<'_>, kernel: K) -> Result<Self, BuildError> {
-        let mut info = b.input_stream("in")?.clone();
-        let enabled = b.params().bool("enabled")?;
-        let steady_state = b.params().bool("steady_state")?;
+        let FilterParams {
+            enabled,
+            steady_state,
+        } = b.parse_params()?;
         let input = b.input::<Samples<S>>("in")?;
+        let mut info = input.stream().clone();
         if enabled {
             info.filters.push(kernel.prefilter());
         }
@@ -81,8 +97,8 @@ impl<S: Float, K: Kernel<S>> FilterStage<S, K> {
 }
 
 impl<S: Float, K: Kernel<S>> DataPlaneStage for FilterStage<S, K> {
-    async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
-        let Some(mut pkt) = ctx.input(self.input).recv().await? else {
+    async fn run(&mut self, _: &mut StageContext) -> Result<(), StageError> {
+        let Some(mut pkt) = self.input.recv().await? else {
             return Ok(());
         };
         if self.enabled && !pkt.header.is_empty() {
@@ -103,40 +119,52 @@ impl<S: Float, K: Kernel<S>> DataPlaneStage for FilterStage<S, K> {
                 pkt.header.flags |= FLAG_NONFINITE | FLAG_DISCONTINUITY;
             }
         }
-        ctx.output(self.out).send(pkt).await
+        self.out.send(pkt).await
     }
 
     fn control(&mut self, msg: &ControlMsg, _: &mut StageContext) -> Result<Handled, StageError> {
-        let applied = match msg {
+        let (key, value) = match msg {
             // Bypass rather than suspend: downstream keeps receiving the (unfiltered) signal.
             ControlMsg::Pause => {
                 self.set_enabled(false);
-                return Ok(Handled::Applied(Value::from("bypassed")));
+                return Ok(Handled::AppliedWith(
+                    Value::from("bypassed"),
+                    vec![("enabled", Value::from(false))],
+                ));
             }
             ControlMsg::Resume => {
                 self.set_enabled(true);
-                return Ok(Handled::Applied(Value::from("filtering")));
+                return Ok(Handled::AppliedWith(
+                    Value::from("filtering"),
+                    vec![("enabled", Value::from(true))],
+                ));
             }
-            ControlMsg::UpdateParam(k, v) if k == "enabled" => {
-                self.set_enabled(value_bool(k, v).map_err(StageError::BadParam)?);
-                return Ok(Handled::Applied(v.clone()));
+            ControlMsg::UpdateCoefficients(c) => {
+                return Ok(match self.kernel.set_coefficients(c)? {
+                    Some(reset) => {
+                        self.init_pending |= reset;
+                        Handled::Applied(Value::from(c.len()))
+                    }
+                    None => Handled::Default,
+                });
             }
-            ControlMsg::UpdateParam(k, v) => self
-                .kernel
-                .update(k, v, self.fs)?
-                .map(|reset| (reset, v.clone())),
-            ControlMsg::UpdateCoefficients(c) => self
-                .kernel
-                .set_coefficients(c)?
-                .map(|reset| (reset, Value::from(c.len()))),
+            ControlMsg::UpdateParam(k, v) => (k, v),
         };
-        match applied {
-            Some((reset, v)) => {
-                self.init_pending |= reset;
-                Ok(Handled::Applied(v))
+        if let Some(u) = msg.update::<FilterParams>()? {
+            match &u {
+                FilterParamsUpdate::Enabled(on) => self.set_enabled(*on),
             }
-            None => Ok(Handled::Default),
+            return Ok(Handled::update::<FilterParams>(&u));
         }
+        let Some(u) = msg.update::<K::Params>()? else {
+            return Ok(Handled::Default);
+        };
+        let reset = self
+            .kernel
+            .update(&u, self.fs)
+            .map_err(|e| StageError::bad_param(format!("`{key}` = {value}: {e}")))?;
+        self.init_pending |= reset;
+        Ok(Handled::update::<K::Params>(&u))
     }
 }
 
@@ -153,21 +181,14 @@ pub(crate) fn filter_spec(
                 .doc("f32 or f64 samples (raw i32 counts need a RawToVoltage first)"),
         )
         .output(PortSpec::any("out").doc("the same packets, filtered in place"))
-        .param(ParamSpec::bool("enabled").default(true).live().doc(
-            "false bypasses the filter (samples pass unchanged), like Pause; true filters again from the steady state of the next packet",
-        ))
-        .param(ParamSpec::bool("steady_state").default(true).doc(
-            "start from the steady state of the first frame (no ringing from a DC offset of tens of mV); false: zero initial state, as scipy.signal.sosfilt/lfilter",
-        ))
+        .params::<FilterParams>()
 }
 
-/// How an IIR stage designs its second-order sections from its parameters.
-pub trait IirDesign: Clone + Send + 'static {
+/// How an IIR stage designs its second-order sections from its parameters: implemented by
+/// the stage's parameter struct (after [`FilterParams`]), whose live changes redesign it.
+pub trait IirDesign: StageParams + Clone + Send + 'static {
     /// Designs the cascade for sample rate `fs`.
     fn design(&self, fs: f64) -> Result<Sos, DesignError>;
-    /// Sets a live design parameter. `None`: `key` is not a design parameter; `Some(Err)`: a
-    /// bad value.
-    fn set(&mut self, key: &str, value: &Value) -> Option<Result<(), String>>;
     /// The parameter a design error is about (for build errors with a JSON path); `None` for
     /// the stage as a whole.
     fn param_of(&self, e: &DesignError) -> Option<&'static str>;
@@ -182,6 +203,8 @@ pub struct IirKernel<S, D> {
 }
 
 impl<S: Float, D: IirDesign> Kernel<S> for IirKernel<S, D> {
+    type Params = D;
+
     #[inline]
     fn process(&mut self, data: &mut [S]) {
         self.filter.process(data);
@@ -199,21 +222,20 @@ impl<S: Float, D: IirDesign> Kernel<S> for IirKernel<S, D> {
         self.design.prefilter()
     }
 
-    fn update(&mut self, key: &str, value: &Value, fs: f64) -> Result<Option<bool>, StageError> {
+    fn update(
+        &mut self,
+        update: &<D as StageParams>::Update,
+        fs: f64,
+    ) -> Result<bool, DesignError> {
         let mut design = self.design.clone();
-        match design.set(key, value) {
-            None => return Ok(None),
-            Some(Err(m)) => return Err(StageError::BadParam(m)),
-            Some(Ok(())) => {}
-        }
-        let bad = |e: DesignError| StageError::bad_param(format!("`{key}` = {value}: {e}"));
-        let sos = design.design(fs).map_err(bad)?;
+        design.apply(update);
+        let sos = design.design(fs)?;
         let reset = sos.len() != self.filter.sections();
         // Same section count: `set_sos` keeps the state. Otherwise it zeroes it (and the stage
         // re-initialises it from the next packet's first frame).
-        self.filter.set_sos(&sos).map_err(bad)?;
+        self.filter.set_sos(&sos)?;
         self.design = design;
-        Ok(Some(reset))
+        Ok(reset)
     }
 }
 

@@ -7,14 +7,37 @@
 //! changed.
 
 use super::filter::{design_build_error, filter_spec, FilterStage, Kernel};
-use super::{float_input, value_bool, value_f64, value_usize, with_float_type, Float};
-use neuropipe_core::{BoxedStage, BuildError, ParamSpec, StageBuilder, StageError, StageSpec};
+use super::{float_input, with_float_type, Float};
+use neuropipe_core::prelude::*;
 use neuropipe_dsp::design::{firwin, DesignError, Window, MAX_TAPS};
 use neuropipe_dsp::FirFilter;
-use serde_json::Value;
 
-/// Window names accepted by the `window` parameter.
+/// Window names accepted by the `window` parameter (the same list as its `choices`).
 pub const WINDOWS: [&str; 4] = ["hamming", "hann", "blackman", "kaiser"];
+
+/// Parameters of `Fir` (after `enabled` and `steady_state`, see
+/// [`FilterParams`](super::filter::FilterParams)).
+#[derive(Clone, Debug, PartialEq, StageParams)]
+pub struct FirParams {
+    /// number of taps (odd for a high-pass or band-stop); delay = (numtaps - 1) / 2 frames
+    #[param(default = 101, min = 1, max = MAX_TAPS, live)]
+    pub numtaps: usize,
+    /// band edges (Hz), strictly increasing, each > 0 and < Nyquist
+    #[param(default = [40.0], min = 0.0, max = 1e6, live)]
+    pub cutoff_hz: Vec<f64>,
+    /// design window
+    #[param(default = "hamming", choices = ["hamming", "hann", "blackman", "kaiser"], live)]
+    pub window: String,
+    /// Kaiser window shape (only with window "kaiser")
+    #[param(default = 5.0, min = 0.0, max = 700.0, live)]
+    pub beta: f64,
+    /// 0 Hz is in a passband: one cutoff = low-pass (false: high-pass), two = band-stop (false: band-pass)
+    #[param(default = true, live)]
+    pub pass_zero: bool,
+    /// explicit coefficients instead of a firwin design (the design parameters are then ignored until one is changed live)
+    #[param(min = -1e12, max = 1e12)]
+    pub taps: Option<Vec<f64>>,
+}
 
 /// The current `firwin` design parameters of a stage.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,28 +66,15 @@ impl FirDesign {
         firwin(self.numtaps, &self.cutoff_hz, window, self.pass_zero, fs)
     }
 
-    fn set(&mut self, key: &str, value: &Value) -> Option<Result<(), String>> {
-        Some(match key {
-            "numtaps" => value_usize(key, value).map(|x| self.numtaps = x),
-            "cutoff_hz" => match value.as_array() {
-                Some(a) => a
-                    .iter()
-                    .map(|x| value_f64(key, x))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map(|c| self.cutoff_hz = c),
-                None => Err(format!("`{key}` must be an array of numbers")),
-            },
-            "window" => match value.as_str() {
-                Some(w) if WINDOWS.contains(&w) => {
-                    self.window = w.to_string();
-                    Ok(())
-                }
-                _ => Err(format!("`{key}` must be one of {}", WINDOWS.join(", "))),
-            },
-            "beta" => value_f64(key, value).map(|x| self.beta = x),
-            "pass_zero" => value_bool(key, value).map(|x| self.pass_zero = x),
-            _ => return None,
-        })
+    /// Applies a live change of a design parameter.
+    fn set(&mut self, update: &FirParamsUpdate) {
+        match update {
+            FirParamsUpdate::Numtaps(n) => self.numtaps = *n,
+            FirParamsUpdate::CutoffHz(c) => self.cutoff_hz = c.clone(),
+            FirParamsUpdate::Window(w) => self.window = w.clone(),
+            FirParamsUpdate::Beta(b) => self.beta = *b,
+            FirParamsUpdate::PassZero(p) => self.pass_zero = *p,
+        }
     }
 
     fn param_of(e: &DesignError) -> Option<&'static str> {
@@ -88,6 +98,8 @@ pub struct FirKernel<S> {
 }
 
 impl<S: Float> Kernel<S> for FirKernel<S> {
+    type Params = FirParams;
+
     #[inline]
     fn process(&mut self, data: &mut [S]) {
         self.filter.process(data);
@@ -115,19 +127,14 @@ impl<S: Float> Kernel<S> for FirKernel<S> {
         self.filter.init_steady_state(first_frame);
     }
 
-    fn update(&mut self, key: &str, value: &Value, fs: f64) -> Result<Option<bool>, StageError> {
+    fn update(&mut self, update: &FirParamsUpdate, fs: f64) -> Result<bool, DesignError> {
         let mut design = self.design.clone();
-        match design.set(key, value) {
-            None => return Ok(None),
-            Some(Err(m)) => return Err(StageError::BadParam(m)),
-            Some(Ok(())) => {}
-        }
-        let bad = |e: DesignError| StageError::bad_param(format!("`{key}` = {value}: {e}"));
-        let taps = design.taps(fs).map_err(bad)?;
+        design.set(update);
+        let taps = design.taps(fs)?;
         // The input history is kept (resized if the length changes): no reset needed.
-        self.filter.set_taps(&taps).map_err(bad)?;
+        self.filter.set_taps(&taps)?;
         self.design = design;
-        Ok(Some(false))
+        Ok(false)
     }
 
     /// Empty coefficients are a `Fatal` error (the stage cannot filter with nothing); other bad
@@ -152,59 +159,24 @@ pub fn spec() -> StageSpec {
         "FIR filter (firwin design or explicit taps), in place, f32/f64; UpdateCoefficients replaces taps live",
         build,
     )
-    .param(
-        ParamSpec::int("numtaps", 1, MAX_TAPS as i64)
-            .default(101)
-            .live()
-            .doc("number of taps (odd for a high-pass or band-stop); delay = (numtaps - 1) / 2 frames"),
-    )
-    .param(
-        ParamSpec::float_list("cutoff_hz", 0.0, 1e6)
-            .default(vec![40.0])
-            .live()
-            .doc("band edges (Hz), strictly increasing, each > 0 and < Nyquist"),
-    )
-    .param(
-        ParamSpec::choice("window", &WINDOWS)
-            .default("hamming")
-            .live()
-            .doc("design window"),
-    )
-    .param(
-        ParamSpec::float("beta", 0.0, 700.0)
-            .default(5.0)
-            .live()
-            .doc("Kaiser window shape (only with window \"kaiser\")"),
-    )
-    .param(
-        ParamSpec::bool("pass_zero")
-            .default(true)
-            .live()
-            .doc("0 Hz is in a passband: one cutoff = low-pass (false: high-pass), two = band-stop (false: band-pass)"),
-    )
-    .param(
-        ParamSpec::float_list("taps", -1e12, 1e12)
-            .optional()
-            .doc("explicit coefficients instead of a firwin design (the design parameters are then ignored until one is changed live)"),
-    )
+    .params::<FirParams>()
 }
 
 fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let kind = float_input(b)?;
     let info = b.input_stream("in")?;
     let (fs, channels) = (info.sample_rate, info.channel_count());
-    let p = b.params();
+    let p: FirParams = b.parse_params()?;
+    let explicit = p.taps.is_some();
     let design = FirDesign {
-        numtaps: p.usize("numtaps")?,
-        cutoff_hz: p.f64_list("cutoff_hz")?,
-        window: p.str("window")?.to_string(),
-        beta: p.f64("beta")?,
-        pass_zero: p.bool("pass_zero")?,
+        numtaps: p.numtaps,
+        cutoff_hz: p.cutoff_hz,
+        window: p.window,
+        beta: p.beta,
+        pass_zero: p.pass_zero,
     };
-    let explicit = p.get("taps").is_some();
-    let taps = match p.get("taps") {
-        Some(_) => {
-            let taps = p.f64_list("taps")?;
+    let taps = match p.taps {
+        Some(taps) => {
             if taps.is_empty() {
                 return Err(BuildError::param(
                     "taps",

@@ -45,8 +45,9 @@ pub mod notch;
 pub mod rereference;
 pub mod select;
 
-use neuropipe_core::{suggestion, BuildError, PayloadKind, StageBuilder, StageSpec, StreamInfo};
-use serde_json::Value;
+use neuropipe_core::{
+    suggestion, BuildError, PayloadKind, SampleType, StageBuilder, StageSpec, StreamInfo,
+};
 
 /// Every DSP stage type, for [`registry`](crate::registry).
 pub fn specs() -> Vec<StageSpec> {
@@ -75,6 +76,15 @@ pub(crate) enum FloatKind {
     F64,
 }
 
+impl From<SampleType> for FloatKind {
+    fn from(t: SampleType) -> Self {
+        match t {
+            SampleType::F32 => FloatKind::F32,
+            SampleType::F64 => FloatKind::F64,
+        }
+    }
+}
+
 /// The payload kind on input `in`, which must be `f32` or `f64`: raw `i32` counts are rejected
 /// with the fix (a `RawToVoltage` stage first).
 pub(crate) fn float_input(b: &StageBuilder<'_>) -> Result<FloatKind, BuildError> {
@@ -88,22 +98,8 @@ pub(crate) fn float_input(b: &StageBuilder<'_>) -> Result<FloatKind, BuildError>
     }
 }
 
-/// The `sample_type` parameter of sources that produce voltages.
-pub(crate) fn sample_type_param() -> neuropipe_core::ParamSpec {
-    neuropipe_core::ParamSpec::choice("sample_type", &["f32", "f64"])
-        .default("f32")
-        .doc("sample type of the output packets: f32, or f64 for an end-to-end double-precision pipeline")
-}
-
-/// The value of the `sample_type` parameter.
-pub(crate) fn sample_type(p: &neuropipe_core::Params) -> Result<FloatKind, BuildError> {
-    Ok(match p.str("sample_type")? {
-        "f64" => FloatKind::F64,
-        _ => FloatKind::F32,
-    })
-}
-
-/// Calls `$body` with `$t` bound to `f32` or `f64` by a [`FloatKind`].
+/// Calls `$body` with `$t` bound to `f32` or `f64` by a [`FloatKind`] (for a
+/// [`SampleType`] parameter: `FloatKind::from(p.sample_type)`).
 macro_rules! with_float_type {
     ($kind:expr, $t:ident => $body:expr) => {
         match $kind {
@@ -161,30 +157,4 @@ pub(crate) fn channel_indices(
         out.push(channel_index(info, param, l)?);
     }
     Ok(out)
-}
-
-/// A live value as a number (types were checked against the spec; this guards the rest).
-pub(crate) fn value_f64(key: &str, v: &Value) -> Result<f64, String> {
-    v.as_f64()
-        .ok_or_else(|| format!("`{key}` must be a number"))
-}
-
-/// A live value as a non-negative integer.
-pub(crate) fn value_usize(key: &str, v: &Value) -> Result<usize, String> {
-    v.as_u64()
-        .and_then(|x| usize::try_from(x).ok())
-        .ok_or_else(|| format!("`{key}` must be a non-negative integer"))
-}
-
-/// A live value as a boolean.
-pub(crate) fn value_bool(key: &str, v: &Value) -> Result<bool, String> {
-    v.as_bool()
-        .ok_or_else(|| format!("`{key}` must be true or false"))
-}
-
-/// The optional `pool` parameter of transforming stages.
-pub(crate) fn pool_param() -> neuropipe_core::ParamSpec {
-    neuropipe_core::ParamSpec::string("pool")
-        .optional()
-        .doc("memory pool for output packets (default: a private pool)")
 }

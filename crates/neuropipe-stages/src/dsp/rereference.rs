@@ -10,10 +10,19 @@
 //! when the pipeline is built. The mean is computed in `f64`.
 
 use super::{channel_indices, float_input, with_float_type, Float};
-use neuropipe_core::{
-    BoxedStage, BuildError, DataPlaneStage, InputId, OutputId, ParamSpec, PortSpec, Samples,
-    StageBuilder, StageContext, StageError, StageSpec,
-};
+use neuropipe_core::prelude::*;
+
+/// Parameters of `Rereference`.
+#[derive(Clone, Debug, PartialEq, StageParams)]
+pub struct RereferenceParams {
+    /// "average": subtract the mean of all (non-excluded) channels; "channels": subtract the mean of `reference`
+    #[param(default = "average", choices = ["average", "channels"])]
+    pub mode: String,
+    /// labels of the reference channels (mode "channels" only), e.g. ["M1", "M2"]
+    pub reference: Option<Vec<String>>,
+    /// labels left unchanged and not part of the average (EOG, AUX, bad channels)
+    pub exclude: Option<Vec<String>>,
+}
 
 /// Stage type specification.
 pub fn spec() -> StageSpec {
@@ -28,34 +37,20 @@ pub fn spec() -> StageSpec {
             .doc("f32 or f64 samples (raw i32 counts need a RawToVoltage first)"),
     )
     .output(PortSpec::any("out").doc("the same packets, re-referenced in place"))
-    .param(
-        ParamSpec::choice("mode", &["average", "channels"])
-            .default("average")
-            .doc("\"average\": subtract the mean of all (non-excluded) channels; \"channels\": subtract the mean of `reference`"),
-    )
-    .param(
-        ParamSpec::string_list("reference")
-            .optional()
-            .doc("labels of the reference channels (mode \"channels\" only), e.g. [\"M1\", \"M2\"]"),
-    )
-    .param(
-        ParamSpec::string_list("exclude")
-            .optional()
-            .doc("labels left unchanged and not part of the average (EOG, AUX, bad channels)"),
-    )
+    .params::<RereferenceParams>()
 }
 
 fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let kind = float_input(b)?;
     let info = b.input_stream("in")?.clone();
-    let p = b.params();
+    let p: RereferenceParams = b.parse_params()?;
     let channels = info.channel_count();
     let mut modified = vec![true; channels];
-    let exclude = p.opt_str_list("exclude").unwrap_or_default();
-    for i in channel_indices(&info, "exclude", &exclude)? {
+    let exclude = p.exclude.as_deref().unwrap_or_default();
+    for i in channel_indices(&info, "exclude", exclude)? {
         modified[i] = false;
     }
-    let reference: Vec<usize> = match (p.str("mode")?, p.opt_str_list("reference")) {
+    let reference: Vec<usize> = match (p.mode.as_str(), p.reference.as_deref()) {
         ("average", Some(_)) => {
             return Err(BuildError::param(
                 "reference",
@@ -69,13 +64,13 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
                 "mode \"channels\" needs `reference`: the labels of the reference channels, e.g. [\"Cz\"]",
             ))
         }
-        (_, Some(labels)) if labels.is_empty() => {
+        (_, Some([])) => {
             return Err(BuildError::param(
                 "reference",
                 "names no channel: give at least one label",
             ))
         }
-        (_, Some(labels)) => channel_indices(&info, "reference", &labels)?,
+        (_, Some(labels)) => channel_indices(&info, "reference", labels)?,
     };
     if reference.is_empty() {
         return Err(BuildError::param(
@@ -98,19 +93,19 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
 }
 
 /// The `Rereference` stage.
-pub struct Rereference<S: 'static> {
+pub struct Rereference<S: Float> {
     channels: usize,
     /// Channels whose mean is the reference.
     reference: Vec<usize>,
     /// Channels the reference is subtracted from.
     modified: Vec<usize>,
-    input: InputId<Samples<S>>,
-    out: OutputId<Samples<S>>,
+    input: Input<Samples<S>>,
+    out: Output<Samples<S>>,
 }
 
 impl<S: Float> DataPlaneStage for Rereference<S> {
-    async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
-        let Some(mut pkt) = ctx.input(self.input).recv().await? else {
+    async fn run(&mut self, _: &mut StageContext) -> Result<(), StageError> {
+        let Some(mut pkt) = self.input.recv().await? else {
             return Ok(());
         };
         let c = self.channels;
@@ -133,6 +128,6 @@ impl<S: Float> DataPlaneStage for Rereference<S> {
                 frame[i] = S::from_f64(x - mean);
             }
         }
-        ctx.output(self.out).send(pkt).await
+        self.out.send(pkt).await
     }
 }

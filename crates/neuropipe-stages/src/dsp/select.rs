@@ -2,12 +2,16 @@
 //! reordering, or both). A transforming stage: output packets come from its own pool, sized
 //! for the selected channels. Works on any sample type (raw counts too).
 
-use super::{channel_indices, pool_param};
+use super::channel_indices;
 use crate::util::with_sample_type;
-use neuropipe_core::{
-    BoxedStage, BuildError, DataPlaneStage, InputId, MemoryPool, OutputId, ParamSpec, Payload,
-    PortSpec, Sample, Samples, StageBuilder, StageContext, StageError, StageSpec,
-};
+use neuropipe_core::prelude::*;
+
+/// Parameters of `SelectChannels` (and the optional `pool`, see [`StageSpec::with_pool`]).
+#[derive(Clone, Debug, PartialEq, StageParams)]
+pub struct SelectChannelsParams {
+    /// labels of the channels to keep, in output order (no duplicates)
+    pub channels: Vec<String>,
+}
 
 /// Stage type specification.
 pub fn spec() -> StageSpec {
@@ -18,16 +22,13 @@ pub fn spec() -> StageSpec {
     )
     .input(PortSpec::any("in").doc("any samples"))
     .output(PortSpec::any("out").doc("the selected channels, same sample type"))
-    .param(
-        ParamSpec::string_list("channels")
-            .doc("labels of the channels to keep, in output order (no duplicates)"),
-    )
-    .param(pool_param())
+    .params::<SelectChannelsParams>()
+    .with_pool()
 }
 
 fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let info = b.input_stream("in")?.clone();
-    let labels = b.params().opt_str_list("channels").unwrap_or_default();
+    let SelectChannelsParams { channels: labels } = b.parse_params()?;
     if labels.is_empty() {
         return Err(BuildError::param(
             "channels",
@@ -61,8 +62,8 @@ pub struct SelectChannels<S: Sample> {
     picks: Vec<usize>,
     in_channels: usize,
     pool: MemoryPool<Samples<S>>,
-    input: InputId<Samples<S>>,
-    out: OutputId<Samples<S>>,
+    input: Input<Samples<S>>,
+    out: Output<Samples<S>>,
 }
 
 impl<S> DataPlaneStage for SelectChannels<S>
@@ -70,8 +71,8 @@ where
     S: Sample,
     Samples<S>: Payload,
 {
-    async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
-        let Some(pkt) = ctx.input(self.input).recv().await? else {
+    async fn run(&mut self, _: &mut StageContext) -> Result<(), StageError> {
+        let Some(pkt) = self.input.recv().await? else {
             return Ok(());
         };
         let (c, n) = (self.in_channels, pkt.header.frames());
@@ -94,6 +95,6 @@ where
             }
         }
         drop(pkt); // back to its pool before we wait on the output
-        ctx.output(self.out).send(o).await
+        self.out.send(o).await
     }
 }

@@ -11,40 +11,47 @@
 //! second.
 
 use super::paths::{expand_template, OutputFile};
-use super::recorder::{build_recorder, recorder_spec, RecordFile};
-use neuropipe_core::{BoxedStage, BuildError, ParamSpec, PortSpec, StageBuilder, StageSpec};
+use super::recorder::{build_recorder, recorder_spec, RecordFile, RecorderParams};
+use neuropipe_core::{BoxedStage, BuildError, PortSpec, StageBuilder, StageParams, StageSpec};
 use neuropipe_io::csv::{CsvWriter, WholeRows};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
+/// Parameters of `CsvRecorder`, after the `path` and `overwrite` every recorder has (see
+/// [`RecorderParams`]).
+#[derive(StageParams)]
+pub struct CsvParams {
+    /// also write pipeline events (pauses, parameter changes, markers, lost samples) to this CSV file: onset_s,duration_s,text
+    pub events_path: Option<String>,
+}
+
 /// Stage type specification.
 pub fn spec() -> StageSpec {
-    recorder_spec(StageSpec::new(
+    recorder_spec::<CsvParams>(StageSpec::new(
         "CsvRecorder",
         "Sink recording to CSV: timestamp_s plus one column per channel",
         build,
     ))
     .input(PortSpec::any("in").doc("any samples; labels from the stream"))
-    .param(
-        ParamSpec::string("events_path")
-            .optional()
-            .doc("also write pipeline events (pauses, parameter changes, markers, lost samples) to this CSV file: onset_s,duration_s,text"),
-    )
 }
 
 fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
-    let events = match b.params().opt_str("events_path") {
+    let CsvParams { events_path } = b.parse_params()?;
+    let events = match events_path {
         Some(p) => {
-            let overwrite = b.params().bool("overwrite")?;
+            let RecorderParams { overwrite, .. } = b.parse_params()?;
             Some(
-                OutputFile::probe(&expand_template(p), overwrite)
-                    .map_err(|e| BuildError::param("events_path", e))?,
+                OutputFile::probe(
+                    &expand_template(&b.resolve_path(&p).to_string_lossy()),
+                    overwrite,
+                )
+                .map_err(|e| BuildError::param("events_path", e))?,
             )
         }
         None => None,
     };
-    build_recorder(b, move |info, _params, path| {
+    build_recorder(b, move |info, path| {
         Ok(CsvFile {
             path: PathBuf::from(path),
             labels: info.labels().iter().map(|s| s.to_string()).collect(),

@@ -24,9 +24,9 @@
 use super::cyton_reader::{Msg, Reader, ReaderConfig};
 use crate::simulated::default_labels;
 use neuropipe_core::{
-    BoxedStage, BuildError, ControlMsg, DataPlaneStage, EventKind, Handled, MemoryPool, OutputId,
-    Packet, ParamSpec, PayloadKind, PortSpec, RawEegPacket, StageBuilder, StageContext, StageError,
-    StageSpec, StreamInfo, FLAG_DISCONTINUITY, FLAG_LOST_SAMPLES,
+    BoxedStage, BuildError, ControlMsg, DataPlaneStage, EventKind, Handled, MemoryPool, Output,
+    Packet, PayloadKind, PortSpec, RawEegPacket, StageBuilder, StageContext, StageError,
+    StageParams, StageSpec, StreamInfo, FLAG_DISCONTINUITY, FLAG_LOST_SAMPLES,
 };
 use neuropipe_io::cyton::{CytonEvent, CytonParser, Gain, BAUD_RATE, CHANNELS, SAMPLE_RATE};
 use serialport::SerialPort;
@@ -39,6 +39,22 @@ const ITEMS: usize = 256;
 /// Read timeout of the port: how quickly the reader thread notices a stop.
 const READ_TIMEOUT: Duration = Duration::from_millis(50);
 
+/// Parameters of `CytonSource`.
+#[derive(StageParams)]
+pub struct CytonSourceParams {
+    /// serial port of the dongle, e.g. /dev/ttyUSB0
+    pub port: String,
+    /// ADS1299 PGA gain set on every channel (1, 2, 4, 6, 8, 12 or 24); RawToVoltage's gain must match
+    #[param(default = 24, min = 1, max = 24)]
+    pub gain: i64,
+    /// frames per packet
+    #[param(default = 10, min = 1, max = 4096)]
+    pub frames: usize,
+    /// how long to wait for the board's answer to the reset command
+    #[param(default = 5.0, min = 0.05, max = 60.0)]
+    pub reset_timeout_s: f64,
+}
+
 /// Stage type specification.
 pub fn spec() -> StageSpec {
     StageSpec::new(
@@ -46,37 +62,19 @@ pub fn spec() -> StageSpec {
         "OpenBCI Cyton on a serial port: 8 channels at 250 Hz, raw ADS1299 counts",
         build,
     )
-    .output(PortSpec::of("out", PayloadKind::I32).doc(
-        "raw counts, frame-major; convert with RawToVoltage (same gain)",
-    ))
+    .output(
+        PortSpec::of("out", PayloadKind::I32)
+            .doc("raw counts, frame-major; convert with RawToVoltage (same gain)"),
+    )
     .with_stream_info()
-    .param(ParamSpec::string("port").doc("serial port of the dongle, e.g. /dev/ttyUSB0"))
-    .param(
-        ParamSpec::int("gain", 1, 24)
-            .default(24)
-            .doc("ADS1299 PGA gain set on every channel (1, 2, 4, 6, 8, 12 or 24); RawToVoltage's gain must match"),
-    )
-    .param(
-        ParamSpec::int("frames", 1, 4096)
-            .default(10)
-            .doc("frames per packet"),
-    )
-    .param(
-        ParamSpec::float("reset_timeout_s", 0.05, 60.0)
-            .default(5.0)
-            .doc("how long to wait for the board's answer to the reset command"),
-    )
-    .param(
-        ParamSpec::string("pool")
-            .optional()
-            .doc("memory pool for output packets (default: a private pool)"),
-    )
+    .params::<CytonSourceParams>()
+    .with_pool()
 }
 
 fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
-    let p = b.params();
-    let port_name = p.str("port")?.to_string();
-    let factor = p.i64("gain")?;
+    let p: CytonSourceParams = b.parse_params()?;
+    let port_name = p.port;
+    let factor = p.gain;
     let gain = u32::try_from(factor)
         .ok()
         .and_then(Gain::from_factor)
@@ -86,8 +84,8 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
                 format!("{factor} is not an ADS1299 gain (1, 2, 4, 6, 8, 12 or 24)"),
             )
         })?;
-    let frames = p.usize("frames")?;
-    let reset_timeout = Duration::from_secs_f64(p.f64("reset_timeout_s")?);
+    let frames = p.frames;
+    let reset_timeout = Duration::from_secs_f64(p.reset_timeout_s);
     let mut info = StreamInfo::new(
         "OpenBCI Cyton",
         SAMPLE_RATE,
@@ -176,7 +174,7 @@ pub struct CytonSource {
     parser: CytonParser,
     items: VecDeque<Item>,
     pool: MemoryPool<RawEegPacket>,
-    out: OutputId<RawEegPacket>,
+    out: Output<RawEegPacket>,
     frames: usize,
     /// The packet being filled and its state.
     cur: Option<Packet<RawEegPacket>>,
@@ -340,7 +338,7 @@ impl DataPlaneStage for CytonSource {
         }
         loop {
             if let Some(pkt) = self.step(ctx).await? {
-                return ctx.output(self.out).send(pkt).await;
+                return self.out.send(pkt).await;
             }
             let Some(reader) = &mut self.reader else {
                 return Err(StageError::fatal("the serial reader is gone"));
@@ -402,7 +400,7 @@ impl DataPlaneStage for CytonSource {
         });
         self.items.push_back(Item::Paused); // completes the last partial packet
         while let Some(pkt) = self.step(ctx).await? {
-            if ctx.output(self.out).send(pkt).await.is_err() {
+            if self.out.send(pkt).await.is_err() {
                 break; // every consumer is gone
             }
         }

@@ -41,11 +41,12 @@ use super::paths::ascii_field;
 use super::recorder::{build_recorder, recorder_spec, RecordFile};
 use super::units::volts_to_microvolts;
 use neuropipe_core::{
-    BoxedStage, BuildError, ParamSpec, Params, PayloadKind, PortSpec, StageBuilder, StageSpec,
-    StreamInfo,
+    BoxedStage, BuildError, PayloadKind, PortSpec, StageBuilder, StageParams, StageSpec, StreamInfo,
 };
 use neuropipe_io::datetime::DateTime;
-use neuropipe_io::edf::{EdfFormat, EdfSpec, EdfWriter, SignalSpec};
+use neuropipe_io::edf::{
+    EdfError, EdfFormat, EdfSpec, EdfWriter, SignalPart, SignalSpec, SpecPart,
+};
 use std::fs::File;
 use std::path::PathBuf;
 
@@ -57,64 +58,115 @@ const MAX_PENDING_ANNOTATIONS: usize = 100_000;
 /// about 25 characters).
 const BYTES_PER_MARKER: f64 = 40.0;
 
+/// Parameters of `EdfRecorder`, after the `path` and `overwrite` every recorder has (see
+/// [`RecorderParams`](super::recorder::RecorderParams)).
+#[derive(StageParams)]
+pub struct EdfParams {
+    /// data record length (s): sample_rate × this must be a whole number; a crash loses at most one record
+    #[param(default = 1.0, min = 0.001, max = 60.0)]
+    pub record_duration_s: f64,
+    /// physical value of the lowest digital value (default: -3276.8 µV for voltages, 0.1 µV per step; -32768 for raw counts)
+    #[param(min = -99_999_999.0, max = 99_999_999.0)]
+    pub physical_min: Option<f64>,
+    /// physical value of the highest digital value (default: 3276.7 µV for voltages; 32767 for raw counts)
+    #[param(min = -99_999_999.0, max = 99_999_999.0)]
+    pub physical_max: Option<f64>,
+    /// marker rate the annotation area of each record is sized for (~40 bytes each); bursts above it spill into later records, nothing is dropped
+    #[param(default = 200.0, min = 0.0, max = 10_000.0)]
+    pub markers_per_s: f64,
+    /// patient identification code (EDF+ patient subfield 1)
+    pub subject: Option<String>,
+    /// hospital administration code / session (EDF+ recording subfield)
+    pub session: Option<String>,
+    /// technician or investigator code (EDF+ recording subfield)
+    pub technician: Option<String>,
+    /// equipment code (EDF+ recording subfield)
+    #[param(default = "neuropipe")]
+    pub equipment: String,
+}
+
+/// Parameters of `BdfRecorder`, after the `path` and `overwrite` every recorder has: those of
+/// [`EdfParams`], documented with BDF's default physical range.
+#[derive(StageParams)]
+pub struct BdfParams {
+    /// data record length (s): sample_rate × this must be a whole number; a crash loses at most one record
+    #[param(default = 1.0, min = 0.001, max = 60.0)]
+    pub record_duration_s: f64,
+    /// physical value of the lowest digital value (default: -262144 µV for voltages, -8388608 for raw counts)
+    #[param(min = -99_999_999.0, max = 99_999_999.0)]
+    pub physical_min: Option<f64>,
+    /// physical value of the highest digital value (default: 262143 µV for voltages, 8388607 for raw counts)
+    #[param(min = -99_999_999.0, max = 99_999_999.0)]
+    pub physical_max: Option<f64>,
+    /// marker rate the annotation area of each record is sized for (~40 bytes each); bursts above it spill into later records, nothing is dropped
+    #[param(default = 200.0, min = 0.0, max = 10_000.0)]
+    pub markers_per_s: f64,
+    /// patient identification code (EDF+ patient subfield 1)
+    pub subject: Option<String>,
+    /// hospital administration code / session (EDF+ recording subfield)
+    pub session: Option<String>,
+    /// technician or investigator code (EDF+ recording subfield)
+    pub technician: Option<String>,
+    /// equipment code (EDF+ recording subfield)
+    #[param(default = "neuropipe")]
+    pub equipment: String,
+}
+
+impl From<BdfParams> for EdfParams {
+    fn from(p: BdfParams) -> Self {
+        EdfParams {
+            record_duration_s: p.record_duration_s,
+            physical_min: p.physical_min,
+            physical_max: p.physical_max,
+            markers_per_s: p.markers_per_s,
+            subject: p.subject,
+            session: p.session,
+            technician: p.technician,
+            equipment: p.equipment,
+        }
+    }
+}
+
 /// Stage type specification of `EdfRecorder`.
 pub fn edf_spec() -> StageSpec {
-    spec(
+    spec::<EdfParams>(
         "EdfRecorder",
         "Sink recording to an EDF+ file (16-bit), pipeline events as annotations",
-        "physical value of the lowest digital value (default: -3276.8 µV for voltages, 0.1 µV per step; -32768 for raw counts)",
-        "physical value of the highest digital value (default: 3276.7 µV for voltages; 32767 for raw counts)",
         build_edf,
     )
 }
 
 /// Stage type specification of `BdfRecorder`.
 pub fn bdf_spec() -> StageSpec {
-    spec(
+    spec::<BdfParams>(
         "BdfRecorder",
         "Sink recording to a BDF+ file (24-bit), pipeline events as annotations",
-        "physical value of the lowest digital value (default: -262144 µV for voltages, -8388608 for raw counts)",
-        "physical value of the highest digital value (default: 262143 µV for voltages, 8388607 for raw counts)",
         build_bdf,
     )
 }
 
-fn spec(
+fn spec<P: StageParams>(
     name: &'static str,
     summary: &'static str,
-    min_doc: &'static str,
-    max_doc: &'static str,
     build: neuropipe_core::StageFactory,
 ) -> StageSpec {
-    recorder_spec(StageSpec::new(name, summary, build))
-        .input(PortSpec::any("in").doc("any samples; labels, units, types, filters and rate from the stream"))
-        .param(
-            ParamSpec::float("record_duration_s", 0.001, 60.0)
-                .default(1.0)
-                .doc("data record length (s): sample_rate × this must be a whole number; a crash loses at most one record"),
-        )
-        .param(ParamSpec::float("physical_min", -99_999_999.0, 99_999_999.0).optional().doc(min_doc))
-        .param(ParamSpec::float("physical_max", -99_999_999.0, 99_999_999.0).optional().doc(max_doc))
-        .param(
-            ParamSpec::float("markers_per_s", 0.0, 10_000.0)
-                .default(200.0)
-                .doc("marker rate the annotation area of each record is sized for (~40 bytes each); bursts above it spill into later records, nothing is dropped"),
-        )
-        .param(ParamSpec::string("subject").optional().doc("patient identification code (EDF+ patient subfield 1)"))
-        .param(ParamSpec::string("session").optional().doc("hospital administration code / session (EDF+ recording subfield)"))
-        .param(ParamSpec::string("technician").optional().doc("technician or investigator code (EDF+ recording subfield)"))
-        .param(ParamSpec::string("equipment").default("neuropipe").doc("equipment code (EDF+ recording subfield)"))
+    recorder_spec::<P>(StageSpec::new(name, summary, build)).input(
+        PortSpec::any("in")
+            .doc("any samples; labels, units, types, filters and rate from the stream"),
+    )
 }
 
 fn build_edf(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
-    build_recorder(b, |info, params, path| {
-        EdfFile::new(EdfFormat::Edf, info, params, path)
+    let params: EdfParams = b.parse_params()?;
+    build_recorder(b, move |info, path| {
+        EdfFile::new(EdfFormat::Edf, info, &params, path)
     })
 }
 
 fn build_bdf(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
-    build_recorder(b, |info, params, path| {
-        EdfFile::new(EdfFormat::Bdf, info, params, path)
+    let params = EdfParams::from(b.parse_params::<BdfParams>()?);
+    build_recorder(b, move |info, path| {
+        EdfFile::new(EdfFormat::Bdf, info, &params, path)
     })
 }
 
@@ -167,11 +219,11 @@ impl EdfFile {
     pub fn new(
         format: EdfFormat,
         info: &StreamInfo,
-        params: &Params,
+        params: &EdfParams,
         path: &str,
     ) -> Result<EdfFile, BuildError> {
         let rate = info.sample_rate;
-        let duration = params.f64("record_duration_s")?;
+        let duration = params.record_duration_s;
         let per_record = rate * duration;
         if (per_record - per_record.round()).abs() > 1e-6 * per_record.max(1.0)
             || per_record.round() < 1.0
@@ -185,8 +237,8 @@ impl EdfFile {
             ));
         }
         let (def_min, def_max) = default_range(format, info.payload);
-        let pmin = params.opt_f64("physical_min").unwrap_or(def_min);
-        let pmax = params.opt_f64("physical_max").unwrap_or(def_max);
+        let pmin = params.physical_min.unwrap_or(def_min);
+        let pmax = params.physical_max.unwrap_or(def_max);
         if pmin >= pmax {
             return Err(BuildError::param(
                 "physical_max",
@@ -236,34 +288,18 @@ impl EdfFile {
             .unwrap_or_else(DateTime::now_utc);
         let mut spec = EdfSpec::new(format, start, signals);
         spec.record_duration = duration;
-        let text = |name: &str| {
-            params
-                .opt_str(name)
-                .map(|s| ascii_field(s, 80))
-                .unwrap_or_default()
-        };
-        spec.patient.code = text("subject");
-        spec.recording.admin_code = text("session");
-        spec.recording.technician = text("technician");
-        spec.recording.equipment = text("equipment");
+        let text = |value: Option<&str>| value.map(|s| ascii_field(s, 80)).unwrap_or_default();
+        spec.patient.code = text(params.subject.as_deref());
+        spec.recording.admin_code = text(params.session.as_deref());
+        spec.recording.technician = text(params.technician.as_deref());
+        spec.recording.equipment = text(Some(params.equipment.as_str()));
         spec.recording.additional = ascii_field(&info.name, 40);
-        let markers = params.f64("markers_per_s")?;
+        let markers = params.markers_per_s;
         spec.annotation_bytes_per_record = spec
             .annotation_bytes_per_record
             .max((markers * duration * BYTES_PER_MARKER).ceil() as usize);
         // Validate everything the writer checks (field widths, ranges) without a file.
-        EdfWriter::new(std::io::Cursor::new(Vec::new()), path, &spec).map_err(|e| {
-            let msg = e.to_string();
-            if msg.contains("record duration") {
-                BuildError::param("record_duration_s", msg)
-            } else if msg.contains("physical") {
-                BuildError::param("physical_min", msg)
-            } else if msg.contains("identification") {
-                BuildError::param("subject", msg)
-            } else {
-                BuildError::stage(msg)
-            }
-        })?;
+        EdfWriter::new(std::io::Cursor::new(Vec::new()), path, &spec).map_err(header_error)?;
         Ok(EdfFile {
             path: PathBuf::from(path),
             spec,
@@ -290,6 +326,26 @@ fn typed_label(label: &str, kind: &str) -> String {
         ascii_field(&typed, 16)
     } else {
         bare
+    }
+}
+
+/// A problem of the header, reported on the parameter it comes from (the writer says which
+/// part of the spec is wrong): the record duration, the physical range, the identification
+/// subfields (reported on `subject`); anything else (the stream's signals, the start date,
+/// the annotation area) on the stage.
+fn header_error(e: EdfError) -> BuildError {
+    let message = e.to_string();
+    let EdfError::Spec { part, .. } = e else {
+        return BuildError::stage(message);
+    };
+    match part {
+        SpecPart::RecordDuration => BuildError::param("record_duration_s", message),
+        SpecPart::Signal {
+            field: SignalPart::PhysicalRange,
+            ..
+        } => BuildError::param("physical_min", message),
+        SpecPart::Patient | SpecPart::Recording => BuildError::param("subject", message),
+        _ => BuildError::stage(message),
     }
 }
 

@@ -1,10 +1,11 @@
 //! File names in pipeline parameters.
 //!
-//! * **Inputs** (files to replay) given as relative paths are resolved against the directory
-//!   of the pipeline file, so a pipeline and its data can move together: the `neuropipe run`
-//!   command exports that directory as [`PIPELINE_DIR_ENV`]. Without it (pipelines built in
-//!   code) they are relative to the working directory.
-//! * **Outputs** (recordings) stay relative to the working directory. [`OutputFile::probe`]
+//! * **One rule** for every file name in a pipeline (files to replay, recordings): a relative
+//!   path is relative to the pipeline file's directory, so a pipeline and its data move
+//!   together; a pipeline built in code resolves against the working directory. Stages call
+//!   `StageBuilder::resolve_path` (see `PipelineConfig::resolve_path`). Paths given on the
+//!   command line (`--record`) are relative to the working directory.
+//! * **Outputs** (recordings): [`OutputFile::probe`]
 //!   checks at build time that the file can be written — so `neuropipe validate` reports an
 //!   unwritable path with the parameter's JSON path — without destroying an existing file.
 //!   An existing file is never replaced unless asked (`overwrite`); names may hold the
@@ -14,22 +15,6 @@
 use std::fs::{File, OpenOptions};
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
-
-/// Environment variable holding the directory of the pipeline file being run.
-pub const PIPELINE_DIR_ENV: &str = "NEUROPIPE_PIPELINE_DIR";
-
-/// Resolves an input path: absolute paths are kept; relative ones are joined to
-/// `$NEUROPIPE_PIPELINE_DIR` when it is set, else left relative to the working directory.
-pub fn resolve_input(path: &str) -> PathBuf {
-    let p = Path::new(path);
-    if p.is_absolute() {
-        return p.to_path_buf();
-    }
-    match std::env::var_os(PIPELINE_DIR_ENV) {
-        Some(dir) if !dir.is_empty() => Path::new(&dir).join(p),
-        _ => p.to_path_buf(),
-    }
-}
 
 /// An output file checked at build time and created for real when the pipeline starts.
 ///

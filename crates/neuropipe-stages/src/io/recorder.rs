@@ -17,8 +17,8 @@ use super::paths::{expand_template, OutputFile};
 use super::timeline::{annotation_text, Timeline};
 use crate::util::with_sample_type;
 use neuropipe_core::{
-    BoxedStage, BuildError, DataPlaneStage, InputId, ParamSpec, Params, Payload, Sample, Samples,
-    StageBuilder, StageContext, StageError, StageSpec, StreamInfo, FLAG_DISCONTINUITY,
+    BoxedStage, BuildError, DataPlaneStage, Input, Payload, Sample, Samples, StageBuilder,
+    StageContext, StageError, StageParams, StageSpec, StreamInfo, FLAG_DISCONTINUITY,
     FLAG_LOST_SAMPLES, FLAG_OUT_OF_RANGE,
 };
 
@@ -56,24 +56,33 @@ pub trait RecordFile: Send + 'static {
     fn finish(&mut self) -> Result<String, String>;
 }
 
-/// The parameters every recorder has: `path` (with template fields) and `overwrite`.
-pub fn recorder_spec(spec: StageSpec) -> StageSpec {
-    spec.param(ParamSpec::string("path").doc(
-        "file to write, relative to the working directory; may hold {date} and {time} (UTC) and {n} (the first number giving a new name), e.g. \"rec_{date}_{time}_{n}.bdf\"",
-    ))
-    .param(ParamSpec::bool("overwrite").default(false).doc(
-        "replace an existing file; false (the default) refuses to start rather than overwrite a recording",
-    ))
+/// The parameters every recorder has, first in its spec: `path` (with template fields) and
+/// `overwrite`.
+#[derive(StageParams)]
+pub struct RecorderParams {
+    /// file to write, relative to the working directory; may hold {date} and {time} (UTC) and {n} (the first number giving a new name), e.g. "rec_{date}_{time}_{n}.bdf"
+    pub path: String,
+    /// replace an existing file; false (the default) refuses to start rather than overwrite a recording
+    #[param(default = false)]
+    pub overwrite: bool,
 }
 
-/// Builds a recorder: checks the input stream, lets `make` validate the format's settings,
-/// then probes the output path (in that order, so a bad setting creates no file).
+/// Adds the parameters of a recorder to `spec`: the common [`RecorderParams`] (`path`,
+/// `overwrite`), then the format's own `P`.
+pub fn recorder_spec<P: StageParams>(spec: StageSpec) -> StageSpec {
+    spec.params::<RecorderParams>().params::<P>()
+}
+
+/// Builds a recorder: checks the input stream, lets `make` validate the format's settings
+/// (the factory parses the format's parameters and moves them into `make`), then probes the
+/// output path (in that order, so a bad setting creates no file).
 pub fn build_recorder<F: RecordFile>(
     b: &mut StageBuilder<'_>,
-    make: impl FnOnce(&StreamInfo, &Params, &str) -> Result<F, BuildError>,
+    make: impl FnOnce(&StreamInfo, &str) -> Result<F, BuildError>,
 ) -> Result<BoxedStage, BuildError> {
-    let path = expand_template(b.params().str("path")?);
-    let overwrite = b.params().bool("overwrite")?;
+    let RecorderParams { path, overwrite } = b.parse_params()?;
+    // Relative to the pipeline file (the one rule for paths), then the template filled in.
+    let path = expand_template(&b.resolve_path(&path).to_string_lossy());
     let info = b.input_stream("in")?.clone();
     let rate = info.sample_rate;
     if !(rate.is_finite() && rate > 0.0) {
@@ -85,7 +94,7 @@ pub fn build_recorder<F: RecordFile>(
     if channels == 0 {
         return Err(BuildError::stage("the input stream has no channels"));
     }
-    let file = make(&info, b.params(), &path)?;
+    let file = make(&info, &path)?;
     let out = OutputFile::probe(&path, overwrite).map_err(|e| BuildError::param("path", e))?;
     let timeline = Timeline::new(b.events(), rate);
     let buf_frames = info.frames_per_packet.clamp(1, 4096);
@@ -111,8 +120,11 @@ pub fn build_recorder<F: RecordFile>(
 }
 
 /// A recorder stage writing format `F` from packets of samples `S`.
-pub struct Recorder<S: 'static, F> {
-    input: InputId<Samples<S>>,
+pub struct Recorder<S: 'static, F>
+where
+    Samples<S>: Payload,
+{
+    input: Input<Samples<S>>,
     file: F,
     out: OutputFile,
     timeline: Timeline,
@@ -198,7 +210,7 @@ where
         if !self.opened {
             self.open()?;
         }
-        let Some(pkt) = ctx.input(self.input).recv().await? else {
+        let Some(pkt) = self.input.recv().await? else {
             return Ok(());
         };
         let h = pkt.header;

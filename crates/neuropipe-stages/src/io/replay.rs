@@ -31,14 +31,37 @@
 //! Relative paths are resolved against the pipeline file's directory (see
 //! [`resolve_input`]).
 
-use super::paths::resolve_input;
 use super::replay_source::{open, ReplaySource};
-use crate::dsp::{sample_type, sample_type_param, with_float_type, Float};
+use crate::dsp::{with_float_type, Float, FloatKind};
 use neuropipe_core::{
-    BoxedStage, BuildError, ControlMsg, DataPlaneStage, EventKind, Handled, MemoryPool, OutputId,
-    Pacer, Packet, ParamSpec, Payload, PayloadKind, PortSpec, Samples, StageBuilder, StageContext,
-    StageError, StageSpec, StreamInfo, FLAG_DISCONTINUITY, FLAG_OUT_OF_RANGE,
+    BoxedStage, BuildError, ControlMsg, DataPlaneStage, EventKind, Handled, MemoryPool, Output,
+    Pacer, Packet, Payload, PayloadKind, PortSpec, SampleType, Samples, StageBuilder, StageContext,
+    StageError, StageParams, StageSpec, StreamInfo, FLAG_DISCONTINUITY, FLAG_OUT_OF_RANGE,
 };
+
+/// Parameters of `FileReplay`.
+#[derive(StageParams)]
+pub struct FileReplayParams {
+    /// file to replay; EDF/BDF recognised by content, anything else read as CSV; relative to the pipeline file's directory
+    pub path: String,
+    /// pace output by the clock (false: as fast as the pipeline runs)
+    #[param(default = true)]
+    pub realtime: bool,
+    /// start over at the end of the file (frame indices keep increasing)
+    #[param(name = "loop", default = false)]
+    pub looping: bool,
+    /// frames per packet (packets are cut shorter at annotation onsets)
+    #[param(default = 16, min = 1, max = 4096)]
+    pub frames: usize,
+    /// labels of the signals to replay, in this order (default: all; they must share one sample rate)
+    pub signals: Option<Vec<String>>,
+    /// CSV only: frames per second (default: from the timestamp column)
+    #[param(min = 0.001, max = 1e6)]
+    pub sample_rate: Option<f64>,
+    /// sample type of the output packets: f32, or f64 for an end-to-end double-precision pipeline
+    #[param(default = "f32")]
+    pub sample_type: SampleType,
+}
 
 /// Stage type specification.
 pub fn spec() -> StageSpec {
@@ -47,67 +70,35 @@ pub fn spec() -> StageSpec {
         "Replays an EDF/EDF+/BDF/BDF+ or CSV file (annotations as marker events)",
         build,
     )
-    .output(PortSpec::any("out").doc("f32 or f64 samples (sample_type) in the file's units (voltages in µV)"))
+    .output(
+        PortSpec::any("out")
+            .doc("f32 or f64 samples (sample_type) in the file's units (voltages in µV)"),
+    )
     .with_stream_info()
-    .param(ParamSpec::string("path").doc(
-        "file to replay; EDF/BDF recognised by content, anything else read as CSV; relative to the pipeline file's directory",
-    ))
-    .param(
-        ParamSpec::bool("realtime")
-            .default(true)
-            .doc("pace output by the clock (false: as fast as the pipeline runs)"),
-    )
-    .param(
-        ParamSpec::bool("loop")
-            .default(false)
-            .doc("start over at the end of the file (frame indices keep increasing)"),
-    )
-    .param(
-        ParamSpec::int("frames", 1, 4096)
-            .default(16)
-            .doc("frames per packet (packets are cut shorter at annotation onsets)"),
-    )
-    .param(
-        ParamSpec::string_list("signals")
-            .optional()
-            .doc("labels of the signals to replay, in this order (default: all; they must share one sample rate)"),
-    )
-    .param(
-        ParamSpec::float("sample_rate", 0.001, 1e6)
-            .optional()
-            .doc("CSV only: frames per second (default: from the timestamp column)"),
-    )
-    .param(sample_type_param())
-    .param(
-        ParamSpec::string("pool")
-            .optional()
-            .doc("memory pool for output packets (default: a private pool)"),
-    )
+    .params::<FileReplayParams>()
+    .with_pool()
 }
 
 fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
-    let p = b.params();
-    let given = p.str("path")?.to_string();
-    let path = resolve_input(&given);
-    let realtime = p.bool("realtime")?;
-    let looping = p.bool("loop")?;
-    let frames = p.usize("frames")?;
-    let select = p.opt_str_list("signals");
-    let sample_rate = p.opt_f64("sample_rate");
-    let kind = sample_type(p)?;
-    let opened = open(&path, select.as_deref(), sample_rate)?;
+    let p: FileReplayParams = b.parse_params()?;
+    let given = p.path;
+    let path = b.resolve_path(&given);
+    let realtime = p.realtime;
+    let looping = p.looping;
+    let frames = p.frames;
+    let opened = open(&path, p.signals.as_deref(), p.sample_rate)?;
     let channels = opened.channels.len();
     let name = path
         .file_stem()
         .map_or_else(|| given.clone(), |s| s.to_string_lossy().into_owned());
-    let payload = match kind {
-        crate::dsp::FloatKind::F32 => PayloadKind::F32,
-        crate::dsp::FloatKind::F64 => PayloadKind::F64,
+    let payload = match p.sample_type {
+        SampleType::F32 => PayloadKind::F32,
+        SampleType::F64 => PayloadKind::F64,
     };
     let mut info = StreamInfo::new(&name, opened.rate, channels, "uV", frames, payload);
     info.channels = opened.channels;
     let info = b.source_stream(info)?;
-    with_float_type!(kind, S => {
+    with_float_type!(FloatKind::from(p.sample_type), S => {
         let pool = b.pool::<Samples<S>>(frames, channels)?;
         let out = b.output::<Samples<S>>("out", info)?;
         Ok(BoxedStage::new(FileReplay::<S> {
@@ -142,7 +133,7 @@ pub struct FileReplay<S: Float> {
     /// (frame in the file, text), sorted.
     markers: Vec<(u64, String)>,
     pool: MemoryPool<Samples<S>>,
-    out: OutputId<Samples<S>>,
+    out: Output<Samples<S>>,
     frames: usize,
     channels: usize,
     realtime: bool,
@@ -295,7 +286,7 @@ where
             self.nonfinite += bad;
             ctx.count_nonfinite(bad);
         }
-        ctx.output(self.out).send(pkt).await?;
+        self.out.send(pkt).await?;
         self.sent_pos += n;
         self.pass_frames += n;
         self.emit_markers(ctx, false);

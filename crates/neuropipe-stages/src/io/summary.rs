@@ -12,10 +12,18 @@
 
 use crate::util::with_sample_type;
 use neuropipe_core::{
-    BoxedStage, BuildError, DataPlaneStage, InputId, ParamSpec, Payload, PortSpec, Sample, Samples,
-    StageBuilder, StageContext, StageError, StageSpec,
+    BoxedStage, BuildError, DataPlaneStage, Input, Payload, PortSpec, Sample, Samples,
+    StageBuilder, StageContext, StageError, StageParams, StageSpec,
 };
 use std::io::Write;
+
+/// Parameters of `StdoutSummary`.
+#[derive(StageParams)]
+pub struct StdoutSummaryParams {
+    /// seconds of wall-clock time per line
+    #[param(default = 1.0, min = 0.05, max = 3600.0)]
+    pub interval_s: f64,
+}
 
 /// Stage type specification.
 pub fn spec() -> StageSpec {
@@ -25,15 +33,12 @@ pub fn spec() -> StageSpec {
         build,
     )
     .input(PortSpec::any("in").doc("any samples"))
-    .param(
-        ParamSpec::float("interval_s", 0.05, 3600.0)
-            .default(1.0)
-            .doc("seconds of wall-clock time per line"),
-    )
+    .params::<StdoutSummaryParams>()
 }
 
 fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
-    let interval_ns = (b.params().f64("interval_s")? * 1e9) as u64;
+    let StdoutSummaryParams { interval_s } = b.parse_params()?;
+    let interval_ns = (interval_s * 1e9) as u64;
     let info = b.input_stream("in")?.clone();
     let channels = info.channel_count();
     let units: Vec<&str> = info.channels.iter().map(|c| c.unit.as_str()).collect();
@@ -64,8 +69,11 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
 }
 
 /// The `StdoutSummary` stage.
-pub struct StdoutSummary<S: 'static> {
-    input: InputId<Samples<S>>,
+pub struct StdoutSummary<S: 'static>
+where
+    Samples<S>: Payload,
+{
+    input: Input<Samples<S>>,
     id: String,
     labels: Vec<String>,
     units: Vec<String>,
@@ -81,7 +89,10 @@ pub struct StdoutSummary<S: 'static> {
     started: u64,
 }
 
-impl<S: Sample> StdoutSummary<S> {
+impl<S: Sample> StdoutSummary<S>
+where
+    Samples<S>: Payload,
+{
     fn print(&mut self, now: u64) {
         let Some(since) = self.since else { return };
         if self.frames == 0 {
@@ -126,7 +137,7 @@ where
     Samples<S>: Payload,
 {
     async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
-        let Some(pkt) = ctx.input(self.input).recv().await? else {
+        let Some(pkt) = self.input.recv().await? else {
             return Ok(());
         };
         let now = ctx.clock().now_ns();

@@ -4,98 +4,16 @@
 
 use neuropipe_core::*;
 use serde_json::Value;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex, OnceLock};
 
-/// What a `Capture` sink received.
-#[derive(Default)]
-pub struct Captured {
-    pub headers: Vec<PacketHeader>,
-    /// Every sample, frame-major, as f64.
-    pub samples: Vec<f64>,
-    pub channels: usize,
-    pub stream: Option<StreamInfo>,
-}
+#[allow(unused_imports)]
+pub use neuropipe_testkit::stages::{capture, Captured};
 
-impl Captured {
-    pub fn frames(&self) -> usize {
-        self.headers.iter().map(|h| h.frames()).sum()
-    }
-}
-
-fn captures() -> &'static Mutex<HashMap<String, Arc<Mutex<Captured>>>> {
-    static C: OnceLock<Mutex<HashMap<String, Arc<Mutex<Captured>>>>> = OnceLock::new();
-    C.get_or_init(Default::default)
-}
-
-/// The capture named `name` (created empty on first use).
-pub fn capture(name: &str) -> Arc<Mutex<Captured>> {
-    captures()
-        .lock()
-        .unwrap()
-        .entry(name.to_string())
-        .or_default()
-        .clone()
-}
-
-struct Capture<S: 'static> {
-    input: InputId<Samples<S>>,
-    into: Arc<Mutex<Captured>>,
-}
-
-impl<S: Sample> DataPlaneStage for Capture<S>
-where
-    Samples<S>: Payload,
-{
-    async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
-        let Some(p) = ctx.input(self.input).recv().await? else {
-            return Ok(());
-        };
-        let mut c = self.into.lock().unwrap();
-        c.headers.push(p.header);
-        c.samples.extend(p.samples().iter().map(|s| s.to_f64()));
-        Ok(())
-    }
-}
-
-fn build_capture(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
-    let name = b.params().str("name")?.to_string();
-    let info = b.input_stream("in")?.clone();
-    let into = capture(&name);
-    {
-        let mut c = into.lock().unwrap();
-        *c = Captured {
-            channels: info.channel_count(),
-            stream: Some(info),
-            ..Default::default()
-        };
-    }
-    Ok(match b.input_kind("in")? {
-        PayloadKind::I32 => BoxedStage::new(Capture::<i32> {
-            input: b.input("in")?,
-            into,
-        }),
-        PayloadKind::F32 => BoxedStage::new(Capture::<f32> {
-            input: b.input("in")?,
-            into,
-        }),
-        PayloadKind::F64 => BoxedStage::new(Capture::<f64> {
-            input: b.input("in")?,
-            into,
-        }),
-    })
-}
-
-/// The stage library plus `Capture` (param `name`: the capture to fill).
+/// The stage library plus the test kit's stages (`Capture`: param `name`, the capture to fill).
 pub fn registry() -> Registry {
     let mut r = neuropipe_stages::registry();
-    r.register(
-        StageSpec::new("Capture", "test sink keeping everything", build_capture)
-            .input(PortSpec::any("in"))
-            .param(ParamSpec::string("name")),
-    );
+    neuropipe_testkit::stages::register(&mut r);
     r
 }
 
