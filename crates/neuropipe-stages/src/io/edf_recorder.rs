@@ -58,78 +58,62 @@ const MAX_PENDING_ANNOTATIONS: usize = 100_000;
 /// about 25 characters).
 const BYTES_PER_MARKER: f64 = 40.0;
 
-/// Parameters of `EdfRecorder`, after the `path` and `overwrite` every recorder has (see
-/// [`RecorderParams`](super::recorder::RecorderParams)).
+/// Parameters of `EdfRecorder` and `BdfRecorder`, after the `path` and `overwrite` every
+/// recorder has (see [`RecorderParams`](super::recorder::RecorderParams)) and before the
+/// format's physical range ([`EdfRange`], [`BdfRange`]).
 #[derive(StageParams)]
 pub struct EdfParams {
     /// data record length (s): sample_rate × this must be a whole number; a crash loses at most one record
     #[param(default = 1.0, min = 0.001, max = 60.0)]
     pub record_duration_s: f64,
+    /// marker rate the annotation area of each record is sized for (~40 bytes each); bursts above it spill into later records, nothing is dropped
+    #[param(default = 200.0, min = 0.0, max = 10_000.0)]
+    pub markers_per_s: f64,
+    /// patient identification code (EDF+ patient subfield 1)
+    pub subject: Option<String>,
+    /// hospital administration code / session (EDF+ recording subfield)
+    pub session: Option<String>,
+    /// technician or investigator code (EDF+ recording subfield)
+    pub technician: Option<String>,
+    /// equipment code (EDF+ recording subfield)
+    #[param(default = "neuropipe")]
+    pub equipment: String,
+}
+
+/// The physical range of `EdfRecorder` (16-bit).
+#[derive(StageParams)]
+pub struct EdfRange {
     /// physical value of the lowest digital value (default: -3276.8 µV for voltages, 0.1 µV per step; -32768 for raw counts)
     #[param(min = -99_999_999.0, max = 99_999_999.0)]
     pub physical_min: Option<f64>,
     /// physical value of the highest digital value (default: 3276.7 µV for voltages; 32767 for raw counts)
     #[param(min = -99_999_999.0, max = 99_999_999.0)]
     pub physical_max: Option<f64>,
-    /// marker rate the annotation area of each record is sized for (~40 bytes each); bursts above it spill into later records, nothing is dropped
-    #[param(default = 200.0, min = 0.0, max = 10_000.0)]
-    pub markers_per_s: f64,
-    /// patient identification code (EDF+ patient subfield 1)
-    pub subject: Option<String>,
-    /// hospital administration code / session (EDF+ recording subfield)
-    pub session: Option<String>,
-    /// technician or investigator code (EDF+ recording subfield)
-    pub technician: Option<String>,
-    /// equipment code (EDF+ recording subfield)
-    #[param(default = "neuropipe")]
-    pub equipment: String,
 }
 
-/// Parameters of `BdfRecorder`, after the `path` and `overwrite` every recorder has: those of
-/// [`EdfParams`], documented with BDF's default physical range.
+/// The physical range of `BdfRecorder` (24-bit).
 #[derive(StageParams)]
-pub struct BdfParams {
-    /// data record length (s): sample_rate × this must be a whole number; a crash loses at most one record
-    #[param(default = 1.0, min = 0.001, max = 60.0)]
-    pub record_duration_s: f64,
+pub struct BdfRange {
     /// physical value of the lowest digital value (default: -262144 µV for voltages, -8388608 for raw counts)
     #[param(min = -99_999_999.0, max = 99_999_999.0)]
     pub physical_min: Option<f64>,
     /// physical value of the highest digital value (default: 262143 µV for voltages, 8388607 for raw counts)
     #[param(min = -99_999_999.0, max = 99_999_999.0)]
     pub physical_max: Option<f64>,
-    /// marker rate the annotation area of each record is sized for (~40 bytes each); bursts above it spill into later records, nothing is dropped
-    #[param(default = 200.0, min = 0.0, max = 10_000.0)]
-    pub markers_per_s: f64,
-    /// patient identification code (EDF+ patient subfield 1)
-    pub subject: Option<String>,
-    /// hospital administration code / session (EDF+ recording subfield)
-    pub session: Option<String>,
-    /// technician or investigator code (EDF+ recording subfield)
-    pub technician: Option<String>,
-    /// equipment code (EDF+ recording subfield)
-    #[param(default = "neuropipe")]
-    pub equipment: String,
 }
 
-impl From<BdfParams> for EdfParams {
-    fn from(p: BdfParams) -> Self {
-        EdfParams {
-            record_duration_s: p.record_duration_s,
-            physical_min: p.physical_min,
-            physical_max: p.physical_max,
-            markers_per_s: p.markers_per_s,
-            subject: p.subject,
-            session: p.session,
-            technician: p.technician,
-            equipment: p.equipment,
-        }
-    }
+/// The physical range asked for (`None`: the format's default for the payload).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PhysicalRange {
+    /// `physical_min`.
+    pub min: Option<f64>,
+    /// `physical_max`.
+    pub max: Option<f64>,
 }
 
 /// Stage type specification of `EdfRecorder`.
 pub fn edf_spec() -> StageSpec {
-    spec::<EdfParams>(
+    spec::<EdfRange>(
         "EdfRecorder",
         "Sink recording to an EDF+ file (16-bit), pipeline events as annotations",
         build_edf,
@@ -138,35 +122,47 @@ pub fn edf_spec() -> StageSpec {
 
 /// Stage type specification of `BdfRecorder`.
 pub fn bdf_spec() -> StageSpec {
-    spec::<BdfParams>(
+    spec::<BdfRange>(
         "BdfRecorder",
         "Sink recording to a BDF+ file (24-bit), pipeline events as annotations",
         build_bdf,
     )
 }
 
-fn spec<P: StageParams>(
+fn spec<R: StageParams>(
     name: &'static str,
     summary: &'static str,
     build: neuropipe_core::StageFactory,
 ) -> StageSpec {
-    recorder_spec::<P>(StageSpec::new(name, summary, build)).input(
-        PortSpec::any("in")
-            .doc("any samples; labels, units, types, filters and rate from the stream"),
-    )
+    recorder_spec::<EdfParams>(StageSpec::new(name, summary, build))
+        .params::<R>()
+        .input(
+            PortSpec::any("in")
+                .doc("any samples; labels, units, types, filters and rate from the stream"),
+        )
 }
 
 fn build_edf(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let params: EdfParams = b.parse_params()?;
+    let EdfRange {
+        physical_min: min,
+        physical_max: max,
+    } = b.parse_params()?;
+    let range = PhysicalRange { min, max };
     build_recorder(b, move |info, path| {
-        EdfFile::new(EdfFormat::Edf, info, &params, path)
+        EdfFile::new(EdfFormat::Edf, info, &params, range, path)
     })
 }
 
 fn build_bdf(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
-    let params = EdfParams::from(b.parse_params::<BdfParams>()?);
+    let params: EdfParams = b.parse_params()?;
+    let BdfRange {
+        physical_min: min,
+        physical_max: max,
+    } = b.parse_params()?;
+    let range = PhysicalRange { min, max };
     build_recorder(b, move |info, path| {
-        EdfFile::new(EdfFormat::Bdf, info, &params, path)
+        EdfFile::new(EdfFormat::Bdf, info, &params, range, path)
     })
 }
 
@@ -220,6 +216,7 @@ impl EdfFile {
         format: EdfFormat,
         info: &StreamInfo,
         params: &EdfParams,
+        range: PhysicalRange,
         path: &str,
     ) -> Result<EdfFile, BuildError> {
         let rate = info.sample_rate;
@@ -237,8 +234,8 @@ impl EdfFile {
             ));
         }
         let (def_min, def_max) = default_range(format, info.payload);
-        let pmin = params.physical_min.unwrap_or(def_min);
-        let pmax = params.physical_max.unwrap_or(def_max);
+        let pmin = range.min.unwrap_or(def_min);
+        let pmax = range.max.unwrap_or(def_max);
         if pmin >= pmax {
             return Err(BuildError::param(
                 "physical_max",
