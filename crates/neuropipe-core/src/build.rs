@@ -7,7 +7,7 @@ use crate::error::BuildError;
 use crate::event::{EventBus, EventReceiver};
 use crate::metrics::{LinkMetrics, PoolMetrics};
 use crate::params::Params;
-use crate::payload::{Payload, PayloadKind, Samples};
+use crate::payload::{FloatKind, Payload, PayloadKind, Samples};
 use crate::pool::{ErasedPool, MemoryPool};
 use crate::queue::{Access, Input, LinkPolicy, LinkShared, OutLink, Output};
 use crate::registry::{PortSpec, Registry, StageSpec};
@@ -251,6 +251,18 @@ impl<'a> StageBuilder<'a> {
     /// Payload kind arriving on input `port` (for stages generic over the sample type).
     pub fn input_kind(&self, port: &str) -> Result<PayloadKind, BuildError> {
         Ok(self.input_stream(port)?.payload)
+    }
+
+    /// The floating-point sample type arriving on input `port`, for stages that process a
+    /// signal: raw `i32` counts are rejected with the fix (a `RawToVoltage` stage first).
+    pub fn float_input(&self, port: &str) -> Result<FloatKind, BuildError> {
+        let kind = self.input_kind(port)?;
+        kind.float().ok_or_else(|| {
+            BuildError::stage(format!(
+                "input `{port}` receives raw {kind} counts, which cannot be processed as a signal: put a RawToVoltage stage before `{}` (it converts counts to µV as f32)",
+                self.id()
+            ))
+        })
     }
 
     /// Stream info arriving on input `port`.

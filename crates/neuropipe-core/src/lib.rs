@@ -12,6 +12,8 @@
 //! * [`PipelineConfig`] / [`Pipeline`] — pipelines described in JSON, validated completely
 //!   before anything starts, then run; [`PipelineHandle`] controls and observes them.
 //! * [`Registry`] — stage types by name, with documented ports and parameters.
+//! * [`blocking`] — a dedicated thread for a stage's blocking work (files, devices, foreign
+//!   libraries), so no stage blocks the runtime's worker threads.
 //!
 //! # Two audiences
 //!
@@ -35,6 +37,7 @@
 // `#[derive(StageParams)]` names `::neuropipe_core`; this lets the derive work in here too.
 extern crate self as neuropipe_core;
 
+pub mod blocking;
 mod build;
 mod clock;
 mod config;
@@ -54,6 +57,7 @@ mod pool;
 mod queue;
 mod registry;
 mod resolve;
+mod sample_dispatch;
 pub mod schema;
 mod shared;
 mod stage;
@@ -77,15 +81,17 @@ pub mod prelude {
     };
     pub use crate::params::{ParamKind, ParamSpec, Params};
     pub use crate::payload::{
-        Payload, PayloadKind, RawEegPacket, Sample, Samples, VoltageEegPacket, VoltageEegPacket64,
+        FloatKind, FloatSample, Payload, PayloadKind, RawEegPacket, Sample, SampleKind, Samples,
+        VoltageEegPacket, VoltageEegPacket64,
     };
     pub use crate::pool::MemoryPool;
     pub use crate::queue::{Access, Input, Output};
     pub use crate::registry::{PortPayload, PortSpec, Registry, StageFactory, StageSpec};
     pub use crate::stage::{BoxedStage, DataPlaneStage, StageContext};
-    pub use crate::stage_params::{ParamValue, PerChannel, SampleType, StageParams};
+    pub use crate::stage_params::{ParamValue, PerChannel, StageParams};
     pub use crate::state::StageState;
     pub use crate::stream::{ChannelInfo, StreamInfo};
+    pub use crate::{with_float, with_sample};
     pub use neuropipe_macros::StageParams;
 }
 

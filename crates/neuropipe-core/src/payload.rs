@@ -4,55 +4,12 @@
 //! channels 0..C, then frame 1's, … The shape of a packet (frames × channels) is in its
 //! [`PacketHeader`](crate::PacketHeader); the payload is a fixed-capacity buffer.
 
-use serde::{Deserialize, Serialize};
-use std::fmt;
+pub use neuropipe_sample::{FloatKind, FloatSample, Sample, SampleKind};
 
-/// The payload type of a pool or port, as named in pipeline JSON.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum PayloadKind {
-    /// Raw integer counts from an ADC ([`RawEegPacket`]), JSON `"i32"`.
-    #[serde(rename = "i32")]
-    I32,
-    /// Voltages as `f32` ([`VoltageEegPacket`]), JSON `"f32"`.
-    #[serde(rename = "f32")]
-    F32,
-    /// Voltages as `f64` ([`VoltageEegPacket64`]), JSON `"f64"`.
-    #[serde(rename = "f64")]
-    F64,
-}
-
-impl PayloadKind {
-    /// Every kind, in JSON spelling order.
-    pub const ALL: [PayloadKind; 3] = [PayloadKind::I32, PayloadKind::F32, PayloadKind::F64];
-
-    /// The JSON name (`"i32"`, `"f32"`, `"f64"`).
-    pub fn name(self) -> &'static str {
-        match self {
-            PayloadKind::I32 => "i32",
-            PayloadKind::F32 => "f32",
-            PayloadKind::F64 => "f64",
-        }
-    }
-
-    /// Parses a JSON name.
-    pub fn from_name(s: &str) -> Option<Self> {
-        PayloadKind::ALL.into_iter().find(|k| k.name() == s)
-    }
-
-    /// Bytes per sample.
-    pub fn sample_bytes(self) -> usize {
-        match self {
-            PayloadKind::I32 | PayloadKind::F32 => 4,
-            PayloadKind::F64 => 8,
-        }
-    }
-}
-
-impl fmt::Display for PayloadKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+/// The payload type of a pool or port, as named in pipeline JSON (`"i32"`, `"f32"`, `"f64"`).
+///
+/// Every payload today is a buffer of [`Samples`], so a payload's kind is its sample kind.
+pub type PayloadKind = SampleKind;
 
 /// A type a [`MemoryPool`](crate::MemoryPool) can preallocate and lend out.
 pub trait Payload: Send + Sync + Sized + 'static {
@@ -62,64 +19,6 @@ pub trait Payload: Send + Sync + Sized + 'static {
     fn allocate(frames: usize, channels: usize) -> Self;
     /// Copies `src` into `self` without allocating (used for copy-on-write at fan-out).
     fn copy_from(&mut self, src: &Self);
-}
-
-/// A sample type of a multichannel payload.
-pub trait Sample: Copy + Default + Send + Sync + PartialEq + fmt::Debug + 'static {
-    /// The payload kind of `Samples<Self>`.
-    const KIND: PayloadKind;
-    /// Converts to `f64` (for generic sinks such as recorders and displays).
-    fn to_f64(self) -> f64;
-    /// Whether the value is a number (always for integers; not NaN or infinite for floats).
-    fn is_finite(self) -> bool;
-    /// The "missing sample" value: NaN for floats (integers have none: the value is kept).
-    fn missing(self) -> Self;
-}
-
-impl Sample for i32 {
-    const KIND: PayloadKind = PayloadKind::I32;
-    #[inline]
-    fn to_f64(self) -> f64 {
-        self as f64
-    }
-    #[inline]
-    fn is_finite(self) -> bool {
-        true
-    }
-    #[inline]
-    fn missing(self) -> Self {
-        self
-    }
-}
-impl Sample for f32 {
-    const KIND: PayloadKind = PayloadKind::F32;
-    #[inline]
-    fn to_f64(self) -> f64 {
-        self as f64
-    }
-    #[inline]
-    fn is_finite(self) -> bool {
-        f32::is_finite(self)
-    }
-    #[inline]
-    fn missing(self) -> Self {
-        f32::NAN
-    }
-}
-impl Sample for f64 {
-    const KIND: PayloadKind = PayloadKind::F64;
-    #[inline]
-    fn to_f64(self) -> f64 {
-        self
-    }
-    #[inline]
-    fn is_finite(self) -> bool {
-        f64::is_finite(self)
-    }
-    #[inline]
-    fn missing(self) -> Self {
-        f64::NAN
-    }
 }
 
 /// A fixed-capacity multichannel sample buffer, frame-major.
@@ -137,7 +36,7 @@ impl<S: Sample> Samples<S> {
     /// A zeroed buffer of `frames × channels` samples.
     pub fn new(frames: usize, channels: usize) -> Self {
         Samples {
-            buf: vec![S::default(); frames * channels].into_boxed_slice(),
+            buf: vec![S::ZERO; frames * channels].into_boxed_slice(),
             capacity_frames: frames,
         }
     }

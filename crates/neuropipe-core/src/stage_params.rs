@@ -43,6 +43,7 @@
 
 use crate::error::{BuildError, StageError};
 use crate::params::{ParamKind, ParamSpec, Params};
+use crate::payload::FloatKind;
 use serde_json::Value;
 
 /// A Rust type usable as a parameter field: how it appears in JSON, and how it is read.
@@ -242,17 +243,8 @@ impl ParamValue for PerChannel {
     }
 }
 
-/// The floating-point sample type a source emits (`"f32"`, the default, or `"f64"`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum SampleType {
-    /// 32-bit float samples.
-    #[default]
-    F32,
-    /// 64-bit float samples: an end-to-end double-precision pipeline.
-    F64,
-}
-
-impl ParamValue for SampleType {
+/// A source's `sample_type` parameter: `"f32"` (the default) or `"f64"`.
+impl ParamValue for FloatKind {
     fn kind(_: Option<f64>, _: Option<f64>, _: &'static [&'static str]) -> ParamKind {
         ParamKind::Str {
             choices: vec!["f32", "f64"],
@@ -260,16 +252,13 @@ impl ParamValue for SampleType {
     }
     fn from_json(v: &Value) -> Option<Self> {
         match v.as_str()? {
-            "f32" => Some(SampleType::F32),
-            "f64" => Some(SampleType::F64),
+            "f32" => Some(FloatKind::F32),
+            "f64" => Some(FloatKind::F64),
             _ => None,
         }
     }
     fn to_json(&self) -> Value {
-        Value::from(match self {
-            SampleType::F32 => "f32",
-            SampleType::F64 => "f64",
-        })
+        Value::from(self.name())
     }
     fn expected() -> &'static str {
         "\"f32\" or \"f64\""

@@ -9,7 +9,7 @@
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use neuropipe_dsp::design::{butter, firwin, iirnotch, Band, Window};
-use neuropipe_dsp::{Decimator, FirFilter, Sample, SosFilter};
+use neuropipe_dsp::{Decimator, FirFilter, FloatSample, SosFilter};
 
 const CHANNELS: usize = 64;
 const FRAMES: usize = 25_000;
@@ -17,7 +17,7 @@ const PACKET: usize = 32;
 const FS: f64 = 250.0;
 
 /// Deterministic EEG-like data, frame-major.
-fn signal<T: Sample>() -> Vec<T> {
+fn signal<T: FloatSample>() -> Vec<T> {
     let mut state = 0x2545_F491_4F6C_DD1Du64;
     (0..FRAMES * CHANNELS)
         .map(|i| {
@@ -31,7 +31,7 @@ fn signal<T: Sample>() -> Vec<T> {
         .collect()
 }
 
-fn bench_type<T: Sample>(c: &mut Criterion, ty: &str) {
+fn bench_type<T: FloatSample>(c: &mut Criterion, ty: &str) {
     let mut group = c.benchmark_group(format!("filters_{ty}"));
     group.throughput(Throughput::Elements((FRAMES * CHANNELS) as u64));
     group.sample_size(20);

@@ -11,7 +11,7 @@
 use std::time::Instant;
 
 use neuropipe_dsp::design::{butter, firwin, iirnotch, Band, Sos, Window};
-use neuropipe_dsp::{FirFilter, Sample, SosFilter};
+use neuropipe_dsp::{FirFilter, FloatSample, SosFilter};
 
 const CHANNELS: usize = 64;
 const FS: f64 = 250.0;
@@ -39,7 +39,7 @@ fn make_signal(frames: usize) -> Vec<f64> {
 }
 
 /// Best wall time over `reps` runs of `run` on a fresh copy of `x`; returns Ms/s.
-fn measure<T: Sample>(x: &[f64], reps: usize, mut run: impl FnMut(&mut [T])) -> f64 {
+fn measure<T: FloatSample>(x: &[f64], reps: usize, mut run: impl FnMut(&mut [T])) -> f64 {
     let base: Vec<T> = x.iter().map(|&v| T::from_f64(v)).collect();
     let mut best = f64::INFINITY;
     for _ in 0..reps {
@@ -52,7 +52,7 @@ fn measure<T: Sample>(x: &[f64], reps: usize, mut run: impl FnMut(&mut [T])) -> 
     x.len() as f64 / best / 1e6
 }
 
-fn sos_case<T: Sample>(x: &[f64], sos: &Sos, packet: usize, reps: usize) -> f64 {
+fn sos_case<T: FloatSample>(x: &[f64], sos: &Sos, packet: usize, reps: usize) -> f64 {
     measure::<T>(x, reps, |data| {
         let mut f = SosFilter::<T>::new(sos, CHANNELS).unwrap();
         for p in data.chunks_mut(packet * CHANNELS) {
@@ -61,7 +61,7 @@ fn sos_case<T: Sample>(x: &[f64], sos: &Sos, packet: usize, reps: usize) -> f64 
     })
 }
 
-fn fir_case<T: Sample>(x: &[f64], taps: &[f64], packet: usize, reps: usize) -> f64 {
+fn fir_case<T: FloatSample>(x: &[f64], taps: &[f64], packet: usize, reps: usize) -> f64 {
     measure::<T>(x, reps, |data| {
         let mut f = FirFilter::<T>::new(taps, CHANNELS).unwrap();
         for p in data.chunks_mut(packet * CHANNELS) {

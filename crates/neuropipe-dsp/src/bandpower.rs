@@ -2,7 +2,7 @@
 
 use crate::design::{check_buffer, check_fs, DesignError};
 use crate::welch::Welch;
-use crate::Sample;
+use crate::FloatSample;
 
 /// A named frequency band `[lo, hi)` in Hz.
 #[derive(Debug, Clone, PartialEq)]
@@ -233,7 +233,11 @@ impl BandPower {
     ///
     /// # Panics
     /// If `data.len()` is not a multiple of `channels`.
-    pub fn process<T: Sample>(&mut self, data: &[T], mut emit: impl FnMut(BandPowerFrame<'_>)) {
+    pub fn process<T: FloatSample>(
+        &mut self,
+        data: &[T],
+        mut emit: impl FnMut(BandPowerFrame<'_>),
+    ) {
         let c = self.channels;
         assert!(
             data.chunks_exact(c).remainder().is_empty(),

@@ -3,7 +3,7 @@
 use crate::design::{check_buffer, firwin, DesignError, Window};
 use crate::fir::cast_taps;
 use crate::history::{fir_row, fir_rows2, History};
-use crate::Sample;
+use crate::FloatSample;
 
 /// Kaiser `beta` of `resample_poly`'s default window `('kaiser', 5.0)`.
 const KAISER_BETA: f64 = 5.0;
@@ -46,7 +46,7 @@ pub struct Decimator<T> {
     resets: u64,
 }
 
-impl<T: Sample> Decimator<T> {
+impl<T: FloatSample> Decimator<T> {
     /// Builds a decimator by `factor` for `channels` channels, with zero initial state.
     ///
     /// # Errors

@@ -2,7 +2,7 @@
 
 use crate::design::{check_buffer, DesignError, MAX_TAPS};
 use crate::history::{fir_row, fir_rows2, History};
-use crate::Sample;
+use crate::FloatSample;
 
 /// Smallest block of frames processed per history shift.
 const MIN_BLOCK_FRAMES: usize = 64;
@@ -27,7 +27,7 @@ pub struct FirFilter<T> {
     resets: u64,
 }
 
-impl<T: Sample> FirFilter<T> {
+impl<T: FloatSample> FirFilter<T> {
     /// Builds a filter for `channels` channels with zero history.
     ///
     /// # Errors
@@ -138,7 +138,7 @@ impl<T: Sample> FirFilter<T> {
 }
 
 /// Validates taps and returns them reversed and cast.
-pub(crate) fn cast_taps<T: Sample>(taps: &[f64]) -> Result<Vec<T>, DesignError> {
+pub(crate) fn cast_taps<T: FloatSample>(taps: &[f64]) -> Result<Vec<T>, DesignError> {
     if taps.is_empty() {
         return Err(DesignError::Empty { name: "taps" });
     }

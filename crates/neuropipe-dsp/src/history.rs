@@ -7,7 +7,7 @@
 //! front. Rows are frames, so every row is `channels` contiguous samples: the inner loops run
 //! over channels and vectorise.
 
-use crate::Sample;
+use crate::FloatSample;
 
 #[derive(Debug, Clone)]
 pub(crate) struct History<T> {
@@ -21,7 +21,7 @@ pub(crate) struct History<T> {
     missing: Vec<bool>,
 }
 
-impl<T: Sample> History<T> {
+impl<T: FloatSample> History<T> {
     /// History of `keep` frames, accepting blocks of up to `block` frames.
     pub fn new(keep: usize, block: usize, channels: usize) -> Self {
         History {
@@ -128,7 +128,7 @@ impl<T: Sample> History<T> {
 /// one pass so that twice as many independent accumulators are in flight (the sum for each
 /// output is still taken in tap order, so results do not depend on how outputs are grouped).
 #[inline]
-pub(crate) fn fir_rows2<T: Sample>(
+pub(crate) fn fir_rows2<T: FloatSample>(
     window: &[T],
     taps_rev: &[T],
     firsts: [usize; 2],
@@ -144,7 +144,7 @@ pub(crate) fn fir_rows2<T: Sample>(
 
 /// One FIR output frame (see [`fir_rows2`]).
 #[inline]
-pub(crate) fn fir_row<T: Sample>(window: &[T], taps_rev: &[T], first: usize, out: &mut [T]) {
+pub(crate) fn fir_row<T: FloatSample>(window: &[T], taps_rev: &[T], first: usize, out: &mut [T]) {
     if std::mem::size_of::<T>() <= 4 {
         fir_rows::<T, 16, 1>(window, taps_rev, [first], [out]);
     } else {
@@ -155,7 +155,7 @@ pub(crate) fn fir_row<T: Sample>(window: &[T], taps_rev: &[T], first: usize, out
 /// `K` FIR outputs, `L` channels at a time with accumulators in registers, then the remaining
 /// channels one by one.
 #[inline(always)]
-fn fir_rows<T: Sample, const L: usize, const K: usize>(
+fn fir_rows<T: FloatSample, const L: usize, const K: usize>(
     window: &[T],
     taps_rev: &[T],
     firsts: [usize; K],

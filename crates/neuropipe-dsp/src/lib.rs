@@ -13,7 +13,7 @@
 //!
 //! Multichannel data is always **frame-major interleaved**: sample `ch` of frame `f` is
 //! `data[f * channels + ch]`. A buffer of `n` frames therefore has `n * channels` elements.
-//! Filters process in place and are generic over [`Sample`] (`f32` or `f64`). Coefficients are
+//! Filters process in place and are generic over [`FloatSample`] (`f32` or `f64`). Coefficients are
 //! always designed in `f64` and cast once to the sample type when a filter is built, exactly like
 //! SciPy computes in the result type of coefficients and data.
 //!
@@ -41,7 +41,6 @@ pub mod bandpower;
 pub mod decimate;
 pub mod design;
 pub mod fir;
-pub mod sample;
 pub mod simd;
 pub mod sos;
 pub mod welch;
@@ -52,6 +51,6 @@ pub use bandpower::{default_bands, Band as PowerBand, BandPower, BandPowerConfig
 pub use decimate::Decimator;
 pub use design::{DesignError, Sos};
 pub use fir::FirFilter;
-pub use sample::Sample;
+pub use neuropipe_sample::{FloatSample, Sample};
 pub use sos::SosFilter;
 pub use welch::{welch, Welch};

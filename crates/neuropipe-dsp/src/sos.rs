@@ -3,7 +3,7 @@
 use std::marker::PhantomData;
 
 use crate::design::{check_buffer, sosfilt_zi, DesignError, Sos};
-use crate::Sample;
+use crate::FloatSample;
 
 /// Samples per inner block: all sections run over one block before the next block is touched,
 /// so a block stays in L1 cache across sections (8 KiB of `f64`; measured best at 64
@@ -72,7 +72,7 @@ struct Cascade {
     resets: u64,
 }
 
-impl<T: Sample> SosFilter<T> {
+impl<T: FloatSample> SosFilter<T> {
     /// Builds a filter for `channels` interleaved channels with zero initial state.
     ///
     /// # Errors
@@ -243,7 +243,7 @@ impl<T: Sample> SosFilter<T> {
 /// [`SosFilter::process`] compiled for AVX2 (the portable code inlined here).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn process_avx2<T: Sample>(filter: &mut SosFilter<T>, data: &mut [T]) {
+fn process_avx2<T: FloatSample>(filter: &mut SosFilter<T>, data: &mut [T]) {
     filter.process_portable(data);
 }
 

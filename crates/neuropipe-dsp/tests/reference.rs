@@ -10,7 +10,9 @@ use common::{assert_rel, rel_max_err, rel_rms_err, report_worst, Pack};
 use neuropipe_dsp::design::{
     butter, firwin, iirnotch, iirpeak, notch_harmonics, sosfilt_zi, Band, Sos, Window,
 };
-use neuropipe_dsp::{welch, BandPower, BandPowerConfig, Decimator, FirFilter, Sample, SosFilter};
+use neuropipe_dsp::{
+    welch, BandPower, BandPowerConfig, Decimator, FirFilter, FloatSample, SosFilter,
+};
 
 const TOL: f64 = 1e-10;
 const TOL_F32_RMS: f64 = 1e-5;
@@ -237,11 +239,11 @@ fn in_packets<T>(x: &mut [T], channels: usize, mut f: impl FnMut(&mut [T])) {
     }
 }
 
-fn cast<T: Sample>(x: &[f64]) -> Vec<T> {
+fn cast<T: FloatSample>(x: &[f64]) -> Vec<T> {
     x.iter().map(|&v| T::from_f64(v)).collect()
 }
 
-fn widen<T: Sample>(x: &[T]) -> Vec<f64> {
+fn widen<T: FloatSample>(x: &[T]) -> Vec<f64> {
     x.iter().map(|v| v.to_f64()).collect()
 }
 

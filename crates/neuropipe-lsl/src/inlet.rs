@@ -17,7 +17,7 @@
 //!   every few seconds) is this machine's LSL clock; minus the LSL-to-pipeline clock offset
 //!   measured at build time it becomes a pipeline timestamp. A packet's timestamp is that of
 //!   its first frame; `first_frame` counts frames received since the stream was opened.
-//! * Low-latency pull: a dedicated thread (liblsl inlets are not `Send`) blocks for the first
+//! * Low-latency pull: a [`BlockingWorker`] thread (liblsl inlets are not `Send`) blocks for the first
 //!   sample (100 ms slices, so it can stop), then drains what is already buffered without
 //!   waiting, up to `frames` frames. A packet therefore carries **between 1 and `frames`
 //!   frames**: whatever had arrived, never waiting to fill up (no added latency). Buffers are
@@ -35,13 +35,10 @@
 //!   clock correction) on the pipeline clock.
 
 use crate::ffi::{self, Format};
+use neuropipe_core::blocking::{BlockingWorker, WorkerError, WorkerLink};
 use neuropipe_core::prelude::*;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
-use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::sync::mpsc::{sync_channel, SyncSender};
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
 
 /// Frame buffers cycling between the inlet thread and `run`.
 const CHUNKS: usize = 8;
@@ -83,7 +80,7 @@ pub struct LslInletParams {
     pub sample_rate: Option<f64>,
     /// sample type of the output packets (values are pulled in double precision)
     #[param(default = "f32")]
-    pub sample_type: SampleType,
+    pub sample_type: FloatKind,
 }
 
 /// Stage type specification.
@@ -141,10 +138,8 @@ enum FromInlet {
     Chunk(Chunk),
     /// A marker and its capture time on the pipeline clock (ns).
     Marker(String, u64),
-    /// The stream ended (`on_lost: end`).
+    /// The stream ended (`on_lost: end`). (A failure ends the thread with its error.)
     End,
-    /// The stream failed; the message says why.
-    Failed(String),
 }
 
 fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
@@ -188,12 +183,8 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     };
     let declared_channels = p.channels;
     let declared_rate = p.sample_rate;
-    let f64_out = p.sample_type == SampleType::F64;
-    let payload = if f64_out {
-        PayloadKind::F64
-    } else {
-        PayloadKind::F32
-    };
+    let sample_type = p.sample_type;
+    let payload = PayloadKind::from(sample_type);
     let frames = setup.frames;
     if b.validating() {
         // Offline: no resolve. The declared shape describes the stream to the stages after it.
@@ -204,39 +195,24 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         };
         let info = StreamInfo::new(&setup.what, rate, n, "uV", frames, payload);
         let info = b.source_stream(info)?;
-        return if f64_out {
-            unprobed::<f64>(b, info, frames, n)
-        } else {
-            unprobed::<f32>(b, info, frames, n)
-        };
+        return with_float!(sample_type, S => unprobed::<S>(b, info, frames, n));
     }
     crate::warn_if_unconfigured(&setup.stage);
     let timeout_s = setup.timeout_s;
 
+    // The thread resolves the stream now (build time) and reports on `meta`; it pulls once
+    // the stage hands it the first free chunk (the pipeline started).
     let (meta_tx, meta_rx) = sync_channel::<Result<Resolved, String>>(1);
-    let (start_tx, start_rx) = sync_channel::<()>(1);
-    let (data_tx, data_rx) = sync_channel::<FromInlet>(CHUNKS + 64);
-    let (free_tx, free_rx) = sync_channel::<Chunk>(CHUNKS);
-    let notify = Arc::new(Notify::new());
-    let stop = Arc::new(AtomicBool::new(false));
-    let link = ThreadLink {
-        data_tx,
-        free_rx,
-        notify: notify.clone(),
-        stop: stop.clone(),
-    };
-    let thread = std::thread::Builder::new()
-        .name(format!("lsl-inlet-{}", setup.stage))
-        .spawn(move || inlet_thread(setup, meta_tx, start_rx, link))
-        .map_err(|e| BuildError::stage(format!("cannot start the LSL inlet thread: {e}")))?;
+    let name = format!("LSL inlet `{}`", setup.stage);
+    let worker = BlockingWorker::spawn(name, CHUNKS, CHUNKS + 64, move |link| {
+        inlet_thread(setup, meta_tx, link)
+    })
+    .map_err(|e| BuildError::stage(e.to_string()))?;
+    // Dropping `worker` on an error below stops the thread (it is not waited for).
     let meta = match meta_rx.recv_timeout(Duration::from_secs_f64(2.0 * timeout_s + 10.0)) {
         Ok(Ok(m)) => m,
-        Ok(Err(e)) => {
-            let _ = thread.join();
-            return Err(BuildError::stage(e));
-        }
+        Ok(Err(e)) => return Err(BuildError::stage(e)),
         Err(_) => {
-            stop.store(true, Ordering::Relaxed);
             return Err(BuildError::stage(
                 "the LSL inlet thread did not answer while resolving the stream",
             ));
@@ -245,7 +221,6 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     tracing::info!(stage = b.id(), stream = meta.summary, "LSL stream resolved");
     let n = meta.channels.len();
     if declared_channels.is_some_and(|d| d != n) {
-        stop.store(true, Ordering::Relaxed);
         return Err(BuildError::param(
             "channels",
             format!(
@@ -256,7 +231,6 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         ));
     }
     if let Some(r) = declared_rate.filter(|r| (r - meta.rate).abs() > 1e-9 * r.max(1.0)) {
-        stop.store(true, Ordering::Relaxed);
         return Err(BuildError::param(
             "sample_rate",
             format!(
@@ -269,75 +243,39 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     info.kind = meta.kind;
     info.channels = meta.channels;
     let info = b.source_stream(info)?;
-    let link = Link {
-        rx: data_rx,
-        free_tx,
-        notify,
-        stop,
-        start_tx: Some(start_tx),
-        thread: Some(thread),
-    };
-    if f64_out {
-        inlet_stage::<f64>(b, info, frames, n, link)
-    } else {
-        inlet_stage::<f32>(b, info, frames, n, link)
-    }
+    with_float!(sample_type, S => inlet_stage::<S>(b, info, frames, n, worker))
 }
 
-/// The stage's ends of the channels to the inlet thread.
-struct Link {
-    rx: Receiver<FromInlet>,
-    free_tx: SyncSender<Chunk>,
-    notify: Arc<Notify>,
-    stop: Arc<AtomicBool>,
-    start_tx: Option<SyncSender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-fn inlet_stage<S: Sample + FromF64>(
+fn inlet_stage<S: FloatSample>(
     b: &mut StageBuilder<'_>,
     info: StreamInfo,
     frames: usize,
     n: usize,
-    link: Link,
+    worker: BlockingWorker<Chunk, FromInlet>,
 ) -> Result<BoxedStage, BuildError>
 where
     Samples<S>: Payload,
 {
     let pool = b.pool::<Samples<S>>(frames, n)?;
     let out = b.output::<Samples<S>>("out", info)?;
-    for _ in 0..CHUNKS {
-        let _ = link.free_tx.try_send(Chunk {
+    let chunks = (0..CHUNKS)
+        .map(|_| Chunk {
             data: vec![0.0; frames * n],
             stamps: vec![0.0; frames],
             frames: 0,
-        });
-    }
+        })
+        .collect();
     Ok(BoxedStage::new(LslInlet::<S> {
         out,
         pool,
         channels: n,
-        link,
+        worker,
+        chunks,
         next_frame: 0,
         sequence: 0,
         ended: false,
         nonfinite: 0,
     }))
-}
-
-/// Conversion of pulled `f64` values to the output sample type.
-trait FromF64 {
-    fn from_f64(v: f64) -> Self;
-}
-impl FromF64 for f32 {
-    fn from_f64(v: f64) -> Self {
-        v as f32
-    }
-}
-impl FromF64 for f64 {
-    fn from_f64(v: f64) -> Self {
-        v
-    }
 }
 
 /// What `neuropipe validate` builds instead of an inlet: the declared output, no thread, no
@@ -366,25 +304,6 @@ where
     b.pool::<Samples<S>>(frames, n)?;
     let out = b.output::<Samples<S>>("out", info)?;
     Ok(BoxedStage::new(Unprobed { _out: out }))
-}
-
-/// The thread's ends of the channels.
-struct ThreadLink {
-    data_tx: SyncSender<FromInlet>,
-    free_rx: Receiver<Chunk>,
-    notify: Arc<Notify>,
-    stop: Arc<AtomicBool>,
-}
-
-impl ThreadLink {
-    fn send(&self, m: FromInlet) -> bool {
-        let ok = self.data_tx.send(m).is_ok();
-        self.notify.notify_one();
-        ok
-    }
-    fn stopped(&self) -> bool {
-        self.stop.load(Ordering::Relaxed)
-    }
 }
 
 fn not_found(what: &str, timeout_s: f64) -> String {
@@ -418,12 +337,13 @@ fn resolve_one(pred: &str, what: &str, timeout_s: f64) -> Result<ffi::Info, Stri
     Ok(found.swap_remove(0))
 }
 
+/// The thread's body: resolve (reported on `meta_tx`), wait for the first free chunk (the
+/// pipeline started), then pull until stopped.
 fn inlet_thread(
     s: InletSetup,
     meta_tx: SyncSender<Result<Resolved, String>>,
-    start_rx: Receiver<()>,
-    link: ThreadLink,
-) {
+    mut link: WorkerLink<Chunk, FromInlet>,
+) -> Result<(), WorkerError> {
     // --- resolve (at build time) ---
     let setup = || -> Result<(ffi::Inlet, Option<ffi::Inlet>, Resolved), String> {
         let info = resolve_one(&s.pred, &s.what, s.timeout_s)?;
@@ -499,17 +419,17 @@ fn inlet_thread(
             (i, m, n, summary)
         }
         Err(e) => {
+            // The build reports it.
             let _ = meta_tx.send(Err(e));
-            return;
+            return Ok(());
         }
     };
     // --- wait for the pipeline to start (or for the stage to be dropped after validation) ---
-    if start_rx.recv().is_err() {
-        return;
-    }
-    if let Err(e) = pull_loop(&s, &inlet, markers.as_ref(), n, &summary, &link) {
-        link.send(FromInlet::Failed(e));
-    }
+    let Some(first) = link.recv() else {
+        return Ok(());
+    };
+    pull_loop(&s, &inlet, markers.as_ref(), n, &summary, &mut link, first)?;
+    Ok(())
 }
 
 fn pull_loop(
@@ -518,7 +438,8 @@ fn pull_loop(
     markers: Option<&ffi::Inlet>,
     n: usize,
     summary: &str,
-    link: &ThreadLink,
+    link: &mut WorkerLink<Chunk, FromInlet>,
+    first: Chunk,
 ) -> Result<(), String> {
     inlet.open(s.timeout_s.max(2.0))?;
     if let Some(m) = markers {
@@ -533,9 +454,9 @@ fn pull_loop(
     let mut last_data = Instant::now();
     // Offset from a remote LSL stamp to pipeline seconds.
     let to_pipeline = |ts: f64, corr: f64| ((ts + corr - s.offset_s) * 1e9).max(0.0) as u64;
-    let mut chunk: Option<Chunk> = None;
+    let mut chunk: Option<Chunk> = Some(first);
     loop {
-        if link.stopped() {
+        if link.stopping() {
             return Ok(());
         }
         if corrected_at.elapsed() > Duration::from_secs(5) {
@@ -555,10 +476,10 @@ fn pull_loop(
         // A free buffer: when `run` is behind, stop pulling (liblsl buffers meanwhile).
         let mut c = match chunk.take() {
             Some(c) => c,
-            None => match link.free_rx.recv_timeout(Duration::from_secs_f64(POLL_S)) {
-                Ok(c) => c,
-                Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            None => match link.recv_timeout(Duration::from_secs_f64(POLL_S)) {
+                Ok(Some(c)) => c,
+                Ok(None) => continue,
+                Err(()) => return Ok(()),
             },
         };
         // Block for the first sample, then drain what is there without waiting.
@@ -604,7 +525,10 @@ pub struct LslInlet<S: Sample> {
     out: Output<Samples<S>>,
     pool: MemoryPool<Samples<S>>,
     channels: usize,
-    link: Link,
+    /// The inlet thread: free chunks go to it, filled chunks and markers come back.
+    worker: BlockingWorker<Chunk, FromInlet>,
+    /// The chunks, until the first `run` hands them to the thread (which then starts).
+    chunks: Vec<Chunk>,
     next_frame: u64,
     sequence: u64,
     ended: bool,
@@ -612,17 +536,55 @@ pub struct LslInlet<S: Sample> {
     nonfinite: u64,
 }
 
-impl<S: Sample> LslInlet<S> {
-    fn join(&mut self) {
-        self.link.stop.store(true, Ordering::Relaxed);
-        self.link.start_tx = None;
-        if let Some(t) = self.link.thread.take() {
-            let _ = t.join();
+impl<S: FloatSample> LslInlet<S>
+where
+    Samples<S>: Payload,
+{
+    /// The thread's error once it has ended (or an error saying it ended).
+    async fn thread_failed(&mut self) -> StageError {
+        match self.worker.finish().await {
+            Err(e) => e,
+            Ok(()) => StageError::fatal("the LSL inlet thread ended unexpectedly"),
         }
+    }
+
+    /// A filled chunk as a packet (the chunk goes back to the thread).
+    async fn packet(
+        &mut self,
+        c: Chunk,
+        ctx: &mut StageContext,
+    ) -> Result<Packet<Samples<S>>, StageError> {
+        let mut pkt = self.pool.acquire().await;
+        let frames = c.frames;
+        pkt.set_shape(frames, self.channels)?;
+        for (d, &v) in pkt.samples_mut().iter_mut().zip(&c.data) {
+            *d = S::from_f64(v);
+        }
+        let ts = c.stamps[0] as u64;
+        // Never full: the job channel holds every chunk there is.
+        let _ = self.worker.try_send(c);
+        let h = &mut pkt.header;
+        h.sequence = self.sequence;
+        h.first_frame = self.next_frame;
+        h.timestamp = ts;
+        self.sequence += 1;
+        self.next_frame += frames as u64;
+        let bad = pkt.scrub_nonfinite() as u64;
+        if bad > 0 {
+            if self.nonfinite == 0 {
+                tracing::warn!(
+                    stage = ctx.id(),
+                    "non-finite samples (NaN/Inf) in the LSL stream: delivered as NaN, flagged, annotated by recorders"
+                );
+            }
+            self.nonfinite += bad;
+            ctx.count_nonfinite(bad);
+        }
+        Ok(pkt)
     }
 }
 
-impl<S: Sample + FromF64> DataPlaneStage for LslInlet<S>
+impl<S: FloatSample> DataPlaneStage for LslInlet<S>
 where
     Samples<S>: Payload,
 {
@@ -630,70 +592,46 @@ where
         if self.ended {
             return Err(StageError::QueueClosed);
         }
-        if let Some(tx) = self.link.start_tx.take() {
-            let _ = tx.send(());
+        // The first free chunks start the thread pulling.
+        for c in self.chunks.drain(..) {
+            let _ = self.worker.try_send(c);
         }
         loop {
-            match self.link.rx.try_recv() {
-                Ok(FromInlet::Chunk(c)) => {
-                    let mut pkt = self.pool.acquire().await;
-                    let frames = c.frames;
-                    pkt.set_shape(frames, self.channels)?;
-                    for (d, &v) in pkt.samples_mut().iter_mut().zip(&c.data) {
-                        *d = S::from_f64(v);
-                    }
-                    let ts = c.stamps[0] as u64;
-                    let _ = self.link.free_tx.try_send(c);
-                    let h = &mut pkt.header;
-                    h.sequence = self.sequence;
-                    h.first_frame = self.next_frame;
-                    h.timestamp = ts;
-                    self.sequence += 1;
-                    self.next_frame += frames as u64;
-                    let bad = pkt.scrub_nonfinite() as u64;
-                    if bad > 0 {
-                        if self.nonfinite == 0 {
-                            tracing::warn!(
-                                stage = ctx.id(),
-                                "non-finite samples (NaN/Inf) in the LSL stream: delivered as NaN, flagged, annotated by recorders"
-                            );
-                        }
-                        self.nonfinite += bad;
-                        ctx.count_nonfinite(bad);
-                    }
+            let msg = match self.worker.try_recv() {
+                Ok(Some(m)) => m,
+                Ok(None) => tokio::select! {
+                    biased;
+                    _ = ctx.control_pending() => return Ok(()),
+                    m = self.worker.recv() => match m {
+                        Some(m) => m,
+                        None => return Err(self.thread_failed().await),
+                    },
+                },
+                Err(()) => return Err(self.thread_failed().await),
+            };
+            match msg {
+                FromInlet::Chunk(c) => {
+                    let pkt = self.packet(c, ctx).await?;
                     return self.out.send(pkt).await;
                 }
-                Ok(FromInlet::Marker(text, time_ns)) => {
+                FromInlet::Marker(text, time_ns) => {
                     // Stamped with the marker's LSL capture time mapped to the pipeline clock.
                     ctx.emit_event_at(time_ns, EventKind::Marker, text);
                 }
-                Ok(FromInlet::End) => {
+                FromInlet::End => {
                     self.ended = true;
                     return Err(StageError::QueueClosed);
-                }
-                Ok(FromInlet::Failed(e)) => return Err(StageError::fatal(e)),
-                Err(TryRecvError::Disconnected) => {
-                    return Err(StageError::fatal("the LSL inlet thread ended unexpectedly"))
-                }
-                Err(TryRecvError::Empty) => {
-                    tokio::select! {
-                        biased;
-                        _ = ctx.control_pending() => return Ok(()),
-                        _ = self.link.notify.notified() => {}
-                    }
                 }
             }
         }
     }
 
-    async fn finish(&mut self, _ctx: &mut StageContext) -> Result<(), StageError> {
-        self.join();
+    async fn finish(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
+        self.worker.stop();
+        if let Err(e) = self.worker.finish().await {
+            // Already reported by `run`, or a failure racing the stop: the data ended anyway.
+            tracing::debug!(stage = ctx.id(), "LSL inlet thread after stop: {e}");
+        }
         Ok(())
-    }
-}
-
-impl<S: Sample> Drop for LslInlet<S> {
-    fn drop(&mut self) {
-        self.join();
     }
 }

@@ -6,10 +6,12 @@
 //! * Data: each packet is pushed as one chunk (`lsl_push_chunk_ftp`, push-through), stamped
 //!   with the packet's capture time mapped onto the LSL clock: `lsl = pipeline_s + offset`,
 //!   `offset = local_clock() − pipeline_now` measured when the stage is built.
-//! * Threading: liblsl outlets are not `Send`, so a dedicated thread creates, uses and drops
-//!   the outlet. `run` hands it the packets themselves (zero copy; the buffer returns to its
-//!   pool when the thread has pushed it) through a bounded channel whose capacity is guarded
-//!   by an async semaphore: a slow thread is backpressure, never an allocation or a drop.
+//! * Threading: liblsl outlets are not `Send` and pushes may block, so a
+//!   [`BlockingWorker`] thread creates, uses and drops the outlet. `run` hands it the packets
+//!   themselves (zero copy; the buffer returns to its pool when the thread has pushed it); at
+//!   most `DATA_SLOTS` packets are in flight (an async semaphore the thread refills), the rest
+//!   of the job channel is kept for markers: a slow thread is backpressure, never an
+//!   allocation or a dropped packet.
 //! * `markers: true` adds a one-channel string outlet `<name>-markers` (type `Markers`,
 //!   irregular rate) publishing every pipeline event (markers as their text; other events as
 //!   `<kind> <stage>: <text>`), stamped with the event time.
@@ -22,10 +24,9 @@
 //!   outlet is destroyed), then drops it.
 
 use crate::ffi::{self, ChannelMeta, Format};
+use neuropipe_core::blocking::{BlockingWorker, TrySend, WorkerLink};
 use neuropipe_core::prelude::*;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use tokio::sync::Semaphore;
 
 /// Packets in flight between `run` and the outlet thread.
@@ -152,21 +153,21 @@ enum ToOutlet {
     Marker(String, f64),
 }
 
+/// The outlet thread, seen from the stage.
 struct Worker {
-    tx: Option<SyncSender<ToOutlet>>,
+    worker: BlockingWorker<ToOutlet, ()>,
+    /// Data packets that may still be queued (the thread gives a slot back after a push;
+    /// closed when the thread ends).
     slots: Arc<Semaphore>,
-    thread: Option<JoinHandle<Result<(), String>>>,
 }
 
-impl Worker {
-    /// Closes the channel and waits for the thread; returns its error, if any.
-    fn stop(&mut self) -> Result<(), String> {
-        self.tx = None;
-        match self.thread.take().map(JoinHandle::join) {
-            Some(Ok(r)) => r,
-            Some(Err(_)) => Err("the LSL outlet thread panicked".into()),
-            None => Ok(()),
-        }
+/// Closes the data slots when the thread's body ends, on every path, so that a `run`
+/// waiting for a slot wakes up and finds the thread gone.
+struct CloseSlots(Arc<Semaphore>);
+
+impl Drop for CloseSlots {
+    fn drop(&mut self) {
+        self.0.close();
     }
 }
 
@@ -183,36 +184,36 @@ pub struct LslOutlet {
 impl LslOutlet {
     fn start(&mut self) -> Result<(), StageError> {
         crate::warn_if_unconfigured(&self.setup.stage);
-        let (tx, rx) = sync_channel(DATA_SLOTS + MARKER_SLOTS);
         let slots = Arc::new(Semaphore::new(DATA_SLOTS));
         let setup = self.setup.clone();
         let thread_slots = slots.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("lsl-outlet-{}", setup.stage))
-            .spawn(move || {
-                let r = outlet_thread(&setup, rx, &thread_slots);
-                // Wake a `run` waiting for a slot: it then finds the channel closed.
-                thread_slots.close();
-                if let Err(e) = &r {
-                    tracing::error!(stage = setup.stage, "LSL outlet: {e}");
-                }
-                r
-            })
-            .map_err(|e| StageError::fatal(format!("cannot start the LSL outlet thread: {e}")))?;
-        self.worker = Some(Worker {
-            tx: Some(tx),
-            slots,
-            thread: Some(thread),
-        });
+        // Names the thread and prefixes its errors.
+        let name = format!("LSL outlet `{}`", setup.name);
+        let worker = BlockingWorker::spawn(name, DATA_SLOTS + MARKER_SLOTS, 1, move |link| {
+            let close = CloseSlots(thread_slots);
+            let r = outlet_thread(&setup, link, &close.0);
+            if let Err(e) = &r {
+                tracing::error!(stage = setup.stage, "LSL outlet: {e}");
+            }
+            r.map_err(Into::into)
+        })?;
+        self.worker = Some(Worker { worker, slots });
         Ok(())
     }
 
-    fn thread_failed(&mut self) -> StageError {
-        let msg = match self.worker.as_mut().map(Worker::stop) {
-            Some(Err(e)) => e,
-            _ => "the LSL outlet thread ended unexpectedly".into(),
+    /// The thread's error once it has ended (or an error saying it ended).
+    async fn thread_failed(&mut self) -> StageError {
+        let outcome = match self.worker.as_mut() {
+            Some(w) => w.worker.finish().await,
+            None => Ok(()),
         };
-        StageError::fatal(format!("LSL outlet `{}`: {msg}", self.setup.name))
+        match outcome {
+            Err(e) => e,
+            Ok(()) => StageError::fatal(format!(
+                "LSL outlet `{}`: the thread ended unexpectedly",
+                self.setup.name
+            )),
+        }
     }
 
     /// Forwards pending pipeline events to the marker outlet (never waits).
@@ -220,7 +221,6 @@ impl LslOutlet {
         let (Some(rx), Some(w)) = (self.events.as_mut(), self.worker.as_ref()) else {
             return;
         };
-        let Some(tx) = w.tx.as_ref() else { return };
         loop {
             let ev = match rx.try_recv() {
                 Ok(ev) => ev,
@@ -245,7 +245,7 @@ impl LslOutlet {
                     .to_string()
             };
             let ts = ev.time_ns as f64 / 1e9 + self.offset_s;
-            if let Err(TrySendError::Full(_)) = tx.try_send(ToOutlet::Marker(text, ts)) {
+            if let Err(TrySend::Full(_)) = w.worker.try_send(ToOutlet::Marker(text, ts)) {
                 tracing::warn!(
                     stage = self.setup.stage,
                     "marker outlet busy: event dropped"
@@ -265,23 +265,30 @@ impl DataPlaneStage for LslOutlet {
             return Ok(());
         };
         let ts = pkt.header.timestamp as f64 / 1e9 + self.offset_s;
-        let w = self.worker.as_ref().expect("started above");
-        let slots = w.slots.clone();
+        let Some(slots) = self.worker.as_ref().map(|w| w.slots.clone()) else {
+            return Err(self.thread_failed().await);
+        };
         // A slot is a place in the channel: waiting for one is backpressure.
-        match slots.acquire().await {
-            Ok(permit) => permit.forget(), // given back by the thread after the push
-            Err(_) => return Err(self.thread_failed()),
+        let acquired = match slots.acquire().await {
+            Ok(permit) => {
+                permit.forget(); // given back by the thread after the push
+                true
+            }
+            Err(_) => false,
+        };
+        if !acquired {
+            return Err(self.thread_failed().await);
         }
-        let sent = match self.worker.as_ref().and_then(|w| w.tx.as_ref()) {
-            Some(tx) => tx.try_send(ToOutlet::Data(pkt, ts)),
-            None => return Err(self.thread_failed()),
+        let sent = match self.worker.as_ref() {
+            Some(w) => w.worker.try_send(ToOutlet::Data(pkt, ts)),
+            None => return Err(self.thread_failed().await),
         };
         match sent {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => Err(StageError::fatal(
+            Err(TrySend::Full(_)) => Err(StageError::fatal(
                 "LSL outlet channel full despite a free slot (bug)",
             )),
-            Err(TrySendError::Disconnected(_)) => Err(self.thread_failed()),
+            Err(TrySend::Ended(_)) => Err(self.thread_failed().await),
         }
     }
 
@@ -290,22 +297,17 @@ impl DataPlaneStage for LslOutlet {
         let Some(mut w) = self.worker.take() else {
             return Ok(());
         };
-        // The thread pushes what is queued, then drops the outlets.
-        w.stop()
-            .map_err(|e| StageError::fatal(format!("LSL outlet `{}`: {e}", self.setup.name)))
-    }
-}
-
-impl Drop for LslOutlet {
-    fn drop(&mut self) {
-        if let Some(mut w) = self.worker.take() {
-            let _ = w.stop();
-        }
+        // The thread pushes what is queued, lingers if asked, then drops the outlets.
+        w.worker.finish().await
     }
 }
 
 /// The outlet thread: creates the outlet(s), pushes until the channel closes.
-fn outlet_thread(s: &OutletSetup, rx: Receiver<ToOutlet>, slots: &Semaphore) -> Result<(), String> {
+fn outlet_thread(
+    s: &OutletSetup,
+    mut link: WorkerLink<ToOutlet, ()>,
+    slots: &Semaphore,
+) -> Result<(), String> {
     let n = s.channels.len();
     let mut info = ffi::Info::new(&s.name, &s.kind, n, s.rate, Format::Float32, &s.source_id)?;
     ffi::write_channels(&mut info, &s.channels);
@@ -338,9 +340,8 @@ fn outlet_thread(s: &OutletSetup, rx: Receiver<ToOutlet>, slots: &Semaphore) -> 
     let mut waited = s.wait_for_consumer_s <= 0.0;
     let period = 1.0 / s.rate;
     loop {
-        let msg = match rx.recv() {
-            Ok(m) => m,
-            Err(_) => break, // the stage finished: the channel is drained
+        let Some(msg) = link.recv() else {
+            break; // the stage finished: the channel is drained
         };
         match msg {
             ToOutlet::Data(pkt, first_ts) => {
@@ -378,6 +379,5 @@ fn outlet_thread(s: &OutletSetup, rx: Receiver<ToOutlet>, slots: &Semaphore) -> 
     if s.linger_s > 0.0 && outlet.have_consumers() {
         std::thread::sleep(std::time::Duration::from_secs_f64(s.linger_s));
     }
-    debug_assert!(matches!(rx.try_recv(), Err(TryRecvError::Disconnected)));
     Ok(())
 }

@@ -1,7 +1,6 @@
 //! `ContinuityCheck`: a sink that verifies sample continuity — every frame index exactly once,
 //! in order, with non-decreasing timestamps — and reports what it saw.
 
-use crate::util::with_sample_type;
 use neuropipe_core::prelude::*;
 
 /// Parameters of `ContinuityCheck`.
@@ -31,7 +30,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         fail_on_gap,
         expect_frames: expect,
     } = b.parse_params()?;
-    with_sample_type!(b.input_kind("in")?, S => {
+    with_sample!(b.input_kind("in")?, S => {
         let input = b.input::<Samples<S>>("in")?;
         Ok(BoxedStage::new(ContinuityCheck::<Samples<S>> {
             input,

@@ -6,7 +6,6 @@
 //! the amplifier gain they record with, and `gain` defaults to it. A `gain` that disagrees with
 //! the source's is a build error (it would scale every sample wrongly, e.g. 3× at 8 vs 24).
 
-use crate::dsp::{with_float_type, Float, FloatKind};
 use crate::util::ads1299_uv_per_count;
 use neuropipe_core::prelude::*;
 
@@ -27,7 +26,7 @@ pub struct RawToVoltageParams {
     pub offset: PerChannel,
     /// sample type of the output packets: f32, or f64 for an end-to-end double-precision pipeline
     #[param(default = "f32")]
-    pub sample_type: SampleType,
+    pub sample_type: FloatKind,
 }
 
 /// Stage type specification.
@@ -67,18 +66,15 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         None => vec![ads1299_uv_per_count(p.vref, gain); channels],
     };
     let offset: Vec<f64> = p.offset.resolve("offset", channels)?;
-    let payload = match p.sample_type {
-        SampleType::F32 => PayloadKind::F32,
-        SampleType::F64 => PayloadKind::F64,
-    };
+    let payload = PayloadKind::from(p.sample_type);
     let mut out_info = input_info.with_payload(payload, "uV");
     out_info.adc_gain = None;
-    with_float_type!(FloatKind::from(p.sample_type), S => {
+    with_float!(p.sample_type, S => {
         let pool = b.pool::<Samples<S>>(input_info.frames_per_packet, channels)?;
         let out = b.output::<Samples<S>>("out", out_info)?;
         Ok(BoxedStage::new(RawToVoltage::<S> {
-            scale: scale.iter().map(|&x| <S as neuropipe_dsp::Sample>::from_f64(x)).collect(),
-            offset: offset.iter().map(|&x| <S as neuropipe_dsp::Sample>::from_f64(x)).collect(),
+            scale: scale.iter().map(|&x| <S as Sample>::from_f64(x)).collect(),
+            offset: offset.iter().map(|&x| <S as Sample>::from_f64(x)).collect(),
             pool,
             input,
             out,
@@ -87,7 +83,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
 }
 
 /// The `RawToVoltage` stage, producing samples of type `S`.
-pub struct RawToVoltage<S: Float>
+pub struct RawToVoltage<S: FloatSample>
 where
     Samples<S>: Payload,
 {
@@ -98,7 +94,7 @@ where
     out: Output<Samples<S>>,
 }
 
-impl<S: Float> DataPlaneStage for RawToVoltage<S>
+impl<S: FloatSample> DataPlaneStage for RawToVoltage<S>
 where
     Samples<S>: Payload,
 {

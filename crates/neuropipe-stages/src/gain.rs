@@ -1,6 +1,5 @@
 //! `Gain`: multiplies every sample by a live-adjustable factor, in place (zero-copy).
 
-use crate::util::with_sample_type;
 use neuropipe_core::prelude::*;
 
 /// Parameters of `Gain`.
@@ -21,34 +20,11 @@ pub fn spec() -> StageSpec {
 
 fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let GainParams { gain } = b.parse_params()?;
-    with_sample_type!(b.input_kind("in")?, S => {
+    with_sample!(b.input_kind("in")?, S => {
         let input = b.input::<Samples<S>>("in")?;
         let out = b.output::<Samples<S>>("out", input.stream().clone())?;
         Ok(BoxedStage::new(Gain::<S> { gain, input, out }))
     })
-}
-
-/// Sample types `Gain` can scale.
-pub trait Scalable: Copy + Send + Sync + 'static {
-    /// `self × g`.
-    fn scale(self, g: f64) -> Self;
-}
-impl Scalable for f32 {
-    fn scale(self, g: f64) -> Self {
-        self * g as f32
-    }
-}
-impl Scalable for f64 {
-    fn scale(self, g: f64) -> Self {
-        self * g
-    }
-}
-impl Scalable for i32 {
-    fn scale(self, g: f64) -> Self {
-        (self as f64 * g)
-            .round()
-            .clamp(i32::MIN as f64, i32::MAX as f64) as i32
-    }
 }
 
 /// The `Gain` stage.
@@ -63,16 +39,18 @@ where
 
 impl<S> DataPlaneStage for Gain<S>
 where
-    S: Sample + Scalable,
+    S: Sample,
     Samples<S>: Payload,
 {
     async fn run(&mut self, _: &mut StageContext) -> Result<(), StageError> {
         let Some(mut pkt) = self.input.recv().await? else {
             return Ok(());
         };
+        // Through f64 (exact for every sample type); i32 counts round to nearest and
+        // saturate at their range.
         let g = self.gain;
         for s in pkt.samples_mut() {
-            *s = s.scale(g);
+            *s = S::from_f64(s.to_f64() * g);
         }
         self.out.send(pkt).await
     }

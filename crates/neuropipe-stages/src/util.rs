@@ -1,27 +1,5 @@
 //! Small helpers shared by stages.
 
-/// Calls `$body` with the type alias `$t` bound to the sample type matching a
-/// [`PayloadKind`](neuropipe_core::PayloadKind), for stages generic over sample types.
-macro_rules! with_sample_type {
-    ($kind:expr, $t:ident => $body:expr) => {
-        match $kind {
-            neuropipe_core::PayloadKind::I32 => {
-                type $t = i32;
-                $body
-            }
-            neuropipe_core::PayloadKind::F32 => {
-                type $t = f32;
-                $body
-            }
-            neuropipe_core::PayloadKind::F64 => {
-                type $t = f64;
-                $body
-            }
-        }
-    };
-}
-pub(crate) use with_sample_type;
-
 /// Counts per µV of an ADS1299-style ADC: µV per LSB = `vref / (2^23 − 1) / gain × 1e6`.
 pub fn ads1299_uv_per_count(vref: f64, gain: f64) -> f64 {
     vref / ((1u32 << 23) - 1) as f64 / gain * 1e6

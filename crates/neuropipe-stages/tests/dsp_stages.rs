@@ -5,7 +5,7 @@
 
 use neuropipe_core::*;
 use neuropipe_dsp::design::{butter, firwin, iirnotch, notch_harmonics, Band, Window};
-use neuropipe_dsp::{Decimator, FirFilter, Sample as DspSample, SosFilter};
+use neuropipe_dsp::{Decimator, FirFilter, SosFilter};
 use neuropipe_testkit::stages::{capture, Captured};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -81,21 +81,7 @@ struct Gate<S: Sample> {
     sent: u64,
 }
 
-trait FromF64: Sample {
-    fn from(x: f64) -> Self;
-}
-impl FromF64 for f32 {
-    fn from(x: f64) -> Self {
-        x as f32
-    }
-}
-impl FromF64 for f64 {
-    fn from(x: f64) -> Self {
-        x
-    }
-}
-
-impl<S: FromF64> DataPlaneStage for Gate<S> {
+impl<S: FloatSample> DataPlaneStage for Gate<S> {
     async fn run(&mut self, _: &mut StageContext) -> Result<(), StageError> {
         if self.limit > 0 && self.sent == self.limit {
             return Err(StageError::QueueClosed);
@@ -111,7 +97,7 @@ impl<S: FromF64> DataPlaneStage for Gate<S> {
         p.header.timestamp = (first as f64 * 1e9 / self.rate) as u64;
         for (f, frame) in p.samples_mut().chunks_exact_mut(self.channels).enumerate() {
             for (ch, s) in frame.iter_mut().enumerate() {
-                *s = S::from(signal(first + f as u64, ch, self.rate, self.sine_hz));
+                *s = S::from_f64(signal(first + f as u64, ch, self.rate, self.sine_hz));
             }
         }
         {
@@ -151,7 +137,7 @@ struct GateParams {
     gated: bool,
     /// sample type sent
     #[param(default = "f64")]
-    payload: SampleType,
+    payload: FloatKind,
 }
 
 /// f32 → f64, a transforming stage (for bit-exact f64 checks behind RawToVoltage).
@@ -188,32 +174,18 @@ fn registry() -> Registry {
             let probe = probe(&format!("{}.in", p.name));
             let gate = p.gated.then(|| gate(&p.name));
             let (sine_hz, limit) = (p.sine_hz, p.packets);
-            Ok(match p.payload {
-                SampleType::F32 => BoxedStage::new(Gate::<f32> {
-                    pool: b.pool(frames, channels)?,
-                    out: b.output("out", info)?,
-                    gate,
-                    probe,
-                    frames,
-                    channels,
-                    rate,
-                    sine_hz,
-                    limit,
-                    sent: 0,
-                }),
-                SampleType::F64 => BoxedStage::new(Gate::<f64> {
-                    pool: b.pool(frames, channels)?,
-                    out: b.output("out", info)?,
-                    gate,
-                    probe,
-                    frames,
-                    channels,
-                    rate,
-                    sine_hz,
-                    limit,
-                    sent: 0,
-                }),
-            })
+            with_float!(p.payload, S => Ok(BoxedStage::new(Gate::<S> {
+                pool: b.pool(frames, channels)?,
+                out: b.output("out", info)?,
+                gate,
+                probe,
+                frames,
+                channels,
+                rate,
+                sine_hz,
+                limit,
+                sent: 0,
+            })))
         })
         .output(PortSpec::any("out"))
         .params::<GateParams>(),
@@ -272,7 +244,7 @@ async fn wait_packets(name: &str, n: usize) {
 }
 
 /// `data` filtered in one call by `sos`, from the steady state of its first frame.
-fn sosfilt<S: DspSample>(sos: &neuropipe_dsp::Sos, channels: usize, data: &[S]) -> Vec<S> {
+fn sosfilt<S: FloatSample>(sos: &neuropipe_dsp::Sos, channels: usize, data: &[S]) -> Vec<S> {
     let mut f = SosFilter::<S>::new(sos, channels).unwrap();
     f.init_steady_state(&data[..channels]);
     let mut out = data.to_vec();

@@ -20,7 +20,6 @@
 //! `["alpha:8-13", "sigma:11.5-16"]`; the default is delta 1–4, theta 4–8, alpha 8–13, beta
 //! 13–30, gamma 30–45 Hz. Every band must satisfy `0 <= lo < hi <= Nyquist`.
 
-use super::{float_input, with_float_type, Float};
 use neuropipe_core::prelude::*;
 use neuropipe_dsp::design::DesignError;
 use neuropipe_dsp::{default_bands, BandPowerConfig, PowerBand};
@@ -77,7 +76,7 @@ pub fn parse_band(text: &str) -> Result<PowerBand, String> {
 }
 
 fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
-    let kind = float_input(b)?;
+    let kind = b.float_input("in")?;
     let info = b.input_stream("in")?.clone();
     let p: BandPowerParams = b.parse_params()?;
     let fs = info.sample_rate;
@@ -209,7 +208,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         .collect();
     let pool = b.pool::<VoltageEegPacket>(out_cap, out_channels)?;
     let out = b.output::<VoltageEegPacket>("out", out_info)?;
-    with_float_type!(kind, S => {
+    with_float!(kind, S => {
         let input = b.input::<Samples<S>>("in")?;
         Ok(BoxedStage::new(BandPower::<S> {
             bp,
@@ -230,7 +229,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
 }
 
 /// The `BandPower` stage.
-pub struct BandPower<S: Float> {
+pub struct BandPower<S: FloatSample> {
     bp: neuropipe_dsp::BandPower,
     channels: usize,
     out_channels: usize,
@@ -247,7 +246,7 @@ pub struct BandPower<S: Float> {
     pending_flags: u32,
 }
 
-impl<S: Float> BandPower<S> {
+impl<S: FloatSample> BandPower<S> {
     /// Estimates made once `frames` input frames have been consumed.
     fn estimates(&self, frames: u64) -> u64 {
         if frames < self.window {
@@ -258,7 +257,7 @@ impl<S: Float> BandPower<S> {
     }
 }
 
-impl<S: Float> DataPlaneStage for BandPower<S> {
+impl<S: FloatSample> DataPlaneStage for BandPower<S> {
     async fn run(&mut self, _: &mut StageContext) -> Result<(), StageError> {
         let Some(pkt) = self.input.recv().await? else {
             return Ok(());

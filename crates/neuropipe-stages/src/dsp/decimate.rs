@@ -25,7 +25,6 @@
 //! so a DC offset produces no start-up ramp; `false` starts from zeros, exactly like
 //! `resample_poly` (whose output equals this stage's output 10 frames later).
 
-use super::{float_input, with_float_type, Float};
 use neuropipe_core::prelude::*;
 use neuropipe_dsp::Decimator;
 
@@ -54,7 +53,7 @@ pub fn spec() -> StageSpec {
 }
 
 fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
-    let kind = float_input(b)?;
+    let kind = b.float_input("in")?;
     let DecimateParams {
         factor,
         steady_state,
@@ -65,7 +64,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let mut out_info = info.clone();
     out_info.sample_rate = info.sample_rate / factor as f64;
     out_info.frames_per_packet = out_cap;
-    with_float_type!(kind, S => {
+    with_float!(kind, S => {
         let dec = Decimator::<S>::new(factor, channels)
             .map_err(|e| BuildError::stage(e.to_string()))?;
         let pool = b.pool::<Samples<S>>(out_cap, channels)?;
@@ -93,7 +92,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
 }
 
 /// The `Decimate` stage.
-pub struct Decimate<S: Float> {
+pub struct Decimate<S: FloatSample> {
     dec: Decimator<S>,
     factor: usize,
     channels: usize,
@@ -119,7 +118,7 @@ pub struct Decimate<S: Float> {
     pending_lost: bool,
 }
 
-impl<S: Float> DataPlaneStage for Decimate<S> {
+impl<S: FloatSample> DataPlaneStage for Decimate<S> {
     async fn run(&mut self, _: &mut StageContext) -> Result<(), StageError> {
         let Some(pkt) = self.input.recv().await? else {
             return Ok(());

@@ -2,7 +2,6 @@
 //! FIR (`Fir`) stages — start-up state, bypass on `Pause`, live redesign (see the
 //! [module docs](super)).
 
-use super::{float_input, with_float_type, Float};
 use neuropipe_core::prelude::*;
 use neuropipe_dsp::design::DesignError;
 use neuropipe_dsp::{Sos, SosFilter};
@@ -52,7 +51,7 @@ pub trait Kernel<S>: Send + 'static {
 }
 
 /// An in-place filter stage: `f32` or `f64` packets in, the same packets filtered out.
-pub struct FilterStage<S: Float, K> {
+pub struct FilterStage<S: FloatSample, K> {
     kernel: K,
     fs: f64,
     channels: usize,
@@ -63,7 +62,7 @@ pub struct FilterStage<S: Float, K> {
     out: Output<Samples<S>>,
 }
 
-impl<S: Float, K: Kernel<S>> FilterStage<S, K> {
+impl<S: FloatSample, K: Kernel<S>> FilterStage<S, K> {
     /// Opens the ports (`in` → `out`, same stream) and reads `enabled` and `steady_state`.
     pub(crate) fn build(b: &mut StageBuilder<'_>, kernel: K) -> Result<Self, BuildError> {
         let FilterParams {
@@ -96,7 +95,7 @@ impl<S: Float, K: Kernel<S>> FilterStage<S, K> {
     }
 }
 
-impl<S: Float, K: Kernel<S>> DataPlaneStage for FilterStage<S, K> {
+impl<S: FloatSample, K: Kernel<S>> DataPlaneStage for FilterStage<S, K> {
     async fn run(&mut self, _: &mut StageContext) -> Result<(), StageError> {
         let Some(mut pkt) = self.input.recv().await? else {
             return Ok(());
@@ -202,7 +201,7 @@ pub struct IirKernel<S, D> {
     filter: SosFilter<S>,
 }
 
-impl<S: Float, D: IirDesign> Kernel<S> for IirKernel<S, D> {
+impl<S: FloatSample, D: IirDesign> Kernel<S> for IirKernel<S, D> {
     type Params = D;
 
     #[inline]
@@ -245,13 +244,13 @@ pub(crate) fn build_iir<D: IirDesign>(
     b: &mut StageBuilder<'_>,
     design: D,
 ) -> Result<BoxedStage, BuildError> {
-    let kind = float_input(b)?;
+    let kind = b.float_input("in")?;
     let info = b.input_stream("in")?;
     let (fs, channels) = (info.sample_rate, info.channel_count());
     let sos = design
         .design(fs)
         .map_err(|e| design_build_error(design.param_of(&e), &e))?;
-    with_float_type!(kind, S => {
+    with_float!(kind, S => {
         let filter = SosFilter::<S>::new(&sos, channels)
             .map_err(|e| BuildError::stage(e.to_string()))?;
         let stage = FilterStage::build(b, IirKernel { design, filter })?;

@@ -7,7 +7,6 @@
 //! changed.
 
 use super::filter::{design_build_error, filter_spec, FilterStage, Kernel};
-use super::{float_input, with_float_type, Float};
 use neuropipe_core::prelude::*;
 use neuropipe_dsp::design::{firwin, DesignError, Window, MAX_TAPS};
 use neuropipe_dsp::FirFilter;
@@ -97,7 +96,7 @@ pub struct FirKernel<S> {
     explicit: bool,
 }
 
-impl<S: Float> Kernel<S> for FirKernel<S> {
+impl<S: FloatSample> Kernel<S> for FirKernel<S> {
     type Params = FirParams;
 
     #[inline]
@@ -163,7 +162,7 @@ pub fn spec() -> StageSpec {
 }
 
 fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
-    let kind = float_input(b)?;
+    let kind = b.float_input("in")?;
     let info = b.input_stream("in")?;
     let (fs, channels) = (info.sample_rate, info.channel_count());
     let p: FirParams = b.parse_params()?;
@@ -189,7 +188,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             .taps(fs)
             .map_err(|e| design_build_error(FirDesign::param_of(&e), &e))?,
     };
-    with_float_type!(kind, S => {
+    with_float!(kind, S => {
         let filter = FirFilter::<S>::new(&taps, channels).map_err(|e| {
             if explicit {
                 BuildError::param("taps", e.to_string())

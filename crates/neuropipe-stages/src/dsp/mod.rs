@@ -45,9 +45,7 @@ pub mod notch;
 pub mod rereference;
 pub mod select;
 
-use neuropipe_core::{
-    suggestion, BuildError, PayloadKind, SampleType, StageBuilder, StageSpec, StreamInfo,
-};
+use neuropipe_core::{suggestion, BuildError, StageSpec, StreamInfo};
 
 /// Every DSP stage type, for [`registry`](crate::registry).
 pub fn specs() -> Vec<StageSpec> {
@@ -64,57 +62,6 @@ pub fn specs() -> Vec<StageSpec> {
         bandpower::spec(),
     ]
 }
-
-/// A floating-point sample type both the runtime and the DSP kernels handle (`f32`, `f64`).
-pub trait Float: neuropipe_core::Sample + neuropipe_dsp::Sample {}
-impl<T: neuropipe_core::Sample + neuropipe_dsp::Sample> Float for T {}
-
-/// The floating-point payload of a DSP stage's input.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum FloatKind {
-    F32,
-    F64,
-}
-
-impl From<SampleType> for FloatKind {
-    fn from(t: SampleType) -> Self {
-        match t {
-            SampleType::F32 => FloatKind::F32,
-            SampleType::F64 => FloatKind::F64,
-        }
-    }
-}
-
-/// The payload kind on input `in`, which must be `f32` or `f64`: raw `i32` counts are rejected
-/// with the fix (a `RawToVoltage` stage first).
-pub(crate) fn float_input(b: &StageBuilder<'_>) -> Result<FloatKind, BuildError> {
-    match b.input_kind("in")? {
-        PayloadKind::F32 => Ok(FloatKind::F32),
-        PayloadKind::F64 => Ok(FloatKind::F64),
-        PayloadKind::I32 => Err(BuildError::stage(format!(
-            "input `in` receives raw i32 counts, which cannot be processed as a signal: put a RawToVoltage stage before `{}` (it converts counts to µV as f32)",
-            b.id()
-        ))),
-    }
-}
-
-/// Calls `$body` with `$t` bound to `f32` or `f64` by a [`FloatKind`] (for a
-/// [`SampleType`] parameter: `FloatKind::from(p.sample_type)`).
-macro_rules! with_float_type {
-    ($kind:expr, $t:ident => $body:expr) => {
-        match $kind {
-            $crate::dsp::FloatKind::F32 => {
-                type $t = f32;
-                $body
-            }
-            $crate::dsp::FloatKind::F64 => {
-                type $t = f64;
-                $body
-            }
-        }
-    };
-}
-pub(crate) use with_float_type;
 
 /// Index of the channel labelled `label` in `info`; the error (for parameter `param`) names
 /// the closest label and lists them all.

@@ -9,7 +9,7 @@
 //! unchanged and never contribute to the mean. Labels are checked against the input stream
 //! when the pipeline is built. The mean is computed in `f64`.
 
-use super::{channel_indices, float_input, with_float_type, Float};
+use super::channel_indices;
 use neuropipe_core::prelude::*;
 
 /// Parameters of `Rereference`.
@@ -41,7 +41,7 @@ pub fn spec() -> StageSpec {
 }
 
 fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
-    let kind = float_input(b)?;
+    let kind = b.float_input("in")?;
     let info = b.input_stream("in")?.clone();
     let p: RereferenceParams = b.parse_params()?;
     let channels = info.channel_count();
@@ -79,7 +79,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         ));
     }
     let modified: Vec<usize> = (0..channels).filter(|&i| modified[i]).collect();
-    with_float_type!(kind, S => {
+    with_float!(kind, S => {
         let input = b.input::<Samples<S>>("in")?;
         let out = b.output::<Samples<S>>("out", info)?;
         Ok(BoxedStage::new(Rereference::<S> {
@@ -93,7 +93,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
 }
 
 /// The `Rereference` stage.
-pub struct Rereference<S: Float> {
+pub struct Rereference<S: FloatSample> {
     channels: usize,
     /// Channels whose mean is the reference.
     reference: Vec<usize>,
@@ -103,7 +103,7 @@ pub struct Rereference<S: Float> {
     out: Output<Samples<S>>,
 }
 
-impl<S: Float> DataPlaneStage for Rereference<S> {
+impl<S: FloatSample> DataPlaneStage for Rereference<S> {
     async fn run(&mut self, _: &mut StageContext) -> Result<(), StageError> {
         let Some(mut pkt) = self.input.recv().await? else {
             return Ok(());
@@ -117,14 +117,10 @@ impl<S: Float> DataPlaneStage for Rereference<S> {
         }
         let scale = 1.0 / self.reference.len() as f64;
         for frame in pkt.samples_mut().chunks_exact_mut(c) {
-            let sum: f64 = self
-                .reference
-                .iter()
-                .map(|&i| neuropipe_dsp::Sample::to_f64(frame[i]))
-                .sum();
+            let sum: f64 = self.reference.iter().map(|&i| frame[i].to_f64()).sum();
             let mean = sum * scale;
             for &i in &self.modified {
-                let x = neuropipe_dsp::Sample::to_f64(frame[i]);
+                let x = frame[i].to_f64();
                 frame[i] = S::from_f64(x - mean);
             }
         }

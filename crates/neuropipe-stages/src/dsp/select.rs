@@ -3,7 +3,6 @@
 //! for the selected channels. Works on any sample type (raw counts too).
 
 use super::channel_indices;
-use crate::util::with_sample_type;
 use neuropipe_core::prelude::*;
 
 /// Parameters of `SelectChannels` (and the optional `pool`, see [`StageSpec::with_pool`]).
@@ -42,7 +41,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let mut out_info = info.clone();
     out_info.channels = picks.iter().map(|&i| info.channels[i].clone()).collect();
     let frames = info.frames_per_packet.max(1);
-    with_sample_type!(info.payload, S => {
+    with_sample!(info.payload, S => {
         let pool = b.pool::<Samples<S>>(frames, picks.len())?;
         let input = b.input::<Samples<S>>("in")?;
         let out = b.output::<Samples<S>>("out", out_info)?;

@@ -201,7 +201,7 @@ impl CytonSource {
         let (Some(port), Some(cfg)) = (self.port.take(), self.config.take()) else {
             return Err(StageError::fatal("the serial port was already released"));
         };
-        self.reader = Some(Reader::start(port, cfg).map_err(StageError::fatal)?);
+        self.reader = Some(Reader::start(port, cfg)?);
         Ok(())
     }
 
@@ -237,7 +237,6 @@ impl CytonSource {
                 self.parser.reset();
                 items.push_back(Item::Resumed);
             }
-            Msg::Error(e) => return Err(StageError::fatal(e)),
         }
         Ok(())
     }
@@ -346,11 +345,17 @@ impl DataPlaneStage for CytonSource {
             let msg = tokio::select! {
                 biased;
                 _ = ctx.control_pending() => return Ok(()),
-                m = reader.rx.recv() => m,
+                m = reader.worker.recv() => m,
             };
             match msg {
                 Some(m) => self.accept(m)?,
-                None => return Err(StageError::fatal("the serial reader thread ended")),
+                // The thread ended: the port failed or the board did not answer.
+                None => {
+                    return Err(match reader.worker.finish().await {
+                        Err(e) => e,
+                        Ok(()) => StageError::fatal("the serial reader thread ended"),
+                    })
+                }
             }
         }
     }
@@ -374,9 +379,13 @@ impl DataPlaneStage for CytonSource {
         let Some(mut reader) = self.reader.take() else {
             return Ok(()); // never started: the board was not touched
         };
-        reader.stop().await;
+        reader.worker.stop();
+        if let Err(e) = reader.worker.finish().await {
+            // After a stop request (e.g. during the reset): nothing to report.
+            tracing::debug!(stage = ctx.id(), "after stop: {e}");
+        }
         // Deliver what was read before the stop.
-        while let Ok(m) = reader.rx.try_recv() {
+        while let Ok(Some(m)) = reader.worker.try_recv() {
             match m {
                 Msg::Data { buf, len, read_ns } => {
                     self.parser.push(&buf[..len], &mut |e| {
@@ -387,8 +396,6 @@ impl DataPlaneStage for CytonSource {
                         })
                     });
                 }
-                // After a stop request (e.g. during the reset): nothing to report.
-                Msg::Error(e) => tracing::debug!(stage = ctx.id(), "after stop: {e}"),
                 Msg::Paused | Msg::Resumed => {}
             }
         }

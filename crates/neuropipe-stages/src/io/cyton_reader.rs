@@ -1,6 +1,7 @@
 //! The serial side of `CytonSource`: a dedicated thread owning the port.
 //!
-//! Serial reads block, so they never run on the async runtime. The thread resets the board
+//! Serial reads block, so they never run on the async runtime: the port belongs to a
+//! [`BlockingWorker`] thread, its buffers to a [`Recycler`]. The thread resets the board
 //! (`v`, waiting for `$$$`), sets the channel gains if asked, starts streaming (`b`), then
 //! reads bytes into a fixed set of preallocated buffers and hands each filled buffer to the
 //! stage through a bounded channel; the stage parses it and gives the buffer back. Nothing is
@@ -12,14 +13,13 @@
 //! channel so the stage can flag the discontinuity at the right place. On stop it sends `s`
 //! and ends.
 
-use neuropipe_core::Clock;
+use neuropipe_core::blocking::{BlockingWorker, Recycler, WorkerError, WorkerLink};
+use neuropipe_core::{Clock, StageError};
 use neuropipe_io::cyton::{CHANNELS, CMD_RESET, CMD_START, CMD_STOP, RESET_DONE};
 use serialport::{ClearBuffer, SerialPort};
 use std::io::ErrorKind;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Bytes per read buffer (about 15 Cyton packets).
@@ -40,9 +40,10 @@ pub(crate) enum Msg {
     Paused,
     /// Streaming data follow again (the board's counter has moved on).
     Resumed,
-    /// The port failed or the board did not answer; the thread has ended.
-    Error(String),
 }
+
+/// The thread takes no jobs: pause and resume are a flag, stop is the worker's.
+pub(crate) enum NoJob {}
 
 /// Settings of the serial conversation.
 pub(crate) struct ReaderConfig {
@@ -58,54 +59,40 @@ pub(crate) struct ReaderConfig {
 
 /// The running reader thread, seen from the stage.
 pub(crate) struct Reader {
-    pub(crate) rx: tokio::sync::mpsc::Receiver<Msg>,
-    free_tx: SyncSender<Buf>,
-    stop: Arc<AtomicBool>,
+    pub(crate) worker: BlockingWorker<NoJob, Msg>,
+    buffers: Recycler<Buf>,
     discard: Arc<AtomicBool>,
     overflow: Arc<AtomicU64>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl Reader {
     /// Starts the thread on `port`.
-    pub(crate) fn start(port: Box<dyn SerialPort>, cfg: ReaderConfig) -> Result<Reader, String> {
-        let (tx, rx) = tokio::sync::mpsc::channel(BUFFERS + MARKS);
-        let (free_tx, free_rx) = sync_channel::<Buf>(BUFFERS);
-        for _ in 0..BUFFERS {
-            let _ = free_tx.try_send(Box::new([0u8; CHUNK]));
-        }
-        let stop = Arc::new(AtomicBool::new(false));
+    pub(crate) fn start(
+        port: Box<dyn SerialPort>,
+        cfg: ReaderConfig,
+    ) -> Result<Reader, StageError> {
+        let buffers = Recycler::new(BUFFERS, || Box::new([0u8; CHUNK]));
         let discard = Arc::new(AtomicBool::new(false));
         let overflow = Arc::new(AtomicU64::new(0));
-        let thread = {
-            let (stop, discard, overflow) = (stop.clone(), discard.clone(), overflow.clone());
-            std::thread::Builder::new()
-                .name("cyton-serial".into())
-                .spawn(move || {
-                    let shared = Shared {
-                        tx,
-                        free_rx,
-                        stop,
-                        discard,
-                        overflow,
-                    };
-                    read_loop(port, &cfg, &shared);
-                })
-                .map_err(|e| format!("cannot start the serial reader thread: {e}"))?
+        let shared = Shared {
+            buffers: buffers.clone(),
+            discard: discard.clone(),
+            overflow: overflow.clone(),
         };
+        let worker = BlockingWorker::spawn("cyton-serial", 1, BUFFERS + MARKS, move |link| {
+            read_loop(port, &cfg, &link, &shared)
+        })?;
         Ok(Reader {
-            rx,
-            free_tx,
-            stop,
+            worker,
+            buffers,
             discard,
             overflow,
-            thread: Some(thread),
         })
     }
 
     /// Gives a buffer back to the thread.
     pub(crate) fn recycle(&self, buf: Buf) {
-        let _ = self.free_tx.try_send(buf);
+        self.buffers.give(buf);
     }
 
     /// Discard (`true`) or deliver (`false`) what the board sends.
@@ -117,29 +104,10 @@ impl Reader {
     pub(crate) fn overflow_bytes(&self) -> u64 {
         self.overflow.load(Ordering::Relaxed)
     }
-
-    /// Stops the board (`s`) and the thread, and waits for it (off the async threads).
-    /// Messages already in the channel can still be received afterwards.
-    pub(crate) async fn stop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        self.rx.close();
-        if let Some(t) = self.thread.take() {
-            let _ = tokio::task::spawn_blocking(move || t.join()).await;
-        }
-    }
-}
-
-impl Drop for Reader {
-    fn drop(&mut self) {
-        // The thread notices within one read timeout and stops the board.
-        self.stop.store(true, Ordering::Relaxed);
-    }
 }
 
 struct Shared {
-    tx: tokio::sync::mpsc::Sender<Msg>,
-    free_rx: Receiver<Buf>,
-    stop: Arc<AtomicBool>,
+    buffers: Recycler<Buf>,
     discard: Arc<AtomicBool>,
     overflow: Arc<AtomicU64>,
 }
@@ -151,15 +119,32 @@ fn transient(kind: ErrorKind) -> bool {
     )
 }
 
-fn read_loop(mut port: Box<dyn SerialPort>, cfg: &ReaderConfig, s: &Shared) {
-    if let Err(e) = handshake(&mut *port, cfg, &s.stop) {
-        let _ = s.tx.blocking_send(Msg::Error(e));
-        return;
-    }
+/// The thread's body: handshake, then read until stopped; the board is told to stop on
+/// every path after the handshake.
+fn read_loop(
+    mut port: Box<dyn SerialPort>,
+    cfg: &ReaderConfig,
+    link: &WorkerLink<NoJob, Msg>,
+    s: &Shared,
+) -> Result<(), WorkerError> {
+    handshake(&mut *port, cfg, link)?;
+    let r = stream(&mut *port, cfg, link, s);
+    let _ = port.write_all(&[CMD_STOP]);
+    let _ = port.flush();
+    r
+}
+
+/// Reads into recycled buffers and hands them to the stage until stopped.
+fn stream(
+    port: &mut dyn SerialPort,
+    cfg: &ReaderConfig,
+    link: &WorkerLink<NoJob, Msg>,
+    s: &Shared,
+) -> Result<(), WorkerError> {
     let mut scratch = [0u8; CHUNK];
     let mut held: Option<Buf> = None;
     let mut discarding = false;
-    while !s.stop.load(Ordering::Relaxed) {
+    while !link.stopping() {
         let d = s.discard.load(Ordering::Relaxed);
         if d != discarding {
             discarding = d;
@@ -168,23 +153,19 @@ fn read_loop(mut port: Box<dyn SerialPort>, cfg: &ReaderConfig, s: &Shared) {
                 let _ = port.clear(ClearBuffer::Input);
             }
             let mark = if d { Msg::Paused } else { Msg::Resumed };
-            if s.tx.blocking_send(mark).is_err() {
+            if !link.send(mark) {
                 break;
             }
         }
         if held.is_none() && !discarding {
-            held = s.free_rx.try_recv().ok();
+            held = s.buffers.take();
         }
         let target: &mut [u8] = match (&mut held, discarding) {
             (Some(b), false) => &mut b[..],
             _ => &mut scratch[..],
         };
         match port.read(target) {
-            Ok(0) => {
-                let msg = format!("serial port {}: the port was closed", cfg.name);
-                let _ = s.tx.blocking_send(Msg::Error(msg));
-                break;
-            }
+            Ok(0) => return Err(format!("serial port {}: the port was closed", cfg.name).into()),
             Ok(len) => {
                 let read_ns = cfg.clock.now_ns();
                 if discarding {
@@ -192,7 +173,7 @@ fn read_loop(mut port: Box<dyn SerialPort>, cfg: &ReaderConfig, s: &Shared) {
                 }
                 match held.take() {
                     Some(buf) => {
-                        if s.tx.blocking_send(Msg::Data { buf, len, read_ns }).is_err() {
+                        if !link.send(Msg::Data { buf, len, read_ns }) {
                             break;
                         }
                     }
@@ -203,21 +184,18 @@ fn read_loop(mut port: Box<dyn SerialPort>, cfg: &ReaderConfig, s: &Shared) {
             }
             Err(e) if transient(e.kind()) => {}
             Err(e) => {
-                let msg = format!("serial port {} failed: {e} (unplugged?)", cfg.name);
-                let _ = s.tx.blocking_send(Msg::Error(msg));
-                break;
+                return Err(format!("serial port {} failed: {e} (unplugged?)", cfg.name).into())
             }
         }
     }
-    let _ = port.write_all(&[CMD_STOP]);
-    let _ = port.flush();
+    Ok(())
 }
 
 /// Resets the board, sets gains, starts streaming.
 fn handshake(
     port: &mut dyn SerialPort,
     cfg: &ReaderConfig,
-    stop: &AtomicBool,
+    link: &WorkerLink<NoJob, Msg>,
 ) -> Result<(), String> {
     let name = &cfg.name;
     let write = |port: &mut dyn SerialPort, bytes: &[u8]| {
@@ -231,7 +209,7 @@ fn handshake(
     let mut banner = Vec::with_capacity(256);
     let mut buf = [0u8; 64];
     'reset: loop {
-        if stop.load(Ordering::Relaxed) {
+        if link.stopping() {
             return Err("stopped before the board answered".into());
         }
         if Instant::now() >= deadline {

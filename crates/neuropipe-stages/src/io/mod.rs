@@ -24,3 +24,4 @@ mod replay_source;
 pub mod summary;
 pub mod timeline;
 pub mod units;
+mod writer;

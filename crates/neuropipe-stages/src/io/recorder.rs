@@ -10,15 +10,19 @@
 //!   [`FLAG_DISCONTINUITY`] (e.g. the first one after a pause) `discontinuity` with the gap
 //!   in their timestamps; pipeline events (pause, resume, parameter changes, markers,
 //!   failures, stop) are annotated where they happened (see [`Timeline`]).
+//! * The file is written by a writer thread of its own (see [`super::writer`]), never on the
+//!   runtime's worker threads: the stage converts each packet into a recycled buffer and
+//!   queues it; a slow disk backs the recorder's input up like any bounded queue.
 //! * `finish` writes what is left (an EDF file's last partial record) and closes the file;
-//!   a write error is `Fatal`, naming the file.
+//!   a write error is `Fatal`, naming the file, with the I/O error as its source.
 
 use super::paths::{expand_template, OutputFile};
 use super::timeline::{annotation_text, Timeline};
-use crate::util::with_sample_type;
+use super::writer::{spawn_writer, Done, Job, Writer, JOBS};
+use neuropipe_core::blocking::Recycler;
 use neuropipe_core::{
-    BoxedStage, BuildError, DataPlaneStage, Input, Payload, Sample, Samples, StageBuilder,
-    StageContext, StageError, StageParams, StageSpec, StreamInfo, FLAG_DISCONTINUITY,
+    with_sample, BoxedStage, BuildError, DataPlaneStage, Input, Payload, Sample, Samples,
+    StageBuilder, StageContext, StageError, StageParams, StageSpec, StreamInfo, FLAG_DISCONTINUITY,
     FLAG_LOST_SAMPLES, FLAG_OUT_OF_RANGE,
 };
 
@@ -99,22 +103,28 @@ pub fn build_recorder<F: RecordFile>(
     let timeline = Timeline::new(b.events(), rate);
     let buf_frames = info.frames_per_packet.clamp(1, 4096);
     let kind = b.input_kind("in")?;
-    with_sample_type!(kind, S => {
+    let scale = file.scale().to_vec();
+    // Every queued job holds one, the thread one more, and the stage fills one while it
+    // waits for room: never short.
+    let buffers = Recycler::new(JOBS + 2, || vec![0.0; buf_frames * channels]);
+    let writer = Writer::Unstarted(file);
+    with_sample!(kind, S => {
         let input = b.input::<Samples<S>>("in")?;
         Ok(BoxedStage::new(Recorder::<S, F> {
             input,
-            file,
+            writer,
             out,
             timeline,
             rate,
             channels,
-            buf: vec![0.0; buf_frames * channels],
-            opened: false,
+            buf_frames,
+            scale,
+            buffers,
+            notes: Vec::with_capacity(NOTES),
             failed: false,
             frames: 0,
             ts0: None,
             prev: None,
-            clipped: 0,
         }))
     })
 }
@@ -125,13 +135,18 @@ where
     Samples<S>: Payload,
 {
     input: Input<Samples<S>>,
-    file: F,
+    writer: Writer<F>,
     out: OutputFile,
     timeline: Timeline,
     rate: f64,
     channels: usize,
-    buf: Vec<f64>,
-    opened: bool,
+    /// Frames per job buffer.
+    buf_frames: usize,
+    /// Per-channel factors applied before writing (the format's unit normalisation).
+    scale: Vec<f64>,
+    buffers: Recycler<Vec<f64>>,
+    /// Annotations of the current packet, sent after it is examined (kept allocated).
+    notes: Vec<Job>,
     failed: bool,
     /// Frames written.
     frames: u64,
@@ -139,9 +154,10 @@ where
     ts0: Option<u64>,
     /// Timestamp and frames of the previous packet.
     prev: Option<(u64, usize)>,
-    /// Clipped samples already annotated.
-    clipped: u64,
 }
+
+/// Annotations per packet kept allocated (more are rare: a burst of pipeline events).
+const NOTES: usize = 16;
 
 /// `text` made safe for an annotation: EDF+ reserves bytes 0x00, 0x14 and 0x15; long texts
 /// are cut to [`MAX_ANNOTATION_TEXT`] bytes.
@@ -163,23 +179,12 @@ pub fn clean_text(text: &str) -> String {
     s
 }
 
-fn annotate<F: RecordFile>(file: &mut F, onset_s: f64, text: &str, stage: &str) {
-    annotate_span(file, onset_s, None, text, stage);
-}
-
-fn annotate_span<F: RecordFile>(
-    file: &mut F,
-    onset_s: f64,
-    duration_s: Option<f64>,
-    text: &str,
-    stage: &str,
-) {
-    // Annotations only queue in memory: a rejected one is worth a warning, not the recording.
-    if let Err(e) = file.annotate(onset_s, duration_s, &clean_text(text)) {
-        tracing::warn!(
-            stage,
-            "annotation {text:?} at {onset_s:.3} s not written: {e}"
-        );
+/// An annotation job: `text` cleaned, at `onset_s`, lasting `duration_s` if given.
+fn note(onset_s: f64, duration_s: Option<f64>, text: &str) -> Job {
+    Job::Note {
+        onset_s,
+        duration_s,
+        text: clean_text(text),
     }
 }
 
@@ -187,16 +192,60 @@ impl<S: Sample, F: RecordFile> Recorder<S, F>
 where
     Samples<S>: Payload,
 {
-    fn open(&mut self) -> Result<(), StageError> {
-        self.opened = true;
-        match self.file.create() {
-            Ok(()) => {
+    /// Starts the writer thread, which creates the file; waits for the outcome.
+    async fn open(&mut self, id: &str) -> Result<(), StageError> {
+        let Writer::Unstarted(_) = self.writer else {
+            return Ok(());
+        };
+        let Writer::Unstarted(file) = std::mem::replace(&mut self.writer, Writer::Ended) else {
+            return Ok(());
+        };
+        let mut w = spawn_writer(file, id, self.channels, self.buffers.clone())?;
+        match w.worker.recv().await {
+            Some(Done::Created) => {
                 self.out.mark_used();
+                self.writer = Writer::Running(w);
                 Ok(())
             }
-            Err(e) => {
+            _ => {
                 self.failed = true;
-                Err(StageError::fatal(e))
+                Err(w.end().await)
+            }
+        }
+    }
+
+    /// Queues `job`; if the writer has failed, its error.
+    async fn send(&mut self, job: Job) -> Result<(), StageError> {
+        let Writer::Running(w) = &mut self.writer else {
+            return Err(StageError::fatal("the recording is closed"));
+        };
+        if let Err(e) = w.worker.send(job).await {
+            self.failed = true;
+            self.writer = Writer::Ended;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Sends the annotations gathered in `notes`.
+    async fn send_notes(&mut self) -> Result<(), StageError> {
+        let mut notes = std::mem::take(&mut self.notes);
+        let mut result = Ok(());
+        for job in notes.drain(..) {
+            if result.is_ok() {
+                result = self.send(job).await;
+            }
+        }
+        self.notes = notes; // keeps its capacity
+        result
+    }
+
+    /// Reports samples the writer clipped since the last call.
+    fn count_clipped(&mut self, ctx: &mut StageContext) {
+        if let Writer::Running(w) = &mut self.writer {
+            let n = w.take_clipped();
+            if n > 0 {
+                ctx.count_clipped(n);
             }
         }
     }
@@ -207,9 +256,8 @@ where
     Samples<S>: Payload,
 {
     async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
-        if !self.opened {
-            self.open()?;
-        }
+        self.open(ctx.id()).await?;
+        self.count_clipped(ctx);
         let Some(pkt) = self.input.recv().await? else {
             return Ok(());
         };
@@ -242,30 +290,24 @@ where
             start_s + n as f64 / self.rate,
         );
         // Events whose data or departure has arrived, then what the packet itself reports.
-        let file = &mut self.file;
-        let id = ctx.id();
+        let notes = &mut self.notes;
         self.timeline
-            .place(|t, ev| annotate(file, t, &annotation_text(ev), id));
+            .place(|t, ev| notes.push(note(t, None, &annotation_text(ev))));
         let lagged = self.timeline.take_lagged();
         if lagged > 0 {
             let text = format!("BAD_events_lost: {lagged} pipeline events (markers) were lost before this point (event bus overflow)");
-            annotate(&mut self.file, start_s, &text, ctx.id());
+            self.notes.push(note(start_s, None, &text));
         }
 
         if h.flags & FLAG_LOST_SAMPLES != 0 && h.lost_frames > 0 {
             let text = format!("lost {} samples", h.lost_frames);
-            annotate(&mut self.file, start_s, &text, ctx.id());
+            self.notes.push(note(start_s, None, &text));
         }
         if h.flags & FLAG_OUT_OF_RANGE != 0 {
             let text =
                 "BAD_out_of_range: the source reported samples at or beyond its physical range";
-            annotate_span(
-                &mut self.file,
-                start_s,
-                Some(n as f64 / self.rate),
-                text,
-                ctx.id(),
-            );
+            self.notes
+                .push(note(start_s, Some(n as f64 / self.rate), text));
         }
         if h.flags & FLAG_DISCONTINUITY != 0 {
             let gap_s = self.prev.map_or(0.0, |(ts, frames)| {
@@ -276,22 +318,26 @@ where
             } else {
                 "discontinuity".to_string()
             };
-            annotate(&mut self.file, start_s, &text, ctx.id());
+            self.notes.push(note(start_s, None, &text));
         }
-        let buf_frames = self.buf.len() / ch;
+        self.send_notes().await?;
+        let buf_frames = self.buf_frames;
         // Non-finite samples: first and last frame holding one, and how many.
         let mut bad = (usize::MAX, 0usize, 0u64);
         for (k, chunk) in pkt.samples().chunks(buf_frames * ch).enumerate() {
-            let dst = &mut self.buf[..chunk.len()];
+            let mut buf = self
+                .buffers
+                .take()
+                .ok_or_else(|| StageError::fatal("recorder: no free buffer (bug)"))?;
+            let dst = &mut buf[..chunk.len()];
             let mut finite = true;
             for (d, s) in dst.iter_mut().zip(chunk) {
                 *d = s.to_f64();
                 finite &= d.is_finite();
             }
-            let scale = self.file.scale();
-            if !scale.is_empty() {
+            if !self.scale.is_empty() {
                 for frame in dst.chunks_exact_mut(ch) {
-                    for (d, f) in frame.iter_mut().zip(scale) {
+                    for (d, f) in frame.iter_mut().zip(&self.scale) {
                         *d *= f;
                     }
                 }
@@ -302,11 +348,16 @@ where
                     bad = (bad.0.min(frame), bad.1.max(frame), bad.2 + 1);
                 }
             }
-            let offset_ns = ((k * buf_frames) as f64 * 1e9 / self.rate).round() as u64;
-            if let Err(e) = self.file.write(dst, ch, rel_ns + offset_ns) {
-                self.failed = true;
-                return Err(StageError::fatal(e));
-            }
+            let first = k * buf_frames;
+            let offset_ns = (first as f64 * 1e9 / self.rate).round() as u64;
+            let job = Job::Samples {
+                len: chunk.len(),
+                buf,
+                t0_ns: rel_ns + offset_ns,
+                start_s: start_s + first as f64 / self.rate,
+                span_s: (chunk.len() / ch) as f64 / self.rate,
+            };
+            self.send(job).await?;
         }
         if bad.2 > 0 {
             // Written as the file's defined value for a missing sample (EDF/BDF: the digital
@@ -314,25 +365,8 @@ where
             let onset = start_s + bad.0 as f64 / self.rate;
             let duration = (bad.1 + 1 - bad.0) as f64 / self.rate;
             let text = format!("BAD_nonfinite: {} NaN/Inf samples", bad.2);
-            annotate_span(&mut self.file, onset, Some(duration), &text, ctx.id());
+            self.send(note(onset, Some(duration), &text)).await?;
             ctx.count_nonfinite(bad.2);
-        }
-        let clipped = self.file.clipped();
-        if clipped > self.clipped {
-            let text = format!(
-                "BAD_clipped: {} samples outside {} clipped",
-                clipped - self.clipped,
-                self.file.range()
-            );
-            annotate_span(
-                &mut self.file,
-                start_s,
-                Some(n as f64 / self.rate),
-                &text,
-                ctx.id(),
-            );
-            ctx.count_clipped(clipped - self.clipped);
-            self.clipped = clipped;
         }
         self.frames += n as u64;
         self.prev = Some((h.timestamp, n));
@@ -340,24 +374,30 @@ where
     }
 
     async fn finish(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
-        if !self.opened {
-            // The pipeline ended before this stage ran: still leave a valid, empty file.
-            self.open()?;
-        }
         if self.failed {
             return Ok(()); // already reported; the writer kept what it could
         }
-        let file = &mut self.file;
-        let id = ctx.id();
+        // If the pipeline ended before this stage ran, this still leaves a valid, empty file.
+        self.open(ctx.id()).await?;
+        let notes = &mut self.notes;
         self.timeline
-            .place_all(|t, ev| annotate(file, t, &annotation_text(ev), id));
-        match self.file.finish() {
-            Ok(summary) => {
-                tracing::info!(stage = ctx.id(), frames = self.frames, "{summary}");
-                Ok(())
-            }
-            Err(e) => Err(StageError::fatal(e)),
+            .place_all(|t, ev| notes.push(note(t, None, &annotation_text(ev))));
+        self.send_notes().await?;
+        let Writer::Running(mut w) = std::mem::replace(&mut self.writer, Writer::Ended) else {
+            return Ok(());
+        };
+        w.worker.close_jobs();
+        let summary = match w.worker.recv().await {
+            Some(Done::Finished(summary)) => summary,
+            _ => return Err(w.end().await),
+        };
+        w.worker.finish().await?;
+        let clipped = w.take_clipped();
+        if clipped > 0 {
+            ctx.count_clipped(clipped);
         }
+        tracing::info!(stage = ctx.id(), frames = self.frames, "{summary}");
+        Ok(())
     }
 }
 

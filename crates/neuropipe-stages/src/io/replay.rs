@@ -32,11 +32,11 @@
 //! [`resolve_input`]).
 
 use super::replay_source::{open, ReplaySource};
-use crate::dsp::{with_float_type, Float, FloatKind};
 use neuropipe_core::{
-    BoxedStage, BuildError, ControlMsg, DataPlaneStage, EventKind, Handled, MemoryPool, Output,
-    Pacer, Packet, Payload, PayloadKind, PortSpec, SampleType, Samples, StageBuilder, StageContext,
-    StageError, StageParams, StageSpec, StreamInfo, FLAG_DISCONTINUITY, FLAG_OUT_OF_RANGE,
+    with_float, BoxedStage, BuildError, ControlMsg, DataPlaneStage, EventKind, FloatKind,
+    FloatSample, Handled, MemoryPool, Output, Pacer, Packet, Payload, PayloadKind, PortSpec,
+    Samples, StageBuilder, StageContext, StageError, StageParams, StageSpec, StreamInfo,
+    FLAG_DISCONTINUITY, FLAG_OUT_OF_RANGE,
 };
 
 /// Parameters of `FileReplay`.
@@ -60,7 +60,7 @@ pub struct FileReplayParams {
     pub sample_rate: Option<f64>,
     /// sample type of the output packets: f32, or f64 for an end-to-end double-precision pipeline
     #[param(default = "f32")]
-    pub sample_type: SampleType,
+    pub sample_type: FloatKind,
 }
 
 /// Stage type specification.
@@ -91,14 +91,11 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let name = path
         .file_stem()
         .map_or_else(|| given.clone(), |s| s.to_string_lossy().into_owned());
-    let payload = match p.sample_type {
-        SampleType::F32 => PayloadKind::F32,
-        SampleType::F64 => PayloadKind::F64,
-    };
+    let payload = PayloadKind::from(p.sample_type);
     let mut info = StreamInfo::new(&name, opened.rate, channels, "uV", frames, payload);
     info.channels = opened.channels;
     let info = b.source_stream(info)?;
-    with_float_type!(FloatKind::from(p.sample_type), S => {
+    with_float!(p.sample_type, S => {
         let pool = b.pool::<Samples<S>>(frames, channels)?;
         let out = b.output::<Samples<S>>("out", info)?;
         Ok(BoxedStage::new(FileReplay::<S> {
@@ -127,7 +124,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
 }
 
 /// The `FileReplay` stage, emitting samples of type `S`.
-pub struct FileReplay<S: Float> {
+pub struct FileReplay<S: FloatSample> {
     source: ReplaySource,
     file: String,
     /// (frame in the file, text), sorted.
@@ -160,7 +157,7 @@ pub struct FileReplay<S: Float> {
     nonfinite: u64,
 }
 
-impl<S: Float> FileReplay<S>
+impl<S: FloatSample> FileReplay<S>
 where
     Samples<S>: Payload,
 {
@@ -215,7 +212,7 @@ where
     }
 }
 
-impl<S: Float> DataPlaneStage for FileReplay<S>
+impl<S: FloatSample> DataPlaneStage for FileReplay<S>
 where
     Samples<S>: Payload,
 {

@@ -2,8 +2,7 @@
 //! buffers allocated when the file is opened) and CSV.
 
 use super::units::{split_typed_label, volts_to_microvolts};
-use crate::dsp::Float;
-use neuropipe_core::{BuildError, ChannelInfo};
+use neuropipe_core::{BuildError, ChannelInfo, FloatSample};
 use neuropipe_io::csv::CsvReader;
 use neuropipe_io::edf::{EdfFormat, EdfReader, EdfVariant, SignalHeader};
 use std::fs::File;
@@ -35,7 +34,11 @@ impl ReplaySource {
     /// Returns the frames read: 0 at the end of the file; fewer than `max` at the end, or
     /// before a gap in an EDF+D file (the first frames after it report
     /// [`take_discontinuity`](Self::take_discontinuity)).
-    pub(crate) fn read<S: Float>(&mut self, out: &mut [S], max: usize) -> Result<usize, String> {
+    pub(crate) fn read<S: FloatSample>(
+        &mut self,
+        out: &mut [S],
+        max: usize,
+    ) -> Result<usize, String> {
         match self {
             ReplaySource::Edf(e) => e.read(out, max),
             ReplaySource::Csv(c) => c.read(out, max),
@@ -364,7 +367,7 @@ impl EdfFrames {
         Ok(())
     }
 
-    fn read<S: Float>(&mut self, out: &mut [S], max: usize) -> Result<usize, String> {
+    fn read<S: FloatSample>(&mut self, out: &mut [S], max: usize) -> Result<usize, String> {
         let ch = self.signals.len();
         let mut n = 0;
         while n < max {
@@ -508,7 +511,7 @@ pub(crate) struct CsvFrames {
 }
 
 impl CsvFrames {
-    fn read<S: Float>(&mut self, out: &mut [S], max: usize) -> Result<usize, String> {
+    fn read<S: FloatSample>(&mut self, out: &mut [S], max: usize) -> Result<usize, String> {
         let ch = self.sel.len();
         self.gap = None;
         for n in 0..max {

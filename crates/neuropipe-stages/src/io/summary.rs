@@ -10,9 +10,8 @@
 //! locked stdout. Write errors (e.g. a closed pipe) are ignored: a display never stops the
 //! pipeline.
 
-use crate::util::with_sample_type;
 use neuropipe_core::{
-    BoxedStage, BuildError, DataPlaneStage, Input, Payload, PortSpec, Sample, Samples,
+    with_sample, BoxedStage, BuildError, DataPlaneStage, Input, Payload, PortSpec, Sample, Samples,
     StageBuilder, StageContext, StageError, StageParams, StageSpec,
 };
 use std::io::Write;
@@ -49,7 +48,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let labels = info.labels().iter().map(|s| s.to_string()).collect();
     let kind = b.input_kind("in")?;
     let id = b.id().to_string();
-    with_sample_type!(kind, S => {
+    with_sample!(kind, S => {
         let input = b.input::<Samples<S>>("in")?;
         Ok(BoxedStage::new(StdoutSummary::<S> {
             input,
