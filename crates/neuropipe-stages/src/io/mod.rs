@@ -20,6 +20,7 @@ pub mod edf_recorder;
 pub mod paths;
 pub mod recorder;
 pub mod replay;
+mod replay_reader;
 mod replay_source;
 pub mod summary;
 pub mod timeline;

@@ -27,11 +27,15 @@
 //!   [`FLAG_OUT_OF_RANGE`](neuropipe_core::FLAG_OUT_OF_RANGE); recorders annotate it.
 //! * `sample_type` chooses `f32` (default) or `f64` packets; values are decoded in `f64` and
 //!   rounded once.
+//! * The file is read by a reader thread of its own, a few packets ahead (see
+//!   [`super::replay_reader`]), never on the runtime's worker threads.
 //!
 //! Relative paths are resolved against the pipeline file's directory (see
 //! [`resolve_input`]).
 
+use super::replay_reader::{spawn_reader, Chunk, Read, ReadPlan, CHUNKS};
 use super::replay_source::{open, ReplaySource};
+use neuropipe_core::blocking::BlockingWorker;
 use neuropipe_core::{
     with_float, BoxedStage, BuildError, ControlMsg, DataPlaneStage, EventKind, FloatKind,
     FloatSample, Handled, MemoryPool, Output, Pacer, Packet, Payload, PayloadKind, PortSpec,
@@ -98,13 +102,20 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     with_float!(p.sample_type, S => {
         let pool = b.pool::<Samples<S>>(frames, channels)?;
         let out = b.output::<Samples<S>>("out", info)?;
+        let plan = ReadPlan {
+            frames,
+            channels,
+            cuts: opened.markers.iter().map(|m| m.0).collect(),
+            looping,
+        };
         Ok(BoxedStage::new(FileReplay::<S> {
-        source: opened.source,
+        source: Some((opened.source, plan)),
+        worker: None,
+        chunks: (0..CHUNKS).map(|_| Chunk::new(frames, channels)).collect(),
         file: path.display().to_string(),
         markers: opened.markers,
         pool,
         out,
-        frames,
         channels,
         realtime,
         looping,
@@ -112,7 +123,6 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         read_pos: 0,
         sent_pos: 0,
         next_marker: 0,
-        limit_marker: 0,
         next_frame: 0,
         sequence: 0,
         pacer: Pacer::new(opened.rate),
@@ -125,26 +135,27 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
 
 /// The `FileReplay` stage, emitting samples of type `S`.
 pub struct FileReplay<S: FloatSample> {
-    source: ReplaySource,
+    /// The file and how to read it, until the first `run` hands them to the reader thread.
+    source: Option<(ReplaySource, ReadPlan)>,
+    worker: Option<BlockingWorker<Chunk, Read>>,
+    /// The chunks, until the first `run` hands them to the reader thread.
+    chunks: Vec<Chunk>,
     file: String,
     /// (frame in the file, text), sorted.
     markers: Vec<(u64, String)>,
     pool: MemoryPool<Samples<S>>,
     out: Output<Samples<S>>,
-    frames: usize,
     channels: usize,
     realtime: bool,
     looping: bool,
     /// A packet read but not sent yet (its deadline was interrupted by a control message).
-    pending: Option<Packet<Samples<S>>>,
+    pending: Option<Ready<S>>,
     /// Frames of the file read in this pass.
     read_pos: u64,
     /// Frames of the file sent in this pass.
     sent_pos: u64,
     /// First marker not emitted yet.
     next_marker: usize,
-    /// First marker beyond `read_pos` (where the next packet must end at the latest).
-    limit_marker: usize,
     /// Frame index of the stream (never reset).
     next_frame: u64,
     sequence: u64,
@@ -157,10 +168,46 @@ pub struct FileReplay<S: FloatSample> {
     nonfinite: u64,
 }
 
+/// A packet read, with what the reader noticed about its frames.
+struct Ready<S: 'static>
+where
+    Samples<S>: Payload,
+{
+    pkt: Packet<Samples<S>>,
+    gap_s: Option<f64>,
+    railed: u64,
+}
+
 impl<S: FloatSample> FileReplay<S>
 where
     Samples<S>: Payload,
 {
+    /// Starts the reader thread (first `run`) and gives it the chunks to fill.
+    fn start(&mut self) -> Result<(), StageError> {
+        let Some((source, plan)) = self.source.take() else {
+            return Ok(());
+        };
+        let worker = spawn_reader(source, plan, &self.file)?;
+        for c in self.chunks.drain(..) {
+            // Never full: the job channel holds every chunk there is.
+            let _ = worker.try_send(c);
+        }
+        self.worker = Some(worker);
+        Ok(())
+    }
+
+    /// The reader's error once it has ended (or an error saying it ended).
+    async fn reader_failed(&mut self) -> StageError {
+        let outcome = match self.worker.as_mut() {
+            Some(w) => w.finish().await,
+            None => Ok(()),
+        };
+        match outcome {
+            Err(e) => e,
+            Ok(()) => StageError::fatal(format!("the reader of {} ended early", self.file)),
+        }
+    }
+
     /// Publishes the markers at or before the last frame sent, each stamped with the
     /// timestamp of its own sample (so recorders place it there, whatever the packets).
     fn emit_markers(&mut self, ctx: &StageContext, all: bool) {
@@ -176,39 +223,48 @@ where
         }
     }
 
-    /// Reads the next packet; `None` at the end of the file.
-    async fn read_packet(&mut self) -> Result<Option<Packet<Samples<S>>>, StageError> {
-        while self
-            .markers
-            .get(self.limit_marker)
-            .is_some_and(|m| m.0 <= self.read_pos)
-        {
-            self.limit_marker += 1;
-        }
-        let want = match self.markers.get(self.limit_marker) {
-            Some((frame, _)) => self.frames.min((frame - self.read_pos) as usize),
-            None => self.frames,
-        };
+    /// The next chunk as a packet (the chunk goes back to the reader).
+    async fn packet(&mut self, c: Chunk) -> Result<Ready<S>, StageError> {
         let mut pkt = self.pool.acquire().await;
-        pkt.set_shape(want, self.channels)?;
-        let n = self
-            .source
-            .read(pkt.samples_mut(), want)
-            .map_err(StageError::fatal)?;
-        if n == 0 {
-            return Ok(None);
-        }
+        let n = c.frames;
         pkt.set_shape(n, self.channels)?;
+        for (d, &v) in pkt.samples_mut().iter_mut().zip(&c.data) {
+            *d = S::from_f64(v);
+        }
         let h = &mut pkt.header;
         h.sequence = self.sequence;
         h.first_frame = self.next_frame;
-        if self.source.take_discontinuity() {
+        if c.discontinuity {
             h.flags |= FLAG_DISCONTINUITY;
+        }
+        let (gap_s, railed) = (c.gap_s, c.railed);
+        if let Some(w) = &self.worker {
+            let _ = w.try_send(c); // never full: see `start`
         }
         self.sequence += 1;
         self.next_frame += n as u64;
         self.read_pos += n as u64;
-        Ok(Some(pkt))
+        Ok(Ready { pkt, gap_s, railed })
+    }
+
+    /// The reader's next message; `None` if a control message came first.
+    async fn next_read(&mut self, ctx: &mut StageContext) -> Result<Option<Read>, StageError> {
+        let Some(w) = self.worker.as_mut() else {
+            return Err(self.reader_failed().await);
+        };
+        let read = match w.try_recv() {
+            Ok(Some(r)) => Some(r),
+            Ok(None) => tokio::select! {
+                biased;
+                _ = ctx.control_pending() => return Ok(None),
+                r = w.recv() => r,
+            },
+            Err(()) => None,
+        };
+        match read {
+            Some(r) => Ok(Some(r)),
+            None => Err(self.reader_failed().await),
+        }
     }
 }
 
@@ -217,12 +273,14 @@ where
     Samples<S>: Payload,
 {
     async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
+        self.start()?;
         self.emit_markers(ctx, false);
-        let mut pkt = match self.pending.take() {
+        let ready = match self.pending.take() {
             Some(p) => p,
-            None => match self.read_packet().await? {
-                Some(p) => p,
-                None => {
+            None => match self.next_read(ctx).await? {
+                None => return Ok(()), // a control message is waiting
+                Some(Read::Chunk(c)) => self.packet(c).await?,
+                Some(Read::EndOfPass) => {
                     self.emit_markers(ctx, true); // annotations after the last sample
                     if !self.looping || self.pass_frames == 0 {
                         tracing::info!(
@@ -234,38 +292,41 @@ where
                         );
                         return Err(StageError::QueueClosed);
                     }
-                    self.source.rewind().map_err(StageError::fatal)?;
+                    // The reader has started the file over.
                     self.passes += 1;
                     self.read_pos = 0;
                     self.sent_pos = 0;
                     self.next_marker = 0;
-                    self.limit_marker = 0;
                     self.pass_frames = 0;
                     return Ok(());
                 }
             },
         };
-        let first = pkt.header.first_frame;
-        let n = pkt.header.frames() as u64;
+        let first = ready.pkt.header.first_frame;
+        let n = ready.pkt.header.frames() as u64;
         if self.realtime {
             let due = self.pacer.due(ctx.clock(), first, n);
             if !ctx.sleep_until(due).await {
-                self.pending = Some(pkt);
+                self.pending = Some(ready);
                 return Ok(()); // a control message is waiting
             }
         }
+        let Ready {
+            mut pkt,
+            gap_s,
+            railed,
+        } = ready;
         pkt.header.timestamp = self.pacer.frame_time_ns(first);
         if self.pacer.take_discontinuity() {
             pkt.header.flags |= FLAG_DISCONTINUITY;
         }
-        if let Some(gap_s) = self.source.take_gap() {
+        if let Some(gap_s) = gap_s {
             ctx.emit_event_at(
                 pkt.header.timestamp,
                 EventKind::Discontinuity,
                 format!("discontinuity: {gap_s:.3} s gap in {}", self.file),
             );
         }
-        let railed = self.source.take_railed();
         if railed > 0 {
             // At the file's digital limits: the amplifier railed or the writer clipped.
             pkt.header.flags |= FLAG_OUT_OF_RANGE;
