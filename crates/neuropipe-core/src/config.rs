@@ -31,15 +31,15 @@ use std::path::{Path, PathBuf};
 /// Default queue capacity of a link, in packets.
 pub const DEFAULT_CAPACITY: usize = 8;
 /// Largest queue capacity accepted.
-pub const MAX_CAPACITY: usize = 65_536;
+pub(crate) const MAX_CAPACITY: usize = 65_536;
 /// Largest pool count accepted.
-pub const MAX_POOL_COUNT: usize = 65_536;
+pub(crate) const MAX_POOL_COUNT: usize = 65_536;
 /// Largest channel count accepted.
-pub const MAX_CHANNELS: usize = 4096;
+pub(crate) const MAX_CHANNELS: usize = 4096;
 /// Largest frames per packet accepted.
-pub const MAX_FRAMES: usize = 1 << 20;
+pub(crate) const MAX_FRAMES: usize = 1 << 20;
 /// Largest memory one pool may preallocate (bytes): a typo must not exhaust the machine.
-pub const MAX_POOL_BYTES: usize = 1 << 31;
+pub(crate) const MAX_POOL_BYTES: usize = 1 << 31;
 
 /// A parsed pipeline file.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -230,7 +230,7 @@ impl Ctx {
 }
 
 /// Whether `id` is a valid stage id: letters, digits, `_` and `-`.
-pub fn valid_id(id: &str) -> bool {
+pub(crate) fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id
             .chars()

@@ -28,6 +28,7 @@
 //! Multichannel samples are frame-major (interleaved). Timestamps are nanoseconds on the
 //! pipeline's monotonic [`Clock`]. After start-up a running pipeline allocates nothing per
 //! packet (see the `no_alloc` test).
+#![warn(unreachable_pub)]
 #![deny(missing_docs)]
 // `unsafe` lives only in the packet lease (`packet.rs`, `pool.rs`), each block argued.
 #![deny(unsafe_code)]
@@ -116,17 +117,20 @@ pub mod host {
     pub use crate::state::PipelineState;
     pub use crate::state::StageState;
     pub use crate::stream::{ChannelInfo, StreamInfo};
-    pub use crate::tap::{SignalTap, TapPacket};
+    pub use crate::tap::{SignalTap, TapError, TapPacket};
 }
 
 #[doc(no_inline)]
 pub use host::*;
 #[doc(no_inline)]
 pub use prelude::*;
-pub use text::{describe, suggestion};
+/// `" (did you mean \"x\"?)"` for the candidate closest to a misspelt name: for stage
+/// authors' own error messages (unknown channel labels, choices, …).
+pub use text::suggestion;
 
 #[doc(hidden)]
 /// Used by `#[derive(StageParams)]`; not part of the API.
 pub mod __private {
+    pub use crate::text::describe;
     pub use serde_json;
 }

@@ -85,7 +85,7 @@ pub struct PoolSnapshot {
 
 /// Counters of one link (a bounded queue between an output and an input).
 #[derive(Debug, Default)]
-pub struct LinkMetrics {
+pub(crate) struct LinkMetrics {
     pub(crate) sent: AtomicU64,
     pub(crate) received: AtomicU64,
     pub(crate) dropped: AtomicU64,
@@ -120,7 +120,7 @@ pub struct LinkSnapshot {
 
 /// Counters of one stage.
 #[derive(Debug)]
-pub struct StageMetrics {
+pub(crate) struct StageMetrics {
     pub(crate) packets_in: AtomicU64,
     pub(crate) frames_in: AtomicU64,
     pub(crate) packets_out: AtomicU64,
@@ -188,7 +188,12 @@ impl StageMetrics {
         }
     }
     /// Snapshot of the counters and latency percentiles.
-    pub fn snapshot(&self, id: &str, kind: &str, state: crate::state::StageState) -> StageSnapshot {
+    pub(crate) fn snapshot(
+        &self,
+        id: &str,
+        kind: &str,
+        state: crate::state::StageState,
+    ) -> StageSnapshot {
         let (count, p50, p99, max) = match self.latency.as_ref().map(Mutex::lock) {
             Some(Ok(h)) if !h.is_empty() => (
                 h.len(),

@@ -447,7 +447,7 @@ impl PipelineHandle {
     /// Opens a tap on output `"stage.port"` (or `"stage"` for its only output): a copy of
     /// every packet it sends from now on, dropped oldest-first if the observer is slow, never
     /// slowing the pipeline. One tap per output at a time.
-    pub fn tap(&self, endpoint: &str) -> Result<crate::tap::SignalTap, String> {
+    pub fn tap(&self, endpoint: &str) -> Result<crate::tap::SignalTap, crate::tap::TapError> {
         let taps = &self.shared.taps;
         let point = taps
             .iter()
@@ -461,18 +461,15 @@ impl PipelineHandle {
                     _ => None,
                 }
             })
-            .ok_or_else(|| {
-                format!(
-                    "no output `{endpoint}` (outputs: {})",
-                    taps.iter()
-                        .map(|t| t.endpoint.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
+            .ok_or_else(|| crate::tap::TapError::UnknownOutput {
+                endpoint: endpoint.to_string(),
+                outputs: taps.iter().map(|t| t.endpoint.clone()).collect(),
             })?;
         point
             .open()
-            .ok_or_else(|| format!("output `{}` is already tapped", point.endpoint))
+            .ok_or_else(|| crate::tap::TapError::AlreadyTapped {
+                endpoint: point.endpoint.clone(),
+            })
     }
 
     /// `"stage.port"` of every output that can be tapped.

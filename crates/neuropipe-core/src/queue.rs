@@ -64,11 +64,11 @@ pub enum Access {
 }
 
 pub(crate) struct LinkShared<T: Payload> {
-    pub(crate) q: ArrayQueue<Packet<T>>,
+    q: ArrayQueue<Packet<T>>,
     policy: LinkPolicy,
-    pub(crate) data: Notify,
+    data: Notify,
     space: Notify,
-    pub(crate) tx_closed: AtomicBool,
+    tx_closed: AtomicBool,
     rx_closed: AtomicBool,
     pub(crate) metrics: Arc<LinkMetrics>,
 }
@@ -87,6 +87,36 @@ impl<T: Payload> LinkShared<T> {
     }
     pub(crate) fn depth(&self) -> usize {
         self.q.len()
+    }
+    /// Queues `pkt`, dropping the oldest queued packet if full (never waits); wakes the
+    /// receiver. Returns whether a packet was dropped. (Taps: observers lose, never the
+    /// pipeline.)
+    pub(crate) fn push_overwriting(&self, pkt: Packet<T>) -> bool {
+        let dropped = self.q.force_push(pkt).is_some();
+        self.data.notify_one();
+        dropped
+    }
+    /// The next queued packet, if any.
+    pub(crate) fn try_pop(&self) -> Option<Packet<T>> {
+        self.q.pop()
+    }
+    /// Returns every queued packet to its pool.
+    pub(crate) fn clear(&self) {
+        while self.q.pop().is_some() {}
+    }
+    /// The sender is gone: the receiver drains what is queued, then sees the end.
+    pub(crate) fn close_sender(&self) {
+        self.tx_closed.store(true, Ordering::Release);
+        self.data.notify_one();
+    }
+    /// Whether the sender is gone.
+    pub(crate) fn sender_closed(&self) -> bool {
+        self.tx_closed.load(Ordering::Acquire)
+    }
+    /// Waits until a packet is queued or the sender closes (a wake-up may be spurious:
+    /// check again).
+    pub(crate) async fn data_ready(&self) {
+        self.data.notified().await;
     }
     fn rx_closed(&self) -> bool {
         self.rx_closed.load(Ordering::Acquire)

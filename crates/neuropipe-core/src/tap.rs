@@ -13,6 +13,25 @@ use crate::queue::{LinkPolicy, LinkShared};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
+/// Why [`PipelineHandle::tap`](crate::PipelineHandle::tap) opened no tap.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TapError {
+    /// No output has that name (nor is it a stage with a single output).
+    #[error("no output `{endpoint}` (outputs: {})", outputs.join(", "))]
+    UnknownOutput {
+        /// The name asked for.
+        endpoint: String,
+        /// Every output, as `stage.port`.
+        outputs: Vec<String>,
+    },
+    /// The output already has an open tap (one at a time).
+    #[error("output `{endpoint}` is already tapped")]
+    AlreadyTapped {
+        /// The output, as `stage.port`.
+        endpoint: String,
+    },
+}
+
 /// Packets a tap queues for its observer before dropping the oldest.
 const TAP_DEPTH: usize = 8;
 
@@ -42,14 +61,12 @@ impl<T: Payload> TapTx<T> {
             d.header = pkt.header;
             d.payload.copy_from(&pkt.payload);
         }
-        if self.link.q.force_push(copy).is_some() {
+        if self.link.push_overwriting(copy) {
             self.state.dropped.fetch_add(1, Ordering::Relaxed);
         }
-        self.link.data.notify_one();
     }
     pub(crate) fn close(&self) {
-        self.link.tx_closed.store(true, Ordering::Release);
-        self.link.data.notify_one();
+        self.link.close_sender();
     }
 }
 
@@ -144,7 +161,7 @@ impl SignalTap {
 
 async fn next_from<S: Sample>(l: &LinkShared<Samples<S>>) -> Option<TapPacket> {
     loop {
-        if let Some(p) = l.q.pop() {
+        if let Some(p) = l.try_pop() {
             // The tap's buffers are sized from the stream info; never trust a header past them.
             let n = p.header.len().min(p.payload.capacity());
             return Some(TapPacket {
@@ -152,10 +169,10 @@ async fn next_from<S: Sample>(l: &LinkShared<Samples<S>>) -> Option<TapPacket> {
                 samples: p.payload.raw()[..n].iter().map(|s| s.to_f64()).collect(),
             });
         }
-        if l.tx_closed.load(Ordering::Acquire) {
+        if l.sender_closed() {
             return None;
         }
-        l.data.notified().await;
+        l.data_ready().await;
     }
 }
 
@@ -164,9 +181,9 @@ impl Drop for SignalTap {
         self.state.open.store(false, Ordering::Release);
         // Return queued copies to the tap pool.
         match &self.rx {
-            TapRxAny::I32(l) => while l.q.pop().is_some() {},
-            TapRxAny::F32(l) => while l.q.pop().is_some() {},
-            TapRxAny::F64(l) => while l.q.pop().is_some() {},
+            TapRxAny::I32(l) => l.clear(),
+            TapRxAny::F32(l) => l.clear(),
+            TapRxAny::F64(l) => l.clear(),
         }
     }
 }

@@ -23,7 +23,7 @@ pub(crate) struct History<T> {
 
 impl<T: FloatSample> History<T> {
     /// History of `keep` frames, accepting blocks of up to `block` frames.
-    pub fn new(keep: usize, block: usize, channels: usize) -> Self {
+    pub(crate) fn new(keep: usize, block: usize, channels: usize) -> Self {
         History {
             buf: vec![T::ZERO; (keep + block) * channels],
             channels,
@@ -35,17 +35,17 @@ impl<T: FloatSample> History<T> {
     }
 
     /// Maximum frames per [`load`](Self::load).
-    pub fn block(&self) -> usize {
+    pub(crate) fn block(&self) -> usize {
         self.block
     }
 
     /// Forgets all input (history of zeros).
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.buf.fill(T::ZERO);
     }
 
     /// History as if `frame` had been the input forever.
-    pub fn fill_with(&mut self, frame: &[T]) {
+    pub(crate) fn fill_with(&mut self, frame: &[T]) {
         let c = self.channels;
         for (l, &x) in self.last.iter_mut().zip(frame) {
             *l = if x.is_finite() { x } else { T::ZERO };
@@ -57,7 +57,7 @@ impl<T: FloatSample> History<T> {
 
     /// Rebuilds the buffer for a new history length, keeping the most recent input frames
     /// (older missing ones are zero).
-    pub fn resize_keep(&mut self, keep: usize) {
+    pub(crate) fn resize_keep(&mut self, keep: usize) {
         if keep == self.keep {
             return;
         }
@@ -79,7 +79,7 @@ impl<T: FloatSample> History<T> {
     /// A non-finite input sample never enters the history: it is stored as its channel's last
     /// finite input (a hold, so the filter sees no step), counted in the returned number, and
     /// marked for [`missing`](Self::missing) so the caller can output NaN where it was.
-    pub fn load(&mut self, frames: &[T]) -> (&[T], u64) {
+    pub(crate) fn load(&mut self, frames: &[T]) -> (&[T], u64) {
         let c = self.channels;
         let start = self.keep * c;
         let dst = &mut self.buf[start..start + frames.len()];
@@ -110,12 +110,12 @@ impl<T: FloatSample> History<T> {
     }
 
     /// Which samples of the last loaded block were non-finite (frame-major, as loaded).
-    pub fn missing(&self) -> &[bool] {
+    pub(crate) fn missing(&self) -> &[bool] {
         &self.missing
     }
 
     /// After a block of `frames` frames has been used, keeps its last `keep` frames as history.
-    pub fn advance(&mut self, frames: usize) {
+    pub(crate) fn advance(&mut self, frames: usize) {
         let c = self.channels;
         self.buf
             .copy_within(frames * c..(frames + self.keep) * c, 0);

@@ -32,6 +32,7 @@
 //! packet[0] = 1.0;
 //! filter.process(&mut packet);
 //! ```
+#![warn(unreachable_pub)]
 #![deny(missing_docs)]
 // One `unsafe` call per kernel: entering its AVX2 build after run-time detection (see `simd`).
 #![deny(unsafe_code)]

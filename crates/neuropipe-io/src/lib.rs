@@ -53,6 +53,7 @@
 //! assert_eq!(uv.len(), 10);
 //! assert_eq!(uv[3], board.expected_uv(3));
 //! ```
+#![warn(unreachable_pub)]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

@@ -21,6 +21,7 @@
 //! multicast addresses. Tests and examples use the loopback-only `lsl_api.cfg` of this crate
 //! (selected with the `LSLAPICFG` environment variable) inside a private network namespace;
 //! the stages log a warning when `LSLAPICFG` is unset.
+#![warn(unreachable_pub)]
 #![deny(missing_docs)]
 // The liblsl bindings (`ffi`, private) are this crate's only unsafe code: every unsafe operation
 // sits in its own `unsafe` block, and every such block argues its soundness in a `// SAFETY:`

@@ -231,7 +231,7 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
                     "`{}` must be {}, got {}",
                     #json_name,
                     <#ty as #core::ParamValue>::expected(),
-                    #core::describe(value)
+                    #core::__private::describe(value)
                 ))),
         }
     });

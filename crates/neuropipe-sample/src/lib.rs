@@ -15,6 +15,7 @@
 //! This crate has no dependencies (serde is optional, for the kinds' JSON names), so the pure
 //! DSP crate and the runtime core share it without depending on each other.
 
+#![warn(unreachable_pub)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

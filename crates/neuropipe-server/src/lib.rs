@@ -20,6 +20,7 @@
 //! ([`ServerOptions::body_limit`]); no CORS headers are sent, cross-origin requests carrying an
 //! `Origin` header are refused, and without a token only loopback `Host` names are accepted
 //! (DNS-rebinding defence).
+#![warn(unreachable_pub)]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

@@ -11,7 +11,7 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use neuropipe_core::{StreamInfo, TapPacket};
+use neuropipe_core::{StreamInfo, TapError, TapPacket};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
@@ -82,10 +82,13 @@ fn subscribe(
     if let Some(tx) = hubs.get(endpoint) {
         return Ok(tx.subscribe());
     }
-    let mut tap =
-        s.0.handle
-            .tap(endpoint)
-            .map_err(|e| ApiError::new(StatusCode::CONFLICT, e))?;
+    let mut tap = s.0.handle.tap(endpoint).map_err(|e| {
+        let status = match e {
+            TapError::UnknownOutput { .. } => StatusCode::NOT_FOUND,
+            TapError::AlreadyTapped { .. } => StatusCode::CONFLICT,
+        };
+        ApiError::new(status, e.to_string())
+    })?;
     let (tx, rx) = broadcast::channel(HUB_DEPTH);
     hubs.insert(endpoint.to_string(), tx.clone());
     let st = s.clone();

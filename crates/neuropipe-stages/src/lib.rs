@@ -3,6 +3,7 @@
 //! The stage library: every stage type `neuropipe` knows by name, registered in
 //! [`registry`]. Each stage wraps pure code from `neuropipe-dsp` (filters) or `neuropipe-io`
 //! (formats, devices) in the runtime's [`DataPlaneStage`](neuropipe_core::DataPlaneStage).
+#![warn(unreachable_pub)]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

@@ -1,12 +1,12 @@
 //! Small helpers shared by stages.
 
 /// Counts per µV of an ADS1299-style ADC: µV per LSB = `vref / (2^23 − 1) / gain × 1e6`.
-pub fn ads1299_uv_per_count(vref: f64, gain: f64) -> f64 {
+pub(crate) fn ads1299_uv_per_count(vref: f64, gain: f64) -> f64 {
     vref / ((1u32 << 23) - 1) as f64 / gain * 1e6
 }
 
 /// The 19 electrodes of the 10-20 system, in a common order.
-pub const TEN_TWENTY: [&str; 19] = [
+pub(crate) const TEN_TWENTY: [&str; 19] = [
     "Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8", "P7", "P3", "Pz",
     "P4", "P8", "O1", "O2",
 ];

@@ -11,7 +11,7 @@ use neuropipe_core::{
     BoxedStage, BuildError, Outcome, Pipeline, PipelineConfig, PortSpec, Registry, StageBuilder,
     StageSpec,
 };
-use neuropipe_stages::io::recorder::{build_recorder, RecordFile, RecorderParams};
+use neuropipe_stages::io::recorder::{build_recorder, RecordError, RecordFile, RecorderParams};
 use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
@@ -44,26 +44,27 @@ struct StalledFile {
 
 impl RecordFile for StalledFile {
     const CONTIGUOUS: bool = false;
-    fn create(&mut self) -> Result<(), String> {
+    fn create(&mut self) -> Result<(), RecordError> {
         Ok(())
     }
-    fn write(&mut self, _: &[f64], _: usize, _: u64) -> Result<(), String> {
-        let open = self.gate.open.lock().map_err(|_| "gate poisoned")?;
+    fn write(&mut self, _: &[f64], _: usize, _: u64) -> Result<(), RecordError> {
+        let fail = |m: &str| RecordError::Other(m.into());
+        let open = self.gate.open.lock().map_err(|_| fail("gate poisoned"))?;
         let (open, timeout) = self
             .gate
             .opened
             .wait_timeout_while(open, Duration::from_secs(300), |o| !*o)
-            .map_err(|_| "gate poisoned")?;
+            .map_err(|_| fail("gate poisoned"))?;
         if timeout.timed_out() && !*open {
-            return Err("the gate never opened".into());
+            return Err(fail("the gate never opened"));
         }
         self.gate.writes.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
-    fn annotate(&mut self, _: f64, _: Option<f64>, _: &str) -> Result<(), String> {
+    fn annotate(&mut self, _: f64, _: Option<f64>, _: &str) -> Result<(), RecordError> {
         Ok(())
     }
-    fn finish(&mut self) -> Result<String, String> {
+    fn finish(&mut self) -> Result<String, RecordError> {
         Ok(String::new())
     }
 }

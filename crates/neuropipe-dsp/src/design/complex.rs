@@ -10,37 +10,37 @@ pub(crate) struct Complex {
 }
 
 impl Complex {
-    pub const ZERO: Complex = Complex { re: 0.0, im: 0.0 };
-    pub const ONE: Complex = Complex { re: 1.0, im: 0.0 };
+    pub(super) const ZERO: Complex = Complex { re: 0.0, im: 0.0 };
+    pub(super) const ONE: Complex = Complex { re: 1.0, im: 0.0 };
 
-    pub const fn new(re: f64, im: f64) -> Self {
+    pub(super) const fn new(re: f64, im: f64) -> Self {
         Complex { re, im }
     }
 
-    pub const fn real(re: f64) -> Self {
+    pub(super) const fn real(re: f64) -> Self {
         Complex { re, im: 0.0 }
     }
 
     /// `e^{iθ}`.
-    pub fn cis(theta: f64) -> Self {
+    pub(super) fn cis(theta: f64) -> Self {
         Complex::new(theta.cos(), theta.sin())
     }
 
-    pub fn conj(self) -> Self {
+    pub(super) fn conj(self) -> Self {
         Complex::new(self.re, -self.im)
     }
 
     /// Modulus, computed without intermediate overflow.
-    pub fn abs(self) -> f64 {
+    pub(super) fn abs(self) -> f64 {
         self.re.hypot(self.im)
     }
 
     /// `true` when the imaginary part is exactly zero (NumPy's `isreal`).
-    pub fn is_real(self) -> bool {
+    pub(super) fn is_real(self) -> bool {
         self.im == 0.0
     }
 
-    pub fn scale(self, k: f64) -> Self {
+    pub(super) fn scale(self, k: f64) -> Self {
         Complex::new(self.re * k, self.im * k)
     }
 
@@ -50,7 +50,7 @@ impl Complex {
     /// With `s = sqrt((|re| + |z|) / 2)` and `d = |im| / (2s)`, the root is `(s, ±d)` for
     /// `re >= 0` and `(d, ±s)` otherwise (sign of `im`); `s` is evaluated as
     /// `2·sqrt(|re|/8 + hypot(|re|/8, |im|/8))`, which cannot overflow (NumPy's evaluation).
-    pub fn sqrt(self) -> Self {
+    pub(super) fn sqrt(self) -> Self {
         let (ax, ay) = (self.re.abs(), self.im.abs());
         if ax == 0.0 && ay == 0.0 {
             return Complex::new(0.0, self.im);

@@ -8,7 +8,7 @@ use super::{CsvError, TIMESTAMP_NAMES};
 
 /// Longest line read (bytes): 64 channels of 24-character numbers take ~1.6 kB; 1 MiB leaves
 /// room for 40,000 channels and bounds what a file without line breaks can make us read.
-pub const MAX_LINE_BYTES: usize = 1 << 20;
+pub(super) const MAX_LINE_BYTES: usize = 1 << 20;
 
 /// One field of a row, with the column it starts at.
 #[derive(Debug, Default)]

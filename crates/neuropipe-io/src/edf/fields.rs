@@ -24,7 +24,7 @@ impl Field {
     }
 
     /// This field's bytes within the fixed header part.
-    pub fn slice(self, header: &[u8]) -> &[u8] {
+    pub(super) fn slice(self, header: &[u8]) -> &[u8] {
         &header[self.offset..self.offset + self.width]
     }
 }
@@ -64,7 +64,7 @@ impl SignalField {
 
     /// Byte offset (from the start of the file) of signal `signal`'s entry
     /// (0-based) in a file with `ns` signals.
-    pub fn offset(self, ns: usize, signal: usize) -> usize {
+    pub(super) fn offset(self, ns: usize, signal: usize) -> usize {
         let before: usize = SIGNAL_WIDTHS[..self.index].iter().sum();
         BLOCK + before * ns + signal * self.width
     }

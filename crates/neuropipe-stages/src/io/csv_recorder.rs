@@ -11,7 +11,7 @@
 //! second.
 
 use super::paths::{expand_template, OutputFile};
-use super::recorder::{build_recorder, recorder_spec, RecordFile, RecorderParams};
+use super::recorder::{build_recorder, recorder_spec, RecordError, RecordFile, RecorderParams};
 use neuropipe_core::{BoxedStage, BuildError, PortSpec, StageBuilder, StageParams, StageSpec};
 use neuropipe_io::csv::{CsvWriter, WholeRows};
 use std::fs::File;
@@ -77,13 +77,13 @@ pub struct CsvFile {
 }
 
 impl CsvFile {
-    fn flush(&mut self) -> Result<(), String> {
+    fn flush(&mut self) -> Result<(), RecordError> {
         if let Some(w) = &mut self.writer {
-            w.flush().map_err(|e| e.to_string())?;
+            w.flush()?;
         }
         if let Some((f, name)) = &mut self.events {
             f.flush()
-                .map_err(|e| format!("{name}: writing events: {e}"))?;
+                .map_err(|e| RecordError::io(&name, "writing events", e))?;
         }
         self.since_flush = 0;
         Ok(())
@@ -93,33 +93,33 @@ impl CsvFile {
 impl RecordFile for CsvFile {
     const CONTIGUOUS: bool = false;
 
-    fn create(&mut self) -> Result<(), String> {
+    fn create(&mut self) -> Result<(), RecordError> {
         let labels: Vec<&str> = self.labels.iter().map(String::as_str).collect();
-        self.writer =
-            Some(CsvWriter::create(&self.path, &labels, self.rate).map_err(|e| e.to_string())?);
+        self.writer = Some(CsvWriter::create(&self.path, &labels, self.rate)?);
         if let Some(probe) = &mut self.events_probe {
             let p = probe.path().to_path_buf();
             let mut f = File::create(&p)
                 .map(BufWriter::new)
-                .map_err(|e| format!("{}: creating the file: {e}", p.display()))?;
+                .map_err(|e| RecordError::io(p.display(), "creating the file", e))?;
             f.write_all(b"onset_s,duration_s,text\n")
                 .and_then(|_| f.flush())
-                .map_err(|e| format!("{}: writing the header row: {e}", p.display()))?;
+                .map_err(|e| RecordError::io(p.display(), "writing the header row", e))?;
             probe.mark_used();
             self.events = Some((f, p.display().to_string()));
         }
         Ok(())
     }
 
-    fn write(&mut self, data: &[f64], channels: usize, t0_ns: u64) -> Result<(), String> {
+    fn write(&mut self, data: &[f64], channels: usize, t0_ns: u64) -> Result<(), RecordError> {
         let Some(w) = &mut self.writer else {
-            return Err(format!("{}: the file is not open", self.path.display()));
+            return Err(RecordError::NotOpen {
+                file: self.path.display().to_string(),
+            });
         };
         for (i, frame) in data.chunks_exact(channels).enumerate() {
             // Whole nanoseconds, then seconds: 250 Hz gives 0.004, 0.008, … not 0.0120000001.
             let t_ns = t0_ns + (i as f64 * 1e9 / self.rate).round() as u64;
-            w.write_frame_at(t_ns as f64 / 1e9, frame)
-                .map_err(|e| e.to_string())?;
+            w.write_frame_at(t_ns as f64 / 1e9, frame)?;
         }
         self.since_flush += (data.len() / channels) as u64;
         if self.since_flush as f64 >= self.rate {
@@ -133,32 +133,32 @@ impl RecordFile for CsvFile {
         onset_s: f64,
         duration_s: Option<f64>,
         text: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), RecordError> {
         let Some((f, name)) = &mut self.events else {
             return Ok(()); // no events file asked for
         };
         let quoted = text.replace('"', "\"\"");
         let duration = duration_s.map(|d| d.to_string()).unwrap_or_default();
         writeln!(f, "{onset_s},{duration},\"{quoted}\"")
-            .map_err(|e| format!("{name}: writing events: {e}"))
+            .map_err(|e| RecordError::io(&name, "writing events", e))
     }
 
-    fn finish(&mut self) -> Result<String, String> {
+    fn finish(&mut self) -> Result<String, RecordError> {
         self.flush()?;
         let frames = self.writer.as_ref().map_or(0, |w| w.frames_written());
+        let path = self.path.display().to_string();
         if let Some(w) = self.writer.take() {
-            w.finish()
-                .map_err(|e| e.to_string())?
+            w.finish()?
                 .into_inner()
-                .map_err(|e| format!("{}: flushing: {e}", self.path.display()))?
+                .map_err(|e| RecordError::io(&path, "flushing", e))?
                 .sync_all()
-                .map_err(|e| format!("{}: syncing: {e}", self.path.display()))?;
+                .map_err(|e| RecordError::io(&path, "syncing", e))?;
         }
         if let Some((f, name)) = self.events.take() {
             f.into_inner()
-                .map_err(|e| format!("{name}: writing events: {}", e.error()))?
+                .map_err(|e| RecordError::io(&name, "writing events", e.into_error()))?
                 .sync_all()
-                .map_err(|e| format!("{name}: syncing: {e}"))?;
+                .map_err(|e| RecordError::io(&name, "syncing", e))?;
         }
         Ok(format!("{}: {frames} rows", self.path.display()))
     }

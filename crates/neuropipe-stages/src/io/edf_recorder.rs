@@ -38,7 +38,7 @@
 //! the pipeline clock's start (whole seconds, UTC); sample 0 is the first sample recorded.
 
 use super::paths::ascii_field;
-use super::recorder::{build_recorder, recorder_spec, RecordFile};
+use super::recorder::{build_recorder, recorder_spec, RecordError, RecordFile};
 use super::units::volts_to_microvolts;
 use neuropipe_core::{
     BoxedStage, BuildError, PayloadKind, PortSpec, StageBuilder, StageParams, StageSpec, StreamInfo,
@@ -357,18 +357,26 @@ fn suggest_duration(rate: f64) -> String {
     "one whose product with the rate is whole".into()
 }
 
+impl EdfFile {
+    fn not_open(&self) -> RecordError {
+        RecordError::NotOpen {
+            file: self.path.display().to_string(),
+        }
+    }
+}
+
 impl RecordFile for EdfFile {
     const CONTIGUOUS: bool = true;
 
-    fn create(&mut self) -> Result<(), String> {
-        self.writer = Some(EdfWriter::create(&self.path, &self.spec).map_err(|e| e.to_string())?);
+    fn create(&mut self) -> Result<(), RecordError> {
+        self.writer = Some(EdfWriter::create(&self.path, &self.spec)?);
         Ok(())
     }
 
-    fn write(&mut self, data: &[f64], channels: usize, _t0_ns: u64) -> Result<(), String> {
+    fn write(&mut self, data: &[f64], channels: usize, _t0_ns: u64) -> Result<(), RecordError> {
         match &mut self.writer {
-            Some(w) => w.write_frames(data, channels).map_err(|e| e.to_string()),
-            None => Err(format!("{}: the file is not open", self.path.display())),
+            Some(w) => Ok(w.write_frames(data, channels)?),
+            None => Err(self.not_open()),
         }
     }
 
@@ -377,18 +385,20 @@ impl RecordFile for EdfFile {
         onset_s: f64,
         duration_s: Option<f64>,
         text: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), RecordError> {
         let Some(w) = &mut self.writer else {
-            return Err("the file is not open".into());
+            return Err(self.not_open());
         };
         if w.pending_annotations() >= MAX_PENDING_ANNOTATIONS {
             self.dropped_annotations += 1;
-            return Err(format!(
-                "{MAX_PENDING_ANNOTATIONS} annotations are already waiting for room in the data records"
-            ));
+            return Err(RecordError::Annotation {
+                file: self.path.display().to_string(),
+                problem: format!(
+                    "{MAX_PENDING_ANNOTATIONS} annotations are already waiting for room in the data records"
+                ),
+            });
         }
-        w.annotate(onset_s, duration_s, text)
-            .map_err(|e| e.to_string())
+        Ok(w.annotate(onset_s, duration_s, text)?)
     }
 
     fn clipped(&self) -> u64 {
@@ -407,11 +417,11 @@ impl RecordFile for EdfFile {
         &self.scale
     }
 
-    fn finish(&mut self) -> Result<String, String> {
+    fn finish(&mut self) -> Result<String, RecordError> {
         let Some(w) = self.writer.take() else {
-            return Err(format!("{}: the file is not open", self.path.display()));
+            return Err(self.not_open());
         };
-        let s = w.finish().map_err(|e| e.to_string())?;
+        let s = w.finish()?;
         if s.clipped_samples > 0 {
             tracing::warn!(
                 "{}: {} samples were outside the physical range {}..{} and were clipped",

@@ -18,6 +18,7 @@ pub mod cyton;
 mod cyton_reader;
 pub mod edf_recorder;
 pub mod paths;
+pub mod record_error;
 pub mod recorder;
 pub mod replay;
 mod replay_reader;

@@ -17,6 +17,7 @@
 //!   a write error is `Fatal`, naming the file, with the I/O error as its source.
 
 use super::paths::{expand_template, OutputFile};
+pub use super::record_error::RecordError;
 use super::timeline::{annotation_text, Timeline};
 use super::writer::{spawn_writer, Done, Job, Writer, JOBS};
 use neuropipe_core::blocking::Recycler;
@@ -35,13 +36,17 @@ pub trait RecordFile: Send + 'static {
     /// not, it follows packet timestamps (CSV: pauses show as jumps in the time column).
     const CONTIGUOUS: bool;
     /// Creates the file and writes its header (called once, when the pipeline starts).
-    fn create(&mut self) -> Result<(), String>;
+    fn create(&mut self) -> Result<(), RecordError>;
     /// Appends frame-major values; `t0_ns` is the time of the first frame relative to the
     /// first frame of the recording, from packet timestamps.
-    fn write(&mut self, data: &[f64], channels: usize, t0_ns: u64) -> Result<(), String>;
+    fn write(&mut self, data: &[f64], channels: usize, t0_ns: u64) -> Result<(), RecordError>;
     /// Adds an annotation `onset_s` seconds into the recording, lasting `duration_s` if given.
-    fn annotate(&mut self, onset_s: f64, duration_s: Option<f64>, text: &str)
-        -> Result<(), String>;
+    fn annotate(
+        &mut self,
+        onset_s: f64,
+        duration_s: Option<f64>,
+        text: &str,
+    ) -> Result<(), RecordError>;
     /// Samples clipped to the file's range so far (formats with a range; others 0).
     fn clipped(&self) -> u64 {
         0
@@ -57,7 +62,7 @@ pub trait RecordFile: Send + 'static {
         String::new()
     }
     /// Completes and closes the file; returns a summary for the log.
-    fn finish(&mut self) -> Result<String, String>;
+    fn finish(&mut self) -> Result<String, RecordError>;
 }
 
 /// The parameters every recorder has, first in its spec: `path` (with template fields) and

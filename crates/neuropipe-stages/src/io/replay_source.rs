@@ -9,6 +9,23 @@ use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+/// Why a replayed file could not be read (after it was opened): the file, what was being
+/// done, and the cause as the error's source.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReadError {
+    /// The CSV reader failed (its message names the file, line and column).
+    #[error(transparent)]
+    Csv(#[from] neuropipe_io::csv::CsvError),
+    /// An I/O error on `file` while doing `action`.
+    #[error("{file}: {action}: {source}")]
+    Io {
+        file: String,
+        action: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// Frames to look at when inferring a CSV file's sample rate from its timestamps.
 const RATE_PROBE_FRAMES: usize = 1000;
 
@@ -38,7 +55,7 @@ impl ReplaySource {
         &mut self,
         out: &mut [S],
         max: usize,
-    ) -> Result<usize, String> {
+    ) -> Result<usize, ReadError> {
         match self {
             ReplaySource::Edf(e) => e.read(out, max),
             ReplaySource::Csv(c) => c.read(out, max),
@@ -73,7 +90,7 @@ impl ReplaySource {
     }
 
     /// Back to the first frame (for `loop`).
-    pub(crate) fn rewind(&mut self) -> Result<(), String> {
+    pub(crate) fn rewind(&mut self) -> Result<(), ReadError> {
         match self {
             ReplaySource::Edf(e) => e.rewind(),
             ReplaySource::Csv(c) => c.rewind(),
@@ -338,15 +355,15 @@ pub(crate) struct EdfFrames {
 }
 
 impl EdfFrames {
-    fn load(&mut self) -> Result<(), String> {
+    fn load(&mut self) -> Result<(), ReadError> {
         let r = self.next_record;
-        self.file.read_exact(&mut self.raw).map_err(|e| {
-            format!(
-                "{}: reading data record {}: {e}",
-                self.path.display(),
-                r + 1
-            )
-        })?;
+        self.file
+            .read_exact(&mut self.raw)
+            .map_err(|source| ReadError::Io {
+                file: self.path.display().to_string(),
+                action: format!("reading data record {}", r + 1),
+                source,
+            })?;
         let ch = self.signals.len();
         let bps = self.format.bytes_per_sample();
         self.railed_at.fill(0);
@@ -367,7 +384,7 @@ impl EdfFrames {
         Ok(())
     }
 
-    fn read<S: FloatSample>(&mut self, out: &mut [S], max: usize) -> Result<usize, String> {
+    fn read<S: FloatSample>(&mut self, out: &mut [S], max: usize) -> Result<usize, ReadError> {
         let ch = self.signals.len();
         let mut n = 0;
         while n < max {
@@ -400,10 +417,14 @@ impl EdfFrames {
         Ok(n)
     }
 
-    fn rewind(&mut self) -> Result<(), String> {
+    fn rewind(&mut self) -> Result<(), ReadError> {
         self.file
             .seek(SeekFrom::Start(self.header_bytes))
-            .map_err(|e| format!("{}: {e}", self.path.display()))?;
+            .map_err(|source| ReadError::Io {
+                file: self.path.display().to_string(),
+                action: "seeking back to the first record".into(),
+                source,
+            })?;
         self.next_record = 0;
         self.pos = self.spr;
         self.discontinuity = false;
@@ -511,7 +532,7 @@ pub(crate) struct CsvFrames {
 }
 
 impl CsvFrames {
-    fn read<S: FloatSample>(&mut self, out: &mut [S], max: usize) -> Result<usize, String> {
+    fn read<S: FloatSample>(&mut self, out: &mut [S], max: usize) -> Result<usize, ReadError> {
         let ch = self.sel.len();
         self.gap = None;
         for n in 0..max {
@@ -519,11 +540,7 @@ impl CsvFrames {
                 // The first frame after a gap starts this packet.
                 self.gap = Some(gap);
             } else {
-                let Some(frame) = self
-                    .reader
-                    .read_frame(&mut self.row)
-                    .map_err(|e| e.to_string())?
-                else {
+                let Some(frame) = self.reader.read_frame(&mut self.row)? else {
                     return Ok(n);
                 };
                 if let (Some(t), Some(prev)) = (frame.timestamp, self.last_time) {
@@ -549,8 +566,8 @@ impl CsvFrames {
         Ok(max)
     }
 
-    fn rewind(&mut self) -> Result<(), String> {
-        self.reader = CsvReader::open(&self.path).map_err(|e| e.to_string())?;
+    fn rewind(&mut self) -> Result<(), ReadError> {
+        self.reader = CsvReader::open(&self.path)?;
         self.last_time = None;
         self.held = None;
         self.gap = None;

@@ -157,9 +157,6 @@ fn annotate<F: RecordFile>(
 ) {
     // Annotations only queue in memory: a rejected one is worth a warning, not the recording.
     if let Err(e) = file.annotate(onset_s, duration_s, text) {
-        tracing::warn!(
-            stage,
-            "annotation {text:?} at {onset_s:.3} s not written: {e}"
-        );
+        tracing::warn!(stage, "annotation {text:?} at {onset_s:.3} s: {e}");
     }
 }
