@@ -21,11 +21,15 @@ else
   git worktree add -q --detach "$WT" "$BASE"
 fi
 
-echo "== building the bench: base $BASE and the working tree" >&2
-(cd "$WT" && cargo bench -q -p neuropipe-core --bench runtime --no-run >/dev/null)
-cargo bench -q -p neuropipe-core --bench runtime --no-run >/dev/null
+if [ -z "${PARSE_ONLY:-}" ]; then
+  echo "== building the bench: base $BASE and the working tree" >&2
+  (cd "$WT" && cargo bench -q -p neuropipe-core --bench runtime --no-run >/dev/null)
+  cargo bench -q -p neuropipe-core --bench runtime --no-run >/dev/null
+fi
 
+# PARSE_ONLY=1: tabulate the outputs of the last run again.
 for r in $(seq "$ROUNDS"); do
+  [ -n "${PARSE_ONLY:-}" ] && break
   for side in base new; do
     dir=.
     [ "$side" = base ] && dir=$WT
@@ -47,9 +51,9 @@ def parse(path):
     for m in re.finditer(r"^(\S[^\n]*?)\s*\n?\s+time:\s+\[\S+ \S+ (\S+) (\S+) \S+ \S+\]", text, re.M):
         res[m.group(1).strip() + " (time, ns)"] = float(m.group(2)) * UNIT[m.group(3)]
     for line in text.splitlines():
-        m = re.match(r"^(one hop[^\d]*|5 stages[^\d]*\(4 hops\)[^\d]*)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*$", line)
+        m = re.match(r"^((?:one hop|5 stages).{0,40}?)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*$", line)
         if m:
-            name = line[:34].strip()
+            name = m.group(1).strip()
             res[name + " p50 µs"] = float(m.group(2))
             res[name + " p99 µs"] = float(m.group(3))
     return res
