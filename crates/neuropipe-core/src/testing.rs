@@ -152,84 +152,8 @@ impl HarnessBuilder {
             params,
             inputs,
         } = self;
-        let mut errors = vec![];
-        for (k, v) in &params {
-            match spec.param_spec(k) {
-                None => errors.push(ConfigError::new(
-                    format!("$.stages[0].params.{k}"),
-                    format!("stage type `{}` has no parameter `{k}`", spec.type_name),
-                )),
-                Some(p) => {
-                    if let Err(e) = p.check(v) {
-                        errors.push(ConfigError::new(format!("$.stages[0].params.{k}"), e));
-                    }
-                }
-            }
-        }
-        for p in spec.params.iter().filter(|p| p.required()) {
-            if !params.contains_key(p.name) {
-                errors.push(ConfigError::new(
-                    "$.stages[0].params",
-                    format!("missing required parameter `{}`", p.name),
-                ));
-            }
-        }
-        for p in spec.inputs.iter().filter(|p| p.required) {
-            if !inputs.iter().any(|d| d.port == p.name) {
-                errors.push(ConfigError::new(
-                    "$.stages[0]",
-                    format!("input `{}` is required: declare it with `.input()`", p.name),
-                ));
-            }
-        }
-        if !errors.is_empty() {
-            return Err(ConfigErrors(errors));
-        }
-        // Stage 0 is the stage under test; one placeholder per input feeder and per output.
-        let mut stages = vec![StageConfig {
-            id: "stage".into(),
-            kind: spec.type_name.into(),
-            params,
-            stream: None,
-        }];
-        let mut links = vec![];
-        for d in &inputs {
-            let pi = spec
-                .inputs
-                .iter()
-                .position(|p| p.name == d.port)
-                .ok_or_else(|| {
-                    ConfigErrors(vec![ConfigError::new(
-                        "$.stages[0]",
-                        format!("stage type `{}` has no input `{}`", spec.type_name, d.port),
-                    )])
-                })?;
-            links.push(ResolvedLink {
-                from: (stages.len(), 0),
-                to: (0, pi),
-                capacity: HARNESS_CAPACITY,
-                policy: LinkPolicy::Block,
-            });
-            stages.push(placeholder(format!("harness.in.{}", d.port)));
-        }
-        let first_out = links.len();
-        for (pi, p) in spec.outputs.iter().enumerate() {
-            links.push(ResolvedLink {
-                from: (0, pi),
-                to: (stages.len(), 0),
-                capacity: HARNESS_CAPACITY,
-                policy: LinkPolicy::Block,
-            });
-            stages.push(placeholder(format!("harness.out.{}", p.name)));
-        }
-        let cfg = PipelineConfig {
-            name: format!("harness for {}", spec.type_name),
-            description: None,
-            pools: vec![],
-            stages,
-            links: vec![],
-            base_dir: None,
-        };
+        check_params_and_inputs(&spec, &params, &inputs)?;
+        let (cfg, links, first_out) = layout(&spec, params, &inputs)?;
         let mut reg = Registry::new();
         reg.register(spec.clone());
         let clock = Clock::new();
@@ -254,17 +178,7 @@ impl HarnessBuilder {
         let mut b = StageBuilder::new(0, &spec, shared.clone(), &mut env);
         let built = (spec.factory)(&mut b);
         drop(b);
-        let stage = built.map_err(|e| {
-            let path = match &e.field {
-                Some(f) if f.starts_with('$') => f.clone(),
-                Some(f) => format!("$.stages[0].{f}"),
-                None => "$.stages[0]".to_string(),
-            };
-            ConfigErrors(vec![ConfigError::new(
-                path,
-                format!("stage `stage` ({}): {}", spec.type_name, e.message),
-            )])
-        })?;
+        let stage = built.map_err(|e| located(&spec, &e))?;
         let outputs = spec
             .outputs
             .iter()
@@ -310,6 +224,116 @@ impl HarnessBuilder {
         h.settle();
         Ok(h)
     }
+}
+
+/// The harness's own validation of what the test declared: every parameter known and in
+/// range, the required ones present, the required inputs declared.
+fn check_params_and_inputs(
+    spec: &StageSpec,
+    params: &Map<String, Value>,
+    inputs: &[InputDecl],
+) -> Result<(), ConfigErrors> {
+    let mut errors = vec![];
+    for (k, v) in params {
+        match spec.param_spec(k) {
+            None => errors.push(ConfigError::new(
+                format!("$.stages[0].params.{k}"),
+                format!("stage type `{}` has no parameter `{k}`", spec.type_name),
+            )),
+            Some(p) => {
+                if let Err(e) = p.check(v) {
+                    errors.push(ConfigError::new(format!("$.stages[0].params.{k}"), e));
+                }
+            }
+        }
+    }
+    for p in spec.params.iter().filter(|p| p.required()) {
+        if !params.contains_key(p.name) {
+            errors.push(ConfigError::new(
+                "$.stages[0].params",
+                format!("missing required parameter `{}`", p.name),
+            ));
+        }
+    }
+    for p in spec.inputs.iter().filter(|p| p.required) {
+        if !inputs.iter().any(|d| d.port == p.name) {
+            errors.push(ConfigError::new(
+                "$.stages[0]",
+                format!("input `{}` is required: declare it with `.input()`", p.name),
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    Ok(())
+}
+
+/// The one-stage pipeline: stage 0 under test, one placeholder per input feeder and per
+/// output; returns the config, the links and the index of the first output link.
+fn layout(
+    spec: &StageSpec,
+    params: Map<String, Value>,
+    inputs: &[InputDecl],
+) -> Result<(PipelineConfig, Vec<ResolvedLink>, usize), ConfigErrors> {
+    let mut stages = vec![StageConfig {
+        id: "stage".into(),
+        kind: spec.type_name.into(),
+        params,
+        stream: None,
+    }];
+    let mut links = vec![];
+    for d in inputs {
+        let pi = spec
+            .inputs
+            .iter()
+            .position(|p| p.name == d.port)
+            .ok_or_else(|| {
+                ConfigErrors(vec![ConfigError::new(
+                    "$.stages[0]",
+                    format!("stage type `{}` has no input `{}`", spec.type_name, d.port),
+                )])
+            })?;
+        links.push(ResolvedLink {
+            from: (stages.len(), 0),
+            to: (0, pi),
+            capacity: HARNESS_CAPACITY,
+            policy: LinkPolicy::Block,
+        });
+        stages.push(placeholder(format!("harness.in.{}", d.port)));
+    }
+    let first_out = links.len();
+    for (pi, p) in spec.outputs.iter().enumerate() {
+        links.push(ResolvedLink {
+            from: (0, pi),
+            to: (stages.len(), 0),
+            capacity: HARNESS_CAPACITY,
+            policy: LinkPolicy::Block,
+        });
+        stages.push(placeholder(format!("harness.out.{}", p.name)));
+    }
+    let cfg = PipelineConfig {
+        name: format!("harness for {}", spec.type_name),
+        description: None,
+        pools: vec![],
+        stages,
+        links: vec![],
+        base_dir: None,
+    };
+    Ok((cfg, links, first_out))
+}
+
+/// A factory's build error at its JSON path in the one-stage pipeline.
+fn located(spec: &StageSpec, e: &crate::error::BuildError) -> ConfigErrors {
+    let path = match &e.field {
+        Some(f) if f.starts_with('$') => f.clone(),
+        Some(f) => format!("$.stages[0].{f}"),
+        None => "$.stages[0]".to_string(),
+    };
+    ConfigErrors(vec![ConfigError::new(
+        path,
+        format!("stage `stage` ({}): {}", spec.type_name, e.message),
+    )])
 }
 
 fn placeholder(id: String) -> StageConfig {

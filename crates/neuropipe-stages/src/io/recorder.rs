@@ -22,9 +22,9 @@ use super::timeline::{annotation_text, Timeline};
 use super::writer::{spawn_writer, Done, Job, Writer, JOBS};
 use neuropipe_core::blocking::Recycler;
 use neuropipe_core::{
-    with_sample, BoxedStage, BuildError, DataPlaneStage, Input, Payload, Sample, Samples,
-    StageBuilder, StageContext, StageError, StageParams, StageSpec, StreamInfo, FLAG_DISCONTINUITY,
-    FLAG_LOST_SAMPLES, FLAG_OUT_OF_RANGE,
+    with_sample, BoxedStage, BuildError, DataPlaneStage, Input, PacketHeader, Payload, Sample,
+    Samples, StageBuilder, StageContext, StageError, StageParams, StageSpec, StreamInfo,
+    FLAG_DISCONTINUITY, FLAG_LOST_SAMPLES, FLAG_OUT_OF_RANGE,
 };
 
 /// Longest annotation text written (bytes); longer texts are cut at a character boundary.
@@ -245,6 +245,89 @@ where
         result
     }
 
+    /// Annotations for what the packet's header reports: events lost before it, lost
+    /// samples, out-of-range samples, a discontinuity (gathered in `notes`).
+    fn packet_notes(&mut self, h: &PacketHeader, start_s: f64) {
+        let n = h.frames();
+        let lagged = self.timeline.take_lagged();
+        if lagged > 0 {
+            let text = format!("BAD_events_lost: {lagged} pipeline events (markers) were lost before this point (event bus overflow)");
+            self.notes.push(note(start_s, None, &text));
+        }
+
+        if h.flags & FLAG_LOST_SAMPLES != 0 && h.lost_frames > 0 {
+            let text = format!("lost {} samples", h.lost_frames);
+            self.notes.push(note(start_s, None, &text));
+        }
+        if h.flags & FLAG_OUT_OF_RANGE != 0 {
+            let text =
+                "BAD_out_of_range: the source reported samples at or beyond its physical range";
+            self.notes
+                .push(note(start_s, Some(n as f64 / self.rate), text));
+        }
+        if h.flags & FLAG_DISCONTINUITY != 0 {
+            let gap_s = self.prev.map_or(0.0, |(ts, frames)| {
+                (h.timestamp as f64 - (ts as f64 + frames as f64 * 1e9 / self.rate)) / 1e9
+            });
+            let text = if gap_s >= 0.001 {
+                format!("discontinuity: {gap_s:.3} s gap")
+            } else {
+                "discontinuity".to_string()
+            };
+            self.notes.push(note(start_s, None, &text));
+        }
+    }
+
+    /// Converts `samples` (frame-major) into recycled buffers and queues them for the writer;
+    /// returns the non-finite samples' first and last frame and their count.
+    async fn send_samples(
+        &mut self,
+        samples: &[S],
+        rel_ns: u64,
+        start_s: f64,
+    ) -> Result<(usize, usize, u64), StageError> {
+        let ch = self.channels;
+        let buf_frames = self.buf_frames;
+        // Non-finite samples: first and last frame holding one, and how many.
+        let mut bad = (usize::MAX, 0usize, 0u64);
+        for (k, chunk) in samples.chunks(buf_frames * ch).enumerate() {
+            let mut buf = self
+                .buffers
+                .take()
+                .ok_or_else(|| StageError::fatal("recorder: no free buffer (bug)"))?;
+            let dst = &mut buf[..chunk.len()];
+            let mut finite = true;
+            for (d, s) in dst.iter_mut().zip(chunk) {
+                *d = s.to_f64();
+                finite &= d.is_finite();
+            }
+            if !self.scale.is_empty() {
+                for frame in dst.chunks_exact_mut(ch) {
+                    for (d, f) in frame.iter_mut().zip(&self.scale) {
+                        *d *= f;
+                    }
+                }
+            }
+            if !finite {
+                for (i, _) in dst.iter().enumerate().filter(|(_, d)| !d.is_finite()) {
+                    let frame = k * buf_frames + i / ch;
+                    bad = (bad.0.min(frame), bad.1.max(frame), bad.2 + 1);
+                }
+            }
+            let first = k * buf_frames;
+            let offset_ns = (first as f64 * 1e9 / self.rate).round() as u64;
+            let job = Job::Samples {
+                len: chunk.len(),
+                buf,
+                t0_ns: rel_ns + offset_ns,
+                start_s: start_s + first as f64 / self.rate,
+                span_s: (chunk.len() / ch) as f64 / self.rate,
+            };
+            self.send(job).await?;
+        }
+        Ok(bad)
+    }
+
     /// Reports samples the writer clipped since the last call.
     fn count_clipped(&mut self, ctx: &mut StageContext) {
         if let Writer::Running(w) = &mut self.writer {
@@ -298,72 +381,9 @@ where
         let notes = &mut self.notes;
         self.timeline
             .place(|t, ev| notes.push(note(t, None, &annotation_text(ev))));
-        let lagged = self.timeline.take_lagged();
-        if lagged > 0 {
-            let text = format!("BAD_events_lost: {lagged} pipeline events (markers) were lost before this point (event bus overflow)");
-            self.notes.push(note(start_s, None, &text));
-        }
-
-        if h.flags & FLAG_LOST_SAMPLES != 0 && h.lost_frames > 0 {
-            let text = format!("lost {} samples", h.lost_frames);
-            self.notes.push(note(start_s, None, &text));
-        }
-        if h.flags & FLAG_OUT_OF_RANGE != 0 {
-            let text =
-                "BAD_out_of_range: the source reported samples at or beyond its physical range";
-            self.notes
-                .push(note(start_s, Some(n as f64 / self.rate), text));
-        }
-        if h.flags & FLAG_DISCONTINUITY != 0 {
-            let gap_s = self.prev.map_or(0.0, |(ts, frames)| {
-                (h.timestamp as f64 - (ts as f64 + frames as f64 * 1e9 / self.rate)) / 1e9
-            });
-            let text = if gap_s >= 0.001 {
-                format!("discontinuity: {gap_s:.3} s gap")
-            } else {
-                "discontinuity".to_string()
-            };
-            self.notes.push(note(start_s, None, &text));
-        }
+        self.packet_notes(&h, start_s);
         self.send_notes().await?;
-        let buf_frames = self.buf_frames;
-        // Non-finite samples: first and last frame holding one, and how many.
-        let mut bad = (usize::MAX, 0usize, 0u64);
-        for (k, chunk) in pkt.samples().chunks(buf_frames * ch).enumerate() {
-            let mut buf = self
-                .buffers
-                .take()
-                .ok_or_else(|| StageError::fatal("recorder: no free buffer (bug)"))?;
-            let dst = &mut buf[..chunk.len()];
-            let mut finite = true;
-            for (d, s) in dst.iter_mut().zip(chunk) {
-                *d = s.to_f64();
-                finite &= d.is_finite();
-            }
-            if !self.scale.is_empty() {
-                for frame in dst.chunks_exact_mut(ch) {
-                    for (d, f) in frame.iter_mut().zip(&self.scale) {
-                        *d *= f;
-                    }
-                }
-            }
-            if !finite {
-                for (i, _) in dst.iter().enumerate().filter(|(_, d)| !d.is_finite()) {
-                    let frame = k * buf_frames + i / ch;
-                    bad = (bad.0.min(frame), bad.1.max(frame), bad.2 + 1);
-                }
-            }
-            let first = k * buf_frames;
-            let offset_ns = (first as f64 * 1e9 / self.rate).round() as u64;
-            let job = Job::Samples {
-                len: chunk.len(),
-                buf,
-                t0_ns: rel_ns + offset_ns,
-                start_s: start_s + first as f64 / self.rate,
-                span_s: (chunk.len() / ch) as f64 / self.rate,
-            };
-            self.send(job).await?;
-        }
+        let bad = self.send_samples(pkt.samples(), rel_ns, start_s).await?;
         if bad.2 > 0 {
             // Written as the file's defined value for a missing sample (EDF/BDF: the digital
             // value of physical zero; CSV: NaN) and marked as a bad span.
