@@ -12,7 +12,6 @@ mod common;
 use neuropipe_core::*;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 fn root() -> PathBuf {
@@ -25,48 +24,17 @@ fn python() -> PathBuf {
     )
 }
 
-type Shared = Arc<Mutex<Vec<f32>>>;
-
-/// Test sink appending every sample to a shared vector (selected by the `slot` parameter).
-struct Collect {
-    input: Input<VoltageEegPacket>,
-    into: Shared,
-}
-
-impl DataPlaneStage for Collect {
-    async fn run(&mut self, _ctx: &mut StageContext) -> Result<(), StageError> {
-        let Some(pkt) = self.input.recv().await? else {
-            return Ok(());
-        };
-        self.into.lock().unwrap().extend_from_slice(pkt.samples());
-        Ok(())
-    }
-}
-
-static SLOTS: Mutex<Vec<(String, Shared)>> = Mutex::new(Vec::new());
-
-fn slot(name: &str) -> Shared {
-    let mut s = SLOTS.lock().unwrap();
-    if let Some((_, v)) = s.iter().find(|(n, _)| n == name) {
-        return v.clone();
-    }
-    let v: Shared = Default::default();
-    s.push((name.to_string(), v.clone()));
-    v
+/// Every sample the test kit's `Capture` named `name` received, as sent (f32).
+fn collected(name: &str) -> Vec<f32> {
+    let cap = neuropipe_testkit::stages::capture(name);
+    let c = cap.lock().unwrap();
+    c.samples.iter().map(|&x| x as f32).collect()
 }
 
 fn registry() -> Registry {
     let mut r = neuropipe_stages::registry();
     neuropipe_lsl::register(&mut r);
-    r.register(
-        StageSpec::new("Collect", "test sink", |b| {
-            let into = slot(b.params().str("slot")?);
-            let input = b.input::<VoltageEegPacket>("in")?;
-            Ok(BoxedStage::new(Collect { input, into }))
-        })
-        .input(PortSpec::of("in", PayloadKind::F32))
-        .param(ParamSpec::string("slot")),
-    );
+    neuropipe_testkit::stages::register(&mut r);
     r
 }
 
@@ -108,7 +76,7 @@ fn neuropipe_outlet_to_pylsl() {
     v["stages"]
         .as_array_mut()
         .unwrap()
-        .push(serde_json::json!({ "id": "copy", "type": "Collect", "params": { "slot": "sent" } }));
+        .push(serde_json::json!({ "id": "copy", "type": "Capture", "params": { "name": "sent" } }));
     v["links"]
         .as_array_mut()
         .unwrap()
@@ -139,7 +107,7 @@ fn neuropipe_outlet_to_pylsl() {
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect();
-    let sent = slot("sent").lock().unwrap().clone();
+    let sent = collected("sent");
     assert!(
         sent.len() >= 4 * 250 * 8,
         "5 s of data sent ({})",
@@ -206,7 +174,7 @@ fn pylsl_outlet_to_neuropipe_inlet() {
             { "id": "lsl", "type": "LslInlet",
               "params": { "name": "pylsl-eeg", "timeout_s": 20, "on_lost": "end", "lost_timeout_s": 1.5 } },
             { "id": "check", "type": "ContinuityCheck" },
-            { "id": "got", "type": "Collect", "params": { "slot": "from_pylsl" } }
+            { "id": "got", "type": "Capture", "params": { "name": "from_pylsl" } }
         ],
         "links": [ "lsl.out -> check.in", "lsl.out -> got.in" ]
     }))
@@ -230,7 +198,7 @@ fn pylsl_outlet_to_neuropipe_inlet() {
     assert_eq!(info.sample_rate, rate);
     assert_eq!(info.labels(), ["Py1", "Py2", "Py3", "Py4"]);
     assert!(info.channels.iter().all(|c| c.unit == "microvolts"));
-    let got = slot("from_pylsl").lock().unwrap().clone();
+    let got = collected("from_pylsl");
     let frames = (seconds * rate) as usize;
     assert_eq!(got.len(), frames * channels, "every sample");
     for (i, v) in got.iter().enumerate() {

@@ -2,54 +2,24 @@
 
 use neuropipe_core::*;
 use neuropipe_stages::simulated::{default_labels, Generator, SignalModel};
+use neuropipe_testkit::stages::capture;
 use serde_json::json;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-type Seen = Arc<Mutex<Vec<(PacketHeader, Vec<i32>)>>>;
-
-struct Collect {
-    input: Input<RawEegPacket>,
-    seen: Seen,
-}
-impl DataPlaneStage for Collect {
-    async fn run(&mut self, _: &mut StageContext) -> Result<(), StageError> {
-        if let Some(p) = self.input.recv().await? {
-            self.seen
-                .lock()
-                .unwrap()
-                .push((p.header, p.samples().to_vec()));
-        }
-        Ok(())
-    }
-}
-
-/// Collectors by name (a factory is a plain fn, so the test's vector is found by name).
-fn seen_by_name(name: &str) -> Seen {
-    static ALL: Mutex<Vec<(String, Seen)>> = Mutex::new(Vec::new());
-    let mut all = ALL.lock().unwrap();
-    if let Some((_, s)) = all.iter().find(|(n, _)| n == name) {
-        return s.clone();
-    }
-    let s = Seen::default();
-    all.push((name.to_string(), s.clone()));
-    s
-}
-
+/// The stage library plus the test kit's `Capture` sink.
 fn registry() -> Registry {
     let mut r = neuropipe_stages::registry();
-    r.register(
-        StageSpec::new("Collect", "test sink", |b| {
-            let seen = seen_by_name(b.params().str("name")?);
-            Ok(BoxedStage::new(Collect {
-                input: b.input("in")?,
-                seen,
-            }))
-        })
-        .input(PortSpec::of("in", PayloadKind::I32))
-        .param(ParamSpec::string("name")),
-    );
+    neuropipe_testkit::stages::register(&mut r);
     r
+}
+
+/// What the `Capture` named `name` received: each packet's header and its raw counts.
+fn seen(name: &str) -> Vec<(PacketHeader, Vec<i32>)> {
+    let cap = capture(name);
+    let c = cap.lock().unwrap();
+    c.packets()
+        .map(|(h, s)| (h, s.iter().map(|&x| x as i32).collect()))
+        .collect()
 }
 
 static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -62,10 +32,9 @@ fn run_sim(
         "run{}",
         NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
-    let seen = seen_by_name(&name);
     let reg = registry();
     let cfg = PipelineConfig::from_value(&json!({
-        "stages": [{"id": "eeg", "type": "SimulatedEeg", "params": params}, {"id": "c", "type": "Collect", "params": {"name": name}}],
+        "stages": [{"id": "eeg", "type": "SimulatedEeg", "params": params}, {"id": "c", "type": "Capture", "params": {"name": name}}],
         "links": ["eeg -> c"]
     }))
     .unwrap();
@@ -82,8 +51,7 @@ fn run_sim(
         }
         p.run().await
     });
-    let v = seen.lock().unwrap().clone();
-    (report, v)
+    (report, seen(&name))
 }
 
 fn concat(v: &[(PacketHeader, Vec<i32>)]) -> Vec<i32> {
@@ -206,11 +174,10 @@ fn real_time_pacing_follows_the_clock_without_drift() {
 
 #[test]
 fn pause_shows_as_a_time_gap_not_an_index_gap() {
-    let seen = seen_by_name("pause");
     let reg = registry();
     let cfg = PipelineConfig::from_value(&json!({
         "stages": [{"id": "eeg", "type": "SimulatedEeg", "params": {"sample_rate": 1000, "frames": 10}},
-                   {"id": "c", "type": "Collect", "params": {"name": "pause"}}],
+                   {"id": "c", "type": "Capture", "params": {"name": "pause"}}],
         "links": ["eeg -> c"]
     }))
     .unwrap();
@@ -227,7 +194,7 @@ fn pause_shows_as_a_time_gap_not_an_index_gap() {
         h.stop();
         run.await.unwrap();
     });
-    let v = seen.lock().unwrap();
+    let v = seen("pause");
     let mut gap = None;
     for w in v.windows(2) {
         let (a, b) = (&w[0].0, &w[1].0);

@@ -255,6 +255,17 @@ impl Captured {
     pub fn frames(&self) -> usize {
         self.headers.iter().map(|h| h.frames()).sum()
     }
+
+    /// Each packet's header with its samples (frame-major), in arrival order.
+    pub fn packets(&self) -> impl Iterator<Item = (PacketHeader, &[f64])> + '_ {
+        let mut at = 0;
+        self.headers.iter().map(move |h| {
+            let n = h.frames() * self.channels;
+            let s = &self.samples[at..at + n];
+            at += n;
+            (*h, s)
+        })
+    }
 }
 
 fn captures() -> &'static Mutex<HashMap<String, Arc<Mutex<Captured>>>> {
