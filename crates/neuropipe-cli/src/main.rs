@@ -309,32 +309,33 @@ fn run(registry: &Registry, args: RunArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let token = args.token.clone();
-    let report = rt.block_on(async move {
-        let handle = pipeline.handle();
-        let server = match serve_addr {
-            None => None,
-            Some(addr) => {
-                let opts = neuropipe_server::ServerOptions {
-                    token,
-                    ..Default::default()
-                };
-                match neuropipe_server::serve(handle.clone(), addr, opts).await {
-                    Ok(s) => {
-                        eprintln!("serving http://{}", s.addr());
-                        if let (true, Some(t)) = (s.token_generated(), s.token()) {
-                            eprintln!("token (generated): {t}");
-                            eprintln!("dashboard: http://{}/?token={t}", s.addr());
-                        }
-                        Some(s)
+    let handle = pipeline.handle();
+    // The control plane on a runtime of its own (lower priority): observers never compete
+    // with the stages for the pipeline's worker threads.
+    let server = match serve_addr {
+        None => None,
+        Some(addr) => {
+            let opts = neuropipe_server::ServerOptions {
+                token: args.token.clone(),
+                ..Default::default()
+            };
+            match neuropipe_server::serve_isolated(handle.clone(), addr, opts) {
+                Ok(s) => {
+                    eprintln!("serving http://{}", s.addr());
+                    if let (true, Some(t)) = (s.token_generated(), s.token()) {
+                        eprintln!("token (generated): {t}");
+                        eprintln!("dashboard: http://{}/?token={t}", s.addr());
                     }
-                    Err(e) => {
-                        eprintln!("--serve: {e}");
-                        return Err(ExitCode::from(2));
-                    }
+                    Some(s)
+                }
+                Err(e) => {
+                    eprintln!("--serve: {e}");
+                    return ExitCode::from(2);
                 }
             }
-        };
+        }
+    };
+    let report = rt.block_on(async move {
         spawn_signal_handler(handle.clone());
         if let Some(d) = duration {
             let h = handle.clone();
@@ -350,15 +351,11 @@ fn run(registry: &Registry, args: RunArgs) -> ExitCode {
             s.abort();
             status::clear_line();
         }
-        if let Some(s) = server {
-            s.shutdown().await;
-        }
-        Ok(report)
+        report
     });
-    let report = match report {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
+    if let Some(s) = server {
+        s.shutdown();
+    }
     eprint!("{}", status::summary_table(&report.snapshot));
     if let Some(path) = &args.stats_json {
         let text = serde_json::to_string_pretty(&report.snapshot).unwrap_or_default();

@@ -221,3 +221,64 @@ fn token_for_ctl() {
     assert!(o.status.success(), "{}", out(&o).1);
     assert!(child.wait().unwrap().success());
 }
+
+/// The threads of process `pid`: (name, nice value), from `/proc`.
+#[cfg(target_os = "linux")]
+fn threads(pid: u32) -> Vec<(String, i64)> {
+    let mut out = vec![];
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+    {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+        // Fields after the parenthesised name: state is field 3, nice field 19.
+        let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let nice = after
+            .split_whitespace()
+            .nth(16)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        out.push((comm.trim().to_string(), nice));
+    }
+    out
+}
+
+/// Observing never slows the data plane: the HTTP server runs on threads of its own (not the
+/// pipeline runtime's workers) at a lower scheduling priority than every pipeline thread.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_server_runs_apart_from_the_pipeline_at_lower_priority() {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = bin()
+        .arg("run")
+        .arg(pipeline_file())
+        .args(["--quiet", "--serve", &addr, "--duration", "30"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), format!("serving http://{addr}"));
+    // A request makes sure the server's runtime has started its worker.
+    let (v, e) = out(&ctl(&addr, &["get"]));
+    assert_eq!(v["state"], "running", "{e}");
+    let t = threads(child.id());
+    let _ = ctl(&addr, &["stop"]);
+    let _ = child.wait();
+
+    let server: Vec<_> = t.iter().filter(|(n, _)| n == "neuropipe-http").collect();
+    let pipeline: Vec<_> = t.iter().filter(|(n, _)| n == "neuropipe").collect();
+    assert!(!server.is_empty(), "no server thread among {t:?}");
+    assert!(!pipeline.is_empty(), "no pipeline worker among {t:?}");
+    let lowest_pipeline = pipeline.iter().map(|(_, n)| *n).max().unwrap_or(0);
+    for (_, nice) in &server {
+        assert!(
+            *nice > lowest_pipeline,
+            "server threads must run below the pipeline's priority: {t:?}"
+        );
+    }
+}

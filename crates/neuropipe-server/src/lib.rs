@@ -1,7 +1,9 @@
 //! # neuropipe-server
 //!
 //! The control plane of a running neuropipe pipeline over HTTP and WebSocket, and the live web
-//! dashboard, served by one [axum](https://docs.rs/axum) server on the pipeline's tokio runtime:
+//! dashboard, served by one [axum](https://docs.rs/axum) server. [`serve`] runs it on the
+//! caller's tokio runtime; [`serve_isolated`] (what `neuropipe run --serve` uses) on a runtime
+//! of its own at a lower scheduling priority, so that no number of clients slows the stages:
 //!
 //! * a JSON API to describe the pipeline, pause / resume stages, set live parameters, replace
 //!   coefficients and stop the pipeline gracefully (every error is `{"error": "..."}` with a
@@ -30,6 +32,7 @@ pub mod client;
 mod dashboard;
 mod error;
 mod hubs;
+mod isolated;
 mod prometheus;
 mod signal;
 mod state;
@@ -42,6 +45,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use api::route_table;
+pub use isolated::{serve_isolated, IsolatedServer};
 
 /// The address `neuropipe run --serve` uses when none is given.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:7878";
@@ -92,7 +96,8 @@ pub enum ServerError {
     /// The token given is unusable.
     #[error("invalid token: {0}")]
     BadToken(String),
-    /// Another I/O problem (e.g. no randomness for a token).
+    /// Another I/O problem (e.g. no randomness for a token, or no threads for the server's
+    /// runtime).
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }

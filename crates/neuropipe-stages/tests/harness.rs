@@ -98,3 +98,49 @@ fn a_bad_parameter_is_reported_with_its_json_path() {
         err.0[0].path
     );
 }
+
+/// A FIR the stage could not run in real time is refused, at build time and live; the
+/// running filter is kept and keeps filtering.
+#[test]
+fn fir_refuses_designs_beyond_its_real_time_budget() {
+    // 8 channels × 250 Hz: the budget allows 100,000 taps.
+    let err = Harness::new(neuropipe_stages::dsp::fir::spec())
+        .param("numtaps", 100_001)
+        .param("cutoff_hz", json!([40.0]))
+        .input::<VoltageEegPacket>("in", stream(8, 10))
+        .build()
+        .err()
+        .expect("refused at build time");
+    let text = err.to_string();
+    assert!(text.contains("$.stages[0].params.numtaps"), "{text}");
+    assert!(text.contains("at most 100000 taps"), "{text}");
+
+    let mut h = Harness::new(neuropipe_stages::dsp::fir::spec())
+        .param("numtaps", 5)
+        .param("cutoff_hz", json!([40.0]))
+        .param("steady_state", false)
+        .input::<VoltageEegPacket>("in", stream(8, 10))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let reply = h.control(ControlMsg::UpdateParam("numtaps".into(), json!(1_048_575)));
+    match reply {
+        Err(ControlError::Rejected(m)) => assert!(m.contains("real-time budget"), "{m}"),
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    let reply = h.control(ControlMsg::UpdateCoefficients(vec![0.001; 100_001].into()));
+    match reply {
+        Err(ControlError::Rejected(m)) => assert!(m.contains("real-time budget"), "{m}"),
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    // Still the 5-tap filter: an impulse comes out as its 5 taps, then zeros.
+    let pool = h.pool::<VoltageEegPacket>(10, 8);
+    let mut x = vec![0.0f32; 80];
+    x[0] = 1.0;
+    h.push("in", Harness::packet(&pool, 0, &x));
+    let out = h.take::<VoltageEegPacket>("out");
+    let ch0: Vec<f32> = out[0].samples().iter().step_by(8).copied().collect();
+    assert!(ch0[..5].iter().all(|&v| v != 0.0), "{ch0:?}");
+    assert!(ch0[5..].iter().all(|&v| v == 0.0), "{ch0:?}");
+    drop(out);
+    assert!(h.finish().is_ok());
+}

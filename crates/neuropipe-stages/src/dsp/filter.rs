@@ -40,6 +40,12 @@ pub trait Kernel<S>: Send + 'static {
         update: &<Self::Params as StageParams>::Update,
         fs: f64,
     ) -> Result<bool, DesignError>;
+    /// Whether a live change keeps the filter able to run in real time; `Err` says why not
+    /// (the change is then rejected as `BadParam` and nothing changes). Default: always.
+    fn admit(&self, update: &<Self::Params as StageParams>::Update, fs: f64) -> Result<(), String> {
+        let _ = (update, fs);
+        Ok(())
+    }
     /// The filter in EDF+ prefilter notation (`HP:1Hz`, `LP:40Hz HP:1Hz`, `N:50Hz`), for the
     /// stream's [`filters`](neuropipe_core::StreamInfo::filters).
     fn prefilter(&self) -> String;
@@ -158,6 +164,9 @@ impl<S: FloatSample, K: Kernel<S>> DataPlaneStage for FilterStage<S, K> {
         let Some(u) = msg.update::<K::Params>()? else {
             return Ok(Handled::Default);
         };
+        self.kernel
+            .admit(&u, self.fs)
+            .map_err(|e| StageError::bad_param(format!("`{key}` = {value}: {e}")))?;
         let reset = self
             .kernel
             .update(&u, self.fs)

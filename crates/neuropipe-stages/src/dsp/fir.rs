@@ -14,6 +14,28 @@ use neuropipe_dsp::FirFilter;
 /// Window names accepted by the `window` parameter (the same list as its `choices`).
 pub const WINDOWS: [&str; 4] = ["hamming", "hann", "blackman", "kaiser"];
 
+/// The real-time budget of a `Fir` stage: multiply-adds per second of signal
+/// (`taps × channels × sample rate`; the direct form costs one per tap per sample). Designs and
+/// coefficients above it are refused — at build time as a parameter error, live as `BadParam`
+/// (the running filter is kept) — because the stage could not keep up with the stream:
+/// e.g. at most 3,125 taps at 64 channels × 1 kHz, 100,000 taps at 8 channels × 250 Hz.
+/// At the budget a `Fir` used 3 % (64 ch × 1 kHz) to 21 % (8 ch × 250 Hz, long filters
+/// leave the cache) of one core of an AMD EPYC (2026-12-04; see the README).
+pub const MAX_MACS_PER_S: f64 = 2e8;
+
+/// `Err` with the reason when `taps` taps on `channels` channels at `fs` Hz exceed
+/// [`MAX_MACS_PER_S`].
+pub fn check_cost(taps: usize, channels: usize, fs: f64) -> Result<(), String> {
+    let cost = taps as f64 * channels as f64 * fs;
+    if cost <= MAX_MACS_PER_S {
+        return Ok(());
+    }
+    let most = (MAX_MACS_PER_S / (channels.max(1) as f64 * fs)).floor();
+    Err(format!(
+        "{taps} taps × {channels} channels × {fs} Hz = {cost:.3e} multiply-adds per second, above the real-time budget of {MAX_MACS_PER_S:.0e} (at most {most} taps for this stream): the filter could not keep up; use fewer taps, or Decimate first"
+    ))
+}
+
 /// Parameters of `Fir` (after `enabled` and `steady_state`, see
 /// [`FilterParams`](super::filter::FilterParams)).
 #[derive(Clone, Debug, PartialEq, StageParams)]
@@ -92,6 +114,8 @@ impl FirDesign {
 pub struct FirKernel<S> {
     design: FirDesign,
     filter: FirFilter<S>,
+    /// Sample rate of the stream (for the cost check of new coefficients).
+    fs: f64,
     /// The taps were given explicitly (not designed from the parameters).
     explicit: bool,
 }
@@ -126,6 +150,13 @@ impl<S: FloatSample> Kernel<S> for FirKernel<S> {
         self.filter.init_steady_state(first_frame);
     }
 
+    fn admit(&self, update: &FirParamsUpdate, fs: f64) -> Result<(), String> {
+        match update {
+            FirParamsUpdate::Numtaps(n) => check_cost(*n, self.filter.channels(), fs),
+            _ => Ok(()),
+        }
+    }
+
     fn update(&mut self, update: &FirParamsUpdate, fs: f64) -> Result<bool, DesignError> {
         let mut design = self.design.clone();
         design.set(update);
@@ -144,6 +175,8 @@ impl<S: FloatSample> Kernel<S> for FirKernel<S> {
                 "UpdateCoefficients with no taps: a FIR filter needs at least one coefficient",
             ));
         }
+        check_cost(taps.len(), self.filter.channels(), self.fs)
+            .map_err(|e| StageError::bad_param(format!("coefficients rejected: {e}")))?;
         self.filter
             .set_taps(taps)
             .map_err(|e| StageError::bad_param(format!("coefficients rejected: {e}")))?;
@@ -174,6 +207,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         beta: p.beta,
         pass_zero: p.pass_zero,
     };
+    let cost_param = if explicit { "taps" } else { "numtaps" };
     let taps = match p.taps {
         Some(taps) => {
             if taps.is_empty() {
@@ -188,6 +222,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             .taps(fs)
             .map_err(|e| design_build_error(FirDesign::param_of(&e), &e))?,
     };
+    check_cost(taps.len(), channels, fs).map_err(|e| BuildError::param(cost_param, e))?;
     with_float!(kind, S => {
         let filter = FirFilter::<S>::new(&taps, channels).map_err(|e| {
             if explicit {
@@ -199,6 +234,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         let stage = FilterStage::build(b, FirKernel {
                 design,
                 filter,
+                fs,
                 explicit,
             })?;
         Ok(BoxedStage::new(stage))
