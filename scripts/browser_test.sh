@@ -16,15 +16,24 @@ if [ ! -f "$PLAYWRIGHT_DIR/playwright-core/package.json" ]; then
 fi
 export SCREENSHOT="${SCREENSHOT:-$PWD/docs/dashboard.png}"
 export NEUROPIPE_URL=http://127.0.0.1:7878
+# A second server requiring a token (given in the environment, never on a command line).
+export NEUROPIPE_TOKEN_URL=http://127.0.0.1:7879
+NEUROPIPE_TEST_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+export NEUROPIPE_TEST_TOKEN
 LOG=$(mktemp)
+LOG2=$(mktemp)
 unshare -n sh -c '
   ip link set lo up
   "$0" run scripts/browser/dashboard_pipeline.json --quiet --serve 127.0.0.1:7878 2>"$1" &
   SERVER=$!
-  for i in $(seq 50); do grep -q "^serving" "$1" && break; sleep 0.1; done
+  NEUROPIPE_TOKEN=$NEUROPIPE_TEST_TOKEN "$0" run scripts/browser/dashboard_pipeline.json --quiet \
+    --serve 127.0.0.1:7879 --require-token 2>"$2" &
+  SERVER2=$!
+  for i in $(seq 50); do grep -q "^serving" "$1" && grep -q "^serving" "$2" && break; sleep 0.1; done
   node scripts/browser/dashboard_test.mjs
   RC=$?
-  kill -TERM $SERVER; wait $SERVER || RC=1
+  node scripts/browser/token_test.mjs || RC=1
+  kill -TERM $SERVER $SERVER2; wait $SERVER || RC=1; wait $SERVER2 || RC=1
   exit $RC
-' "$BIN" "$LOG" || { echo "== server log"; cat "$LOG"; rm -f "$LOG"; exit 1; }
-rm -f "$LOG"
+' "$BIN" "$LOG" "$LOG2" || { echo "== server logs"; cat "$LOG" "$LOG2"; rm -f "$LOG" "$LOG2"; exit 1; }
+rm -f "$LOG" "$LOG2"

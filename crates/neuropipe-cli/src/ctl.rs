@@ -11,8 +11,8 @@ pub struct CtlArgs {
     #[arg(long, value_name = "ADDR", default_value = neuropipe_server::DEFAULT_ADDR, global = true)]
     addr: String,
     /// Token, if the server requires one (default: $NEUROPIPE_TOKEN).
-    #[arg(long, value_name = "TOKEN", global = true)]
-    token: Option<String>,
+    #[command(flatten)]
+    token: crate::token::TokenArgs,
     #[command(subcommand)]
     action: Action,
 }
@@ -49,20 +49,16 @@ enum Action {
 
 /// Runs `neuropipe ctl`.
 pub fn main(args: CtlArgs) -> ExitCode {
-    let token = args.token.clone().or_else(|| {
-        std::env::var("NEUROPIPE_TOKEN")
-            .ok()
-            .filter(|t| !t.is_empty())
-    });
+    let token = match args.token.resolve() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    // A stage id as one path segment.
     let enc = |s: &str| -> String {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect()
+        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
     };
     let (method, path, body) = match &args.action {
         Action::Get => ("GET", "/api/pipeline".to_string(), None),

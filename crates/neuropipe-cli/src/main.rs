@@ -9,6 +9,7 @@
 mod ctl;
 mod record;
 mod status;
+mod token;
 mod top;
 
 use clap::{Parser, Subcommand};
@@ -50,10 +51,14 @@ enum Command {
         /// Serve the control API and dashboard on ADDR (default 127.0.0.1:7878).
         #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:7878")]
         serve: Option<String>,
-        /// Token clients of `--serve` must present (required off loopback: generated and
-        /// printed if not given).
-        #[arg(long, value_name = "TOKEN", requires = "serve")]
-        token: Option<String>,
+        /// Token clients of `--serve` must present (required off loopback, and on loopback
+        /// with --require-token: generated and printed if not given).
+        #[command(flatten)]
+        token: token::TokenArgs,
+        /// Require the token on loopback too (other local users then cannot control the
+        /// session).
+        #[arg(long, requires = "serve")]
+        require_token: bool,
         /// Write the final per-stage metrics as JSON to FILE.
         #[arg(long, value_name = "FILE")]
         stats_json: Option<PathBuf>,
@@ -108,6 +113,7 @@ fn main() -> ExitCode {
             record,
             serve,
             token,
+            require_token,
             stats_json,
             quiet,
             overwrite,
@@ -119,6 +125,7 @@ fn main() -> ExitCode {
                 record,
                 serve,
                 token,
+                require_token,
                 stats_json,
                 quiet,
                 overwrite,
@@ -140,7 +147,8 @@ struct RunArgs {
     duration: Option<f64>,
     record: Option<PathBuf>,
     serve: Option<String>,
-    token: Option<String>,
+    token: token::TokenArgs,
+    require_token: bool,
     stats_json: Option<PathBuf>,
     quiet: bool,
     overwrite: bool,
@@ -315,17 +323,27 @@ fn run(registry: &Registry, args: RunArgs) -> ExitCode {
     let server = match serve_addr {
         None => None,
         Some(addr) => {
+            let token = match args.token.resolve() {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("--serve: {e}");
+                    return ExitCode::from(2);
+                }
+            };
             let opts = neuropipe_server::ServerOptions {
-                token: args.token.clone(),
+                token,
+                require_token: args.require_token,
                 ..Default::default()
             };
             match neuropipe_server::serve_isolated(handle.clone(), addr, opts) {
                 Ok(s) => {
-                    eprintln!("serving http://{}", s.addr());
                     if let (true, Some(t)) = (s.token_generated(), s.token()) {
                         eprintln!("token (generated): {t}");
+                        // Opening this once sets a cookie and takes the token out of the URL.
                         eprintln!("dashboard: http://{}/?token={t}", s.addr());
                     }
+                    // Last: the server is ready.
+                    eprintln!("serving http://{}", s.addr());
                     Some(s)
                 }
                 Err(e) => {

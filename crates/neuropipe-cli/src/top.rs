@@ -15,8 +15,8 @@ pub struct TopArgs {
     #[arg(long, value_name = "ADDR", default_value = neuropipe_server::DEFAULT_ADDR)]
     addr: String,
     /// Token, if the server requires one (default: $NEUROPIPE_TOKEN).
-    #[arg(long, value_name = "TOKEN")]
-    token: Option<String>,
+    #[command(flatten)]
+    token: crate::token::TokenArgs,
     /// Refresh interval in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
     interval: f64,
@@ -136,11 +136,13 @@ fn render(addr: &str, m: &Value, prev: Option<&Value>) -> String {
 
 /// Runs `neuropipe top`.
 pub fn main(args: TopArgs) -> ExitCode {
-    let token = args.token.clone().or_else(|| {
-        std::env::var("NEUROPIPE_TOKEN")
-            .ok()
-            .filter(|t| !t.is_empty())
-    });
+    let token = match args.token.resolve() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
     if !(args.interval.is_finite() && (0.05..=3600.0).contains(&args.interval)) {
         eprintln!("--interval must be between 0.05 and 3600 s");
         return ExitCode::from(2);

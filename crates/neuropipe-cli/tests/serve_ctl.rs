@@ -205,6 +205,12 @@ fn token_for_ctl() {
     let mut err = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     err.read_line(&mut line).unwrap();
+    assert!(
+        line.contains("--token is visible to every local user"),
+        "a token on the command line is warned about: {line}"
+    );
+    line.clear();
+    err.read_line(&mut line).unwrap();
     assert_eq!(line.trim(), format!("serving http://{addr}"));
     let o = ctl(&addr, &["get"]);
     assert_eq!(o.status.code(), Some(1));

@@ -1,17 +1,25 @@
 //! Token check, cross-origin refusal and the loopback `Host` check, on every request.
+//!
+//! A token is accepted from `Authorization: Bearer T`, from the `neuropipe_token` cookie, or
+//! from `?token=T`. Opening a page with `?token=T` (the URL `neuropipe run` prints) answers
+//! with a redirect to the same page without the token and sets the cookie (`HttpOnly`,
+//! `SameSite=Strict`), as Jupyter does: the token leaves the address bar and the history, and
+//! the dashboard's requests and WebSockets carry the cookie.
 
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::io::Read;
+
+/// The cookie holding the token in a browser.
+pub(crate) const COOKIE: &str = "neuropipe_token";
 
 /// 24 random bytes from the OS, hex-encoded.
 pub(crate) fn generate_token() -> std::io::Result<String> {
     let mut b = [0u8; 24];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut b)?;
+    getrandom::fill(&mut b).map_err(std::io::Error::other)?;
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
@@ -25,33 +33,45 @@ fn same(a: &str, b: &str) -> bool {
 }
 
 fn query_token(query: Option<&str>) -> Option<String> {
-    query?.split('&').find_map(|kv| {
-        let (k, v) = kv.split_once('=')?;
-        (k == "token").then(|| percent_decode(v))
-    })
+    form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
 }
 
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        match b[i] {
-            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push((h * 16 + l) as u8);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b'+' => out.push(b' '),
-            c => out.push(c),
-        }
-        i += 1;
+fn cookie_token(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse_encoded)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == COOKIE)
+        .map(|c| c.value().to_string())
+}
+
+/// A page (not the API) opened with `?token=`: answered by the cookie and a redirect.
+fn is_page(req: &Request) -> bool {
+    let path = req.uri().path();
+    req.method() == Method::GET && !path.starts_with("/api/") && path != "/metrics"
+}
+
+/// `303 See Other` to `path` (the token taken out of the URL), setting the token cookie.
+fn login_redirect(path: &str, token: &str) -> Response {
+    let cookie = cookie::Cookie::build((COOKIE, token))
+        .http_only(true)
+        .same_site(cookie::SameSite::Strict)
+        .path("/")
+        .build();
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&cookie.encoded().to_string()) {
+        h.insert(header::SET_COOKIE, v);
     }
-    String::from_utf8_lossy(&out).into_owned()
+    if let Ok(v) = HeaderValue::from_str(path) {
+        h.insert(header::LOCATION, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
 }
 
 fn host_is_loopback(host: &str) -> bool {
@@ -95,17 +115,24 @@ pub(crate) async fn check(State(s): State<AppState>, req: Request, next: Next) -
             }
         }
         Some(token) => {
+            let from_query = query_token(req.uri().query());
+            if let Some(q) = &from_query {
+                if same(q, token) && is_page(&req) {
+                    return login_redirect(req.uri().path(), token);
+                }
+            }
             let given = headers
                 .get(header::AUTHORIZATION)
                 .and_then(|h| h.to_str().ok())
                 .map(|h| h.strip_prefix("Bearer ").unwrap_or(h).trim().to_string())
-                .or_else(|| query_token(req.uri().query()));
+                .or_else(|| cookie_token(headers))
+                .or(from_query);
             match given {
                 None => {
                     return ApiError::new(
                         StatusCode::UNAUTHORIZED,
-                        "this server requires a token: send `Authorization: Bearer <token>` \
-                         or add `?token=<token>` to the URL",
+                        "this server requires a token: send `Authorization: Bearer <token>`, \
+                         or open the URL with `?token=<token>` once (it sets a cookie)",
                     )
                     .into_response()
                 }
@@ -125,7 +152,6 @@ mod tests {
 
     #[test]
     fn decodes_and_checks() {
-        assert_eq!(percent_decode("a%20b%2"), "a b%2");
         assert_eq!(
             query_token(Some("x=1&token=ab%2Bc")).as_deref(),
             Some("ab+c")
