@@ -75,6 +75,25 @@ try {
   const rate = await page.evaluate(() => document.querySelector("#stage-eeg .rate").textContent);
   check(Math.abs(+rate - 500) < 100, `source rate shown: ${rate} frames/s`);
 
+  // 6. A marker typed in the page (key M focuses the field, Enter sends) is published and
+  // drawn on the traces at its sample.
+  await page.evaluate(() => document.activeElement && document.activeElement.blur()); // leave the last editor
+  await page.keyboard.press("m");
+  check(await page.evaluate(() => document.activeElement.id === "mark-text"), "key M focuses the marker field");
+  await page.keyboard.type("eyes closed");
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => window.np.markers.some((m) => m.text === "eyes closed"), null, { timeout: 5000 })
+    .then(() => check(true, "the marker came back as a pipeline event"))
+    .catch(() => check(false, "the marker came back as a pipeline event"));
+  await page.waitForFunction(() => window.np.markersDrawn > 0, null, { timeout: 5000 })
+    .then(() => check(true, "the marker is drawn on the traces"))
+    .catch(async () => check(false, "the marker is drawn on the traces " +
+      JSON.stringify(await page.evaluate(() => ({ markers: window.np.markers, drawn: window.np.markersDrawn })))));
+  await page.click("#mark");
+  await page.waitForFunction(() => window.np.markers.filter((m) => m.text === "mark").length === 1, null, { timeout: 5000 })
+    .then(() => check(true, "the Mark button with an empty field sends \"mark\""))
+    .catch(() => check(false, "the Mark button with an empty field sends \"mark\""));
+
   await page.screenshot({ path: SHOT });
   console.log("screenshot: " + SHOT);
 } catch (e) {

@@ -41,6 +41,12 @@ enum Action {
         /// New value (JSON).
         value: String,
     },
+    /// Put a marker in the recording(s) and on the dashboard, stamped now (e.g. `mark
+    /// "eyes closed"`).
+    Mark {
+        /// Marker text (at most 200 bytes, no control characters).
+        text: String,
+    },
     /// Stop the pipeline gracefully (drain + flush).
     Stop,
     /// Metrics snapshot as JSON.
@@ -74,6 +80,11 @@ pub fn main(args: CtlArgs) -> ExitCode {
                 Some(body),
             )
         }
+        Action::Mark { text } => (
+            "POST",
+            "/api/markers".to_string(),
+            Some(serde_json::json!({ "text": text }).to_string()),
+        ),
         Action::Stop => ("POST", "/api/stop".to_string(), None),
         Action::Metrics => ("GET", "/api/metrics".to_string(), None),
     };

@@ -111,7 +111,9 @@ pub mod host {
     pub use crate::metrics::{
         LinkSnapshot, PipelineSnapshot, PoolMetrics, PoolSnapshot, StageSnapshot,
     };
-    pub use crate::pipeline::{validate, Outcome, Pipeline, PipelineHandle, RunReport};
+    pub use crate::pipeline::{
+        validate, MarkError, Outcome, Pipeline, PipelineHandle, RunReport, MAX_MARKER_TEXT,
+    };
     pub use crate::queue::LinkPolicy;
     pub use crate::registry::Registry;
     pub use crate::state::PipelineState;

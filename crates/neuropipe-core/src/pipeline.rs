@@ -48,6 +48,31 @@ struct StageEntry {
     outputs: Vec<StreamInfo>,
 }
 
+/// Longest operator marker text, in bytes (the recorders' annotation limit).
+pub const MAX_MARKER_TEXT: usize = 200;
+
+/// Why [`PipelineHandle::mark`] refused a marker (nothing was recorded).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MarkError {
+    /// The text is empty or blank.
+    #[error("the marker text is empty")]
+    Empty,
+    /// The text is longer than [`MAX_MARKER_TEXT`] bytes.
+    #[error("the marker text is {bytes} bytes long; at most {MAX_MARKER_TEXT} fit in a recording's annotation")]
+    TooLong {
+        /// Its length.
+        bytes: usize,
+    },
+    /// The text holds a control character (newline, tab, NUL, …).
+    #[error(
+        "the marker text holds control character U+{code:04X}; recordings cannot keep it as given"
+    )]
+    Control {
+        /// The character's code point.
+        code: u32,
+    },
+}
+
 struct PipelineShared {
     config: PipelineConfig,
     clock: Clock,
@@ -413,6 +438,32 @@ impl PipelineHandle {
     /// The first failure so far: (stage, message).
     pub fn failure(&self) -> Option<(String, String)> {
         self.shared.failure.lock().ok().and_then(|f| f.clone())
+    }
+
+    /// Injects an operator's marker (from the dashboard, `neuropipe ctl mark`, the API),
+    /// stamped with the pipeline clock at arrival: recorders write it at the sample captured
+    /// at that moment, the dashboard overlays it on the traces. Texts that a recording could
+    /// not hold as given are refused, never altered: empty, longer than
+    /// [`MAX_MARKER_TEXT`] bytes, or holding control characters (EDF+ reserves some).
+    pub fn mark(&self, text: &str) -> Result<crate::event::PipelineEvent, MarkError> {
+        if text.trim().is_empty() {
+            return Err(MarkError::Empty);
+        }
+        if text.len() > MAX_MARKER_TEXT {
+            return Err(MarkError::TooLong { bytes: text.len() });
+        }
+        if let Some(c) = text.chars().find(|c| c.is_control()) {
+            return Err(MarkError::Control { code: c as u32 });
+        }
+        let ev = crate::event::PipelineEvent {
+            time_ns: self.shared.clock.now_ns(),
+            stage: String::new(),
+            kind: crate::event::EventKind::Marker,
+            text: text.to_string(),
+            on_sample: true,
+        };
+        self.shared.events.publish(ev.clone());
+        Ok(ev)
     }
 
     /// Subscribes to pipeline events.

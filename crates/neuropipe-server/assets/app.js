@@ -29,7 +29,9 @@
   }
 
   // State visible to tests (window.np).
-  const np = (window.np = { messages: 0, frames: 0, lastFirstFrame: -1, lastMessageAt: 0, pipeline: null, metrics: null });
+  const np = (window.np = { messages: 0, frames: 0, lastFirstFrame: -1, lastMessageAt: 0, pipeline: null, metrics: null,
+                            markers: [], markersDrawn: 0 });
+  const MAX_MARKERS = 200;
 
   // ---------------------------------------------------------------- signal buffer
   const MAX_SECONDS = 20;
@@ -56,6 +58,9 @@
     ws.onmessage = (ev) => {
       const m = JSON.parse(ev.data);
       if (!buf || buf.channels !== m.channels || buf.rate !== m.sample_rate) resetBuffer(m);
+      // Where this message's first frame lands in the buffer, and its time: markers (pipeline
+      // clock) are placed on the trace from this anchor.
+      buf.anchorIndex = buf.n; buf.anchorNs = m.timestamp_ns;
       for (const f of m.frames) {
         const i = buf.n % buf.cap;
         for (let c = 0; c < buf.channels; c++) buf.data[c][i] = f[c];
@@ -128,6 +133,23 @@
         }
       }
       g.stroke();
+    }
+    // markers: a vertical line and the text at the sample stamped with the marker's time
+    np.markersDrawn = 0;
+    if (buf.anchorNs !== undefined) {
+      g.textBaseline = "top"; g.font = `${11 * dpr}px sans-serif`;
+      for (const mk of np.markers) {
+        const idx = buf.anchorIndex + (mk.time_ns - buf.anchorNs) * buf.rate / 1e9;
+        if (idx < start || idx >= buf.n) continue;
+        const x = labelW + plotW * (1 - nShow / total) + ((idx - start) / total) * plotW;
+        g.strokeStyle = "#ffd24b"; g.lineWidth = dpr; g.beginPath(); g.moveTo(x, 0); g.lineTo(x, H); g.stroke();
+        // Near the right edge the label goes to the left of the line.
+        const right = x + 3 * dpr + g.measureText(mk.text).width > W;
+        g.textAlign = right ? "right" : "left";
+        g.fillStyle = "#ffd24b"; g.fillText(mk.text, right ? x - 3 * dpr : x + 3 * dpr, (3 + 13 * (np.markersDrawn % 3)) * dpr);
+        g.textAlign = "left";
+        np.markersDrawn++;
+      }
     }
     // scale bar: `scale` µV vertical, 1 s horizontal
     const unit = (buf.units && buf.units[0]) || "";
@@ -290,6 +312,10 @@
   }
 
   function addEvent(e) {
+    if (e.kind === "marker") {
+      np.markers.push({ time_ns: e.time_ns, text: e.text });
+      if (np.markers.length > MAX_MARKERS) np.markers.shift();
+    }
     const li = el("li", { class: "ev-" + e.kind, textContent: `${new Date().toLocaleTimeString()} ${e.stage ? e.stage + ": " : ""}${e.kind} ${e.text}` });
     const ul = $("#events");
     ul.prepend(li);
@@ -317,6 +343,17 @@
     connect("/api/ws/metrics", updateMetrics);
     connect("/api/ws/events", addEvent);
     for (const id of ["#output", "#rate"]) $(id).addEventListener("change", connectSignal);
+    const sendMark = async () => {
+      const input = $("#mark-text"), text = input.value.trim() || "mark";
+      try { await api("POST", "/api/markers", { text }); input.value = ""; input.blur(); }
+      catch (e) { addEvent({ kind: "rejected", stage: "", text: "marker: " + e.message }); }
+    };
+    $("#mark").addEventListener("click", sendMark);
+    $("#mark-text").addEventListener("keydown", (e) => { if (e.key === "Enter") sendMark(); });
+    document.addEventListener("keydown", (e) => {
+      const typing = ["INPUT", "SELECT", "TEXTAREA"].includes(document.activeElement.tagName);
+      if (!typing && (e.key === "m" || e.key === "M")) { e.preventDefault(); $("#mark-text").focus(); }
+    });
     $("#stop").addEventListener("click", async () => {
       if (!confirm("Stop the pipeline? Queues drain and recorders flush.")) return;
       try { await api("POST", "/api/stop"); } catch (e) { addEvent({ kind: "rejected", stage: "", text: e.message }); }

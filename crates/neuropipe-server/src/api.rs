@@ -36,6 +36,7 @@ fn routes() -> Vec<Route> {
             post(set_coefficients),
         ),
         ("/api/stop", Method::POST, post(stop)),
+        ("/api/markers", Method::POST, post(mark)),
         ("/api/metrics", Method::GET, get(metrics_json)),
         ("/metrics", Method::GET, get(metrics_prometheus)),
         ("/api/openapi.json", Method::GET, get(openapi)),
@@ -229,6 +230,22 @@ async fn set_coefficients(
         .control(&id, ControlMsg::UpdateCoefficients(req.coefficients.into()))
         .await?;
     Ok(Json(json!({ "stage": id, "count": n, "applied": v })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Mark {
+    text: String,
+}
+
+/// An operator's marker, stamped at arrival; 422 if its text cannot be recorded as given.
+async fn mark(State(s): State<AppState>, body: Result<Bytes, BytesRejection>) -> ApiResult {
+    let req: Mark = parse_body(body, r#"{"text": "..."}"#, s.0.opts.body_limit)?;
+    let ev =
+        s.0.handle
+            .mark(&req.text)
+            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+    Ok(Json(json!({ "text": ev.text, "time_ns": ev.time_ns })))
 }
 
 async fn stop(State(s): State<AppState>) -> (StatusCode, Json<Value>) {

@@ -446,7 +446,7 @@ async fn token_is_checked_on_requests_and_websockets() {
     assert_error(
         &missing,
         401,
-        "this server requires a token: send `Authorization: Bearer <token>` or add `?token=<token>` to the URL",
+        "this server requires a token: send `Authorization: Bearer <token>`, or open the URL with `?token=<token>` once (it sets a cookie)",
     );
     assert_eq!(missing.header("www-authenticate"), Some("Bearer"));
     assert_error(
@@ -457,7 +457,7 @@ async fn token_is_checked_on_requests_and_websockets() {
         "invalid token",
     );
     assert_error(&get(a, "/?token=s3cre").await, 401, "invalid token");
-    assert_error(&post(a, "/api/stop", "").await, 401, "this server requires a token: send `Authorization: Bearer <token>` or add `?token=<token>` to the URL");
+    assert_error(&post(a, "/api/stop", "").await, 401, "this server requires a token: send `Authorization: Bearer <token>`, or open the URL with `?token=<token>` once (it sets a cookie)");
     assert_eq!(
         request(a, "GET", "/api/pipeline", Some("s3cret"), None)
             .await
@@ -466,7 +466,15 @@ async fn token_is_checked_on_requests_and_websockets() {
         200
     );
     assert_eq!(get(a, "/api/metrics?token=s3cret").await.status, 200);
-    assert_eq!(get(a, "/?token=s3cret").await.status, 200);
+    // The page with the token in its URL: a cookie and a redirect out of the address bar.
+    let page = get(a, "/?token=s3cret").await;
+    assert_eq!(page.status, 303);
+    assert_eq!(page.header("location"), Some("/"));
+    let cookie = page.header("set-cookie").unwrap_or_default();
+    assert!(
+        cookie.starts_with("neuropipe_token=s3cret") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
 
     // WebSocket: refused without the token, served with it.
     let url = format!("ws://{a}/api/ws/metrics");
@@ -724,4 +732,44 @@ fn every_route_is_in_the_openapi_document() {
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn markers_are_stamped_published_and_refused_when_unrecordable() {
+    let r = start(PIPELINE, ServerOptions::default()).await;
+    let mut events = r.handle.events();
+    let res = post(&r.addr, "/api/markers", r#"{"text": "stim 1"}"#).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let body = res.json();
+    assert_eq!(body["text"], "stim 1");
+    let t = body["time_ns"].as_u64().expect("time_ns");
+    // The same marker reaches every subscriber (recorders, the dashboard) with its stamp.
+    let ev = loop {
+        let ev = events.recv().await.expect("event bus open");
+        if ev.kind == neuropipe_core::EventKind::Marker {
+            break ev;
+        }
+    };
+    assert_eq!((ev.text.as_str(), ev.time_ns), ("stim 1", t));
+    assert!(ev.on_sample, "placed by its time on the samples");
+
+    assert_error(
+        &post(&r.addr, "/api/markers", r#"{"text": " "}"#).await,
+        422,
+        "the marker text is empty",
+    );
+    assert_error(
+        &post(&r.addr, "/api/markers", r#"{"text": "a\tb"}"#).await,
+        422,
+        "the marker text holds control character U+0009; recordings cannot keep it as given",
+    );
+    let long = format!(r#"{{"text": "{}"}}"#, "é".repeat(101));
+    assert_error(
+        &post(&r.addr, "/api/markers", &long).await,
+        422,
+        "the marker text is 202 bytes long; at most 200 fit in a recording's annotation",
+    );
+    let res = post(&r.addr, "/api/markers", r#"{"txt": "x"}"#).await;
+    assert_eq!(res.status, 400, "{}", res.body);
+    stop(r).await;
 }

@@ -314,3 +314,72 @@ async fn pipeline_events_become_annotations_where_they_happened() {
     check_edf_file(&edf, &cap.samples, &["EEG Fp1", "EEG Fp2"], 250.0, "uV");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// An operator's marker (`PipelineHandle::mark`: the dashboard, `ctl mark`, `POST
+/// /api/markers`) is written into the recording at the sample captured when it arrived;
+/// texts a recording could not hold as given are refused, not altered.
+#[test]
+fn operator_markers_land_in_the_recording_at_their_sample() {
+    let dir = temp_dir("operator-marker");
+    let edf = dir.join("marked.edf");
+    let p = build(json!({
+        "stages": [
+            {"id": "eeg", "type": "SimulatedEeg", "params": {"channels": 2, "sample_rate": 250, "frames": 10}},
+            {"id": "volts", "type": "RawToVoltage"},
+            {"id": "rec", "type": "EdfRecorder", "params": {"path": edf, "overwrite": true}},
+            {"id": "cap", "type": "Capture", "params": {"name": "operator-marker"}}
+        ],
+        "links": ["eeg.out -> volts.in", "volts.out -> rec.in", "volts.out -> cap.in"]
+    }));
+    let h = p.handle();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let marked = rt.block_on(async move {
+        let run = tokio::spawn(p.run());
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(h.mark("  "), Err(neuropipe_core::MarkError::Empty));
+        assert!(matches!(
+            h.mark("line\nbreak"),
+            Err(neuropipe_core::MarkError::Control { code: 10 })
+        ));
+        assert!(matches!(
+            h.mark(&"x".repeat(201)),
+            Err(neuropipe_core::MarkError::TooLong { bytes: 201 })
+        ));
+        let ev = h.mark("eyes closed").expect("a valid marker");
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        h.stop();
+        run.await.unwrap();
+        ev.time_ns
+    });
+    // The frame whose timestamp the marker matches, from the packets themselves.
+    let cap = capture("operator-marker");
+    let cap = cap.lock().unwrap();
+    let mut expected = None;
+    for hd in &cap.headers {
+        for k in 0..hd.frames() {
+            let t = hd.timestamp + (k as f64 * 1e9 / 250.0) as u64;
+            if t <= marked {
+                expected = Some(hd.first_frame + k as u64);
+            }
+        }
+    }
+    let expected = expected.expect("the marker falls within the recorded data") as i64;
+    let r = EdfReader::open(&edf).unwrap();
+    let onsets: Vec<i64> = r
+        .annotations()
+        .iter()
+        .filter(|a| a.text == "eyes closed")
+        .map(|a| (a.onset * 250.0).round() as i64)
+        .collect();
+    assert_eq!(onsets.len(), 1, "exactly one marker: {:?}", r.annotations());
+    assert!(
+        (onsets[0] - expected).abs() <= 1,
+        "marker at sample {} but captured at sample {expected}",
+        onsets[0]
+    );
+    assert!(
+        r.annotations().iter().all(|a| !a.text.contains("line")),
+        "refused markers are not recorded"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
