@@ -13,13 +13,17 @@ pub struct CtlArgs {
     /// Token, if the server requires one (default: $NEUROPIPE_TOKEN).
     #[command(flatten)]
     token: crate::token::TokenArgs,
+    /// Print the server's JSON reply as it is (`get` otherwise prints a summary table).
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     action: Action,
 }
 
 #[derive(Subcommand)]
 enum Action {
-    /// Describe the pipeline (stages, parameters, links, pools, state).
+    /// Describe the pipeline: state, stages with their live parameters, links (a table;
+    /// `--json` for everything: parameter specs, pools, outputs).
     Get,
     /// Pause a stage.
     Pause {
@@ -117,10 +121,14 @@ pub fn main(args: CtlArgs) -> ExitCode {
         }
         Ok(Ok(r)) if r.is_success() => {
             let v = r.json();
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&v).unwrap_or(r.body.clone())
-            );
+            if matches!(args.action, Action::Get) && !args.json {
+                print!("{}", summary(&v));
+            } else {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&v).unwrap_or(r.body.clone())
+                );
+            }
             ExitCode::SUCCESS
         }
         Ok(Ok(r)) => {
@@ -129,7 +137,72 @@ pub fn main(args: CtlArgs) -> ExitCode {
                 .map(str::to_string)
                 .unwrap_or_else(|| r.body.clone());
             eprintln!("error ({}): {msg}", r.status);
+            if r.status == 401 {
+                eprintln!(
+                    "hint: give the server's token with --token-file FILE, ${} or --token TOKEN",
+                    crate::token::ENV
+                );
+            }
             ExitCode::from(1)
         }
     }
+}
+
+/// `ctl get` for people: the pipeline's state, each stage with its state and live parameter
+/// values, and each link's queue and drops.
+fn summary(p: &serde_json::Value) -> String {
+    use std::fmt::Write;
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "-".into(),
+        other => other.to_string(),
+    };
+    let mut o = String::new();
+    let _ = writeln!(o, "{}: {}", text(&p["name"]), text(&p["state"]));
+    if let Some((stage, message)) = p["failure"]["stage"]
+        .as_str()
+        .zip(p["failure"]["message"].as_str())
+    {
+        let _ = writeln!(o, "failed: stage `{stage}`: {message}");
+    }
+    let _ = writeln!(
+        o,
+        "\n{:<16} {:<18} {:<10} live parameters",
+        "stage", "type", "state"
+    );
+    for s in p["stages"].as_array().into_iter().flatten() {
+        let live: Vec<String> = s["param_specs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|spec| spec["live"] == true)
+            .filter_map(|spec| spec["name"].as_str())
+            .map(|k| format!("{k}={}", text(&s["params"][k])))
+            .collect();
+        let _ = writeln!(
+            o,
+            "{:<16} {:<18} {:<10} {}",
+            text(&s["id"]),
+            text(&s["type"]),
+            text(&s["state"]),
+            live.join(" ")
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\n{:<32} {:<12} {:>8} {:>8} {:>8}",
+        "link", "policy", "sent", "dropped", "queue"
+    );
+    for l in p["links"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            o,
+            "{:<32} {:<12} {:>8} {:>8} {:>8}",
+            format!("{} -> {}", text(&l["from"]), text(&l["to"])),
+            text(&l["policy"]),
+            text(&l["sent"]),
+            text(&l["dropped"]),
+            format!("{}/{}", text(&l["depth"]), text(&l["capacity"]))
+        );
+    }
+    o
 }

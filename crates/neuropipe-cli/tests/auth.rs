@@ -3,63 +3,17 @@
 //! `neuropipe run --serve` as a process. (The browser side of the cookie flow is checked in
 //! headless Chromium by `scripts/browser_test.sh`.)
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+use common::{bin, free_port, serve};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_neuropipe"));
-    c.env("RUST_LOG", "warn").env_remove("NEUROPIPE_TOKEN");
-    c
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use std::process::Child;
 
 fn temp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("neuropipe-auth-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d.join(name)
-}
-
-/// Starts `run --serve` with `args` and `env`; returns the child and its stderr lines up to
-/// and including `serving ...` (or all of them if it exits first).
-fn serve(args: &[&str], env: &[(&str, &str)]) -> (Child, Vec<String>) {
-    let mut c = bin();
-    c.args(["run", "--quiet", "--duration", "30"]).args(args);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let mut child = c
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut lines = vec![];
-    loop {
-        let mut line = String::new();
-        if err.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        let serving = line.starts_with("serving ");
-        lines.push(line.trim_end().to_string());
-        if serving {
-            // Keep the remaining lines flowing (and readable by later checks).
-            std::thread::spawn(move || {
-                let mut rest = String::new();
-                let _ = err.read_to_string(&mut rest);
-            });
-            break;
-        }
-    }
-    (child, lines)
 }
 
 /// A raw HTTP/1.1 GET on loopback; returns the status line and headers, lower-cased names.

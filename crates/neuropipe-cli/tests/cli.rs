@@ -1,14 +1,11 @@
 //! The `neuropipe` binary as a user runs it: exit codes, messages, signals, stats.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod common;
+use common::bin;
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_neuropipe"));
-    c.env("RUST_LOG", "warn");
-    c
-}
+use std::io::Write;
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
 
 fn tmp(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("neuropipe-cli-{}", std::process::id()));

@@ -3,16 +3,13 @@
 //! (exit 1, the recording still complete and valid). Files are checked by parsing their
 //! header here and, when the Python venv is there, by opening them in MNE (and pyedflib).
 
+mod common;
+use common::bin;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_neuropipe"));
-    c.env("RUST_LOG", "warn");
-    c
-}
 
 fn tmp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("neuropipe-record-{}-{name}", std::process::id()));

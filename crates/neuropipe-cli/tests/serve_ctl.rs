@@ -1,22 +1,10 @@
 //! `neuropipe run --serve` and `neuropipe ctl` against it, as processes.
 
+mod common;
+use common::{bin, free_port};
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_neuropipe"));
-    c.env("RUST_LOG", "warn").env_remove("NEUROPIPE_TOKEN");
-    c
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A pipeline of stages that exist in every build (the default pipeline changes).
 fn pipeline_file() -> std::path::PathBuf {
@@ -72,7 +60,7 @@ fn ctl_controls_a_served_pipeline() {
         s
     });
 
-    let (v, e) = out(&ctl(&addr, &["get"]));
+    let (v, e) = out(&ctl(&addr, &["get", "--json"]));
     assert_eq!(v["name"], "ctl-test", "{e}");
     assert_eq!(v["state"], "running");
 
@@ -95,12 +83,31 @@ fn ctl_controls_a_served_pipeline() {
     );
     let t0 = Instant::now();
     loop {
-        let (v, _) = out(&ctl(&addr, &["get"]));
+        let (v, _) = out(&ctl(&addr, &["get", "--json"]));
         if v["stages"][2]["params"]["gain"] == 2.0 {
             break;
         }
         assert!(t0.elapsed() < Duration::from_secs(3));
     }
+    // Without --json, `get` is a table for people: state, stages with live values, links.
+    let o = ctl(&addr, &["get"]);
+    let table = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(table.starts_with("ctl-test: running\n"), "{table}");
+    let gain_row = table
+        .lines()
+        .find(|l| l.starts_with("gain "))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(
+        gain_row.contains("Gain") && gain_row.contains("running"),
+        "{gain_row}"
+    );
+    assert!(gain_row.ends_with("gain=2.0"), "{gain_row}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("volts.out -> gain.in") && l.contains("block")),
+        "{table}"
+    );
 
     // Errors: message on stderr, exit 1, nothing on stdout.
     let o = ctl(&addr, &["set", "gain", "gain", "loud"]);
@@ -149,7 +156,7 @@ fn ctl_controls_a_served_pipeline() {
     assert!(status.success(), "{}", rest.join().unwrap());
 
     // Nobody serving any more.
-    let o = ctl(&addr, &["get"]);
+    let o = ctl(&addr, &["get", "--json"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         out(&o)
@@ -212,13 +219,19 @@ fn token_for_ctl() {
     line.clear();
     err.read_line(&mut line).unwrap();
     assert_eq!(line.trim(), format!("serving http://{addr}"));
-    let o = ctl(&addr, &["get"]);
+    let o = ctl(&addr, &["get", "--json"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(out(&o)
-        .1
-        .starts_with("error (401): this server requires a token"));
+    let err = out(&o).1;
+    assert!(
+        err.starts_with("error (401): this server requires a token"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: give the server's token with --token-file FILE"),
+        "{err}"
+    );
     let o = bin()
-        .args(["ctl", "--addr", &addr, "get"])
+        .args(["ctl", "--addr", &addr, "get", "--json"])
         .env("NEUROPIPE_TOKEN", "tok")
         .output()
         .unwrap();
@@ -270,7 +283,7 @@ fn the_server_runs_apart_from_the_pipeline_at_lower_priority() {
     err.read_line(&mut line).unwrap();
     assert_eq!(line.trim(), format!("serving http://{addr}"));
     // A request makes sure the server's runtime has started its worker.
-    let (v, e) = out(&ctl(&addr, &["get"]));
+    let (v, e) = out(&ctl(&addr, &["get", "--json"]));
     assert_eq!(v["state"], "running", "{e}");
     let t = threads(child.id());
     let _ = ctl(&addr, &["stop"]);
