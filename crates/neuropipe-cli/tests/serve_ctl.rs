@@ -1,7 +1,7 @@
 //! `neuropipe run --serve` and `neuropipe ctl` against it, as processes.
 
 mod common;
-use common::{bin, free_port};
+use common::{bin, free_port, serve};
 use std::io::{BufRead, BufReader};
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
@@ -268,20 +268,10 @@ fn threads(pid: u32) -> Vec<(String, i64)> {
 #[cfg(target_os = "linux")]
 #[test]
 fn the_server_runs_apart_from_the_pipeline_at_lower_priority() {
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut child = bin()
-        .arg("run")
-        .arg(pipeline_file())
-        .args(["--quiet", "--serve", &addr, "--duration", "30"])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    err.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), format!("serving http://{addr}"));
+    let addr = format!("127.0.0.1:{}", free_port());
+    let file = pipeline_file();
+    let (mut child, lines) = serve(&[file.to_str().unwrap(), "--serve", &addr], &[]);
+    assert_eq!(lines, [format!("serving http://{addr}")]);
     // A request makes sure the server's runtime has started its worker.
     let (v, e) = out(&ctl(&addr, &["get", "--json"]));
     assert_eq!(v["state"], "running", "{e}");
