@@ -94,6 +94,32 @@ try {
     .then(() => check(true, "the Mark button with an empty field sends \"mark\""))
     .catch(() => check(false, "the Mark button with an empty field sends \"mark\""));
 
+  // 7. The pipeline graph: a node per stage, an edge per link, live; a click selects the stage.
+  const pipe = await api("/api/pipeline");
+  const nodes = await page.$$eval("#graph .node", (ns) => ns.map((n) => n.getAttribute("data-stage")));
+  check(JSON.stringify(nodes) === JSON.stringify(pipe.stages.map((s) => s.id)), `graph nodes: ${nodes.join(", ")}`);
+  const edges = await page.$$eval("#graph .edge", (es) => es.map((e) => e.getAttribute("data-link")));
+  check(JSON.stringify(edges) === JSON.stringify(pipe.links.map((l) => `${l.from}->${l.to}`)), `graph edges: ${edges.join(", ")}`);
+  const xs = await page.$$eval("#graph .node", (ns) => ns.map((n) => +n.getAttribute("transform").match(/translate\(([\d.]+)/)[1]));
+  check(xs.every((x, i) => i === 0 || x > xs[i - 1]), `a chain is laid out left to right (${xs.join(", ")})`);
+  await page.waitForFunction(() => /pkt\/s/.test(document.querySelector("#graph .edge text").textContent), null, { timeout: 5000 })
+    .then(() => check(true, "edges show their live rate"))
+    .catch(() => check(false, "edges show their live rate"));
+  await page.click('#graph .node[data-stage="gain"]');
+  check(await page.evaluate(() => document.getElementById("stage-gain").classList.contains("selected")
+    && document.querySelector('#graph .node[data-stage="gain"]').classList.contains("selected")), "clicking a node selects its stage row");
+  const info = await page.evaluate(() => document.getElementById("trace-info").textContent);
+  check(/500 Hz → 250 Hz shown/.test(info), `rates formatted: ${info}`);
+
+  // 8. Booleans are checkboxes; the default view is the last µV stream.
+  check(await page.evaluate(() => document.getElementById("output").value) === "bp.out", "the default view is the filtered EEG");
+  const box = 'input[data-stage="bp"][data-key="enabled"]';
+  check(await page.$eval(box, (b) => b.type === "checkbox" && b.checked), "a boolean parameter is a checked checkbox");
+  await page.click(box);
+  await page.waitForSelector('.param-msg.param-ok[data-stage="bp"][data-key="enabled"]', { timeout: 5000 });
+  check((await api("/api/pipeline")).stages[3].params.enabled === false, "unticking it reached the stage (enabled = false)");
+  await page.click(box);
+
   await page.screenshot({ path: SHOT });
   console.log("screenshot: " + SHOT);
 } catch (e) {

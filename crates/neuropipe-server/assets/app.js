@@ -67,7 +67,7 @@
         buf.n++;
       }
       np.messages++; np.frames += m.frames.length; np.lastFirstFrame = m.first_frame; np.lastMessageAt = performance.now();
-      $("#trace-info").textContent = `${m.channels} ch · ${m.source_rate} Hz → ${m.sample_rate} Hz shown · frame ${m.first_frame}` + (m.skipped ? ` · ${m.skipped} skipped` : "");
+      $("#trace-info").textContent = `${m.channels} ch · ${fmtHz(m.source_rate)} → ${fmtHz(m.sample_rate)} shown · frame ${m.first_frame}` + (m.skipped ? ` · ${m.skipped} skipped` : "");
     };
     ws.onclose = () => { if (sigSocket === ws) setTimeout(connectSignal, 1000); };
   }
@@ -225,15 +225,19 @@
   }
 
   // ---------------------------------------------------------------- pipeline table
+  // Rates as people write them: 500 Hz, 3.97 Hz (not 3.9682539682539684 Hz).
+  const fmtHz = (hz) => (hz >= 100 ? hz.toFixed(0) : (+hz.toPrecision(3)).toString()) + " Hz";
   const fmtNs = (ns) => ns == null ? "–" : ns < 1e6 ? (ns / 1e3).toFixed(0) + " µs" : (ns / 1e6).toFixed(2) + " ms";
   function paramEditor(stage, spec, value) {
     const id = `p-${stage}-${spec.name}`;
     const input = el("input", { id, value: JSON.stringify(value), title: spec.doc || "", "data-stage": stage, "data-key": spec.name });
     if (spec.type === "float" || spec.type === "int") { input.type = "number"; input.step = "any"; input.value = value; }
+    if (spec.type === "bool") { input.type = "checkbox"; input.checked = value === true; }
     const msg = el("span", { class: "param-msg", "data-stage": stage, "data-key": spec.name });
     const set = async () => {
       let v;
-      if (input.type === "number") v = input.value === "" ? null : Number(input.value);
+      if (input.type === "checkbox") v = input.checked;
+      else if (input.type === "number") v = input.value === "" ? null : Number(input.value);
       else { try { v = JSON.parse(input.value); } catch (e) { v = input.value; } }
       try {
         const r = await api("POST", `/api/stages/${encodeURIComponent(stage)}/params`, { key: spec.name, value: v });
@@ -269,7 +273,87 @@
     }
     const sel = $("#output"), prev = sel.value;
     sel.replaceChildren(...p.outputs.map((o) => el("option", { value: o, textContent: o })));
-    sel.value = prev && p.outputs.includes(prev) ? prev : p.outputs[p.outputs.length - 1];
+    sel.value = prev && p.outputs.includes(prev) ? prev : defaultOutput(p);
+    drawGraph(p);
+  }
+
+  // The signal people want to see first: the last output carrying a voltage stream (µV),
+  // not a feature stream such as band powers, nor raw ADC counts.
+  function defaultOutput(p) {
+    const stream = (o) => { // a stage's outputs are listed in port order, as its streams
+      const id = o.split(".")[0], st = p.stages.find((s) => s.id === id);
+      const k = p.outputs.filter((x) => x.split(".")[0] === id).indexOf(o);
+      return st && st.outputs ? st.outputs[k] : null;
+    };
+    const volts = p.outputs.filter((o) => { const s = stream(o); return s && s.channels && s.channels.length && s.channels[0].unit === "uV"; });
+    return (volts.length ? volts : p.outputs)[(volts.length ? volts : p.outputs).length - 1];
+  }
+
+  // ---------------------------------------------------------------- pipeline graph
+  // Stages as nodes (type, state), links as edges (queue depth, drops, rate), laid out in
+  // layers left to right by the longest path from a source; updated from the metrics.
+  const SVG = "http://www.w3.org/2000/svg";
+  const svgEl = (tag, attrs) => { const e = document.createElementNS(SVG, tag); for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v); return e; };
+  let graphEdges = [];
+  function drawGraph(p) {
+    const svg = $("#graph");
+    svg.replaceChildren();
+    const ids = p.stages.map((s) => s.id);
+    const stageOf = (ep) => ep.split(".")[0];
+    const layer = Object.fromEntries(ids.map((id) => [id, 0]));
+    for (let pass = 0; pass < ids.length; pass++) { // longest path (the graph is acyclic)
+      for (const l of p.links) layer[stageOf(l.to)] = Math.max(layer[stageOf(l.to)], layer[stageOf(l.from)] + 1);
+    }
+    const rows = {}, pos = {};
+    const NW = 150, NH = 40, GX = 80, GY = 22;
+    for (const id of ids) { const L = layer[id]; rows[L] = (rows[L] || 0) + 1; pos[id] = { x: 10 + L * (NW + GX), y: 10 + (rows[L] - 1) * (NH + GY) }; }
+    const height = 20 + Math.max(...Object.values(rows)) * (NH + GY);
+    svg.setAttribute("viewBox", `0 0 ${20 + (Math.max(...Object.values(layer)) + 1) * (NW + GX)} ${height}`);
+    svg.style.height = height + "px";
+    graphEdges = p.links.map((l) => {
+      const a = pos[stageOf(l.from)], b = pos[stageOf(l.to)];
+      const x1 = a.x + NW, y1 = a.y + NH / 2, x2 = b.x, y2 = b.y + NH / 2;
+      const g = svgEl("g", { class: "edge", "data-link": `${l.from}->${l.to}` });
+      g.append(svgEl("path", { d: `M${x1},${y1} C${x1 + GX / 2},${y1} ${x2 - GX / 2},${y2} ${x2},${y2}`, "marker-end": "url(#arrow)" }));
+      const t = svgEl("text", { x: (x1 + x2) / 2 - 30, y: (y1 + y2) / 2 - 4 });
+      g.append(t);
+      svg.append(g);
+      return { key: `${l.from}->${l.to}`, g, t };
+    });
+    const defs = svgEl("defs");
+    const m = svgEl("marker", { id: "arrow", viewBox: "0 0 8 8", refX: 8, refY: 4, markerWidth: 6, markerHeight: 6, orient: "auto" });
+    m.append(svgEl("path", { d: "M0,0 L8,4 L0,8 z", fill: "#55626f" }));
+    defs.append(m); svg.prepend(defs);
+    for (const s of p.stages) {
+      const g = svgEl("g", { class: "node state-" + s.state, "data-stage": s.id, transform: `translate(${pos[s.id].x},${pos[s.id].y})` });
+      g.append(svgEl("rect", { width: NW, height: NH }));
+      const name = svgEl("text", { x: 8, y: 16 }); name.textContent = s.id;
+      const type = svgEl("text", { x: 8, y: 32, class: "type" }); type.textContent = s.type;
+      g.append(name, type);
+      g.addEventListener("click", () => selectStage(s.id));
+      svg.append(g);
+    }
+  }
+  function selectStage(id) {
+    for (const n of document.querySelectorAll("#graph .node")) n.classList.toggle("selected", n.getAttribute("data-stage") === id);
+    for (const r of document.querySelectorAll("#stages tbody tr")) r.classList.toggle("selected", r.id === "stage-" + id);
+    const row = document.getElementById("stage-" + id);
+    if (row) { row.scrollIntoView({ block: "nearest" }); const input = row.querySelector("input"); if (input) input.focus(); }
+    np.selected = id;
+  }
+  function updateGraph(m, dt) {
+    for (const s of m.stages) {
+      const n = document.querySelector(`#graph .node[data-stage="${CSS.escape(s.id)}"]`);
+      if (n) n.setAttribute("class", "node state-" + s.state + (np.selected === s.id ? " selected" : ""));
+    }
+    for (const l of m.links) {
+      const e = graphEdges.find((x) => x.key === `${l.from}->${l.to}`);
+      if (!e) continue;
+      const old = prevSnap && prevSnap.links.find((x) => x.from === l.from && x.to === l.to);
+      const rate = old && dt > 0 ? (l.sent - old.sent) / dt : null;
+      e.t.textContent = `${l.depth}/${l.capacity}` + (rate !== null ? ` · ${rate.toFixed(0)} pkt/s` : "") + (l.dropped ? ` · ${l.dropped} dropped` : "");
+      e.g.setAttribute("class", "edge" + (old && l.dropped > old.dropped ? " dropping" : ""));
+    }
   }
 
   let prevSnap = null;
@@ -278,6 +362,7 @@
     const st = $("#state");
     st.textContent = m.state; st.className = "badge state-" + m.state;
     const dt = prevSnap ? m.elapsed_s - prevSnap.elapsed_s : 0;
+    updateGraph(m, dt);
     for (const s of m.stages) {
       const row = document.getElementById("stage-" + s.id);
       if (!row) continue;
