@@ -111,6 +111,19 @@ try {
   const info = await page.evaluate(() => document.getElementById("trace-info").textContent);
   check(/500 Hz → 250 Hz shown/.test(info), `rates formatted: ${info}`);
 
+  // 9. Channels can be hidden in the trace view; the spectrum is a Welch average.
+  await page.click("#channels-pick summary");
+  await page.click('#ch-list input[data-channel="0"]');
+  await page.waitForFunction(() => window.np.shownChannels === 15, null, { timeout: 3000 })
+    .then(() => check(true, "unticking Fp1 hides one channel (15 shown)"))
+    .catch(async () => check(false, "unticking Fp1 hides one channel: " + await page.evaluate(() => window.np.shownChannels)));
+  await page.click("#ch-all");
+  await page.waitForFunction(() => window.np.shownChannels === 16, null, { timeout: 3000 })
+    .then(() => check(true, "\"all\" shows the 16 channels again"))
+    .catch(() => check(false, "\"all\" shows the 16 channels again"));
+  await page.click("#channels-pick summary");
+  check(await page.evaluate(() => window.np.spectrumSegments) >= 2, "the spectrum averages several Welch segments");
+
   // 8. Booleans are checkboxes; the default view is the last µV stream.
   check(await page.evaluate(() => document.getElementById("output").value) === "bp.out", "the default view is the filtered EEG");
   const box = 'input[data-stage="bp"][data-key="enabled"]';

@@ -30,7 +30,7 @@
 
   // State visible to tests (window.np).
   const np = (window.np = { messages: 0, frames: 0, lastFirstFrame: -1, lastMessageAt: 0, pipeline: null, metrics: null,
-                            markers: [], markersDrawn: 0 });
+                            markers: [], markersDrawn: 0, hidden: new Set(), shownChannels: 0 });
   const MAX_MARKERS = 200;
 
   // ---------------------------------------------------------------- signal buffer
@@ -42,6 +42,14 @@
     const cap = Math.ceil(msg.sample_rate * MAX_SECONDS);
     buf = { rate: msg.sample_rate, channels: msg.channels, labels: msg.labels, units: msg.units, cap, n: 0,
             data: Array.from({ length: msg.channels }, () => new Float32Array(cap)) };
+    // Channels shown in the trace (all at first; kept when the same stream comes back).
+    const keep = np.hidden && np.hiddenFor === msg.labels.join(",");
+    if (!keep) { np.hidden = new Set(); np.hiddenFor = msg.labels.join(","); }
+    $("#ch-list").replaceChildren(...msg.labels.map((l, i) => {
+      const box = el("input", { type: "checkbox", checked: !np.hidden.has(i), "data-channel": i });
+      box.addEventListener("change", () => { box.checked ? np.hidden.delete(i) : np.hidden.add(i); });
+      return el("label", {}, box, " " + l);
+    }));
     const sel = $("#spec-channel");
     const prev = sel.value;
     sel.replaceChildren(...msg.labels.map((l, i) => el("option", { value: i, textContent: l })));
@@ -93,7 +101,9 @@
     const labelW = 56 * dpr, plotW = W - labelW - 10 * dpr;
     const nShow = Math.min(buf.n, Math.round(secs * buf.rate), buf.cap);
     const total = Math.round(secs * buf.rate);
-    const ch = buf.channels, rowH = H / ch;
+    const shown = [...Array(buf.channels).keys()].filter((c) => !np.hidden.has(c));
+    np.shownChannels = shown.length;
+    const ch = Math.max(1, shown.length), rowH = H / ch;
     const pxPerUv = rowH / scaleUv; // one row spans `scale` µV
     // time grid (1 s)
     g.strokeStyle = "#1d252e"; g.lineWidth = 1;
@@ -105,8 +115,8 @@
     g.textBaseline = "middle";
     const cols = Math.max(1, Math.floor(plotW));
     const start = buf.n - nShow;
-    for (let c0 = 0; c0 < ch; c0++) {
-      const y0 = rowH * (c0 + 0.5), d = buf.data[c0];
+    for (let r = 0; r < shown.length; r++) {
+      const c0 = shown[r], y0 = rowH * (r + 0.5), d = buf.data[c0];
       // remove the channel's mean over the window (display only)
       let mean = 0;
       for (let k = 0; k < nShow; k++) mean += d[(start + k) % buf.cap];
@@ -193,17 +203,28 @@
     if (!buf || buf.n < 64) return;
     while (N > buf.n || N > buf.cap) N >>= 1;
     const ch = +$("#spec-channel").value || 0, d = buf.data[ch];
-    const re = new Float64Array(N), im = new Float64Array(N);
-    let mean = 0;
-    for (let k = 0; k < N; k++) mean += d[(buf.n - N + k) % buf.cap];
-    mean /= N;
-    for (let k = 0; k < N; k++) { // Hann window
-      re[k] = (d[(buf.n - N + k) % buf.cap] - mean) * (0.5 - 0.5 * Math.cos(2 * Math.PI * k / (N - 1)));
-    }
-    fft(re, im);
+    // Welch: Hann-windowed segments of N with 50 % overlap over the last (up to) 4 N samples,
+    // each segment's mean removed, powers averaged (scipy.signal.welch's density scaling).
+    const avail = Math.min(buf.n, buf.cap, 4 * N), hop = N / 2;
+    const segs = Math.max(1, Math.floor((avail - N) / hop) + 1);
     const bins = N / 2, fs = buf.rate, pad = 34 * dpr;
+    const win = new Float64Array(N);
+    let wss = 0;
+    for (let k = 0; k < N; k++) { win[k] = 0.5 - 0.5 * Math.cos(2 * Math.PI * k / N); wss += win[k] * win[k]; }
+    const psd = new Float64Array(bins);
+    for (let sgi = 0; sgi < segs; sgi++) {
+      const first = buf.n - N - (segs - 1 - sgi) * hop;
+      const re = new Float64Array(N), im = new Float64Array(N);
+      let mean = 0;
+      for (let k = 0; k < N; k++) mean += d[(first + k) % buf.cap];
+      mean /= N;
+      for (let k = 0; k < N; k++) re[k] = (d[(first + k) % buf.cap] - mean) * win[k];
+      fft(re, im);
+      for (let k = 1; k < bins; k++) psd[k] += 2 * (re[k] * re[k] + im[k] * im[k]) / (fs * wss) / segs;
+    }
+    np.spectrumSegments = segs;
     const db = new Float64Array(bins);
-    for (let k = 1; k < bins; k++) db[k] = 10 * Math.log10((re[k] * re[k] + im[k] * im[k]) / (fs * N) + 1e-12);
+    for (let k = 1; k < bins; k++) db[k] = 10 * Math.log10(psd[k] + 1e-12);
     const top = 40, bottom = -40; // dB (µV²/Hz)
     const y = (v) => H - pad - (Math.min(top, Math.max(bottom, v)) - bottom) / (top - bottom) * (H - pad - 6 * dpr);
     const x = (f) => pad + f / (fs / 2) * (W - pad - 6 * dpr);
@@ -214,7 +235,7 @@
     g.strokeStyle = "#4fb3ff"; g.lineWidth = dpr; g.beginPath();
     for (let k = 1; k < bins; k++) { const px = x(k * fs / N), py = y(db[k]); k > 1 ? g.lineTo(px, py) : g.moveTo(px, py); }
     g.stroke();
-    g.fillStyle = "#d8dee6"; g.fillText(`${buf.labels[ch]} · N=${N} · Hann · 10·log10(µV²/Hz)`, pad + 4, 12 * dpr);
+    g.fillStyle = "#d8dee6"; g.fillText(`${buf.labels[ch]} · Welch N=${N} × ${segs} · Hann · 10·log10(µV²/Hz)`, pad + 4, 12 * dpr);
   }
 
   let lastSpec = 0;
@@ -434,6 +455,10 @@
       catch (e) { addEvent({ kind: "rejected", stage: "", text: "marker: " + e.message }); }
     };
     $("#mark").addEventListener("click", sendMark);
+    const showAll = (on) => { if (!buf) return; np.hidden = new Set(on ? [] : [...Array(buf.channels).keys()]);
+      for (const b of document.querySelectorAll("#ch-list input")) b.checked = on; };
+    $("#ch-all").addEventListener("click", () => showAll(true));
+    $("#ch-none").addEventListener("click", () => showAll(false));
     $("#mark-text").addEventListener("keydown", (e) => { if (e.key === "Enter") sendMark(); });
     document.addEventListener("keydown", (e) => {
       const typing = ["INPUT", "SELECT", "TEXTAREA"].includes(document.activeElement.tagName);
