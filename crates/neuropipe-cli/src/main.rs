@@ -59,6 +59,11 @@ enum Command {
         /// session).
         #[arg(long, requires = "serve")]
         require_token: bool,
+        /// A second, read-only token for observers (dashboard, `top`, metrics scrapers), read
+        /// from FILE (owner-only permissions; default: $NEUROPIPE_READ_TOKEN): it may watch,
+        /// never control.
+        #[arg(long, value_name = "FILE", requires = "serve")]
+        read_token_file: Option<PathBuf>,
         /// Write the final per-stage metrics as JSON to FILE.
         #[arg(long, value_name = "FILE")]
         stats_json: Option<PathBuf>,
@@ -114,6 +119,7 @@ fn main() -> ExitCode {
             serve,
             token,
             require_token,
+            read_token_file,
             stats_json,
             quiet,
             overwrite,
@@ -126,6 +132,7 @@ fn main() -> ExitCode {
                 serve,
                 token,
                 require_token,
+                read_token_file,
                 stats_json,
                 quiet,
                 overwrite,
@@ -149,6 +156,7 @@ struct RunArgs {
     serve: Option<String>,
     token: token::TokenArgs,
     require_token: bool,
+    read_token_file: Option<PathBuf>,
     stats_json: Option<PathBuf>,
     quiet: bool,
     overwrite: bool,
@@ -330,9 +338,17 @@ fn run(registry: &Registry, args: RunArgs) -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            let read_token = match token::read_only(args.read_token_file.as_deref()) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("--serve: {e}");
+                    return ExitCode::from(2);
+                }
+            };
             let opts = neuropipe_server::ServerOptions {
                 token,
                 require_token: args.require_token,
+                read_token,
                 ..Default::default()
             };
             match neuropipe_server::serve_isolated(handle.clone(), addr, opts) {

@@ -7,6 +7,18 @@ use std::path::{Path, PathBuf};
 
 /// The environment variable holding a token.
 pub const ENV: &str = "NEUROPIPE_TOKEN";
+/// The environment variable holding a read-only token.
+pub const READ_ENV: &str = "NEUROPIPE_READ_TOKEN";
+
+/// The read-only token of `run --serve`: from `file` if given, else `$NEUROPIPE_READ_TOKEN`.
+pub fn read_only(file: Option<&Path>) -> Result<Option<String>, String> {
+    match file {
+        Some(f) => read_token_file(f).map(Some),
+        None => Ok(std::env::var(READ_ENV)
+            .ok()
+            .filter(|t| !t.trim().is_empty())),
+    }
+}
 
 /// Token options shared by `run`, `ctl` and `top`.
 #[derive(Args, Clone, Debug, Default)]

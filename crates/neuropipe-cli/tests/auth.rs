@@ -18,8 +18,20 @@ fn temp(name: &str) -> PathBuf {
 
 /// A raw HTTP/1.1 GET on loopback; returns the status line and headers, lower-cased names.
 fn get(addr: &str, path: &str, headers: &[(&str, &str)]) -> (u16, Vec<(String, String)>) {
+    send(addr, "GET", path, headers)
+}
+
+/// A raw HTTP/1.1 request without a body.
+fn send(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Vec<(String, String)>) {
     let mut s = TcpStream::connect(addr).unwrap();
-    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n"
+    );
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -195,4 +207,41 @@ fn a_one_time_url_sets_a_cookie_and_drops_the_token_from_the_address() {
         403
     );
     stop(&addr, "cookie-token-3", child);
+}
+
+#[test]
+fn a_read_only_token_watches_but_never_controls() {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let (child, _) = serve(
+        &["--serve", &addr, "--require-token"],
+        &[
+            ("NEUROPIPE_TOKEN", "control-token-4"),
+            ("NEUROPIPE_READ_TOKEN", "watch-token-4"),
+        ],
+    );
+    let watch = [("Authorization", "Bearer watch-token-4")];
+    assert_eq!(get(&addr, "/api/pipeline", &watch).0, 200);
+    assert_eq!(get(&addr, "/api/metrics", &watch).0, 200);
+    assert_eq!(get(&addr, "/metrics", &watch).0, 200);
+    // The one-time URL works with it too (a watching dashboard).
+    let (status, hs) = get(&addr, "/?token=watch-token-4", &[]);
+    assert_eq!(status, 303);
+    assert!(
+        header(&hs, "set-cookie").is_some_and(|c| c.starts_with("neuropipe_token=watch-token-4"))
+    );
+    // Control is refused, and said why.
+    assert_eq!(send(&addr, "POST", "/api/stop", &watch).0, 403);
+    assert_eq!(send(&addr, "POST", "/api/stages/eeg/pause", &watch).0, 403);
+    let o = bin()
+        .args(["ctl", "--addr", &addr, "pause", "eeg"])
+        .env("NEUROPIPE_TOKEN", "watch-token-4")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("error (403): this token is read-only"),
+        "{err}"
+    );
+    // The pipeline still runs; the control token stops it.
+    stop(&addr, "control-token-4", child);
 }

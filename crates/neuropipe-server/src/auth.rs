@@ -5,6 +5,9 @@
 //! with a redirect to the same page without the token and sets the cookie (`HttpOnly`,
 //! `SameSite=Strict`), as Jupyter does: the token leaves the address bar and the history, and
 //! the dashboard's requests and WebSockets carry the cookie.
+//!
+//! An optional second token is read-only: it is accepted for `GET` (the API's descriptions and
+//! metrics, the WebSockets, the dashboard page) and refused (403) for every control request.
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -115,10 +118,12 @@ pub(crate) async fn check(State(s): State<AppState>, req: Request, next: Next) -
             }
         }
         Some(token) => {
+            let read = s.0.opts.read_token.as_deref();
+            let valid = |t: &str| same(t, token) || read.is_some_and(|r| same(t, r));
             let from_query = query_token(req.uri().query());
             if let Some(q) = &from_query {
-                if same(q, token) && is_page(&req) {
-                    return login_redirect(req.uri().path(), token);
+                if valid(q) && is_page(&req) {
+                    return login_redirect(req.uri().path(), q);
                 }
             }
             let given = headers
@@ -136,10 +141,20 @@ pub(crate) async fn check(State(s): State<AppState>, req: Request, next: Next) -
                     )
                     .into_response()
                 }
-                Some(g) if !same(&g, token) => {
+                Some(g) if same(&g, token) => {}
+                // The read-only token watches (GET, WebSockets) but never controls.
+                Some(g) if read.is_some_and(|r| same(&g, r)) => {
+                    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+                        return ApiError::new(
+                            StatusCode::FORBIDDEN,
+                            "this token is read-only: controlling the pipeline needs the control token",
+                        )
+                        .into_response();
+                    }
+                }
+                Some(_) => {
                     return ApiError::new(StatusCode::UNAUTHORIZED, "invalid token").into_response()
                 }
-                Some(_) => {}
             }
         }
     }

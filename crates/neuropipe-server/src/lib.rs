@@ -62,6 +62,10 @@ pub struct ServerOptions {
     /// Require a token even on a loopback address (generated if [`token`](Self::token) is
     /// `None`).
     pub require_token: bool,
+    /// A second, read-only token: it may watch (every `GET`, the WebSockets, the dashboard)
+    /// but not control (`POST`: 403). Setting it requires a token; the control token is
+    /// generated if none is given.
+    pub read_token: Option<String>,
     /// Largest accepted request body in bytes (larger: 413).
     pub body_limit: usize,
     /// How long to wait for a stage to answer a control message (then 504).
@@ -75,6 +79,7 @@ impl Default for ServerOptions {
         ServerOptions {
             token: None,
             require_token: false,
+            read_token: None,
             body_limit: 64 * 1024,
             control_timeout: Duration::from_secs(5),
             metrics_interval: Duration::from_millis(500),
@@ -100,6 +105,19 @@ pub enum ServerError {
     /// runtime).
     #[error("{0}")]
     Io(#[from] std::io::Error),
+}
+
+/// A usable token: not blank, no spaces or control characters.
+fn check_token(t: &str, what: &str) -> Result<(), ServerError> {
+    if t.trim().is_empty() {
+        return Err(ServerError::BadToken(format!("the {what} is empty")));
+    }
+    if t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ServerError::BadToken(format!(
+            "the {what} must not contain spaces or control characters"
+        )));
+    }
+    Ok(())
 }
 
 /// A running server: its address and token; [`shutdown`](Self::shutdown) stops it.
@@ -145,20 +163,23 @@ pub async fn serve(
     addr: SocketAddr,
     opts: ServerOptions,
 ) -> Result<ServerHandle, ServerError> {
-    let need_token = opts.require_token || !addr.ip().is_loopback();
+    let need_token = opts.require_token || opts.read_token.is_some() || !addr.ip().is_loopback();
+    if let Some(t) = &opts.read_token {
+        check_token(t, "read-only token")?;
+    }
     let (token, token_generated) = match &opts.token {
-        Some(t) if t.trim().is_empty() => {
-            return Err(ServerError::BadToken("the token is empty".into()))
+        Some(t) => {
+            check_token(t, "token")?;
+            (Some(t.clone()), false)
         }
-        Some(t) if t.chars().any(|c| c.is_whitespace() || c.is_control()) => {
-            return Err(ServerError::BadToken(
-                "the token must not contain spaces or control characters".into(),
-            ))
-        }
-        Some(t) => (Some(t.clone()), false),
         None if need_token => (Some(auth::generate_token()?), true),
         None => (None, false),
     };
+    if opts.read_token.is_some() && opts.read_token == token {
+        return Err(ServerError::BadToken(
+            "the read-only token must differ from the control token".into(),
+        ));
+    }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| ServerError::Bind { addr, source })?;

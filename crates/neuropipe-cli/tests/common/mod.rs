@@ -7,7 +7,9 @@ use std::process::{Child, Command, Stdio};
 /// The `neuropipe` binary, quiet, with no token in its environment.
 pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_neuropipe"));
-    c.env("RUST_LOG", "warn").env_remove("NEUROPIPE_TOKEN");
+    c.env("RUST_LOG", "warn")
+        .env_remove("NEUROPIPE_TOKEN")
+        .env_remove("NEUROPIPE_READ_TOKEN");
     c
 }
 
