@@ -20,6 +20,9 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
+echo "== cargo doc (broken intra-doc links and doc warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace
+
 echo "== cargo build (release binary used by the pipeline checks)"
 cargo build --release -p neuropipe-cli
 

@@ -101,7 +101,7 @@ impl StageContext {
     }
 
     /// Completes when a control message arrives for this stage (for stages waiting on
-    /// something other than an [`Input`], e.g. a device read in `select!`).
+    /// something other than an [`Input`](crate::Input), e.g. a device read in `select!`).
     pub async fn control_pending(&self) {
         self.shared.control_ready.notified().await
     }

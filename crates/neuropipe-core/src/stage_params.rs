@@ -266,7 +266,8 @@ impl ParamValue for FloatKind {
 }
 
 /// A stage's parameters as one typed struct. Derive it with `#[derive(StageParams)]`
-/// (see the [module docs](self)); the runtime uses [`specs`](Self::specs) for
+/// (attributes `default`, `min`, `max`, `choices`, `live`, `name`; a `///` doc on every
+/// field is required); the runtime uses [`specs`](Self::specs) for
 /// `neuropipe stages`, the schema and validation, the factory calls
 /// [`StageBuilder::parse_params`](crate::StageBuilder::parse_params), and a stage reads a live
 /// change with [`ControlMsg::update`](crate::ControlMsg::update).

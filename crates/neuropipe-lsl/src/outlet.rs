@@ -42,7 +42,7 @@ pub struct LslOutletParams {
     /// LSL content type
     #[param(name = "type", default = "EEG")]
     pub kind: String,
-    /// LSL source id, lets inlets reconnect after a restart (default: neuropipe-<stage id>)
+    /// LSL source id, lets inlets reconnect after a restart (default: `neuropipe-<stage id>`)
     pub source_id: Option<String>,
     /// also publish pipeline events on a string outlet `<name>-markers` (type Markers)
     #[param(default = false)]

@@ -18,7 +18,7 @@ use std::time::Duration;
 /// Niceness of the server's threads: below the pipeline's, never above.
 const SERVER_NICE: i32 = 10;
 
-/// A server running on its own runtime (see the [module docs](self)).
+/// A server running on its own runtime at a lower priority (see [`serve_isolated`]).
 pub struct IsolatedServer {
     rt: tokio::runtime::Runtime,
     handle: ServerHandle,

@@ -10,7 +10,7 @@
 //!   [`FLAG_DISCONTINUITY`] (e.g. the first one after a pause) `discontinuity` with the gap
 //!   in their timestamps; pipeline events (pause, resume, parameter changes, markers,
 //!   failures, stop) are annotated where they happened (see [`Timeline`]).
-//! * The file is written by a writer thread of its own (see [`super::writer`]), never on the
+//! * The file is written by a writer thread of its own (see `io/writer.rs`), never on the
 //!   runtime's worker threads: the stage converts each packet into a recycled buffer and
 //!   queues it; a slow disk backs the recorder's input up like any bounded queue.
 //! * `finish` writes what is left (an EDF file's last partial record) and closes the file;

@@ -24,14 +24,14 @@
 //! * Samples at a signal's digital minimum or maximum (the ends of the physical range the
 //!   file declares: a railed amplifier, or values its writer clipped) are counted as clipped in
 //!   the stage's metrics and their packet is flagged
-//!   [`FLAG_OUT_OF_RANGE`](neuropipe_core::FLAG_OUT_OF_RANGE); recorders annotate it.
+//!   [`FLAG_OUT_OF_RANGE`]; recorders annotate it.
 //! * `sample_type` chooses `f32` (default) or `f64` packets; values are decoded in `f64` and
 //!   rounded once.
 //! * The file is read by a reader thread of its own, a few packets ahead (see
-//!   [`super::replay_reader`]), never on the runtime's worker threads.
+//!   `io/replay_reader.rs`), never on the runtime's worker threads.
 //!
-//! Relative paths are resolved against the pipeline file's directory (see
-//! [`resolve_input`]).
+//! Relative paths are resolved against the pipeline file's directory (the one rule for paths:
+//! `StageBuilder::resolve_path`).
 
 use super::replay_reader::{spawn_reader, Chunk, Read, ReadPlan, CHUNKS};
 use super::replay_source::{open, ReplaySource};

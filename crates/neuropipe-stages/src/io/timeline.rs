@@ -10,7 +10,7 @@
 //!   the packet that covers it, at the stream's nominal rate), sample-exact whatever the
 //!   packet or sender chunk sizes. It is held back until data at or after its time has
 //!   arrived (markers usually arrive before their data), and placed against the last
-//!   [`SPANS`] packets (a marker arriving later than that is placed by extrapolating from the
+//!   64 packets (a marker arriving later than that is placed by extrapolating from the
 //!   oldest packet kept, still exact on a contiguous stream).
 //! * **Clock events** (pause, resume, parameter changes, markers injected through the API)
 //!   happened at a moment, not on a sample. Packet timestamps cannot link the two axes (a
