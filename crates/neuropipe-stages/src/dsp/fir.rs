@@ -19,8 +19,8 @@ pub const WINDOWS: [&str; 4] = ["hamming", "hann", "blackman", "kaiser"];
 /// coefficients above it are refused — at build time as a parameter error, live as `BadParam`
 /// (the running filter is kept) — because the stage could not keep up with the stream:
 /// e.g. at most 3,125 taps at 64 channels × 1 kHz, 100,000 taps at 8 channels × 250 Hz.
-/// At the budget a `Fir` used 3 % (64 ch × 1 kHz) to 21 % (8 ch × 250 Hz, long filters
-/// leave the cache) of one core of an AMD EPYC (2026-12-04; see the README).
+/// At the budget a `Fir` used 2.9 % (64 ch × 1 kHz) to 26 % (8 ch × 250 Hz, long filters
+/// leave the cache) of one core of an AMD EPYC (2026-12-04, `scripts/fir_budget.py`).
 pub const MAX_MACS_PER_S: f64 = 2e8;
 
 /// `Err` with the reason when `taps` taps on `channels` channels at `fs` Hz exceed

@@ -111,6 +111,24 @@ pub struct PhysicalRange {
     pub max: Option<f64>,
 }
 
+impl From<EdfRange> for PhysicalRange {
+    fn from(r: EdfRange) -> Self {
+        PhysicalRange {
+            min: r.physical_min,
+            max: r.physical_max,
+        }
+    }
+}
+
+impl From<BdfRange> for PhysicalRange {
+    fn from(r: BdfRange) -> Self {
+        PhysicalRange {
+            min: r.physical_min,
+            max: r.physical_max,
+        }
+    }
+}
+
 /// Stage type specification of `EdfRecorder`.
 pub fn edf_spec() -> StageSpec {
     spec::<EdfRange>(
@@ -143,26 +161,22 @@ fn spec<R: StageParams>(
 }
 
 fn build_edf(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
-    let params: EdfParams = b.parse_params()?;
-    let EdfRange {
-        physical_min: min,
-        physical_max: max,
-    } = b.parse_params()?;
-    let range = PhysicalRange { min, max };
-    build_recorder(b, move |info, path| {
-        EdfFile::new(EdfFormat::Edf, info, &params, range, path)
-    })
+    build_format::<EdfRange>(b, EdfFormat::Edf)
 }
 
 fn build_bdf(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
+    build_format::<BdfRange>(b, EdfFormat::Bdf)
+}
+
+/// Builds a recorder of `format`, its physical range read from the format's own parameters.
+fn build_format<R: StageParams + Into<PhysicalRange>>(
+    b: &mut StageBuilder<'_>,
+    format: EdfFormat,
+) -> Result<BoxedStage, BuildError> {
     let params: EdfParams = b.parse_params()?;
-    let BdfRange {
-        physical_min: min,
-        physical_max: max,
-    } = b.parse_params()?;
-    let range = PhysicalRange { min, max };
+    let range: PhysicalRange = b.parse_params::<R>()?.into();
     build_recorder(b, move |info, path| {
-        EdfFile::new(EdfFormat::Bdf, info, &params, range, path)
+        EdfFile::new(format, info, &params, range, path)
     })
 }
 
