@@ -31,7 +31,7 @@ cargo test --workspace --release
 
 echo "== dashboard in headless Chromium (private network namespace)"
 if [ ! -x /usr/bin/chromium ]; then apt-get update && apt-get install -y chromium chromium-driver; fi
-SCREENSHOT="$PWD/target/dashboard.png" bash scripts/browser_test.sh target/release/neuropipe
+SCREENSHOT_DIR="$PWD/target/ci-artifacts" bash scripts/browser_test.sh target/release/neuropipe
 
 echo "== examples"
 cargo run --release --example custom_stage

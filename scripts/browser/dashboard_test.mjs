@@ -1,12 +1,14 @@
 // Drives the dashboard in headless Chromium (playwright-core, /usr/bin/chromium). Expects the
-// server at $NEUROPIPE_URL running scripts/browser/dashboard_pipeline.json. Writes a screenshot
-// to $SCREENSHOT. Exits non-zero with a message on the first failed check.
+// server at $NEUROPIPE_URL running scripts/browser/dashboard_pipeline.json with an idle
+// `--record`. Writes screenshots to $SCREENSHOT and $SCREENSHOT_DIR. Exits non-zero if a check
+// failed.
 import { createRequire } from "node:module";
 const require = createRequire(process.env.PLAYWRIGHT_DIR + "/");
 const { chromium } = require("playwright-core");
 
 const URL = process.env.NEUROPIPE_URL || "http://127.0.0.1:7878";
-const SHOT = process.env.SCREENSHOT || "docs/dashboard.png";
+const SHOT = process.env.SCREENSHOT || "target/ci-artifacts/dashboard.png";
+const SHOTS = process.env.SCREENSHOT_DIR || "target/ci-artifacts";
 let passed = 0, failed = 0;
 function check(ok, what) {
   if (ok) { passed++; console.log("ok   " + what); }
@@ -100,7 +102,9 @@ try {
   check(JSON.stringify(nodes) === JSON.stringify(pipe.stages.map((s) => s.id)), `graph nodes: ${nodes.join(", ")}`);
   const edges = await page.$$eval("#graph .edge", (es) => es.map((e) => e.getAttribute("data-link")));
   check(JSON.stringify(edges) === JSON.stringify(pipe.links.map((l) => `${l.from}->${l.to}`)), `graph edges: ${edges.join(", ")}`);
-  const xs = await page.$$eval("#graph .node", (ns) => ns.map((n) => +n.getAttribute("transform").match(/translate\(([\d.]+)/)[1]));
+  const chain = ["eeg", "volts", "gain", "bp", "check"];
+  const xs = await page.$$eval("#graph .node", (ns, chain) => chain.map((id) => +ns.find((n) => n.getAttribute("data-stage") === id)
+    .getAttribute("transform").match(/translate\(([\d.]+)/)[1]), chain);
   check(xs.every((x, i) => i === 0 || x > xs[i - 1]), `a chain is laid out left to right (${xs.join(", ")})`);
   await page.waitForFunction(() => /pkt\/s/.test(document.querySelector("#graph .edge text").textContent), null, { timeout: 5000 })
     .then(() => check(true, "edges show their live rate"))
@@ -132,6 +136,51 @@ try {
   await page.waitForSelector('.param-msg.param-ok[data-stage="bp"][data-key="enabled"]', { timeout: 5000 });
   check((await api("/api/pipeline")).stages[3].params.enabled === false, "unticking it reached the stage (enabled = false)");
   await page.click(box);
+
+  // 10. Signal quality: each channel's verdict beside its trace (colour), its figures in a tooltip.
+  await page.waitForFunction(() => ["Pz", "C3", "Cz"].every((c) => window.np.quality[c]), null, { timeout: 10000 })
+    .then(() => check(true, "quality verdicts arrive for every channel"))
+    .catch(() => check(false, "quality verdicts arrive for every channel"));
+  const q = await page.evaluate(() => window.np.quality);
+  check(q.Pz && q.Pz.flags.join() === "flat", `the flat channel is flat: ${q.Pz && q.Pz.flags}`);
+  check(q.C3 && q.C3.flags.join() === "railed", `the railed channel is railed: ${q.C3 && q.C3.flags}`);
+  check(q.Cz && q.Cz.verdict === "good", `a working channel is good: ${q.Cz && q.Cz.flags}`);
+  const chip = await page.$eval('#quality .q[data-channel="Pz"]', (c) => ({ cls: c.className, title: c.title }));
+  check(/q-bad/.test(chip.cls) && /Pz: flat/.test(chip.title) && /sd 0 µV/.test(chip.title), `Pz chip: ${chip.cls} ${JSON.stringify(chip.title)}`);
+  await sleep(300);
+  const drawn = await page.evaluate(() => window.np.qualityDrawn);
+  check(drawn.includes("Pz:bad") && drawn.includes("Cz:good"), `verdict dots drawn beside the traces: ${drawn.join(" ")}`);
+  const rows = await page.evaluate(() => window.np.traceRows);
+  const box2 = await page.$eval("#trace", (c) => ({ h: c.clientHeight }));
+  await page.hover("#trace", { position: { x: 20, y: (rows.indexOf("Pz") + 0.5) * box2.h / rows.length } });
+  const tip = await page.$eval("#trace", (c) => c.title);
+  check(/^Pz: flat/.test(tip), `hovering the Pz trace shows its figures: ${JSON.stringify(tip)}`);
+  const prom = await (await fetch(URL + "/metrics")).text();
+  check(/neuropipe_readout_problems\{stage="quality",type="SignalQuality",row="Pz",flag="flat"\} 1/.test(prom), "/metrics has the verdict per channel and flag");
+  await page.screenshot({ path: SHOTS + "/quality.png", clip: await page.$eval("#trace-panel", (e) => {
+    const r = e.getBoundingClientRect(); return { x: r.x, y: r.y, width: r.width, height: r.height }; }) });
+
+  // 11. Recording from the console: Record starts a new file (name, duration, size shown), a
+  // marker goes into it, Stop closes it (the shell script then opens it with MNE).
+  check(await page.$eval("#rec", (e) => !e.hidden), "the Record button is shown (the pipeline has a recorder)");
+  await page.click("#rec-btn");
+  await page.waitForFunction(() => window.np.recording.some((r) => r.on && r.duration >= 1.2), null, { timeout: 15000 })
+    .then(() => check(true, "Record starts a file that grows"))
+    .catch(async () => check(false, "Record starts a file that grows: " + JSON.stringify(await page.evaluate(() => window.np.recording))));
+  const recText = await page.$eval("#rec-status", (e) => e.textContent);
+  check(/recording dash_1\.bdf · 0:0[1-9] · [\d.]+ kB/.test(recText), `file, duration and size shown: ${recText}`);
+  check(await page.$eval("#rec-btn", (b) => b.textContent) === "■ Stop recording", "the button turns into Stop");
+  await page.fill("#mark-text", "while recording");
+  await page.click("#mark");
+  await page.waitForFunction(() => window.np.markers.some((m) => m.text === "while recording"), null, { timeout: 5000 }).catch(() => {});
+  await page.screenshot({ path: SHOTS + "/recording.png" });
+  await page.click("#rec-btn");
+  await page.waitForFunction(() => window.np.recording.length && window.np.recording.every((r) => !r.on), null, { timeout: 15000 })
+    .then(() => check(true, "Stop closes the file"))
+    .catch(() => check(false, "Stop closes the file"));
+  const rec = await api("/api/recording");
+  check(rec.recorders[0].file.endsWith("dash_1.bdf") && rec.recorders[0].size_bytes > 1000 && rec.recorders[0].files === 1,
+    `GET /api/recording: ${JSON.stringify(rec.recorders[0])}`);
 
   await page.screenshot({ path: SHOT });
   console.log("screenshot: " + SHOT);

@@ -58,8 +58,9 @@ class Checker:
 
     def annotations(self, what, got, want):
         def norm(items):
-            return sorted((round(float(o), 6), None if d is None else round(float(d), 6), str(t))
-                          for o, d, t in items)
+            return sorted(((round(float(o), 6), None if d is None else round(float(d), 6), str(t))
+                           for o, d, t in items),
+                          key=lambda a: (a[0], -1.0 if a[1] is None else a[1], a[2]))
         g, w = norm(got), norm(want)
         self.check(what, g == w, f"got {g}, expected {w}")
 

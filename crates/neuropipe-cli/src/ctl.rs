@@ -51,6 +51,17 @@ enum Action {
         /// Marker text (at most 200 bytes, no control characters).
         text: String,
     },
+    /// Recording at run time: `start` (a new file each time, named from the recorder's path
+    /// template), `stop` (the file is completed and closed), or `status` (the default: each
+    /// recorder's file, duration and size).
+    Record {
+        /// start, stop or status.
+        #[arg(value_parser = ["start", "stop", "status"], default_value = "status")]
+        what: String,
+        /// Only this recorder (default: every recorder of the pipeline).
+        #[arg(long)]
+        stage: Option<String>,
+    },
     /// Stop the pipeline gracefully (drain + flush).
     Stop,
     /// Metrics snapshot as JSON.
@@ -89,6 +100,16 @@ pub fn main(args: CtlArgs) -> ExitCode {
             "/api/markers".to_string(),
             Some(serde_json::json!({ "text": text }).to_string()),
         ),
+        Action::Record { what, .. } if what == "status" => {
+            ("GET", "/api/recording".to_string(), None)
+        }
+        Action::Record { what, stage } => {
+            let mut body = serde_json::json!({ "recording": what == "start" });
+            if let Some(s) = stage {
+                body["stage"] = serde_json::Value::from(s.clone());
+            }
+            ("POST", "/api/recording".to_string(), Some(body.to_string()))
+        }
         Action::Stop => ("POST", "/api/stop".to_string(), None),
         Action::Metrics => ("GET", "/api/metrics".to_string(), None),
     };

@@ -45,9 +45,15 @@ enum Command {
         /// Stop after this many seconds.
         #[arg(long, value_name = "SECONDS")]
         duration: Option<f64>,
-        /// Record the processed output to FILE (.edf, .bdf or .csv).
+        /// Record the processed output to FILE (.edf, .bdf or .csv; may hold `{date}`,
+        /// `{time}`, `{n}`). Recording can be stopped and started again while the pipeline
+        /// runs (dashboard, `neuropipe ctl record`), each time into a new file.
         #[arg(long, value_name = "FILE")]
         record: Option<PathBuf>,
+        /// With --record: attach the recorder but start idle; record when asked (the
+        /// dashboard's Record button, `neuropipe ctl record start`, POST /api/recording).
+        #[arg(long, requires = "record")]
+        record_idle: bool,
         /// Serve the control API and dashboard on ADDR (default 127.0.0.1:7878).
         #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:7878")]
         serve: Option<String>,
@@ -116,6 +122,7 @@ fn main() -> ExitCode {
             pipeline,
             duration,
             record,
+            record_idle,
             serve,
             token,
             require_token,
@@ -129,6 +136,7 @@ fn main() -> ExitCode {
                 pipeline,
                 duration,
                 record,
+                record_idle,
                 serve,
                 token,
                 require_token,
@@ -153,6 +161,7 @@ struct RunArgs {
     pipeline: Option<PathBuf>,
     duration: Option<f64>,
     record: Option<PathBuf>,
+    record_idle: bool,
     serve: Option<String>,
     token: token::TokenArgs,
     require_token: bool,
@@ -302,7 +311,7 @@ fn run(registry: &Registry, args: RunArgs) -> ExitCode {
         }
     };
     if let Some(path) = &args.record {
-        if let Err(e) = record::attach(&mut cfg, registry, path) {
+        if let Err(e) = record::attach(&mut cfg, registry, path, !args.record_idle) {
             eprintln!("--record {}: {e}", path.display());
             return ExitCode::from(2);
         }

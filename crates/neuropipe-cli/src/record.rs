@@ -59,8 +59,13 @@ pub fn processed_output(cfg: &PipelineConfig, registry: &Registry) -> Option<Str
         .or_else(|| cfg.links.last().map(|l| l.from.to_string()))
 }
 
-/// Adds a recorder of `path` to `cfg`.
-pub fn attach(cfg: &mut PipelineConfig, registry: &Registry, path: &Path) -> Result<(), String> {
+/// Adds a recorder of `path` to `cfg`, recording from the start or idle until asked.
+pub fn attach(
+    cfg: &mut PipelineConfig,
+    registry: &Registry,
+    path: &Path,
+    recording: bool,
+) -> Result<(), String> {
     let kind = recorder_type(path)?;
     if registry.get(kind).is_none() {
         return Err(format!("this build has no `{kind}` stage"));
@@ -75,6 +80,7 @@ pub fn attach(cfg: &mut PipelineConfig, registry: &Registry, path: &Path) -> Res
     let path = std::path::absolute(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut params = Map::new();
     params.insert("path".into(), Value::from(path.display().to_string()));
+    params.insert("recording".into(), Value::Bool(recording));
     cfg.stages.push(StageConfig {
         id: id.clone(),
         kind: kind.to_string(),

@@ -35,7 +35,7 @@ const REPO_DEFAULT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../pipelines
 fn validate_ok_and_all_problems_with_exit_2() {
     let o = bin().args(["validate", REPO_DEFAULT]).output().unwrap();
     assert!(o.status.success(), "{:?}", text(&o));
-    assert!(text(&o).0.contains(": ok (5 stages, 4 links)"));
+    assert!(text(&o).0.contains(": ok (6 stages, 5 links)"));
 
     let bad = write(
         "bad.json",

@@ -1,7 +1,7 @@
 //! `neuropipe run --serve` and `neuropipe ctl` against it, as processes.
 
 mod common;
-use common::{bin, free_port, serve};
+use common::{bin, ctl, free_port, serve};
 use std::io::{BufRead, BufReader};
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
@@ -21,14 +21,6 @@ fn pipeline_file() -> std::path::PathBuf {
     )
     .unwrap();
     p
-}
-
-fn ctl(addr: &str, args: &[&str]) -> Output {
-    bin()
-        .args(["ctl", "--addr", addr])
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 fn out(o: &Output) -> (serde_json::Value, String) {

@@ -218,6 +218,19 @@ impl<'a> StageBuilder<'a> {
     pub fn clock(&self) -> Clock {
         self.env.clock
     }
+    /// Declares the stage's readouts (figures hosts show: `rows` × `columns`, and a status
+    /// line) and returns the handle the stage updates them through. Once per stage; a
+    /// second call returns the first table.
+    pub fn readouts(
+        &mut self,
+        columns: &[crate::readout::ReadoutColumn],
+        rows: Vec<String>,
+    ) -> crate::readout::Readouts {
+        self.shared
+            .readouts
+            .get_or_init(|| crate::readout::Readouts::new(columns, rows))
+            .clone()
+    }
     /// A receiver of pipeline events (for recorders that annotate them).
     pub fn events(&self) -> EventReceiver {
         self.env.events.subscribe()

@@ -224,7 +224,15 @@ fn apply_control<S: DataPlaneStage>(
             let (kind, text) = match msg {
                 ControlMsg::Pause => (EventKind::Paused, "paused".to_string()),
                 ControlMsg::Resume => (EventKind::Resumed, "resumed".to_string()),
-                ControlMsg::UpdateParam(k, _) => (EventKind::ParamChanged, format!("{k} = {v}")),
+                ControlMsg::UpdateParam(k, _) => {
+                    // The parameter's new value if the stage reported it (its reply may say more).
+                    let v = applied
+                        .changed
+                        .iter()
+                        .find(|(n, _)| n == k)
+                        .map_or(v, |(_, x)| x);
+                    (EventKind::ParamChanged, format!("{k} = {v}"))
+                }
                 ControlMsg::UpdateCoefficients(c) => (
                     EventKind::ParamChanged,
                     format!("coefficients ({} values)", c.len()),

@@ -56,6 +56,7 @@ mod pipeline;
 #[allow(unsafe_code)]
 mod pool;
 mod queue;
+mod readout;
 mod registry;
 mod resolve;
 mod sample_dispatch;
@@ -87,6 +88,7 @@ pub mod prelude {
     };
     pub use crate::pool::MemoryPool;
     pub use crate::queue::{Access, Input, Output};
+    pub use crate::readout::{ReadoutColumn, Readouts};
     pub use crate::registry::{PortPayload, PortSpec, Registry, StageFactory, StageSpec};
     pub use crate::stage::{BoxedStage, DataPlaneStage, StageContext};
     pub use crate::stage_params::{ParamValue, PerChannel, StageParams};
@@ -115,6 +117,7 @@ pub mod host {
         validate, MarkError, Outcome, Pipeline, PipelineHandle, RunReport, MAX_MARKER_TEXT,
     };
     pub use crate::queue::LinkPolicy;
+    pub use crate::readout::{ReadoutColumn, ReadoutSnapshot};
     pub use crate::registry::Registry;
     pub use crate::state::PipelineState;
     pub use crate::state::StageState;

@@ -223,6 +223,7 @@ impl StageMetrics {
             latency_p50_ns: p50,
             latency_p99_ns: p99,
             latency_max_ns: max,
+            readouts: None,
         }
     }
 }
@@ -265,6 +266,10 @@ pub struct StageSnapshot {
     pub latency_p99_ns: Option<u64>,
     /// Maximum latency, ns.
     pub latency_max_ns: Option<u64>,
+    /// The stage's own figures (e.g. signal quality per channel, a recorder's file), if it
+    /// publishes any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub readouts: Option<crate::readout::ReadoutSnapshot>,
 }
 
 /// Snapshot of a whole pipeline.

@@ -538,15 +538,7 @@ impl PipelineHandle {
         PipelineSnapshot {
             elapsed_s: s.clock.now_ns() as f64 / 1e9,
             state: self.state(),
-            stages: s
-                .stages
-                .iter()
-                .map(|e| {
-                    e.shared
-                        .metrics
-                        .snapshot(&e.shared.id, e.shared.kind, e.shared.state())
-                })
-                .collect(),
+            stages: s.stages.iter().map(|e| e.shared.snapshot()).collect(),
             links: s
                 .links
                 .iter()

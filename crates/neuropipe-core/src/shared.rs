@@ -17,6 +17,8 @@ pub(crate) struct StageShared {
     pub(crate) metrics: StageMetrics,
     pub(crate) control_ready: Notify,
     pub(crate) state: AtomicU8,
+    /// The stage's own figures for hosts, if it declared any at build time.
+    pub(crate) readouts: std::sync::OnceLock<crate::readout::Readouts>,
 }
 
 impl StageShared {
@@ -29,6 +31,7 @@ impl StageShared {
             metrics: StageMetrics::new(sink),
             control_ready: Notify::new(),
             state: AtomicU8::new(StageState::Ready as u8),
+            readouts: std::sync::OnceLock::new(),
         }
     }
     #[inline]
@@ -36,6 +39,12 @@ impl StageShared {
         self.metrics
             .wait_ns
             .fetch_add(since.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    }
+    /// The stage's metrics and readouts right now.
+    pub(crate) fn snapshot(&self) -> crate::metrics::StageSnapshot {
+        let mut s = self.metrics.snapshot(&self.id, self.kind, self.state());
+        s.readouts = self.readouts.get().map(|r| r.snapshot());
+        s
     }
     pub(crate) fn set_state(&self, s: StageState) {
         self.state.store(s as u8, Ordering::Relaxed);

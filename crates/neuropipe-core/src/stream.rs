@@ -13,6 +13,12 @@ pub struct ChannelInfo {
     /// Signal type, e.g. `EEG`, `EMG`, `AUX`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// The physical range the source can measure, `[min, max]` in `unit` (an amplifier's
+    /// ADC limits, an EDF signal's physical minimum and maximum); values at its ends are
+    /// railed or clipped. `None` when unknown, and after any stage that changes the values
+    /// (a filter's output is not bounded by the amplifier's range).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<[f64; 2]>,
 }
 
 /// What every stage knows about the stream on a port.
@@ -63,6 +69,7 @@ impl StreamInfo {
                     label: format!("Ch{i}"),
                     unit: unit.to_string(),
                     kind: "EEG".to_string(),
+                    range: None,
                 })
                 .collect(),
             frames_per_packet,
@@ -84,6 +91,16 @@ impl StreamInfo {
         s.payload = payload;
         for c in &mut s.channels {
             c.unit = unit.to_string();
+        }
+        s
+    }
+
+    /// A copy for a stage's output whose values are computed from the input (filtered,
+    /// scaled, re-referenced): the channels' physical ranges no longer apply.
+    pub fn derived(&self) -> Self {
+        let mut s = self.clone();
+        for c in &mut s.channels {
+            c.range = None;
         }
         s
     }

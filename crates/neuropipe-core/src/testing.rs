@@ -487,9 +487,7 @@ impl Harness {
 
     /// The stage's metrics right now.
     pub fn snapshot(&self) -> crate::metrics::StageSnapshot {
-        self.shared
-            .metrics
-            .snapshot(&self.shared.id, self.shared.kind, self.shared.state())
+        self.shared.snapshot()
     }
 
     /// Closes the inputs (end of stream; a source is stopped), waits for the stage to end,

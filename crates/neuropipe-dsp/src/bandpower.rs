@@ -2,6 +2,7 @@
 
 use crate::design::{check_buffer, check_fs, DesignError};
 use crate::welch::Welch;
+use crate::window::SlidingWindow;
 use crate::FloatSample;
 
 /// A named frequency band `[lo, hi)` in Hz.
@@ -122,9 +123,7 @@ pub struct BandPower {
     bins: Vec<(usize, usize)>,
     df: f64,
     welch: Welch,
-    /// `ring[channel * window + i]`; the oldest frame is at `pos`.
-    ring: Vec<f64>,
-    pos: usize,
+    ring: SlidingWindow,
     frames: u64,
     /// Frames left until the next estimate (`window` at the start, then `hop`).
     until_estimate: usize,
@@ -193,8 +192,7 @@ impl BandPower {
             hop,
             bins,
             df: welch.df(),
-            ring: vec![0.0; channels * window],
-            pos: 0,
+            ring: SlidingWindow::new(channels, window),
             frames: 0,
             until_estimate: window,
             linear: vec![0.0; window],
@@ -222,8 +220,7 @@ impl BandPower {
 
     /// Forgets all input.
     pub fn reset(&mut self) {
-        self.ring.fill(0.0);
-        self.pos = 0;
+        self.ring.reset();
         self.frames = 0;
         self.until_estimate = self.window;
     }
@@ -245,12 +242,8 @@ impl BandPower {
             data.len(),
             c
         );
-        let w = self.window;
         for frame in data.chunks_exact(c) {
-            for (ch, &v) in frame.iter().enumerate() {
-                self.ring[ch * w + self.pos] = v.to_f64();
-            }
-            self.pos = (self.pos + 1) % w;
+            self.ring.push(frame);
             self.frames += 1;
             self.until_estimate -= 1;
             if self.until_estimate == 0 {
@@ -267,13 +260,9 @@ impl BandPower {
 
     /// Computes the band powers of the current window into `self.powers`.
     fn estimate(&mut self) {
-        let w = self.window;
         let nb = self.bands.len();
         for ch in 0..self.channels {
-            let ring = &self.ring[ch * w..(ch + 1) * w];
-            let (newer, older) = ring.split_at(self.pos);
-            self.linear[..older.len()].copy_from_slice(older);
-            self.linear[older.len()..].copy_from_slice(newer);
+            self.ring.copy_channel(ch, &mut self.linear);
             // The window is >= nperseg and psd has `bins` entries: this cannot fail.
             let done = self.welch.psd(&self.linear, &mut self.psd);
             debug_assert!(done.is_ok());

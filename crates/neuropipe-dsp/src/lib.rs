@@ -6,8 +6,9 @@
 //!   reproducing `scipy.signal` (coefficients within ~1e-15 relative; `tests/reference.rs`
 //!   checks everything against SciPy 1.17.1 reference vectors).
 //! * Streaming filters that keep their state across calls and never allocate while processing:
-//!   [`SosFilter`], [`FirFilter`], [`Decimator`], plus Welch spectra ([`welch()`], [`Welch`]) and a
-//!   sliding-window band-power estimator ([`BandPower`]).
+//!   [`SosFilter`], [`FirFilter`], [`Decimator`], plus Welch spectra ([`welch()`], [`Welch`]), a
+//!   sliding-window band-power estimator ([`BandPower`]) and per-channel signal-quality figures
+//!   ([`QualityMeter`]).
 //!
 //! # Data layout
 //!
@@ -42,16 +43,19 @@ pub mod bandpower;
 pub mod decimate;
 pub mod design;
 pub mod fir;
+pub mod quality;
 pub mod simd;
 pub mod sos;
 pub mod welch;
 
 mod history;
+mod window;
 
 pub use bandpower::{default_bands, Band as PowerBand, BandPower, BandPowerConfig, BandPowerFrame};
 pub use decimate::Decimator;
 pub use design::{DesignError, Sos};
 pub use fir::FirFilter;
 pub use neuropipe_sample::{FloatSample, Sample};
+pub use quality::QualityMeter;
 pub use sos::SosFilter;
 pub use welch::{welch, Welch};

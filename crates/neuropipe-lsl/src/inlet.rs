@@ -386,6 +386,7 @@ fn inlet_thread(
                     } else {
                         m.kind
                     },
+                    range: None,
                 }
             })
             .collect();

@@ -30,7 +30,7 @@
 
   // State visible to tests (window.np).
   const np = (window.np = { messages: 0, frames: 0, lastFirstFrame: -1, lastMessageAt: 0, pipeline: null, metrics: null,
-                            markers: [], markersDrawn: 0, hidden: new Set(), shownChannels: 0 });
+                            markers: [], markersDrawn: 0, recording: [], quality: {}, qualityDrawn: [], traceRows: [], hidden: new Set(), shownChannels: 0 });
   const MAX_MARKERS = 200;
 
   // ---------------------------------------------------------------- signal buffer
@@ -103,6 +103,8 @@
     const total = Math.round(secs * buf.rate);
     const shown = [...Array(buf.channels).keys()].filter((c) => !np.hidden.has(c));
     np.shownChannels = shown.length;
+    np.traceRows = shown.map((c) => buf.labels[c]);
+    np.qualityDrawn = [];
     const ch = Math.max(1, shown.length), rowH = H / ch;
     const pxPerUv = rowH / scaleUv; // one row spans `scale` µV
     // time grid (1 s)
@@ -121,8 +123,14 @@
       let mean = 0;
       for (let k = 0; k < nShow; k++) mean += d[(start + k) % buf.cap];
       mean /= nShow;
+      const lab = buf.labels[c0] || "Ch" + (c0 + 1), qv = np.quality[lab];
+      if (qv) { // the channel's verdict: a dot before its label
+        g.fillStyle = qv.verdict === "good" ? "#5fd38d" : qv.verdict === "bad" ? "#ff6b6b" : "#f0c14b";
+        g.beginPath(); g.arc(6 * dpr, y0, 3.5 * dpr, 0, 2 * Math.PI); g.fill();
+        np.qualityDrawn.push(lab + ":" + qv.verdict);
+      }
       g.fillStyle = "#7d8a97";
-      g.fillText(buf.labels[c0] || "Ch" + (c0 + 1), 4 * dpr, y0);
+      g.fillText(lab, 13 * dpr, y0);
       g.strokeStyle = COLORS[c0 % COLORS.length]; g.lineWidth = dpr;
       g.beginPath();
       const x0 = labelW + plotW * (1 - nShow / total);
@@ -378,8 +386,55 @@
   }
 
   let prevSnap = null;
+  // Signal quality: every stage publishing a "problems" flags column per channel
+  // (SignalQuality) gives each channel a verdict and a tooltip with its figures.
+  const SEVERE = ["flat", "railed", "missing"];
+  const fmtNum = (v) => Math.abs(v) >= 100 ? v.toFixed(0) : (+v.toPrecision(3)).toString();
+  const fmtUnit = (u) => u === "uV" ? " µV" : u === "kOhm" ? " kΩ" : u === "%" ? " %" : u ? " " + u : "";
+  function updateQuality(m) {
+    const q = {};
+    for (const s of m.stages) {
+      const r = s.readouts, pc = r ? r.columns.findIndex((c) => c.name === "problems" && c.flags) : -1;
+      if (pc < 0) continue;
+      r.rows.forEach((row, i) => {
+        const v = r.values[i][pc];
+        if (v == null) return;
+        const flags = r.columns[pc].flags.filter((_, b) => v & (1 << b));
+        const figs = r.columns.map((c, k) => c.flags || r.values[i][k] == null ? null
+          : `${c.name} ${fmtNum(r.values[i][k])}${fmtUnit(c.unit)}`).filter(Boolean).join("\n");
+        q[row] = { flags, verdict: !flags.length ? "good" : flags.some((f) => SEVERE.includes(f)) ? "bad" : "warn",
+                   tip: `${row}: ${flags.length ? flags.join(", ") : "good"} (${s.id})\n${figs}` };
+      });
+    }
+    np.quality = q;
+    const chips = Object.entries(q).map(([row, x]) => el("span", { class: "q q-" + x.verdict, title: x.tip,
+      "data-channel": row, "data-verdict": x.flags.length ? x.flags.join(",") : "good", textContent: row }));
+    $("#quality").replaceChildren(...chips);
+  }
+
+  // Recording: every stage whose readouts say whether it writes a file (the recorders).
+  const fmtBytes = (b) => b == null ? "–" : b < 1e6 ? (b / 1e3).toFixed(1) + " kB" : (b / 1e6).toFixed(2) + " MB";
+  const fmtDur = (s) => s == null ? "–" : `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, "0")}`;
+  function updateRecording(m) {
+    const recs = m.stages.filter((s) => s.readouts && s.readouts.columns.some((c) => c.name === "recording"));
+    np.recording = recs.map((s) => {
+      const r = s.readouts, v = (c) => r.values[0][r.columns.findIndex((x) => x.name === c)];
+      return { stage: s.id, on: v("recording") === 1, file: r.status, duration: v("duration"), size: v("size"), files: v("files") };
+    });
+    $("#rec").hidden = recs.length === 0;
+    if (!recs.length) return;
+    const on = np.recording.some((r) => r.on);
+    const btn = $("#rec-btn");
+    btn.textContent = on ? "■ Stop recording" : "● Record"; btn.classList.toggle("on", on);
+    $("#rec-status").textContent = np.recording.filter((r) => r.file).map((r) =>
+      `${r.on ? "recording" : "last"} ${r.file.split(/[\\/]/).pop()} · ${fmtDur(r.duration)} · ${fmtBytes(r.size)}`).join("; ");
+    $("#rec-status").title = np.recording.map((r) => `${r.stage}: ${r.file || "no file yet"} (${r.files} files written)`).join("\n");
+  }
+
   function updateMetrics(m) {
     np.metrics = m;
+    updateQuality(m);
+    updateRecording(m);
     const st = $("#state");
     st.textContent = m.state; st.className = "badge state-" + m.state;
     const dt = prevSnap ? m.elapsed_s - prevSnap.elapsed_s : 0;
@@ -455,6 +510,18 @@
       catch (e) { addEvent({ kind: "rejected", stage: "", text: "marker: " + e.message }); }
     };
     $("#mark").addEventListener("click", sendMark);
+    $("#rec-btn").addEventListener("click", async () => {
+      const on = (np.recording || []).some((r) => r.on);
+      try { const r = await api("POST", "/api/recording", { recording: !on });
+        for (const x of r.recorders) addEvent({ kind: "recording", stage: x.stage, text: (x.applied.recording ? "started " : "stopped ") + x.applied.file }); }
+      catch (e) { addEvent({ kind: "rejected", stage: "", text: "recording: " + e.message }); }
+    });
+    // Hovering a trace shows its channel's quality figures.
+    $("#trace").addEventListener("mousemove", (e) => {
+      const c = $("#trace"), rows = np.traceRows.length;
+      const r = rows ? Math.floor(e.offsetY / (c.clientHeight / rows)) : -1, lab = np.traceRows[r];
+      c.title = lab && np.quality[lab] ? np.quality[lab].tip : "";
+    });
     const showAll = (on) => { if (!buf) return; np.hidden = new Set(on ? [] : [...Array(buf.channels).keys()]);
       for (const b of document.querySelectorAll("#ch-list input")) b.checked = on; };
     $("#ch-all").addEventListener("click", () => showAll(true));

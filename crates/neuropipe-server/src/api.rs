@@ -37,6 +37,16 @@ fn routes() -> Vec<Route> {
         ),
         ("/api/stop", Method::POST, post(stop)),
         ("/api/markers", Method::POST, post(mark)),
+        (
+            "/api/recording",
+            Method::GET,
+            get(crate::recording::get_recording),
+        ),
+        (
+            "/api/recording",
+            Method::POST,
+            post(crate::recording::set_recording),
+        ),
         ("/api/metrics", Method::GET, get(metrics_json)),
         ("/metrics", Method::GET, get(metrics_prometheus)),
         ("/api/openapi.json", Method::GET, get(openapi)),
@@ -118,7 +128,7 @@ fn stage_id(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> 
 }
 
 impl AppState {
-    async fn control(&self, stage: &str, msg: ControlMsg) -> Result<Value, ApiError> {
+    pub(crate) async fn control(&self, stage: &str, msg: ControlMsg) -> Result<Value, ApiError> {
         let t = self.0.opts.control_timeout;
         match tokio::time::timeout(t, self.0.handle.control(stage, msg)).await {
             Ok(r) => Ok(r?),
@@ -146,7 +156,7 @@ async fn resume(State(s): State<AppState>, p: Result<Path<String>, PathRejection
 }
 
 /// Parses a JSON request body into `T`, with readable 400/413 messages.
-fn parse_body<T: DeserializeOwned>(
+pub(crate) fn parse_body<T: DeserializeOwned>(
     body: Result<Bytes, BytesRejection>,
     expected: &str,
     limit: usize,

@@ -34,6 +34,7 @@ mod error;
 mod hubs;
 mod isolated;
 mod prometheus;
+mod recording;
 mod signal;
 mod state;
 mod ws;

@@ -29,6 +29,7 @@ pub(crate) fn render(snap: &PipelineSnapshot) -> String {
     let mut o = Out(String::new());
     pipeline(&mut o, snap);
     stages(&mut o, snap);
+    readouts(&mut o, snap);
     links(&mut o, snap);
     pools(&mut o, snap);
     o.0
@@ -120,6 +121,56 @@ fn stages(o: &mut Out, snap: &PipelineSnapshot) {
                     v as f64 / 1e9,
                 );
             }
+        }
+    }
+}
+
+/// `neuropipe_readout_*`: the figures stages publish (e.g. `neuropipe_readout_rms` per
+/// channel of a `SignalQuality` stage), one family per column name, labelled by stage and
+/// row; a column of flags gives one 0/1 sample per flag (label `flag`). Unmeasured values are
+/// left out.
+fn readouts(o: &mut Out, snap: &PipelineSnapshot) {
+    // Column name → (help, samples), so that stages sharing a column share one family.
+    type Samples = Vec<(Vec<(String, String)>, f64)>;
+    let mut families: std::collections::BTreeMap<String, (String, Samples)> = Default::default();
+    for s in &snap.stages {
+        let Some(r) = &s.readouts else { continue };
+        for (c, col) in r.columns.iter().enumerate() {
+            let help = if col.unit.is_empty() {
+                col.doc.to_string()
+            } else {
+                format!("{} ({})", col.doc, col.unit)
+            };
+            let fam = families
+                .entry(format!("neuropipe_readout_{}", col.name))
+                .or_insert_with(|| (help, vec![]));
+            for (row, values) in r.rows.iter().zip(&r.values) {
+                let Some(v) = values.get(c).copied().flatten() else {
+                    continue;
+                };
+                let base = vec![
+                    ("stage".to_string(), s.id.clone()),
+                    ("type".to_string(), s.kind.clone()),
+                    ("row".to_string(), row.clone()),
+                ];
+                if col.flags.is_empty() {
+                    fam.1.push((base, v));
+                } else {
+                    let set = col.flag_names(v);
+                    for f in col.flags {
+                        let mut l = base.clone();
+                        l.push(("flag".to_string(), f.to_string()));
+                        fam.1.push((l, if set.contains(f) { 1.0 } else { 0.0 }));
+                    }
+                }
+            }
+        }
+    }
+    for (name, (help, samples)) in families {
+        o.family(&name, "gauge", &help);
+        for (labels, v) in samples {
+            let l: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (&**k, &**v)).collect();
+            o.sample(&name, &l, v);
         }
     }
 }

@@ -224,7 +224,7 @@ async fn bad_inputs_get_exact_errors() {
         .await,
         422,
         "parameter `channels` of stage `eeg` cannot be changed while running \
-         (live parameters: alpha_uv, alpha_hz, line_uv, noise_uv, drift_uv, blink_uv)",
+         (live parameters: alpha_uv, alpha_hz, line_uv, noise_uv, drift_uv, blink_uv, faults)",
     );
     // Malformed JSON, missing key, unknown field, wrong shape, empty body.
     assert_error(
@@ -770,6 +770,24 @@ async fn markers_are_stamped_published_and_refused_when_unrecordable() {
         "the marker text is 202 bytes long; at most 200 fit in a recording's annotation",
     );
     let res = post(&r.addr, "/api/markers", r#"{"txt": "x"}"#).await;
+    assert_eq!(res.status, 400, "{}", res.body);
+    stop(r).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recording_requests_name_what_is_missing() {
+    // The test pipeline has no recorder: starting one is refused with the way to add one.
+    let r = start(PIPELINE, ServerOptions::default()).await;
+    assert_eq!(
+        get(&r.addr, "/api/recording").await.json(),
+        json!({"recorders": []})
+    );
+    assert_error(
+        &post(&r.addr, "/api/recording", r#"{"recording": true}"#).await,
+        409,
+        "the pipeline has no recorder: run it with --record FILE (add --record-idle to start without recording), or add an EdfRecorder/BdfRecorder/CsvRecorder stage",
+    );
+    let res = post(&r.addr, "/api/recording", r#"{"recording": "yes"}"#).await;
     assert_eq!(res.status, 400, "{}", res.body);
     stop(r).await;
 }

@@ -69,6 +69,13 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let payload = PayloadKind::from(p.sample_type);
     let mut out_info = input_info.with_payload(payload, "uV");
     out_info.adc_gain = None;
+    // The ADC's range in counts (declared by the source) is the range in µV.
+    for (c, (s, o)) in out_info.channels.iter_mut().zip(scale.iter().zip(&offset)) {
+        c.range = c.range.map(|[lo, hi]| {
+            let (a, b) = (lo * s + o, hi * s + o);
+            [a.min(b), a.max(b)]
+        });
+    }
     with_float!(p.sample_type, S => {
         let pool = b.pool::<Samples<S>>(input_info.frames_per_packet, channels)?;
         let out = b.output::<Samples<S>>("out", out_info)?;

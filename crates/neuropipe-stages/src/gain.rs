@@ -22,7 +22,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let GainParams { gain } = b.parse_params()?;
     with_sample!(b.input_kind("in")?, S => {
         let input = b.input::<Samples<S>>("in")?;
-        let out = b.output::<Samples<S>>("out", input.stream().clone())?;
+        let out = b.output::<Samples<S>>("out", input.stream().derived())?;
         Ok(BoxedStage::new(Gain::<S> { gain, input, out }))
     })
 }

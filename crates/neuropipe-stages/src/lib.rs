@@ -12,6 +12,7 @@ pub mod convert;
 pub mod dsp;
 pub mod gain;
 pub mod io;
+pub mod quality;
 pub mod simulated;
 mod util;
 
@@ -23,7 +24,8 @@ pub fn registry() -> Registry {
     r.register(simulated::spec())
         .register(convert::spec())
         .register(gain::spec())
-        .register(check::spec());
+        .register(check::spec())
+        .register(quality::spec());
     // Signal processing: filters, decimation, re-referencing, channel selection, band power.
     for spec in dsp::specs() {
         r.register(spec);

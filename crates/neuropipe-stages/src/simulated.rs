@@ -6,6 +6,11 @@
 //! over parietal/occipital sites, slowly waxing and waning), mains interference, a slow drift,
 //! occasional eye blinks on frontal sites, and an optional DC offset — the same for a given
 //! seed, whatever the packet size.
+//!
+//! `faults` breaks chosen channels the way electrodes fail (live, so a demo can "pull an
+//! electrode"): `flat` (a shorted input: its DC level only), `railed` (a disconnected input
+//! driven to the ADC's limit), `line_noise` (a lifted electrode picking up 300 µV of mains)
+//! and `noisy` (muscle or a loose lead: 250 µV RMS of broadband noise added).
 
 use crate::util::{ads1299_uv_per_count, TEN_TWENTY};
 use neuropipe_core::{
@@ -66,6 +71,58 @@ pub struct SimulatedEegParams {
     /// largest per-channel DC offset (µV); offsets are drawn per channel
     #[param(default = 0.0, min = 0.0, max = 300_000.0)]
     pub dc_offset_uv: f64,
+    /// broken channels as "label:fault", fault one of flat, railed, line_noise, noisy (e.g. ["O1:flat", "C4:railed"])
+    #[param(live)]
+    pub faults: Option<Vec<String>>,
+}
+
+/// How a simulated channel is broken (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Working.
+    None,
+    /// Its DC level only.
+    Flat,
+    /// At the ADC's positive limit.
+    Railed,
+    /// 300 µV of mains added.
+    LineNoise,
+    /// 250 µV RMS of white noise added.
+    Noisy,
+}
+
+impl Fault {
+    const NAMES: [(&'static str, Fault); 4] = [
+        ("flat", Fault::Flat),
+        ("railed", Fault::Railed),
+        ("line_noise", Fault::LineNoise),
+        ("noisy", Fault::Noisy),
+    ];
+}
+
+/// One fault per channel from `"label:fault"` entries; an error names the bad entry.
+pub fn parse_faults(entries: &[String], labels: &[&str]) -> Result<Vec<Fault>, String> {
+    let mut faults = vec![Fault::None; labels.len()];
+    for e in entries {
+        let Some((label, name)) = e.split_once(':') else {
+            return Err(format!("{e:?} is not \"label:fault\" (e.g. \"O1:flat\")"));
+        };
+        let (label, name) = (label.trim(), name.trim());
+        let Some(i) = labels.iter().position(|l| l.eq_ignore_ascii_case(label)) else {
+            return Err(format!(
+                "{e:?}: no channel {label:?}{}",
+                neuropipe_core::suggestion(label, labels.iter().copied())
+            ));
+        };
+        let Some(&(_, f)) = Fault::NAMES.iter().find(|(n, _)| *n == name) else {
+            return Err(format!(
+                "{e:?}: unknown fault {name:?} (flat, railed, line_noise or noisy){}",
+                neuropipe_core::suggestion(name, Fault::NAMES.iter().map(|(n, _)| *n))
+            ));
+        };
+        faults[i] = f;
+    }
+    Ok(faults)
 }
 
 /// Stage type specification.
@@ -116,6 +173,9 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let realtime = p.realtime;
     let total_frames = p.duration_s.map(|d| (d * rate).round() as u64);
     let labels = default_labels(channels);
+    let label_refs: Vec<&str> = labels.iter().map(String::as_str).collect();
+    let faults = parse_faults(p.faults.as_deref().unwrap_or_default(), &label_refs)
+        .map_err(|e| BuildError::param("faults", e))?;
     let mut info = StreamInfo::new(
         "neuropipe-sim",
         rate,
@@ -126,14 +186,17 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     );
     for (c, l) in info.channels.iter_mut().zip(&labels) {
         c.label = l.clone();
+        c.range = Some(crate::util::ADS1299_RANGE);
     }
     info.adc_gain = Some(gain as f64);
     let info = b.source_stream(info)?;
     let pool = b.pool::<RawEegPacket>(frames, channels)?;
     let out = b.output::<RawEegPacket>("out", info.clone())?;
     let uv_per_count = ads1299_uv_per_count(4.5, gain as f64);
+    let mut gen = Generator::new(model, &info.labels(), seed);
+    gen.faults = faults;
     Ok(BoxedStage::new(SimulatedEeg {
-        gen: Generator::new(model, &info.labels(), seed),
+        gen,
         pool,
         out,
         frames,
@@ -145,6 +208,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         sequence: 0,
         pacer: Pacer::new(rate),
         uv: vec![0.0; channels],
+        labels,
     }))
 }
 
@@ -225,6 +289,8 @@ struct ChannelState {
 pub struct Generator {
     /// The model (amplitudes may be changed live).
     pub model: SignalModel,
+    /// Per channel: how it is broken (all [`Fault::None`] from [`new`](Self::new)).
+    pub faults: Vec<Fault>,
     rng: Rng,
     chans: Vec<ChannelState>,
     next_blink: u64,
@@ -236,7 +302,7 @@ impl Generator {
     /// A generator for channels with these labels (site names set alpha/blink weights).
     pub fn new(model: SignalModel, labels: &[&str], seed: u64) -> Self {
         let mut rng = Rng(seed ^ 0x6E65_7572_6F70_6970);
-        let chans = labels
+        let chans: Vec<ChannelState> = labels
             .iter()
             .map(|l| {
                 let site = l.to_ascii_uppercase();
@@ -268,6 +334,7 @@ impl Generator {
             })
             .collect();
         let mut g = Generator {
+            faults: vec![Fault::None; chans.len()],
             line_phase: rng.uniform() * TAU,
             model,
             rng,
@@ -313,7 +380,8 @@ impl Generator {
         };
         let (alpha_uv, alpha_hz, noise_uv, drift_uv) =
             (m.alpha_uv, m.alpha_hz, m.noise_uv, m.drift_uv);
-        for (c, v) in self.chans.iter_mut().zip(out.iter_mut()) {
+        let fault_line = 300.0 * (TAU * m.line_hz.max(50.0).min(0.45 * m.rate) * t).sin();
+        for ((c, v), fault) in self.chans.iter_mut().zip(out.iter_mut()).zip(&self.faults) {
             // Pink noise: white noise through three one-pole filters (−3 dB/octave, 1–100 Hz).
             let w = self.rng.normal();
             c.pink[0] = 0.997 * c.pink[0] + 0.029591 * w;
@@ -324,6 +392,14 @@ impl Generator {
             let alpha = alpha_uv * c.alpha_w * wax * (TAU * alpha_hz * t + c.alpha_phase).sin();
             let drift = drift_uv * (TAU * 0.03 * t + c.drift_phase).sin();
             *v = c.dc + drift + noise_uv * pink + alpha + line + blink * c.blink_w;
+            match fault {
+                Fault::None => {}
+                Fault::Flat => *v = c.dc,
+                // Far beyond the ADC's limit: the conversion to counts clamps it there.
+                Fault::Railed => *v = 1e9,
+                Fault::LineNoise => *v += fault_line,
+                Fault::Noisy => *v += 250.0 * self.rng.normal(),
+            }
         }
     }
 }
@@ -343,6 +419,8 @@ pub struct SimulatedEeg {
     /// Real-time pacing (drift-free, re-anchored after a pause).
     pacer: Pacer,
     uv: Vec<f64>,
+    /// Channel labels (to apply live `faults`).
+    labels: Vec<String>,
 }
 
 impl DataPlaneStage for SimulatedEeg {
@@ -415,6 +493,11 @@ impl DataPlaneStage for SimulatedEeg {
             SimulatedEegParamsUpdate::NoiseUv(x) => m.noise_uv = x,
             SimulatedEegParamsUpdate::DriftUv(x) => m.drift_uv = x,
             SimulatedEegParamsUpdate::BlinkUv(x) => m.blink_uv = x,
+            SimulatedEegParamsUpdate::Faults(ref f) => {
+                let labels = self.labels.iter().map(String::as_str).collect::<Vec<_>>();
+                self.gen.faults = parse_faults(f.as_deref().unwrap_or_default(), &labels)
+                    .map_err(StageError::bad_param)?;
+            }
         }
         Ok(Handled::update::<SimulatedEegParams>(&u))
     }

@@ -155,7 +155,7 @@ async fn stream_arrives_with_lost_packets_counted_and_garbage_skipped() {
     let dropped: Vec<u64> = (0..total).filter(|n| (n + 1) % 97 == 0).collect();
     let dir = temp_dir("cyton");
     let bdf = dir.join("cyton.bdf");
-    let mut v = cyton_pipeline(&port, "cyton", json!({"gain": 8}));
+    let mut v = cyton_pipeline(&port, "cyton", json!({"gain": 8, "leadoff": true}));
     v["stages"]
         .as_array_mut()
         .unwrap()
@@ -237,7 +237,8 @@ async fn stream_arrives_with_lost_packets_counted_and_garbage_skipped() {
     assert_eq!(anns, want_anns);
     assert_eq!(r.read_digital(0).unwrap()[..want.len()].len(), want.len());
 
-    // The conversation: reset, 8 channel settings (gain 8 = code 4), start; stop at the end.
+    // The conversation: reset, 8 channel settings (gain 8 = code 4), lead-off on each P input,
+    // start; stop at the end.
     let t0 = Instant::now();
     while board.commands().last() != Some(&b's') && t0.elapsed() < Duration::from_secs(2) {
         std::thread::sleep(Duration::from_millis(5)); // the board reads `s` on its own time
@@ -246,6 +247,9 @@ async fn stream_arrives_with_lost_packets_counted_and_garbage_skipped() {
     let mut expect = vec![b'v'];
     for ch in 1..=8u8 {
         expect.extend_from_slice(&[b'x', b'0' + ch, b'0', b'4', b'0', b'1', b'1', b'0', b'X']);
+    }
+    for ch in 1..=8u8 {
+        expect.extend_from_slice(&[b'z', b'0' + ch, b'1', b'0', b'Z']);
     }
     expect.push(b'b');
     assert_eq!(

@@ -1,6 +1,6 @@
 //! A running DSP pipeline allocates nothing per packet: a counting global allocator watches
 //! SimulatedEeg (64 channels, not paced) → RawToVoltage → Bandpass → Notch (with harmonics) →
-//! Decimate → ContinuityCheck, after start-up.
+//! Decimate → ContinuityCheck, with a SignalQuality branch on the voltages, after start-up.
 //!
 //! (Its own test binary: the global allocator counts every thread of the process.)
 
@@ -29,9 +29,10 @@ fn running_dsp_pipeline_allocates_nothing_per_packet() {
             {"id": "bp", "type": "Bandpass", "params": {"low_hz": 1, "high_hz": 40, "order": 4}},
             {"id": "notch", "type": "Notch", "params": {"freq_hz": 50, "q": 30, "harmonics": true}},
             {"id": "dec", "type": "Decimate", "params": {"factor": 4}},
-            {"id": "check", "type": "ContinuityCheck", "params": {"fail_on_gap": false}}
+            {"id": "check", "type": "ContinuityCheck", "params": {"fail_on_gap": false}},
+            {"id": "quality", "type": "SignalQuality"}
         ],
-        "links": ["eeg -> volts", "volts -> bp", "bp -> notch", "notch -> dec", "dec -> check"]
+        "links": ["eeg -> volts", "volts -> bp", "bp -> notch", "notch -> dec", "dec -> check", "volts -> quality"]
     }))
     .unwrap();
     let pipeline = Pipeline::build(&cfg, &neuropipe_stages::registry()).unwrap();

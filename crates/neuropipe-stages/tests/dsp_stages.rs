@@ -962,7 +962,7 @@ fn every_dsp_stage_is_registered_with_documented_params() {
 async fn example_pipelines_with_dsp_stages_run() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../pipelines");
     for (file, stages, links) in [
-        ("default.json", 5, 4),
+        ("default.json", 6, 5),
         ("filters.json", 10, 9),
         ("fir.json", 5, 4),
     ] {

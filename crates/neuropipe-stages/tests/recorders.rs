@@ -4,6 +4,7 @@
 
 mod common;
 use common::*;
+use neuropipe_core::{ControlMsg, PayloadKind, StreamInfo, VoltageEegPacket};
 use neuropipe_io::csv::CsvReader;
 use neuropipe_io::edf::EdfReader;
 use serde_json::json;
@@ -382,4 +383,128 @@ fn operator_markers_land_in_the_recording_at_their_sample() {
         "refused markers are not recorded"
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Frames `first..first + 25` of 2 channels, frame-major: channel 0 = frame, channel 1 = −frame.
+fn ramp(first: u64) -> Vec<f32> {
+    (first..first + 25)
+        .flat_map(|f| [f as f32, -(f as f32)])
+        .collect()
+}
+
+#[test]
+fn recording_stops_and_starts_at_run_time_into_a_new_file_each_time() {
+    use neuropipe_core::testing::Harness;
+    let dir = temp_dir("ondemand");
+    let path = dir.join("session.bdf");
+    let mut info = StreamInfo::new("test", 250.0, 2, "uV", 25, PayloadKind::F32);
+    info.start_unix_ns = 1_780_000_000_000_000_000; // 2026: EDF dates start in 1985
+    let mut h = Harness::new(neuropipe_stages::io::edf_recorder::bdf_spec())
+        .param("path", path.to_str().unwrap())
+        .input::<VoltageEegPacket>("in", info)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pool = h.pool::<VoltageEegPacket>(25, 2);
+    let readouts = |h: &Harness| h.snapshot().readouts.expect("a recorder has readouts");
+    for k in 0..4 {
+        h.push("in", Harness::packet(&pool, k * 25, &ramp(k * 25)));
+    }
+    // Stop: the file is completed and closed once the data captured before it are in; what
+    // comes after is not recorded.
+    let stop = h.control(ControlMsg::UpdateParam("recording".into(), json!(false)));
+    assert_eq!(
+        stop,
+        Ok(json!({"recording": false, "file": path.to_str().unwrap()}))
+    );
+    // Packets captured after the stop (the file closes before the first of them).
+    for k in 4..6 {
+        let mut p = Harness::packet(&pool, k * 25, &ramp(k * 25));
+        p.header.timestamp = u64::MAX / 4;
+        p.header.emitted = u64::MAX / 4;
+        h.push("in", p);
+    }
+    let r = readouts(&h);
+    assert_eq!(r.value("file", "recording"), Some(0.0));
+    assert_eq!(r.value("file", "duration"), Some(100.0 / 250.0));
+    assert_eq!(
+        r.value("file", "size"),
+        Some(std::fs::metadata(&path).unwrap().len() as f64)
+    );
+    let first: Vec<f64> = (0..4).flat_map(|k| ramp(k * 25)).map(f64::from).collect();
+    check_edf_file(&path, &first, &["EEG Ch1", "EEG Ch2"], 250.0, "uV");
+    // Asking again is no change.
+    assert_eq!(
+        h.control(ControlMsg::UpdateParam("recording".into(), json!(false))),
+        Ok(json!({"recording": false, "file": path.to_str().unwrap()}))
+    );
+
+    // Start: a new file, named from the path with a number (the first one is kept).
+    let second = dir.join("session_1.bdf");
+    assert_eq!(
+        h.control(ControlMsg::UpdateParam("recording".into(), json!(true))),
+        Ok(json!({"recording": true, "file": second.to_str().unwrap()}))
+    );
+    for k in 6..9 {
+        h.push("in", Harness::packet(&pool, k * 25, &ramp(k * 25)));
+    }
+    let r = readouts(&h);
+    assert_eq!(r.value("file", "recording"), Some(1.0));
+    assert_eq!(r.value("file", "files"), Some(2.0));
+    assert_eq!(r.status, second.to_str().unwrap());
+    h.finish().unwrap();
+    let later: Vec<f64> = (6..9).flat_map(|k| ramp(k * 25)).map(f64::from).collect();
+    check_edf_file(&second, &later, &["EEG Ch1", "EEG Ch2"], 250.0, "uV");
+    check_edf_file(&path, &first, &["EEG Ch1", "EEG Ch2"], 250.0, "uV");
+    // The stop is annotated at the end of the first file; nothing from before the start (the
+    // repeated stop) is in the second.
+    let texts = |p: &Path| {
+        annotations(p)
+            .into_iter()
+            .map(|(o, t)| format!("{o} {t}"))
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        texts(&path).contains(&"0.4 stage: recording = false".to_string()),
+        "{:?}",
+        texts(&path)
+    );
+    assert!(
+        texts(&second).iter().all(|t| t.contains("BAD_padding")),
+        "{:?}",
+        texts(&second)
+    );
+}
+
+#[test]
+fn an_idle_recorder_makes_no_file_until_switched_on() {
+    use neuropipe_core::testing::Harness;
+    let dir = temp_dir("idle");
+    let template = dir.join("run_{n}.csv");
+    let mut h = Harness::new(neuropipe_stages::io::csv_recorder::spec())
+        .param("path", template.to_str().unwrap())
+        .param("recording", false)
+        .input::<VoltageEegPacket>(
+            "in",
+            StreamInfo::new("test", 250.0, 2, "uV", 25, PayloadKind::F32),
+        )
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pool = h.pool::<VoltageEegPacket>(25, 2);
+    h.push("in", Harness::packet(&pool, 0, &ramp(0)));
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "no file while idle"
+    );
+    let file = dir.join("run_1.csv");
+    assert_eq!(
+        h.control(ControlMsg::UpdateParam("recording".into(), json!(true))),
+        Ok(json!({"recording": true, "file": file.to_str().unwrap()}))
+    );
+    h.push("in", Harness::packet(&pool, 25, &ramp(25)));
+    h.finish().unwrap();
+    let data = CsvReader::open(&file).unwrap().read_all().unwrap();
+    assert_eq!(data.frames.len(), 25 * 2, "only what came after the start");
+    assert_eq!(data.frames[0], 25.0);
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
 }

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 /// The `neuropipe` binary, quiet, with no token in its environment.
 pub fn bin() -> Command {
@@ -11,6 +11,15 @@ pub fn bin() -> Command {
         .env_remove("NEUROPIPE_TOKEN")
         .env_remove("NEUROPIPE_READ_TOKEN");
     c
+}
+
+/// `neuropipe ctl --addr ADDR ARGS…`.
+pub fn ctl(addr: &str, args: &[&str]) -> Output {
+    bin()
+        .args(["ctl", "--addr", addr])
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 /// A loopback port free right now.

@@ -203,6 +203,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
                 label: format!("{}_{}", c.label, band.name),
                 unit: format!("{}^2", c.unit),
                 kind: "BandPower".to_string(),
+                range: None,
             })
         })
         .collect();

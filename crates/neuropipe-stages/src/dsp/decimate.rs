@@ -61,7 +61,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let info = b.input_stream("in")?.clone();
     let channels = info.channel_count();
     let out_cap = info.frames_per_packet.max(1).div_ceil(factor);
-    let mut out_info = info.clone();
+    let mut out_info = info.derived();
     out_info.sample_rate = info.sample_rate / factor as f64;
     out_info.frames_per_packet = out_cap;
     with_float!(kind, S => {

@@ -76,7 +76,7 @@ impl<S: FloatSample, K: Kernel<S>> FilterStage<S, K> {
             steady_state,
         } = b.parse_params()?;
         let input = b.input::<Samples<S>>("in")?;
-        let mut info = input.stream().clone();
+        let mut info = input.stream().derived();
         if enabled {
             info.filters.push(kernel.prefilter());
         }

@@ -42,7 +42,7 @@ pub fn spec() -> StageSpec {
 
 fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let kind = b.float_input("in")?;
-    let info = b.input_stream("in")?.clone();
+    let info = b.input_stream("in")?.derived();
     let p: RereferenceParams = b.parse_params()?;
     let channels = info.channel_count();
     let mut modified = vec![true; channels];

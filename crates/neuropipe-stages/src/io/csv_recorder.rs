@@ -10,8 +10,10 @@
 //! Rows are flushed to the file once per second of data, so a crash loses at most about a
 //! second.
 
-use super::paths::{expand_template, OutputFile};
-use super::recorder::{build_recorder, recorder_spec, RecordError, RecordFile, RecorderParams};
+use super::paths::OutputFile;
+use super::recorder::{
+    build_recorder, next_name, recorder_spec, RecordError, RecordFile, RecorderParams,
+};
 use neuropipe_core::{BoxedStage, BuildError, PortSpec, StageBuilder, StageParams, StageSpec};
 use neuropipe_io::csv::{CsvWriter, WholeRows};
 use std::fs::File;
@@ -38,20 +40,19 @@ pub fn spec() -> StageSpec {
 
 fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let CsvParams { events_path } = b.parse_params()?;
-    let events = match events_path {
-        Some(p) => {
-            let RecorderParams { overwrite, .. } = b.parse_params()?;
-            Some(
-                OutputFile::probe(
-                    &expand_template(&b.resolve_path(&p).to_string_lossy()),
-                    overwrite,
-                )
-                .map_err(|e| BuildError::param("events_path", e))?,
-            )
-        }
-        None => None,
-    };
+    let RecorderParams { overwrite, .. } = b.parse_params()?;
+    let events_template = events_path.map(|p| b.resolve_path(&p).to_string_lossy().into_owned());
+    // One events file per recording, named like the recordings (see `next_name`).
+    let mut made = 0;
     build_recorder(b, move |info, path| {
+        let events = match &events_template {
+            Some(t) => Some(
+                OutputFile::probe(&next_name(t, made), overwrite)
+                    .map_err(|e| BuildError::param("events_path", e))?,
+            ),
+            None => None,
+        };
+        made += 1;
         Ok(CsvFile {
             path: PathBuf::from(path),
             labels: info.labels().iter().map(|s| s.to_string()).collect(),

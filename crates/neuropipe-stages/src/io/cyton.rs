@@ -7,7 +7,9 @@
 //!   plain `validate` never touches it): a missing port is then an error on `params.port`
 //!   (`cannot open serial port /dev/…: …`). When the pipeline starts, a
 //!   dedicated thread resets the board (`v`, waiting for `$$$` up to `reset_timeout_s`), sets
-//!   the gain of every channel when it is not the default 24, and starts streaming (`b`); at
+//!   the gain of every channel when it is not the default 24, turns on the lead-off current
+//!   when `leadoff` is set (an impedance check: `z<ch>10Z` per channel, measured by
+//!   `SignalQuality` with `impedance`), and starts streaming (`b`); at
 //!   the end the board is stopped (`s`). Reads never block the async runtime (see the reader
 //!   thread in `cyton_reader`); a port that fails while running (unplugged) is `Fatal`.
 //! * Lost packets (the sample counter skipped values) are never filled: the next packet's
@@ -50,6 +52,9 @@ pub struct CytonSourceParams {
     /// frames per packet
     #[param(default = 10, min = 1, max = 4096)]
     pub frames: usize,
+    /// impedance check: drive the ADS1299's 6 nA AC lead-off current (31.25 Hz) into every channel's electrode (z1 1 0 Z …); measure it with SignalQuality's `impedance`. Not for recording EEG: the drive is in the signal
+    #[param(default = false)]
+    pub leadoff: bool,
     /// how long to wait for the board's answer to the reset command
     #[param(default = 5.0, min = 0.05, max = 60.0)]
     pub reset_timeout_s: f64,
@@ -96,6 +101,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     );
     for (c, l) in info.channels.iter_mut().zip(default_labels(CHANNELS)) {
         c.label = l;
+        c.range = Some(crate::util::ADS1299_RANGE);
     }
     info.adc_gain = Some(factor as f64);
     let info = b.source_stream(info)?;
@@ -124,6 +130,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         config: Some(ReaderConfig {
             name: port_name,
             gain_code,
+            leadoff: p.leadoff,
             reset_timeout,
             clock: b.clock(),
         }),

@@ -51,6 +51,9 @@ pub(crate) struct ReaderConfig {
     pub(crate) name: String,
     /// ADS1299 gain code (0–6) to set on every channel, or `None` to keep the default (×24).
     pub(crate) gain_code: Option<u8>,
+    /// Turn on the ADS1299's AC lead-off current on every channel's P input (impedance
+    /// measurement; the signal then carries the 31.25 Hz drive, see `SignalQuality`).
+    pub(crate) leadoff: bool,
     /// How long to wait for the answer to `v`.
     pub(crate) reset_timeout: Duration,
     /// The pipeline clock, to time-stamp reads.
@@ -236,6 +239,7 @@ fn handshake(
     }
     let text = String::from_utf8_lossy(&banner);
     tracing::info!(port = %name, "board reset: {}", text.trim_end_matches('$').trim().replace('\n', "; "));
+    let configure = cfg.gain_code.is_some() || cfg.leadoff;
     if let Some(code) = cfg.gain_code {
         // x CHANNEL POWER_DOWN GAIN INPUT_TYPE BIAS SRB2 SRB1 X: powered on, normal input,
         // in the bias, SRB2 on, SRB1 off (the board's defaults), with the requested gain.
@@ -253,6 +257,14 @@ fn handshake(
             ];
             write(port, &cmd)?;
         }
+    }
+    if cfg.leadoff {
+        // z CHANNEL PCHAN NCHAN Z: the 6 nA lead-off current on the P input, not on N.
+        for ch in 1..=CHANNELS {
+            write(port, &[b'z', b'0' + ch as u8, b'1', b'0', b'Z'])?;
+        }
+    }
+    if configure {
         // Let the board answer (its text would otherwise be skipped as garbage anyway).
         let until = Instant::now() + Duration::from_millis(200);
         while Instant::now() < until {

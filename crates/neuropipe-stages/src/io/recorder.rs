@@ -15,17 +15,30 @@
 //!   queues it; a slow disk backs the recorder's input up like any bounded queue.
 //! * `finish` writes what is left (an EDF file's last partial record) and closes the file;
 //!   a write error is `Fatal`, naming the file, with the I/O error as its source.
+//! * **Recording on demand**: the live parameter `recording` stops (`false`: the file is
+//!   completed and closed once the data captured before the request are in it — up to the
+//!   first packet that both left its source and starts after the moment of the request, or
+//!   after a short grace period if none comes — so a marker set just before a stop is in the
+//!   file; packets are then passed over, and counted as received) and starts
+//!   again (`true`: a new file) without restarting the pipeline. Each new file's name comes
+//!   from the `path` template again (`{n}`, `{time}`); a path without template fields gets
+//!   `_{n}` before its extension from the second file on, so no recording replaces another.
+//!   `recording: false` in the pipeline file builds the recorder idle (the first file is
+//!   made when recording is switched on). The stage's readouts show the file being written,
+//!   its duration and size, and how many files were written.
 
 use super::paths::{expand_template, OutputFile};
 pub use super::record_error::RecordError;
 use super::timeline::{annotation_text, Timeline};
+use super::writer::SizeReport;
 use super::writer::{spawn_writer, Done, Job, Writer, JOBS};
 use neuropipe_core::blocking::Recycler;
 use neuropipe_core::{
-    with_sample, BoxedStage, BuildError, DataPlaneStage, Input, PacketHeader, Payload, Sample,
-    Samples, StageBuilder, StageContext, StageError, StageParams, StageSpec, StreamInfo,
-    FLAG_DISCONTINUITY, FLAG_LOST_SAMPLES, FLAG_OUT_OF_RANGE,
+    with_sample, BoxedStage, BuildError, ControlMsg, DataPlaneStage, Handled, Input, PacketHeader,
+    Payload, ReadoutColumn, Readouts, Sample, Samples, StageBuilder, StageContext, StageError,
+    StageParams, StageSpec, StreamInfo, FLAG_DISCONTINUITY, FLAG_LOST_SAMPLES, FLAG_OUT_OF_RANGE,
 };
+use serde_json::{json, Value};
 
 /// Longest annotation text written (bytes); longer texts are cut at a character boundary.
 pub const MAX_ANNOTATION_TEXT: usize = 200;
@@ -74,6 +87,47 @@ pub struct RecorderParams {
     /// replace an existing file; false (the default) refuses to start rather than overwrite a recording
     #[param(default = false)]
     pub overwrite: bool,
+    /// write to a file now; false stops (the file is completed and closed), true starts a new file (named from the path template); false in the pipeline file starts idle
+    #[param(default = true, live)]
+    pub recording: bool,
+}
+
+/// A recorder's readouts (one row, `file`): whether a file is open, its duration and size,
+/// and the files written; the status line is the current (or last) file's path.
+const COLUMNS: [ReadoutColumn; 4] = [
+    ReadoutColumn::number("recording", "", "1 while a file is being written"),
+    ReadoutColumn::number(
+        "duration",
+        "s",
+        "signal written to the current (or last) file",
+    ),
+    ReadoutColumn::number("size", "bytes", "size of the current (or last) file"),
+    ReadoutColumn::number("files", "", "files written by this stage"),
+];
+const COL_RECORDING: usize = 0;
+const COL_DURATION: usize = 1;
+const COL_SIZE: usize = 2;
+const COL_FILES: usize = 3;
+
+/// Makes the format's file for a path (called at build time, and at each new recording).
+type MakeFile<F> = Box<dyn FnMut(&StreamInfo, &str) -> Result<F, BuildError> + Send>;
+
+/// The name of the next recording: the template expanded; from the second file on, a name
+/// without `{n}` or `{time}` gets `_{n}` before its extension.
+pub(crate) fn next_name(template: &str, files: u64) -> String {
+    if files == 0 || template.contains("{n}") || template.contains("{time}") {
+        return expand_template(template);
+    }
+    let p = std::path::Path::new(template);
+    let with_n = match (p.file_stem(), p.extension()) {
+        (Some(stem), Some(ext)) => p.with_file_name(format!(
+            "{}_{{n}}.{}",
+            stem.to_string_lossy(),
+            ext.to_string_lossy()
+        )),
+        _ => std::path::PathBuf::from(format!("{template}_{{n}}")),
+    };
+    expand_template(&with_n.to_string_lossy())
 }
 
 /// Adds the parameters of a recorder to `spec`: the common [`RecorderParams`] (`path`,
@@ -87,11 +141,17 @@ pub fn recorder_spec<P: StageParams>(spec: StageSpec) -> StageSpec {
 /// output path (in that order, so a bad setting creates no file).
 pub fn build_recorder<F: RecordFile>(
     b: &mut StageBuilder<'_>,
-    make: impl FnOnce(&StreamInfo, &str) -> Result<F, BuildError>,
+    make: impl FnMut(&StreamInfo, &str) -> Result<F, BuildError> + Send + 'static,
 ) -> Result<BoxedStage, BuildError> {
-    let RecorderParams { path, overwrite } = b.parse_params()?;
+    let mut make: MakeFile<F> = Box::new(make);
+    let RecorderParams {
+        path,
+        overwrite,
+        recording,
+    } = b.parse_params()?;
     // Relative to the pipeline file (the one rule for paths), then the template filled in.
-    let path = expand_template(&b.resolve_path(&path).to_string_lossy());
+    let template = b.resolve_path(&path).to_string_lossy().into_owned();
+    let path = expand_template(&template);
     let info = b.input_stream("in")?.clone();
     let rate = info.sample_rate;
     if !(rate.is_finite() && rate > 0.0) {
@@ -104,15 +164,27 @@ pub fn build_recorder<F: RecordFile>(
         return Err(BuildError::stage("the input stream has no channels"));
     }
     let file = make(&info, &path)?;
+    let scale = file.scale().to_vec();
     let out = OutputFile::probe(&path, overwrite).map_err(|e| BuildError::param("path", e))?;
+    // Idle: the path was checked; the file is made when recording starts (the probe's file
+    // goes away with it).
+    let (writer, out) = if recording {
+        (Writer::Unstarted(file), Some(out))
+    } else {
+        (Writer::Ended, None)
+    };
+    let readouts = b.readouts(&COLUMNS, vec!["file".to_string()]);
+    readouts.set(0, COL_RECORDING, 0.0);
+    readouts.set(0, COL_FILES, 0.0);
+    if recording {
+        readouts.set_status(&path);
+    }
     let timeline = Timeline::new(b.events(), rate);
     let buf_frames = info.frames_per_packet.clamp(1, 4096);
     let kind = b.input_kind("in")?;
-    let scale = file.scale().to_vec();
     // Every queued job holds one, the thread one more, and the stage fills one while it
     // waits for room: never short.
     let buffers = Recycler::new(JOBS + 2, || vec![0.0; buf_frames * channels]);
-    let writer = Writer::Unstarted(file);
     with_sample!(kind, S => {
         let input = b.input::<Samples<S>>("in")?;
         Ok(BoxedStage::new(Recorder::<S, F> {
@@ -130,6 +202,17 @@ pub fn build_recorder<F: RecordFile>(
             frames: 0,
             ts0: None,
             prev: None,
+            make,
+            info,
+            template,
+            overwrite,
+            recording,
+            path: if recording { path } else { String::new() },
+            closing: false,
+            stop_at: None,
+            next: None,
+            files: 0,
+            readouts,
         }))
     })
 }
@@ -141,7 +224,8 @@ where
 {
     input: Input<Samples<S>>,
     writer: Writer<F>,
-    out: OutputFile,
+    /// The file checked at build time or when recording was switched on.
+    out: Option<OutputFile>,
     timeline: Timeline,
     rate: f64,
     channels: usize,
@@ -159,6 +243,28 @@ where
     ts0: Option<u64>,
     /// Timestamp and frames of the previous packet.
     prev: Option<(u64, usize)>,
+    /// Makes the file of the next recording.
+    make: MakeFile<F>,
+    /// The input stream (for `make`).
+    info: StreamInfo,
+    /// The path template, resolved.
+    template: String,
+    overwrite: bool,
+    /// The live parameter: write packets to a file.
+    recording: bool,
+    /// The current (or last) file.
+    path: String,
+    /// Recording was switched off: close the file at the next `run`.
+    closing: bool,
+    /// Recording was switched off at this clock time: close the file before the first packet
+    /// captured after it, or at the deadline.
+    stop_at: Option<(u64, tokio::time::Instant)>,
+    /// Recording was switched on: the next file, checked, its name; installed at the next
+    /// `run` (after closing the last one).
+    next: Option<(F, OutputFile, String)>,
+    /// Files written so far.
+    files: u64,
+    readouts: Readouts,
 }
 
 /// Annotations per packet kept allocated (more are rare: a burst of pipeline events).
@@ -205,10 +311,21 @@ where
         let Writer::Unstarted(file) = std::mem::replace(&mut self.writer, Writer::Ended) else {
             return Ok(());
         };
-        let mut w = spawn_writer(file, id, self.channels, self.buffers.clone())?;
+        let size = SizeReport {
+            path: self.path.clone().into(),
+            readouts: self.readouts.clone(),
+            column: COL_SIZE,
+        };
+        let mut w = spawn_writer(file, id, self.channels, self.buffers.clone(), size)?;
         match w.worker.recv().await {
             Some(Done::Created) => {
-                self.out.mark_used();
+                if let Some(out) = &mut self.out {
+                    out.mark_used();
+                }
+                self.files += 1;
+                self.readouts.set(0, COL_RECORDING, 1.0);
+                self.readouts.set(0, COL_DURATION, 0.0);
+                self.readouts.set(0, COL_FILES, self.files as f64);
                 self.writer = Writer::Running(w);
                 Ok(())
             }
@@ -344,11 +461,50 @@ where
     Samples<S>: Payload,
 {
     async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
-        self.open(ctx.id()).await?;
+        if std::mem::take(&mut self.closing) {
+            self.close(ctx).await?;
+        }
+        if let Some((file, out, path)) = self.next.take() {
+            self.install(file, out, path);
+        }
+        if self.recording {
+            self.open(ctx.id()).await?;
+        }
         self.count_clipped(ctx);
-        let Some(pkt) = self.input.recv().await? else {
+        let got = match self.stop_at {
+            None => Some(self.input.recv().await?),
+            Some((_, deadline)) => tokio::select! {
+                biased;
+                r = self.input.recv() => Some(r?),
+                _ = tokio::time::sleep_until(deadline) => None,
+            },
+        };
+        let Some(got) = got else {
+            // No packet captured after the stop came in time: close now.
+            self.stop_at = None;
+            return self.close(ctx).await;
+        };
+        let Some(pkt) = got else {
             return Ok(());
         };
+        if let Some((t, _)) = self.stop_at {
+            let h = &pkt.header;
+            let emitted = if h.emitted != 0 {
+                h.emitted
+            } else {
+                ctx.clock().now_ns()
+            };
+            if emitted >= t && h.timestamp >= t {
+                // Captured after the stop: the file is complete without it.
+                self.stop_at = None;
+                self.close(ctx).await?;
+            }
+        }
+        if !self.recording && self.stop_at.is_none() {
+            // Not recording: the packet is passed over, and so are the events meanwhile.
+            self.timeline.discard();
+            return Ok(());
+        }
         let h = pkt.header;
         let ch = self.channels;
         if h.channels as usize != ch {
@@ -395,14 +551,89 @@ where
         }
         self.frames += n as u64;
         self.prev = Some((h.timestamp, n));
+        self.readouts
+            .set(0, COL_DURATION, self.frames as f64 / self.rate);
         Ok(())
     }
 
-    async fn finish(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
-        if self.failed {
-            return Ok(()); // already reported; the writer kept what it could
+    fn control(&mut self, msg: &ControlMsg, ctx: &mut StageContext) -> Result<Handled, StageError> {
+        let Some(RecorderParamsUpdate::Recording(on)) = msg.update::<RecorderParams>()? else {
+            return Ok(Handled::Default);
+        };
+        let pending = self.next.as_ref().map(|n| n.2.clone());
+        let now = self.recording;
+        if on && !now {
+            if self.stop_at.take().is_some() {
+                self.closing = true; // the last file is closed before the next opens
+            }
+            let path = next_name(&self.template, self.files);
+            let out = OutputFile::probe(&path, self.overwrite).map_err(StageError::bad_param)?;
+            let file =
+                (self.make)(&self.info, &path).map_err(|e| StageError::bad_param(e.to_string()))?;
+            self.next = Some((file, out, path.clone()));
+            self.recording = true;
+            tracing::info!("recording to {path}");
+            return Ok(reply(true, &path));
         }
-        // If the pipeline ended before this stage ran, this still leaves a valid, empty file.
+        if !on && now {
+            self.recording = false;
+            if self.next.take().is_none() {
+                // Keep writing what was captured before now (see the module docs); at most
+                // two packets' time, at least 200 ms.
+                let packet_s = self.buf_frames as f64 / self.rate;
+                let grace = std::time::Duration::from_secs_f64((2.0 * packet_s).max(0.2));
+                self.stop_at = Some((ctx.clock().now_ns(), tokio::time::Instant::now() + grace));
+            }
+            return Ok(reply(false, &pending.unwrap_or_else(|| self.path.clone())));
+        }
+        Ok(reply(now, &pending.unwrap_or_else(|| self.path.clone())))
+    }
+
+    async fn finish(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
+        if let Some((file, out, path)) = self.next.take() {
+            // Switched on but never ran since: the last file first, then a valid, empty one.
+            if std::mem::take(&mut self.closing) {
+                self.close(ctx).await?;
+            }
+            self.install(file, out, path);
+        }
+        if self.recording || self.closing || self.stop_at.take().is_some() {
+            self.close(ctx).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The reply to `recording`: the state and the file.
+fn reply(recording: bool, file: &str) -> Handled {
+    Handled::AppliedWith(
+        json!({"recording": recording, "file": file}),
+        vec![("recording", Value::Bool(recording))],
+    )
+}
+
+impl<S: Sample, F: RecordFile> Recorder<S, F>
+where
+    Samples<S>: Payload,
+{
+    /// Makes `file` the next recording (created at the next `open`).
+    fn install(&mut self, file: F, out: OutputFile, path: String) {
+        self.writer = Writer::Unstarted(file);
+        self.out = Some(out);
+        self.readouts.set_status(&path);
+        self.path = path;
+        self.frames = 0;
+        self.ts0 = None;
+        self.prev = None;
+        self.timeline.restart();
+    }
+
+    /// Completes and closes the current file (creating it first if recording was switched on
+    /// but no packet came: a valid, empty file).
+    async fn close(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
+        if self.failed || matches!(self.writer, Writer::Ended) {
+            return Ok(()); // failures are already reported; the writer kept what it could
+        }
         self.open(ctx.id()).await?;
         let notes = &mut self.notes;
         self.timeline
@@ -421,6 +652,7 @@ where
         if clipped > 0 {
             ctx.count_clipped(clipped);
         }
+        self.readouts.set(0, COL_RECORDING, 0.0);
         tracing::info!(stage = ctx.id(), frames = self.frames, "{summary}");
         Ok(())
     }

@@ -254,6 +254,7 @@ fn open_edf(path: &Path, select: Option<&[String]>) -> Result<Opened, BuildError
                 label: bare.to_string(),
                 unit,
                 kind: kind.unwrap_or("EEG").to_string(),
+                range: Some(sorted(s.physical_min * scale, s.physical_max * scale)),
             });
             SignalConv {
                 offset: ordinary_offsets[i],
@@ -498,6 +499,7 @@ fn open_csv(
                 label: labels[i].clone(),
                 unit: "uV".into(),
                 kind: "EEG".into(),
+                range: None,
             })
             .collect(),
         rate,
@@ -573,4 +575,9 @@ impl CsvFrames {
         self.gap = None;
         Ok(())
     }
+}
+
+/// `[a, b]` in increasing order (a physical range may be declared upside down).
+fn sorted(a: f64, b: f64) -> [f64; 2] {
+    [a.min(b), a.max(b)]
 }

@@ -74,6 +74,20 @@ impl Timeline {
         }
     }
 
+    /// Starts over for a new file: forgets the packets seen and every event so far (they
+    /// happened before the file).
+    pub fn restart(&mut self) {
+        self.len = 0;
+        self.head = 0;
+        self.discard();
+    }
+
+    /// While nothing is recorded: reads and forgets new events.
+    pub fn discard(&mut self) {
+        self.drain();
+        self.pending.clear();
+    }
+
     /// Events lost because the bus overflowed before they were read, since the last call.
     pub fn take_lagged(&mut self) -> u64 {
         std::mem::take(&mut self.lagged)

@@ -9,9 +9,26 @@
 
 use super::recorder::RecordFile;
 use neuropipe_core::blocking::{BlockingWorker, Recycler, WorkerLink};
-use neuropipe_core::StageError;
+use neuropipe_core::{Readouts, StageError};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Where the writer thread reports the file's size: `readouts.set(0, column, bytes)`.
+pub(crate) struct SizeReport {
+    pub(crate) path: PathBuf,
+    pub(crate) readouts: Readouts,
+    pub(crate) column: usize,
+}
+
+impl SizeReport {
+    fn update(&self) {
+        if let Ok(m) = std::fs::metadata(&self.path) {
+            self.readouts.set(0, self.column, m.len() as f64);
+        }
+    }
+}
 
 /// Jobs queued for the writer thread: about 16 packets of slack for a slow disk.
 pub(crate) const JOBS: usize = 16;
@@ -87,12 +104,13 @@ pub(crate) fn spawn_writer<F: RecordFile>(
     id: &str,
     channels: usize,
     buffers: Recycler<Vec<f64>>,
+    size: SizeReport,
 ) -> Result<RunningWriter, StageError> {
     let clipped = Arc::new(AtomicU64::new(0));
     let counter = clipped.clone();
     let stage = id.to_string();
     let worker = BlockingWorker::spawn(format!("{id} writer"), JOBS, 2, move |link| {
-        write_loop(file, link, channels, &buffers, &counter, &stage)
+        write_loop(file, link, channels, &buffers, &counter, &stage, &size)
     })?;
     Ok(RunningWriter {
         worker,
@@ -109,10 +127,18 @@ fn write_loop<F: RecordFile>(
     buffers: &Recycler<Vec<f64>>,
     clipped: &AtomicU64,
     stage: &str,
+    size: &SizeReport,
 ) -> Result<(), neuropipe_core::blocking::WorkerError> {
     file.create()?;
+    size.update();
     link.send(Done::Created);
+    // The file's size for the console, read at most once a second.
+    let mut next_size = Instant::now() + Duration::from_secs(1);
     while let Some(job) = link.recv() {
+        if Instant::now() >= next_size {
+            size.update();
+            next_size = Instant::now() + Duration::from_secs(1);
+        }
         match job {
             Job::Samples {
                 buf,
@@ -144,6 +170,7 @@ fn write_loop<F: RecordFile>(
         }
     }
     let summary = file.finish()?;
+    size.update();
     link.send(Done::Finished(summary));
     Ok(())
 }
