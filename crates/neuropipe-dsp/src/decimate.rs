@@ -2,7 +2,7 @@
 
 use crate::design::{check_buffer, firwin, DesignError, Window};
 use crate::fir::cast_taps;
-use crate::history::{fir_row, fir_rows2, History};
+use crate::history::{fir_row, fir_rows2, is_symmetric, History};
 use crate::FloatSample;
 
 /// Kaiser `beta` of `resample_poly`'s default window `('kaiser', 5.0)`.
@@ -39,6 +39,8 @@ pub struct Decimator<T> {
     factor: usize,
     taps: Vec<f64>,
     taps_rev: Vec<T>,
+    /// The cast taps are symmetric: the kernel folds them.
+    symmetric: bool,
     history: History<T>,
     /// Input frames seen since the last output, modulo `factor` (0: the next frame is output).
     phase: usize,
@@ -73,10 +75,12 @@ impl<T: FloatSample> Decimator<T> {
         };
         let keep = taps.len() - 1;
         check_buffer("channels", keep + keep.max(64), channels)?;
+        let taps_rev = cast_taps(&taps)?;
         Ok(Decimator {
             channels,
             factor,
-            taps_rev: cast_taps(&taps)?,
+            symmetric: is_symmetric(&taps_rev),
+            taps_rev,
             taps,
             history: History::new(keep, keep.max(64), channels),
             phase: 0,
@@ -168,13 +172,13 @@ impl<T: FloatSample> Decimator<T> {
             while f + q < frames {
                 let two = &mut output[written * c..(written + 2) * c];
                 let (a, b) = two.split_at_mut(c);
-                fir_rows2(window, &self.taps_rev, [f, f + q], [a, b]);
+                fir_rows2::<T, false>(window, &self.taps_rev, self.symmetric, [f, f + q], [a, b]);
                 written += 2;
                 f += 2 * q;
             }
             if f < frames {
                 let out = &mut output[written * c..(written + 1) * c];
-                fir_row(window, &self.taps_rev, f, out);
+                fir_row::<T, false>(window, &self.taps_rev, self.symmetric, f, out);
                 written += 1;
             }
             if held > 0 {

@@ -1,7 +1,7 @@
 //! [`FirFilter`]: a streaming FIR filter over interleaved channels.
 
 use crate::design::{check_buffer, DesignError, MAX_TAPS};
-use crate::history::{fir_row, fir_rows2, History};
+use crate::history::{fir_row, fir_rows2, is_symmetric, History};
 use crate::FloatSample;
 
 /// Smallest block of frames processed per history shift.
@@ -22,6 +22,8 @@ pub struct FirFilter<T> {
     channels: usize,
     /// Taps oldest-input-first (reversed), cast to `T`.
     taps_rev: Vec<T>,
+    /// The cast taps are symmetric (linear phase): the kernel folds them.
+    symmetric: bool,
     history: History<T>,
     /// Non-finite input samples since the last [`take_resets`](Self::take_resets).
     resets: u64,
@@ -44,6 +46,7 @@ impl<T: FloatSample> FirFilter<T> {
         Ok(FirFilter {
             channels,
             history: History::new(keep, block, channels),
+            symmetric: is_symmetric(&taps_rev),
             taps_rev,
             resets: 0,
         })
@@ -95,6 +98,7 @@ impl<T: FloatSample> FirFilter<T> {
         let keep = taps.len().saturating_sub(1);
         check_buffer("channels", 2 * keep.max(MIN_BLOCK_FRAMES), self.channels)?;
         self.taps_rev = cast_taps(taps)?;
+        self.symmetric = is_symmetric(&self.taps_rev);
         self.history.resize_keep(taps.len() - 1);
         Ok(())
     }
@@ -111,6 +115,29 @@ impl<T: FloatSample> FirFilter<T> {
             data.len(),
             c
         );
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::avx2() {
+            #[allow(unsafe_code)]
+            // SAFETY: `process_avx2` only requires AVX2, which `simd::avx2()` detected on this
+            // CPU at run time; it has no other precondition.
+            unsafe {
+                process_avx2(self, data)
+            };
+            return;
+        }
+        self.process_portable(data);
+    }
+
+    /// [`process`](Self::process) in the portable build.
+    fn process_portable(&mut self, data: &mut [T]) {
+        self.process_with::<false>(data);
+    }
+
+    /// The kernel; `WIDE`: compiled for 256-bit vectors (more channels per pass, same sums).
+    #[inline(always)]
+    fn process_with<const WIDE: bool>(&mut self, data: &mut [T]) {
+        let c = self.channels;
+        let fold = self.symmetric;
         let block = self.history.block();
         for chunk in data.chunks_mut(block * c) {
             let frames = chunk.len() / c;
@@ -118,11 +145,11 @@ impl<T: FloatSample> FirFilter<T> {
             let mut pairs = chunk.chunks_exact_mut(2 * c);
             for (p, two) in pairs.by_ref().enumerate() {
                 let (a, b) = two.split_at_mut(c);
-                fir_rows2(window, &self.taps_rev, [2 * p, 2 * p + 1], [a, b]);
+                fir_rows2::<T, WIDE>(window, &self.taps_rev, fold, [2 * p, 2 * p + 1], [a, b]);
             }
             let last = pairs.into_remainder();
             if !last.is_empty() {
-                fir_row(window, &self.taps_rev, frames - 1, last);
+                fir_row::<T, WIDE>(window, &self.taps_rev, fold, frames - 1, last);
             }
             if held > 0 {
                 self.resets += held;
@@ -135,6 +162,15 @@ impl<T: FloatSample> FirFilter<T> {
             self.history.advance(frames);
         }
     }
+}
+
+/// [`FirFilter::process`] compiled for AVX2 (the kernel inlined here, twice as many channels
+/// per pass): the same operations in the same order for every output, so the output is
+/// bit-identical to the portable build.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn process_avx2<T: FloatSample>(filter: &mut FirFilter<T>, data: &mut [T]) {
+    filter.process_with::<true>(data);
 }
 
 /// Validates taps and returns them reversed and cast.
@@ -205,5 +241,89 @@ mod tests {
         }
         // Three taps: from frame 54 on the held values are out of the window.
         assert_eq!(x[54 * 2 + 1..], clean[54 * 2 + 1..]);
+    }
+
+    /// Frame-major test data with a large offset (what EEG amplifiers give).
+    fn noisy(frames: usize, channels: usize) -> Vec<f64> {
+        (0..frames * channels)
+            .map(|i| ((i * 7919) % 1013) as f64 / 101.3 - 5.0 + 20_000.0)
+            .collect()
+    }
+
+    #[test]
+    fn linear_phase_taps_are_folded_and_match_the_direct_sum() {
+        let taps = crate::design::firwin(101, &[40.0], crate::design::Window::Hamming, true, 250.0)
+            .unwrap();
+        // Cast to f32 the designed taps are exactly symmetric (folded); arbitrary taps are not.
+        assert!(FirFilter::<f32>::new(&taps, 1).unwrap().symmetric);
+        assert!(
+            !FirFilter::<f64>::new(&[0.1, 0.2, 0.3], 1)
+                .unwrap()
+                .symmetric
+        );
+        assert!(
+            FirFilter::<f64>::new(&[0.25, 0.5, 0.25], 1)
+                .unwrap()
+                .symmetric
+        );
+        // The folded sum equals the direct-form sum to rounding (f64).
+        let sym = [0.1, -0.2, 0.7, 0.3, 0.7, -0.2, 0.1];
+        let (c, frames) = (5, 300);
+        let x = noisy(frames, c);
+        let mut y = x.clone();
+        let mut f = FirFilter::<f64>::new(&sym, c).unwrap();
+        assert!(f.symmetric);
+        f.process(&mut y);
+        for n in 0..frames {
+            for ch in 0..c {
+                let direct: f64 = (0..sym.len())
+                    .filter(|&k| k <= n)
+                    .map(|k| sym[k] * x[(n - k) * c + ch])
+                    .sum();
+                let got = y[n * c + ch];
+                assert!(
+                    (got - direct).abs() <= 1e-12 * direct.abs().max(1.0),
+                    "{n} {ch}: {got} vs {direct}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn avx2_and_portable_builds_are_bit_identical() {
+        if !crate::simd::avx2() {
+            eprintln!("no AVX2 on this CPU: only the portable build exists");
+            return;
+        }
+        let linear =
+            crate::design::firwin(101, &[40.0], crate::design::Window::Hamming, true, 250.0)
+                .unwrap();
+        let skewed: Vec<f64> = (0..33).map(|k| 1.0 / (k as f64 + 1.5)).collect();
+        for taps in [&linear, &skewed] {
+            for c in [1, 3, 17, 64, 65] {
+                let x = noisy(500, c);
+                let (mut a, mut b) = (x.clone(), x.clone());
+                FirFilter::<f64>::new(taps, c).unwrap().process(&mut a);
+                FirFilter::<f64>::new(taps, c)
+                    .unwrap()
+                    .process_portable(&mut b);
+                assert!(
+                    a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()),
+                    "f64, {c} ch"
+                );
+                let mut a32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+                let mut b32 = a32.clone();
+                FirFilter::<f32>::new(taps, c).unwrap().process(&mut a32);
+                FirFilter::<f32>::new(taps, c)
+                    .unwrap()
+                    .process_portable(&mut b32);
+                assert!(
+                    a32.iter()
+                        .zip(&b32)
+                        .all(|(p, q)| p.to_bits() == q.to_bits()),
+                    "f32, {c} ch"
+                );
+            }
+        }
     }
 }

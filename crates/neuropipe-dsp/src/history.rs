@@ -122,33 +122,60 @@ impl<T: FloatSample> History<T> {
     }
 }
 
+/// Whether taps are exactly symmetric (`taps[k] == taps[n − 1 − k]` for every `k`, as a
+/// linear-phase FIR's taps are once cast to the sample type): then the kernels fold them,
+/// `t_k · (x_a + x_b)`, half the multiplies for the same filter.
+pub(crate) fn is_symmetric<T: PartialEq>(taps: &[T]) -> bool {
+    taps.iter().eq(taps.iter().rev())
+}
+
 /// FIR outputs for the frames `firsts` of a loaded window: for each `k`,
 /// `outs[k][ch] = Σ_j taps_rev[j] · window[(firsts[k] + j) * channels + ch]`, where `taps_rev`
 /// are the taps oldest-first and `firsts[k]` the oldest row used. Both outputs are computed in
 /// one pass so that twice as many independent accumulators are in flight (the sum for each
 /// output is still taken in tap order, so results do not depend on how outputs are grouped).
-#[inline]
-pub(crate) fn fir_rows2<T: FloatSample>(
+/// `fold`: the taps are symmetric ([`is_symmetric`]); the sum is then taken over tap pairs.
+#[inline(always)]
+pub(crate) fn fir_rows2<T: FloatSample, const WIDE: bool>(
     window: &[T],
     taps_rev: &[T],
+    fold: bool,
     firsts: [usize; 2],
     outs: [&mut [T]; 2],
 ) {
-    // Accumulators for 2 outputs x LANES channels must fit in 16 SSE registers.
-    if std::mem::size_of::<T>() <= 4 {
-        fir_rows::<T, 16, 2>(window, taps_rev, firsts, outs);
-    } else {
-        fir_rows::<T, 8, 2>(window, taps_rev, firsts, outs);
+    // Accumulators for 2 outputs x LANES channels must fit in 16 vector registers (SSE:
+    // 128-bit; `WIDE`, the AVX2 build: 256-bit). The lane count does not change any output's
+    // sum, only how many channels are computed at once.
+    match (std::mem::size_of::<T>() <= 4, WIDE, fold) {
+        (true, false, false) => fir_rows::<T, 16, 2>(window, taps_rev, firsts, outs),
+        (true, false, true) => fir_rows_folded::<T, 16, 2>(window, taps_rev, firsts, outs),
+        (true, true, false) => fir_rows::<T, 16, 2>(window, taps_rev, firsts, outs),
+        (true, true, true) => fir_rows_folded::<T, 16, 2>(window, taps_rev, firsts, outs),
+        (false, false, false) => fir_rows::<T, 8, 2>(window, taps_rev, firsts, outs),
+        (false, false, true) => fir_rows_folded::<T, 8, 2>(window, taps_rev, firsts, outs),
+        (false, true, false) => fir_rows::<T, 16, 2>(window, taps_rev, firsts, outs),
+        (false, true, true) => fir_rows_folded::<T, 16, 2>(window, taps_rev, firsts, outs),
     }
 }
 
 /// One FIR output frame (see [`fir_rows2`]).
-#[inline]
-pub(crate) fn fir_row<T: FloatSample>(window: &[T], taps_rev: &[T], first: usize, out: &mut [T]) {
-    if std::mem::size_of::<T>() <= 4 {
-        fir_rows::<T, 16, 1>(window, taps_rev, [first], [out]);
-    } else {
-        fir_rows::<T, 8, 1>(window, taps_rev, [first], [out]);
+#[inline(always)]
+pub(crate) fn fir_row<T: FloatSample, const WIDE: bool>(
+    window: &[T],
+    taps_rev: &[T],
+    fold: bool,
+    first: usize,
+    out: &mut [T],
+) {
+    match (std::mem::size_of::<T>() <= 4, WIDE, fold) {
+        (true, false, false) => fir_rows::<T, 16, 1>(window, taps_rev, [first], [out]),
+        (true, false, true) => fir_rows_folded::<T, 16, 1>(window, taps_rev, [first], [out]),
+        (true, true, false) => fir_rows::<T, 16, 1>(window, taps_rev, [first], [out]),
+        (true, true, true) => fir_rows_folded::<T, 16, 1>(window, taps_rev, [first], [out]),
+        (false, false, false) => fir_rows::<T, 8, 1>(window, taps_rev, [first], [out]),
+        (false, false, true) => fir_rows_folded::<T, 8, 1>(window, taps_rev, [first], [out]),
+        (false, true, false) => fir_rows::<T, 16, 1>(window, taps_rev, [first], [out]),
+        (false, true, true) => fir_rows_folded::<T, 16, 1>(window, taps_rev, [first], [out]),
     }
 }
 
@@ -185,6 +212,60 @@ fn fir_rows<T: FloatSample, const L: usize, const K: usize>(
             let mut acc = T::ZERO;
             for (j, &t) in taps_rev.iter().enumerate() {
                 acc += t * rows[j * c + k];
+            }
+            *o = acc;
+        }
+    }
+}
+
+/// [`fir_rows`] for symmetric taps: `Σ_{j < n/2} t_j · (x_j + x_{n−1−j})`, then the middle tap
+/// of an odd count (in that order, the same in every build).
+#[inline(always)]
+fn fir_rows_folded<T: FloatSample, const L: usize, const K: usize>(
+    window: &[T],
+    taps_rev: &[T],
+    firsts: [usize; K],
+    mut outs: [&mut [T]; K],
+) {
+    let c = outs[0].len();
+    let n = taps_rev.len();
+    let half = n / 2;
+    let mid = (n % 2 == 1).then_some(half);
+    let rows: [&[T]; K] = firsts.map(|f| &window[f * c..(f + n) * c]);
+    let mut ch = 0;
+    while ch + L <= c {
+        let mut acc = [[T::ZERO; L]; K];
+        for (j, &t) in taps_rev[..half].iter().enumerate() {
+            let back = n - 1 - j;
+            for (acc, rows) in acc.iter_mut().zip(&rows) {
+                let a = &rows[j * c + ch..j * c + ch + L];
+                let b = &rows[back * c + ch..back * c + ch + L];
+                for ((s, &x), &y) in acc.iter_mut().zip(a).zip(b) {
+                    *s += t * (x + y);
+                }
+            }
+        }
+        if let Some(m) = mid {
+            let t = taps_rev[m];
+            for (acc, rows) in acc.iter_mut().zip(&rows) {
+                for (s, &x) in acc.iter_mut().zip(&rows[m * c + ch..m * c + ch + L]) {
+                    *s += t * x;
+                }
+            }
+        }
+        for (out, acc) in outs.iter_mut().zip(&acc) {
+            out[ch..ch + L].copy_from_slice(acc);
+        }
+        ch += L;
+    }
+    for (out, rows) in outs.iter_mut().zip(&rows) {
+        for (k, o) in out.iter_mut().enumerate().skip(ch) {
+            let mut acc = T::ZERO;
+            for (j, &t) in taps_rev[..half].iter().enumerate() {
+                acc += t * (rows[j * c + k] + rows[(n - 1 - j) * c + k]);
+            }
+            if let Some(m) = mid {
+                acc += taps_rev[m] * rows[m * c + k];
             }
             *o = acc;
         }
