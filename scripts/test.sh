@@ -35,6 +35,7 @@ SCREENSHOT_DIR="$PWD/target/ci-artifacts" bash scripts/browser_test.sh target/re
 
 echo "== examples"
 cargo run --release --example custom_stage
+cargo run --release -p neuropipe-stages --example sim_bench -- 8 2
 
 echo "== example pipelines"
 bash scripts/check_pipelines.sh target/release/neuropipe

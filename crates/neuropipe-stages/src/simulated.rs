@@ -5,8 +5,8 @@
 //! The signal per channel is 1/f ("pink") background noise, an alpha rhythm (~10 Hz, strongest
 //! over parietal/occipital sites, slowly waxing and waning), mains interference, a slow drift,
 //! occasional eye blinks on frontal sites, and an optional DC offset — the same for a given
-//! seed, whatever the packet size. It is cheap (about 10 ns per channel-sample, `examples/
-//! sim_bench.rs`): the sinusoids advance by rotation, per-channel ones as arrays (recomputed
+//! seed, whatever the packet size. It is cheap (about 10 ns per channel-sample; see
+//! `examples/sim_bench.rs`): the sinusoids advance by rotation, per-channel ones as arrays (recomputed
 //! exactly from the frame index every 4,096 frames, so nothing drifts), and the noise comes
 //! from one 64-bit draw per sample (an Irwin–Hall approximation of a normal). Up to 1,024
 //! channels.
