@@ -268,9 +268,7 @@ mod tests {
             return;
         }
         for (q, c) in [(2, 1), (4, 17), (5, 64), (3, 65)] {
-            let x: Vec<f64> = (0..900 * c)
-                .map(|i| ((i * 7919) % 1013) as f64 / 101.3 + 20_000.0)
-                .collect();
+            let x = crate::history::noisy(900, c);
             let (mut a, mut b) = (vec![0.0; 900 * c], vec![0.0; 900 * c]);
             let na = Decimator::<f64>::new(q, c).unwrap().process(&x, &mut a);
             let nb = Decimator::<f64>::new(q, c)

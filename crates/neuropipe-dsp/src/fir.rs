@@ -208,6 +208,7 @@ pub(crate) fn cast_taps<T: FloatSample>(taps: &[f64]) -> Result<Vec<T>, DesignEr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::noisy;
 
     #[test]
     fn taps_must_be_representable_in_the_sample_type() {
@@ -241,13 +242,6 @@ mod tests {
         }
         // Three taps: from frame 54 on the held values are out of the window.
         assert_eq!(x[54 * 2 + 1..], clean[54 * 2 + 1..]);
-    }
-
-    /// Frame-major test data with a large offset (what EEG amplifiers give).
-    fn noisy(frames: usize, channels: usize) -> Vec<f64> {
-        (0..frames * channels)
-            .map(|i| ((i * 7919) % 1013) as f64 / 101.3 - 5.0 + 20_000.0)
-            .collect()
     }
 
     #[test]

@@ -122,6 +122,14 @@ impl<T: FloatSample> History<T> {
     }
 }
 
+/// Frame-major test data with a large offset (what EEG amplifiers give), for the kernels' tests.
+#[cfg(test)]
+pub(crate) fn noisy(frames: usize, channels: usize) -> Vec<f64> {
+    (0..frames * channels)
+        .map(|i| ((i * 7919) % 1013) as f64 / 101.3 - 5.0 + 20_000.0)
+        .collect()
+}
+
 /// Whether taps are exactly symmetric (`taps[k] == taps[n − 1 − k]` for every `k`, as a
 /// linear-phase FIR's taps are once cast to the sample type): then the kernels fold them,
 /// `t_k · (x_a + x_b)`, half the multiplies for the same filter.
@@ -147,14 +155,14 @@ pub(crate) fn fir_rows2<T: FloatSample, const WIDE: bool>(
     // 128-bit; `WIDE`, the AVX2 build: 256-bit). The lane count does not change any output's
     // sum, only how many channels are computed at once.
     match (std::mem::size_of::<T>() <= 4, WIDE, fold) {
-        (true, false, false) => fir_rows::<T, 16, 2>(window, taps_rev, firsts, outs),
-        (true, false, true) => fir_rows_folded::<T, 16, 2>(window, taps_rev, firsts, outs),
-        (true, true, false) => fir_rows::<T, 16, 2>(window, taps_rev, firsts, outs),
-        (true, true, true) => fir_rows_folded::<T, 16, 2>(window, taps_rev, firsts, outs),
-        (false, false, false) => fir_rows::<T, 8, 2>(window, taps_rev, firsts, outs),
-        (false, false, true) => fir_rows_folded::<T, 8, 2>(window, taps_rev, firsts, outs),
-        (false, true, false) => fir_rows::<T, 16, 2>(window, taps_rev, firsts, outs),
-        (false, true, true) => fir_rows_folded::<T, 16, 2>(window, taps_rev, firsts, outs),
+        (true, false, false) => fir_rows::<T, 16, 2, false>(window, taps_rev, firsts, outs),
+        (true, false, true) => fir_rows::<T, 16, 2, true>(window, taps_rev, firsts, outs),
+        (true, true, false) => fir_rows::<T, 16, 2, false>(window, taps_rev, firsts, outs),
+        (true, true, true) => fir_rows::<T, 16, 2, true>(window, taps_rev, firsts, outs),
+        (false, false, false) => fir_rows::<T, 8, 2, false>(window, taps_rev, firsts, outs),
+        (false, false, true) => fir_rows::<T, 8, 2, true>(window, taps_rev, firsts, outs),
+        (false, true, false) => fir_rows::<T, 16, 2, false>(window, taps_rev, firsts, outs),
+        (false, true, true) => fir_rows::<T, 16, 2, true>(window, taps_rev, firsts, outs),
     }
 }
 
@@ -168,21 +176,23 @@ pub(crate) fn fir_row<T: FloatSample, const WIDE: bool>(
     out: &mut [T],
 ) {
     match (std::mem::size_of::<T>() <= 4, WIDE, fold) {
-        (true, false, false) => fir_rows::<T, 16, 1>(window, taps_rev, [first], [out]),
-        (true, false, true) => fir_rows_folded::<T, 16, 1>(window, taps_rev, [first], [out]),
-        (true, true, false) => fir_rows::<T, 16, 1>(window, taps_rev, [first], [out]),
-        (true, true, true) => fir_rows_folded::<T, 16, 1>(window, taps_rev, [first], [out]),
-        (false, false, false) => fir_rows::<T, 8, 1>(window, taps_rev, [first], [out]),
-        (false, false, true) => fir_rows_folded::<T, 8, 1>(window, taps_rev, [first], [out]),
-        (false, true, false) => fir_rows::<T, 16, 1>(window, taps_rev, [first], [out]),
-        (false, true, true) => fir_rows_folded::<T, 16, 1>(window, taps_rev, [first], [out]),
+        (true, false, false) => fir_rows::<T, 16, 1, false>(window, taps_rev, [first], [out]),
+        (true, false, true) => fir_rows::<T, 16, 1, true>(window, taps_rev, [first], [out]),
+        (true, true, false) => fir_rows::<T, 16, 1, false>(window, taps_rev, [first], [out]),
+        (true, true, true) => fir_rows::<T, 16, 1, true>(window, taps_rev, [first], [out]),
+        (false, false, false) => fir_rows::<T, 8, 1, false>(window, taps_rev, [first], [out]),
+        (false, false, true) => fir_rows::<T, 8, 1, true>(window, taps_rev, [first], [out]),
+        (false, true, false) => fir_rows::<T, 16, 1, false>(window, taps_rev, [first], [out]),
+        (false, true, true) => fir_rows::<T, 16, 1, true>(window, taps_rev, [first], [out]),
     }
 }
 
 /// `K` FIR outputs, `L` channels at a time with accumulators in registers, then the remaining
-/// channels one by one.
+/// channels one by one. `FOLD` (symmetric taps): `Σ_{j < n/2} t_j · (x_j + x_{n−1−j})`, then
+/// the middle tap of an odd count; otherwise `Σ_j t_j · x_j`. Either way in that order, the same
+/// in every build.
 #[inline(always)]
-fn fir_rows<T: FloatSample, const L: usize, const K: usize>(
+fn fir_rows<T: FloatSample, const L: usize, const K: usize, const FOLD: bool>(
     window: &[T],
     taps_rev: &[T],
     firsts: [usize; K],
@@ -190,11 +200,18 @@ fn fir_rows<T: FloatSample, const L: usize, const K: usize>(
 ) {
     let c = outs[0].len();
     let n = taps_rev.len();
+    // Taps summed one by one, and the middle one of a folded odd count.
+    let (paired, single) = if FOLD {
+        (n / 2, (n % 2 == 1).then_some(n / 2))
+    } else {
+        (0, None)
+    };
+    let direct = if FOLD { 0 } else { n };
     let rows: [&[T]; K] = firsts.map(|f| &window[f * c..(f + n) * c]);
     let mut ch = 0;
     while ch + L <= c {
         let mut acc = [[T::ZERO; L]; K];
-        for (j, &t) in taps_rev.iter().enumerate() {
+        for (j, &t) in taps_rev[..direct].iter().enumerate() {
             for (acc, rows) in acc.iter_mut().zip(&rows) {
                 let row = &rows[j * c + ch..j * c + ch + L];
                 for (a, &x) in acc.iter_mut().zip(row) {
@@ -202,40 +219,7 @@ fn fir_rows<T: FloatSample, const L: usize, const K: usize>(
                 }
             }
         }
-        for (out, acc) in outs.iter_mut().zip(&acc) {
-            out[ch..ch + L].copy_from_slice(acc);
-        }
-        ch += L;
-    }
-    for (out, rows) in outs.iter_mut().zip(&rows) {
-        for (k, o) in out.iter_mut().enumerate().skip(ch) {
-            let mut acc = T::ZERO;
-            for (j, &t) in taps_rev.iter().enumerate() {
-                acc += t * rows[j * c + k];
-            }
-            *o = acc;
-        }
-    }
-}
-
-/// [`fir_rows`] for symmetric taps: `Σ_{j < n/2} t_j · (x_j + x_{n−1−j})`, then the middle tap
-/// of an odd count (in that order, the same in every build).
-#[inline(always)]
-fn fir_rows_folded<T: FloatSample, const L: usize, const K: usize>(
-    window: &[T],
-    taps_rev: &[T],
-    firsts: [usize; K],
-    mut outs: [&mut [T]; K],
-) {
-    let c = outs[0].len();
-    let n = taps_rev.len();
-    let half = n / 2;
-    let mid = (n % 2 == 1).then_some(half);
-    let rows: [&[T]; K] = firsts.map(|f| &window[f * c..(f + n) * c]);
-    let mut ch = 0;
-    while ch + L <= c {
-        let mut acc = [[T::ZERO; L]; K];
-        for (j, &t) in taps_rev[..half].iter().enumerate() {
+        for (j, &t) in taps_rev[..paired].iter().enumerate() {
             let back = n - 1 - j;
             for (acc, rows) in acc.iter_mut().zip(&rows) {
                 let a = &rows[j * c + ch..j * c + ch + L];
@@ -245,7 +229,7 @@ fn fir_rows_folded<T: FloatSample, const L: usize, const K: usize>(
                 }
             }
         }
-        if let Some(m) = mid {
+        if let Some(m) = single {
             let t = taps_rev[m];
             for (acc, rows) in acc.iter_mut().zip(&rows) {
                 for (s, &x) in acc.iter_mut().zip(&rows[m * c + ch..m * c + ch + L]) {
@@ -261,10 +245,13 @@ fn fir_rows_folded<T: FloatSample, const L: usize, const K: usize>(
     for (out, rows) in outs.iter_mut().zip(&rows) {
         for (k, o) in out.iter_mut().enumerate().skip(ch) {
             let mut acc = T::ZERO;
-            for (j, &t) in taps_rev[..half].iter().enumerate() {
+            for (j, &t) in taps_rev[..direct].iter().enumerate() {
+                acc += t * rows[j * c + k];
+            }
+            for (j, &t) in taps_rev[..paired].iter().enumerate() {
                 acc += t * (rows[j * c + k] + rows[(n - 1 - j) * c + k]);
             }
-            if let Some(m) = mid {
+            if let Some(m) = single {
                 acc += taps_rev[m] * rows[m * c + k];
             }
             *o = acc;

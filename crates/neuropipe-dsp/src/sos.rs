@@ -395,12 +395,7 @@ fn coefs_of(sos: &Sos) -> Vec<[f64; 5]> {
 mod tests {
     use super::*;
     use crate::design::{butter, Band};
-
-    fn noisy(frames: usize, channels: usize) -> Vec<f64> {
-        (0..frames * channels)
-            .map(|i| ((i * 7919) % 1013) as f64 / 101.3 - 5.0 + 20_000.0)
-            .collect()
-    }
+    use crate::history::noisy;
 
     #[test]
     fn avx2_and_portable_builds_are_bit_identical() {
