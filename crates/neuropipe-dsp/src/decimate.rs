@@ -275,22 +275,14 @@ mod tests {
                 .unwrap()
                 .process_with::<false>(&x, &mut b);
             assert_eq!(na, nb);
-            assert!(
-                a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()),
-                "f64 q {q} c {c}"
-            );
+            assert!(crate::history::same_bits(&a, &b), "f64 q {q} c {c}");
             let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
             let (mut a32, mut b32) = (vec![0.0f32; 900 * c], vec![0.0f32; 900 * c]);
             Decimator::<f32>::new(q, c).unwrap().process(&x32, &mut a32);
             Decimator::<f32>::new(q, c)
                 .unwrap()
                 .process_with::<false>(&x32, &mut b32);
-            assert!(
-                a32.iter()
-                    .zip(&b32)
-                    .all(|(p, q)| p.to_bits() == q.to_bits()),
-                "f32 q {q} c {c}"
-            );
+            assert!(crate::history::same_bits(&a32, &b32), "f32 q {q} c {c}");
         }
     }
 }

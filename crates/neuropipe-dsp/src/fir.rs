@@ -301,22 +301,14 @@ mod tests {
                 FirFilter::<f64>::new(taps, c)
                     .unwrap()
                     .process_portable(&mut b);
-                assert!(
-                    a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()),
-                    "f64, {c} ch"
-                );
+                assert!(crate::history::same_bits(&a, &b), "f64, {c} ch");
                 let mut a32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
                 let mut b32 = a32.clone();
                 FirFilter::<f32>::new(taps, c).unwrap().process(&mut a32);
                 FirFilter::<f32>::new(taps, c)
                     .unwrap()
                     .process_portable(&mut b32);
-                assert!(
-                    a32.iter()
-                        .zip(&b32)
-                        .all(|(p, q)| p.to_bits() == q.to_bits()),
-                    "f32, {c} ch"
-                );
+                assert!(crate::history::same_bits(&a32, &b32), "f32, {c} ch");
             }
         }
     }

@@ -130,6 +130,15 @@ pub(crate) fn noisy(frames: usize, channels: usize) -> Vec<f64> {
         .collect()
 }
 
+/// Whether two outputs are bit for bit the same (the AVX2 and portable builds' tests).
+#[cfg(test)]
+pub(crate) fn same_bits<T: FloatSample>(a: &[T], b: &[T]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(p, q)| p.to_f64().to_bits() == q.to_f64().to_bits())
+}
+
 /// Whether taps are exactly symmetric (`taps[k] == taps[n − 1 − k]` for every `k`, as a
 /// linear-phase FIR's taps are once cast to the sample type): then the kernels fold them,
 /// `t_k · (x_a + x_b)`, half the multiplies for the same filter.
