@@ -136,5 +136,11 @@ pub fn summary_table(s: &PipelineSnapshot) -> String {
             p.name, p.count, p.high_water, p.exhaustions, p.waits
         );
     }
+    // What stages report in their own words (epochs cut and dropped, the file recorded).
+    for st in &s.stages {
+        if let Some(r) = st.readouts.as_ref().filter(|r| !r.status.is_empty()) {
+            let _ = writeln!(o, "{}: {}", st.id, r.status);
+        }
+    }
     o
 }

@@ -294,14 +294,42 @@ impl<'a> StageBuilder<'a> {
         matches!(self.in_link(port), Ok(Some(_)))
     }
 
-    /// Opens input `port` for packets of type `T`: the stage keeps the returned [`Input`].
+    /// Opens input `port` for packets of type `T` of a continuous stream: the stage keeps the
+    /// returned [`Input`]. A stream of epochs (from `Epoch` or `Window`) is refused with the
+    /// reason: a filter or a recorder would treat windows as if they followed each other.
     pub fn input<T: Payload>(&mut self, port: &str) -> Result<Input<T>, BuildError> {
+        self.open_input(port, false)
+    }
+
+    /// Opens input `port` for a stream of epochs ([`StreamInfo::epochs`] is `Some`): for
+    /// stages that take one window per packet (features, decoders). A continuous stream is
+    /// refused with the fix (an `Epoch` or `Window` stage before this one).
+    pub fn epochs_input<T: Payload>(&mut self, port: &str) -> Result<Input<T>, BuildError> {
+        self.open_input(port, true)
+    }
+
+    fn open_input<T: Payload>(&mut self, port: &str, epochs: bool) -> Result<Input<T>, BuildError> {
         let j = self
             .in_link(port)?
             .ok_or_else(|| BuildError::stage(format!("input `{port}` is not linked")))?;
         let slot = self.env.slots[j].as_ref().ok_or_else(|| {
             BuildError::stage(format!("input `{port}`: upstream stage not built"))
         })?;
+        if slot.stream.epochs.is_some() != epochs {
+            let from = &self.env.cfg.stages[self.env.links[j].from.0].id;
+            let msg = if epochs {
+                format!(
+                    "`{from}` sends a continuous stream but `{}.{port}` takes epochs (one window per packet): put an Epoch (marker-locked) or Window (sliding) stage between them",
+                    self.id()
+                )
+            } else {
+                format!(
+                    "`{from}` sends epochs (one window per packet) but `{}.{port}` takes a continuous stream, whose packets follow each other in time: link it to the stream `{from}` cuts its epochs from",
+                    self.id(),
+                )
+            };
+            return Err(BuildError::at(format!("$.links[{j}]"), msg));
+        }
         let link = slot.any.clone().downcast::<LinkShared<T>>().map_err(|_| {
             BuildError::at(
                 format!("$.links[{j}]"),

@@ -25,6 +25,9 @@ pub enum EventKind {
     /// A source's data has a gap in time it could not replay as such (e.g. a jump in a CSV
     /// file's time column); the text says how long.
     Discontinuity,
+    /// An `Epoch` or `Window` stage dropped a window (amplitude rejection, bad data, a marker
+    /// too late for its data); the text says which and why. Counted in the stage's readouts.
+    EpochDropped,
     /// A stage failed.
     Failed,
     /// The pipeline is stopping.

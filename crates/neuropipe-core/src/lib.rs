@@ -93,7 +93,7 @@ pub mod prelude {
     pub use crate::stage::{BoxedStage, DataPlaneStage, StageContext};
     pub use crate::stage_params::{ParamValue, PerChannel, StageParams};
     pub use crate::state::StageState;
-    pub use crate::stream::{ChannelInfo, StreamInfo};
+    pub use crate::stream::{ChannelInfo, EpochLayout, StreamInfo};
     pub use crate::{with_float, with_sample};
     pub use neuropipe_macros::StageParams;
 }
@@ -121,7 +121,7 @@ pub mod host {
     pub use crate::registry::Registry;
     pub use crate::state::PipelineState;
     pub use crate::state::StageState;
-    pub use crate::stream::{ChannelInfo, StreamInfo};
+    pub use crate::stream::{ChannelInfo, EpochLayout, StreamInfo};
     pub use crate::tap::{SignalTap, TapError, TapPacket};
 }
 

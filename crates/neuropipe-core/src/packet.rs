@@ -42,6 +42,10 @@ pub struct PacketHeader {
     /// Bit flags: [`FLAG_DISCONTINUITY`], [`FLAG_LOST_SAMPLES`], [`FLAG_NONFINITE`],
     /// [`FLAG_OUT_OF_RANGE`].
     pub flags: u32,
+    /// On an epoch stream ([`StreamInfo::epochs`](crate::StreamInfo::epochs)): the index of
+    /// the epoch's class in [`EpochLayout::classes`](crate::EpochLayout::classes); `None` for
+    /// unlabelled data and continuous streams.
+    pub label: Option<u32>,
 }
 
 impl PacketHeader {

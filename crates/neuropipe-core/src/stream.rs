@@ -48,6 +48,31 @@ pub struct StreamInfo {
     /// to volts uses the same scale (a mismatch is a build error, not a silent 2× error).
     #[serde(default)]
     pub adc_gain: Option<f64>,
+    /// `Some` for a stream of epochs (windows cut from a continuous stream: each packet is
+    /// one epoch of [`EpochLayout::times`] frames); `None` for a continuous stream, whose
+    /// packets follow each other in time. Stages that process a continuous signal refuse
+    /// epochs at build time ([`StageBuilder::input`](crate::StageBuilder::input)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epochs: Option<EpochLayout>,
+}
+
+/// The shape of an epoch stream: every packet is one window of `times` frames cut around an
+/// event (a marker, or the hop of a sliding window), frame-major like any packet.
+///
+/// A packet's [`timestamp`](crate::PacketHeader::timestamp) is that of the epoch's first
+/// frame, its [`first_frame`](crate::PacketHeader::first_frame) that frame's index in the
+/// continuous stream it was cut from, and its [`label`](crate::PacketHeader::label) the
+/// index of its class in [`classes`](Self::classes) (`None` for unlabelled windows).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochLayout {
+    /// Time of the first frame relative to the event, in seconds (`-0.2`: 200 ms before the
+    /// marker); `0` for sliding windows, whose event is their first frame.
+    pub tmin_s: f64,
+    /// Frames per epoch.
+    pub times: usize,
+    /// Class names, in label order (the marker texts an `Epoch` stage matches); empty for
+    /// unlabelled windows.
+    pub classes: Vec<String>,
 }
 
 impl StreamInfo {
@@ -77,6 +102,7 @@ impl StreamInfo {
             start_unix_ns: 0,
             filters: Vec::new(),
             adc_gain: None,
+            epochs: None,
         }
     }
 

@@ -198,7 +198,7 @@ impl HarnessBuilder {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut ctx = StageContext {
             shared: shared.clone(),
-            events,
+            events: events.clone(),
             control_rx: rx,
         };
         let cancel = CancellationToken::new();
@@ -219,6 +219,7 @@ impl HarnessBuilder {
             empties,
             outputs,
             events: receiver,
+            bus: events,
             cancel,
         };
         h.settle();
@@ -362,6 +363,7 @@ pub struct Harness {
     empties: Vec<Box<dyn Fn() -> bool>>,
     outputs: Vec<OutputTap>,
     events: EventReceiver,
+    bus: EventBus,
     cancel: CancellationToken,
 }
 
@@ -471,7 +473,15 @@ impl Harness {
         got
     }
 
-    /// Events the stage published so far (markers, lost samples, parameter changes…).
+    /// Publishes an event on the pipeline's event bus, as another stage would (e.g. a marker
+    /// from a replayed annotation, with `on_sample` and the timestamp of its sample). The
+    /// stage sees it the next time it reads its event receiver.
+    pub fn publish(&mut self, event: crate::event::PipelineEvent) {
+        self.bus.publish(event);
+    }
+
+    /// Events published on the bus so far: by the stage (markers, lost samples, parameter
+    /// changes…) and by [`publish`](Self::publish).
     pub fn events(&mut self) -> Vec<crate::event::PipelineEvent> {
         let mut v = vec![];
         use tokio::sync::broadcast::error::TryRecvError;

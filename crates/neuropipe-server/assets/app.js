@@ -306,15 +306,15 @@
     drawGraph(p);
   }
 
-  // The signal people want to see first: the last output carrying a voltage stream (µV),
-  // not a feature stream such as band powers, nor raw ADC counts.
+  // The signal people want to see first: the last output carrying a continuous voltage
+  // stream (µV), not a feature stream such as band powers, nor raw ADC counts, nor epochs.
   function defaultOutput(p) {
     const stream = (o) => { // a stage's outputs are listed in port order, as its streams
       const id = o.split(".")[0], st = p.stages.find((s) => s.id === id);
       const k = p.outputs.filter((x) => x.split(".")[0] === id).indexOf(o);
       return st && st.outputs ? st.outputs[k] : null;
     };
-    const volts = p.outputs.filter((o) => { const s = stream(o); return s && s.channels && s.channels.length && s.channels[0].unit === "uV"; });
+    const volts = p.outputs.filter((o) => { const s = stream(o); return s && !s.epochs && s.channels && s.channels.length && s.channels[0].unit === "uV"; });
     return (volts.length ? volts : p.outputs)[(volts.length ? volts : p.outputs).length - 1];
   }
 

@@ -7,11 +7,13 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod bci;
 pub mod check;
 pub mod convert;
 pub mod dsp;
 pub mod gain;
 pub mod io;
+pub mod oddball;
 pub mod quality;
 pub mod simulated;
 mod util;
@@ -28,6 +30,10 @@ pub fn registry() -> Registry {
         .register(quality::spec());
     // Signal processing: filters, decimation, re-referencing, channel selection, band power.
     for spec in dsp::specs() {
+        r.register(spec);
+    }
+    // Brain-computer interfaces: epochs and sliding windows.
+    for spec in bci::specs() {
         r.register(spec);
     }
     // I/O: recorders, file replay, devices, displays.

@@ -15,12 +15,17 @@
 //! electrode"): `flat` (a shorted input: its DC level only), `railed` (a disconnected input
 //! driven to the ADC's limit), `line_noise` (a lifted electrode picking up 300 µV of mains)
 //! and `noisy` (muscle or a loose lead: 250 µV RMS of broadband noise added).
+//!
+//! `task: "p300"` runs an oddball paradigm on top: stimulus markers (`target`, `nontarget`)
+//! published on the event bus at their frame's timestamp, with the evoked responses in the
+//! signal (see [`crate::oddball`]), to epoch and decode without a lab.
 
+use crate::oddball::{Oddball, OddballConfig};
 use crate::util::{ads1299_uv_per_count, TEN_TWENTY};
 use neuropipe_core::{
-    BoxedStage, BuildError, ControlMsg, DataPlaneStage, Handled, MemoryPool, Output, Pacer,
-    PayloadKind, PortSpec, RawEegPacket, StageBuilder, StageContext, StageError, StageParams,
-    StageSpec, StreamInfo, FLAG_DISCONTINUITY,
+    BoxedStage, BuildError, ControlMsg, DataPlaneStage, EventKind, Handled, MemoryPool, Output,
+    Pacer, PayloadKind, PortSpec, RawEegPacket, StageBuilder, StageContext, StageError,
+    StageParams, StageSpec, StreamInfo, FLAG_DISCONTINUITY,
 };
 use std::f64::consts::TAU;
 
@@ -78,6 +83,18 @@ pub struct SimulatedEegParams {
     /// broken channels as "label:fault", fault one of flat, railed, line_noise, noisy (e.g. ["O1:flat", "C4:railed"])
     #[param(live)]
     pub faults: Option<Vec<String>>,
+    /// an experiment to simulate: "none", or "p300" (an oddball task: target/nontarget stimulus markers with evoked responses)
+    #[param(default = "none", choices = ["none", "p300"])]
+    pub task: String,
+    /// p300 task: time between stimuli (s)
+    #[param(default = 0.25, min = 0.05, max = 60.0)]
+    pub stimulus_interval_s: f64,
+    /// p300 task: probability that a stimulus is a target
+    #[param(default = 0.2, min = 0.0, max = 1.0)]
+    pub target_probability: f64,
+    /// p300 task: P300 amplitude at parietal sites (µV); 0 keeps the markers without the effect
+    #[param(default = 8.0, min = 0.0, max = 1000.0, live)]
+    pub p300_uv: f64,
 }
 
 /// How a simulated channel is broken (see the module docs).
@@ -199,8 +216,21 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let uv_per_count = ads1299_uv_per_count(4.5, gain as f64);
     let mut gen = Generator::new(model, &info.labels(), seed);
     gen.faults = faults;
+    let task = (p.task == "p300").then(|| {
+        Oddball::new(
+            OddballConfig {
+                rate,
+                interval_s: p.stimulus_interval_s,
+                target_probability: p.target_probability,
+                p300_uv: p.p300_uv,
+            },
+            &info.labels(),
+            seed,
+        )
+    });
     Ok(BoxedStage::new(SimulatedEeg {
         gen,
+        task,
         pool,
         out,
         frames,
@@ -527,6 +557,8 @@ impl Generator {
 /// The `SimulatedEeg` stage.
 pub struct SimulatedEeg {
     gen: Generator,
+    /// The simulated experiment, if any.
+    task: Option<Oddball>,
     pool: MemoryPool<RawEegPacket>,
     out: Output<RawEegPacket>,
     frames: usize,
@@ -575,7 +607,12 @@ impl DataPlaneStage for SimulatedEeg {
             .chunks_exact_mut(self.channels)
             .enumerate()
         {
-            self.gen.frame(first + f as u64, &mut self.uv);
+            let at = first + f as u64;
+            self.gen.frame(at, &mut self.uv);
+            if let Some(stim) = self.task.as_mut().and_then(|t| t.frame(at, &mut self.uv)) {
+                // Published before the packet holding its frame, as a marker stream would.
+                ctx.emit_event_at(self.pacer.frame_time_ns(at), EventKind::Marker, stim.text());
+            }
             for (dst, uv) in frame.iter_mut().zip(&self.uv) {
                 *dst = (uv * scale).round().clamp(-limit, limit) as i32;
             }
@@ -613,6 +650,11 @@ impl DataPlaneStage for SimulatedEeg {
             SimulatedEegParamsUpdate::NoiseUv(x) => m.noise_uv = x,
             SimulatedEegParamsUpdate::DriftUv(x) => m.drift_uv = x,
             SimulatedEegParamsUpdate::BlinkUv(x) => m.blink_uv = x,
+            SimulatedEegParamsUpdate::P300Uv(x) => {
+                if let Some(t) = self.task.as_mut() {
+                    t.set_p300_uv(x);
+                }
+            }
             SimulatedEegParamsUpdate::Faults(ref f) => {
                 let labels = self.labels.iter().map(String::as_str).collect::<Vec<_>>();
                 self.gen.faults = parse_faults(f.as_deref().unwrap_or_default(), &labels)

@@ -320,25 +320,21 @@ where
 fn build_capture(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let p: CaptureParams = b.parse_params()?;
     let info = b.input_stream("in")?.clone();
+    let epochs = info.epochs.is_some();
     let into = capture(&p.name);
     *into.lock().unwrap_or_else(|e| e.into_inner()) = Captured {
         channels: info.channel_count(),
         stream: Some(info),
         ..Default::default()
     };
-    Ok(match b.input_kind("in")? {
-        PayloadKind::I32 => BoxedStage::new(Capture::<i32> {
-            input: b.input("in")?,
-            into,
-        }),
-        PayloadKind::F32 => BoxedStage::new(Capture::<f32> {
-            input: b.input("in")?,
-            into,
-        }),
-        PayloadKind::F64 => BoxedStage::new(Capture::<f64> {
-            input: b.input("in")?,
-            into,
-        }),
+    with_sample!(b.input_kind("in")?, S => {
+        // Captures continuous streams and epoch streams alike.
+        let input = if epochs {
+            b.epochs_input::<Samples<S>>("in")?
+        } else {
+            b.input::<Samples<S>>("in")?
+        };
+        Ok(BoxedStage::new(Capture::<S> { input, into }))
     })
 }
 

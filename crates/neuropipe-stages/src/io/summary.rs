@@ -1,9 +1,11 @@
 //! `StdoutSummary`: a sink printing one compact line per interval (default: each second of
 //! wall-clock time) to stdout: the frame rate and, per channel, the mean and RMS of the
-//! samples of that interval in the stream's units.
+//! samples of that interval in the stream's units. On an epoch stream (from `Epoch` or
+//! `Window`) it counts epochs instead of frames, per class.
 //!
 //! ```text
 //! [eeg] t=3.0s 250.0 frames/s mean/rms uV: Fp1 -1.20/20.31 Fp2 0.41/18.02 …
+//! [ep] t=3.0s 4 epochs (target 1, nontarget 3) mean/rms uV: Fz 0.12/8.31 …
 //! ```
 //!
 //! Sums are kept in buffers allocated at build time; a line is written straight to the
@@ -31,7 +33,7 @@ pub fn spec() -> StageSpec {
         "Sink printing frames/s and per-channel mean and RMS to stdout, one line per interval",
         build,
     )
-    .input(PortSpec::any("in").doc("any samples"))
+    .input(PortSpec::any("in").doc("any samples, continuous or epochs"))
     .params::<StdoutSummaryParams>()
 }
 
@@ -48,10 +50,18 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let labels = info.labels().iter().map(|s| s.to_string()).collect();
     let kind = b.input_kind("in")?;
     let id = b.id().to_string();
+    let classes = info.epochs.as_ref().map(|e| e.classes.clone());
     with_sample!(kind, S => {
-        let input = b.input::<Samples<S>>("in")?;
+        let input = if classes.is_some() {
+            b.epochs_input::<Samples<S>>("in")?
+        } else {
+            b.input::<Samples<S>>("in")?
+        };
         Ok(BoxedStage::new(StdoutSummary::<S> {
             input,
+            epochs: 0,
+            class_counts: vec![0; classes.as_ref().map_or(0, Vec::len)],
+            classes,
             id,
             labels,
             units: info.channels.iter().map(|c| c.unit.clone()).collect(),
@@ -82,6 +92,10 @@ where
     sum: Vec<f64>,
     sum_sq: Vec<f64>,
     frames: u64,
+    /// On an epoch stream: its classes, and the epochs of this interval (all, per class).
+    classes: Option<Vec<String>>,
+    epochs: u64,
+    class_counts: Vec<u64>,
     /// Clock time the current interval began.
     since: Option<u64>,
     /// Clock time of the first packet.
@@ -102,11 +116,29 @@ where
         let mut out = std::io::stdout().lock();
         let _ = write!(
             out,
-            "[{}] t={:.1}s {:.1} frames/s",
+            "[{}] t={:.1}s",
             self.id,
-            now.saturating_sub(self.started) as f64 / 1e9,
-            n / secs
+            now.saturating_sub(self.started) as f64 / 1e9
         );
+        match &self.classes {
+            None => {
+                let _ = write!(out, " {:.1} frames/s", n / secs);
+            }
+            Some(classes) if classes.is_empty() => {
+                let _ = write!(out, " {} windows", self.epochs);
+            }
+            Some(classes) => {
+                let _ = write!(out, " {} epochs", self.epochs);
+                if !classes.is_empty() {
+                    let _ = write!(out, " (");
+                    for (i, (c, k)) in classes.iter().zip(&self.class_counts).enumerate() {
+                        let sep = if i > 0 { ", " } else { "" };
+                        let _ = write!(out, "{sep}{c} {k}");
+                    }
+                    let _ = write!(out, ")");
+                }
+            }
+        }
         match &self.common_unit {
             Some(u) => {
                 let _ = write!(out, " mean/rms {u}:");
@@ -127,6 +159,8 @@ where
         self.sum.fill(0.0);
         self.sum_sq.fill(0.0);
         self.frames = 0;
+        self.epochs = 0;
+        self.class_counts.fill(0);
         self.since = Some(now);
     }
 }
@@ -156,6 +190,14 @@ where
                 }
             }
             self.frames += pkt.header.frames() as u64;
+            self.epochs += 1;
+            if let Some(k) = pkt
+                .header
+                .label
+                .and_then(|l| self.class_counts.get_mut(l as usize))
+            {
+                *k += 1;
+            }
         }
         drop(pkt);
         if self
