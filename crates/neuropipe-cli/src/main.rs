@@ -11,6 +11,7 @@ mod record;
 mod status;
 mod token;
 mod top;
+mod train;
 
 use clap::{Parser, Subcommand};
 use neuropipe_core::{ConfigErrors, Outcome, Pipeline, PipelineConfig, Registry};
@@ -104,6 +105,9 @@ enum Command {
     Ctl(ctl::CtlArgs),
     /// Live per-stage metrics of a pipeline running with `--serve` (like `htop`).
     Top(top::TopArgs),
+    /// Fit the pipeline's decoder (`Lda`) on labelled data (recordings, or its simulated
+    /// source), print the cross-validated accuracy, and write the model file it loads.
+    Train(train::TrainArgs),
 }
 
 fn main() -> ExitCode {
@@ -148,6 +152,7 @@ fn main() -> ExitCode {
         ),
         Command::Ctl(args) => ctl::main(args),
         Command::Top(args) => top::main(args),
+        Command::Train(args) => train::main(&registry, args),
         Command::Validate { file, probe } => validate(&registry, &file, probe),
         Command::Stages { json } => print_out(&stages(&registry, json)),
         Command::Schema => {

@@ -23,9 +23,37 @@ fn recorder_type(path: &Path) -> Result<&'static str, String> {
     }
 }
 
+/// The continuous stream behind output `port` of stage `id`: the output itself, or for a
+/// stage sending epochs (`Epoch`, `Window`, decoders), the stream it cuts them from, followed
+/// upstream. `(voltage, "stage.port")`.
+fn continuous_source(
+    cfg: &PipelineConfig,
+    registry: &Registry,
+    id: &str,
+    port: &neuropipe_core::PortSpec,
+) -> Option<(bool, String)> {
+    let (mut id, mut port) = (id.to_string(), port.clone());
+    for _ in 0..cfg.stages.len() {
+        if !port.epochs {
+            let voltage = port.payload != PortPayload::Kind(PayloadKind::I32);
+            return Some((voltage, format!("{id}.{}", port.name)));
+        }
+        let l = cfg.links.iter().find(|l| l.to.stage == id)?;
+        let from = registry.get(&cfg.stages.iter().find(|s| s.id == l.from.stage)?.kind)?;
+        port = match &l.from.port {
+            Some(p) => from.outputs.iter().find(|x| x.name == p),
+            None => from.outputs.first(),
+        }?
+        .clone();
+        id = l.from.stage.clone();
+    }
+    None
+}
+
 /// The output that carries the pipeline's processed signal: the output feeding the first sink
 /// (a stage with no outputs) that carries voltages, else any output feeding a sink, else the
-/// last output in the file.
+/// last output in the file. Epochs are never recorded: a sink fed by epochs counts for the
+/// continuous stream they are cut from.
 pub fn processed_output(cfg: &PipelineConfig, registry: &Registry) -> Option<String> {
     let spec_of = |id: &str| {
         cfg.stages
@@ -48,8 +76,10 @@ pub fn processed_output(cfg: &PipelineConfig, registry: &Registry) -> Option<Str
             Some(p) => from.outputs.iter().find(|x| x.name == p),
             None => from.outputs.first(),
         }?;
-        let voltage = port.payload != PortPayload::Kind(PayloadKind::I32);
-        candidates.push((voltage, format!("{}.{}", l.from.stage, port.name)));
+        let Some(endpoint) = continuous_source(cfg, registry, &l.from.stage, port) else {
+            continue;
+        };
+        candidates.push(endpoint);
     }
     candidates
         .iter()

@@ -28,6 +28,9 @@ pub enum EventKind {
     /// An `Epoch` or `Window` stage dropped a window (amplitude rejection, bad data, a marker
     /// too late for its data); the text says which and why. Counted in the stage's readouts.
     EpochDropped,
+    /// A decoder's prediction for an epoch (`target (p = 0.93)`), placed on the epoch's event
+    /// (its marker's sample): recorders annotate it.
+    Prediction,
     /// A stage failed.
     Failed,
     /// The pipeline is stopping.

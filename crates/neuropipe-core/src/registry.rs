@@ -48,6 +48,11 @@ pub struct PortSpec {
     pub access: Access,
     /// Whether the pipeline is invalid if the port is not linked.
     pub required: bool,
+    /// Whether it carries an epoch stream (one window per packet, see
+    /// [`EpochLayout`](crate::EpochLayout)) rather than a continuous one: declared so hosts
+    /// can tell without building (e.g. `--record` records a continuous stream).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub epochs: bool,
     /// What flows through it.
     pub doc: &'static str,
 }
@@ -60,6 +65,7 @@ impl PortSpec {
             payload,
             access: Access::ReadOnly,
             required: true,
+            epochs: false,
             doc: "",
         }
     }
@@ -74,6 +80,11 @@ impl PortSpec {
     /// Marks an input as modified in place.
     pub fn in_place(mut self) -> Self {
         self.access = Access::InPlace;
+        self
+    }
+    /// Marks the port as carrying epochs (one window per packet).
+    pub fn epochs(mut self) -> Self {
+        self.epochs = true;
         self
     }
     /// Marks the port as optional.

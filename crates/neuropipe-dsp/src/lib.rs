@@ -1,6 +1,6 @@
 //! Streaming DSP kernels for neuropipe (filter design and stateful filters that match SciPy).
 //!
-//! This crate is pure computation: no threads, no I/O, no async runtime. It has two halves:
+//! This crate is pure computation: no threads, no I/O, no async runtime. It has three parts:
 //!
 //! * [`design`]: filter design in `f64` (`butter`, `iirnotch`, `iirpeak`, `firwin`, `sosfilt_zi`),
 //!   reproducing `scipy.signal` (coefficients within ~1e-15 relative; `tests/reference.rs`
@@ -9,6 +9,8 @@
 //!   [`SosFilter`], [`FirFilter`], [`Decimator`], plus Welch spectra ([`welch()`], [`Welch`]), a
 //!   sliding-window band-power estimator ([`BandPower`]) and per-channel signal-quality figures
 //!   ([`QualityMeter`]).
+//! * [`decode`]: covariance estimators and shrinkage LDA for brain-computer interfaces, as
+//!   scikit-learn computes them.
 //!
 //! # Data layout
 //!
@@ -41,6 +43,7 @@
 
 pub mod bandpower;
 pub mod decimate;
+pub mod decode;
 pub mod design;
 pub mod fir;
 pub mod quality;

@@ -1,8 +1,9 @@
 //! `Epoch` and `Window` allocate nothing per packet after start-up: a counting global
 //! allocator watches (1) a running pipeline SimulatedEeg (64 channels, 1 kHz, not paced) →
 //! RawToVoltage → Window and → Bandpass → Epoch, each into a StdoutSummary: nothing at all;
-//! and (2) the simulated oddball task's markers into `Epoch`, cutting, baseline-correcting,
-//! checking and sending 64-channel epochs: nothing beyond the markers' own texts.
+//! and (2) the simulated oddball task's markers into `Epoch` → `Vectorize` → `Lda` (a model
+//! fitted first, as `neuropipe train` does), cutting, baseline-correcting, checking,
+//! vectorising and decoding 64-channel epochs: nothing beyond the markers' own texts.
 //!
 //! A marker costs its event: the two `String`s (stage id, text) its source creates, and the
 //! copy a stage reads from the event bus (the bus carries owned strings, as for the
@@ -90,20 +91,79 @@ fn epochs_sent(h: &PipelineHandle) -> f64 {
     })
 }
 
-/// With the oddball task on, markers flow: each costs its event (two strings, created by the
-/// source and copied once by `Epoch` from the bus) and nothing else; cutting, baseline,
-/// rejection and sending cost nothing.
-fn cutting_epochs_costs_nothing_beyond_the_markers() {
-    let cfg = PipelineConfig::from_value(&json!({
+/// The oddball pipeline, 64 channels at 1 kHz, up to `decoder` (a stage JSON).
+fn oddball(seconds: Option<f64>, decoder: serde_json::Value) -> PipelineConfig {
+    let mut v = json!({
         "stages": [
-            {"id": "eeg", "type": "SimulatedEeg", "params": {"channels": 64, "sample_rate": 1000, "frames": 32, "realtime": false, "task": "p300"}},
+            {"id": "eeg", "type": "SimulatedEeg", "params": {"channels": 64, "sample_rate": 1000, "frames": 32, "realtime": false, "task": "p300", "p300_uv": 15}},
             {"id": "volts", "type": "RawToVoltage"},
             {"id": "ep", "type": "Epoch", "params": {"markers": ["target", "nontarget"], "tmin": -0.2, "tmax": 0.8, "baseline": [-0.2, 0], "reject": ["EEG:1e6"]}},
-            {"id": "eshow", "type": "StdoutSummary", "params": {"interval_s": 3600}}
+            {"id": "feat", "type": "Vectorize", "params": {"tmin": 0, "decimate": 100}},
+            decoder,
         ],
-        "links": ["eeg -> volts", "volts -> ep", "ep -> eshow"]
-    }))
+        "links": ["eeg -> volts", "volts -> ep", "ep -> feat", "feat -> dec"]
+    });
+    if let Some(s) = seconds {
+        v["stages"][0]["params"]["duration_s"] = s.into();
+    }
+    PipelineConfig::from_value(&v).unwrap()
+}
+
+/// Fits an LDA on 60 s of the oddball (as `neuropipe train` does) and writes its model file.
+fn trained_model() -> std::path::PathBuf {
+    use neuropipe_stages::bci::{collect, model};
+    let mut reg = neuropipe_stages::registry();
+    reg.register(collect::spec());
+    let cfg = oddball(
+        Some(60.0),
+        json!({"id": "dec", "type": "TrainingSet", "params": {"name": "no-alloc"}}),
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let report = rt.block_on(Pipeline::build(&cfg, &reg).unwrap().run());
+    assert_eq!(report.outcome, Outcome::Finished);
+    let set = collect::training_set("no-alloc");
+    let set = set.lock().unwrap();
+    let sig = model::Signature::of(set.stream.as_ref().unwrap());
+    let m = neuropipe_dsp::decode::LdaModel::fit(&set.x, sig.features.len(), &set.y, 2).unwrap();
+    let t = model::Training {
+        data: vec![],
+        epochs: vec![],
+        folds: 0,
+        accuracy: 0.0,
+        balanced_accuracy: 0.0,
+        auc: None,
+        confusion: vec![],
+        trained_at: String::new(),
+    };
+    let path = std::env::temp_dir().join(format!("neuropipe-no-alloc-{}.json", std::process::id()));
+    std::fs::write(
+        &path,
+        serde_json::to_string(&model::ModelFile::lda(&m, sig, t)).unwrap(),
+    )
     .unwrap();
+    path
+}
+
+/// With the oddball task on, markers flow: each costs its event (two strings, created by the
+/// source and copied once by `Epoch` from the bus) and nothing else; cutting, baseline,
+/// rejection, vectorising, decoding and sending cost nothing.
+fn decoding_epochs_costs_nothing_beyond_the_markers() {
+    let model = trained_model();
+    let mut cfg = oddball(
+        None,
+        json!({"id": "dec", "type": "Lda", "params": {"model": model, "events": false}}),
+    );
+    cfg.stages.push(neuropipe_core::StageConfig {
+        id: "eshow".into(),
+        kind: "StdoutSummary".into(),
+        params: json!({"interval_s": 3600}).as_object().unwrap().clone(),
+        stream: None,
+    });
+    cfg.links.push(LinkConfig::new("dec", "eshow").unwrap());
     let pipeline = Pipeline::build(&cfg, &neuropipe_stages::registry()).unwrap();
     let handle = pipeline.handle();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -138,11 +198,18 @@ fn cutting_epochs_costs_nothing_beyond_the_markers() {
         allocs as f64 <= 4.0 * markers,
         "{allocs} allocations for {epochs} epochs (at most 4 per marker: its event's two strings, and the copy read from the bus)"
     );
-    println!("{allocs} allocations while {epochs} epochs of 64 channels x 1001 frames were cut");
+    let decoded = handle
+        .snapshot()
+        .stages
+        .iter()
+        .find(|s| s.id == "dec")
+        .map_or(0, |s| s.packets_out);
+    assert!(decoded as f64 >= epochs, "every epoch decoded: {decoded}");
+    println!("{allocs} allocations while {epochs} epochs of 64 channels x 1001 frames were cut and decoded");
 }
 
 #[test]
 fn epoch_and_window_allocate_nothing_per_packet() {
     running_pipeline_allocates_nothing_per_packet();
-    cutting_epochs_costs_nothing_beyond_the_markers();
+    decoding_epochs_costs_nothing_beyond_the_markers();
 }

@@ -67,7 +67,7 @@ pub fn spec() -> StageSpec {
         build,
     )
     .input(PortSpec::any("in").doc("continuous f32 or f64 samples; markers from the event bus"))
-    .output(PortSpec::any("out").doc("epochs: one packet of times x channels per marker, labelled with its class"))
+    .output(PortSpec::any("out").epochs().doc("epochs: one packet of times x channels per marker, labelled with its class"))
     .params::<EpochParams>()
     .with_pool()
 }

@@ -33,7 +33,7 @@ pub fn spec() -> StageSpec {
         build,
     )
     .input(PortSpec::any("in").doc("continuous f32 or f64 samples"))
-    .output(PortSpec::any("out").doc("windows: one packet of times x channels per hop"))
+    .output(PortSpec::any("out").epochs().doc("windows: one packet of times x channels per hop"))
     .params::<WindowParams>()
     .with_pool()
 }

@@ -239,6 +239,7 @@ pub fn annotation_text(ev: &PipelineEvent) -> String {
         EventKind::Marker if ev.text.is_empty() => "marker".to_string(),
         EventKind::Marker => ev.text.clone(),
         EventKind::Failed => format!("failed {}: {}", ev.stage, ev.text),
+        EventKind::Prediction => format!("prediction: {}", ev.text),
         _ if ev.text.is_empty() => format!("{:?}", ev.kind).to_lowercase(),
         _ => ev.text.clone(),
     }

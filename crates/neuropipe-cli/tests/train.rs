@@ -1,0 +1,192 @@
+//! `neuropipe train` end to end, as a user runs it: fit the P300 speller's LDA on a simulated
+//! session (decoding well above chance with the P300 on, at chance with it off), refuse to
+//! overwrite a model, train on a recording made with `--record` instead, run the online
+//! pipeline with the model (predictions printed and annotated), and refuse a model trained on
+//! other features.
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("neuropipe-train-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The repository's speller pipeline with `p300_uv` and the model path changed, in `dir`.
+fn speller(dir: &Path, p300_uv: f64) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let text = std::fs::read_to_string(root.join("pipelines/p300_speller.json")).unwrap();
+    let mut v: Value = serde_json::from_str(&text).unwrap();
+    for s in v["stages"].as_array_mut().unwrap() {
+        match s["type"].as_str().unwrap() {
+            "SimulatedEeg" => s["params"]["p300_uv"] = p300_uv.into(),
+            "Lda" => s["params"]["model"] = "model.json".into(),
+            _ => {}
+        }
+    }
+    let path = dir.join("speller.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    path
+}
+
+fn train(args: &[&str]) -> (bool, String, String) {
+    let out = bin().arg("train").args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn training_report(model: &Path) -> Value {
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(model).unwrap()).unwrap();
+    m["training"].clone()
+}
+
+#[test]
+fn decoding_is_above_chance_with_a_p300_and_at_chance_without() {
+    let d = dir("effect");
+    let mut auc = vec![];
+    for uv in [15.0, 0.0] {
+        let p = speller(&d, uv);
+        let model = d.join("model.json");
+        let _ = std::fs::remove_file(&model);
+        let (ok, stdout, stderr) = train(&[p.to_str().unwrap(), "--duration", "240"]);
+        assert!(ok, "{stderr}");
+        assert!(stdout.contains("5-fold cross-validation"), "{stdout}");
+        let t = training_report(&model);
+        println!("p300_uv {uv}: {t}");
+        // 240 s: a stimulus every 0.25 s from 1 s (953 complete epochs), minus those the
+        // 150 µV threshold rejects (blinks on Fp1/Fp2, every 6 s on average).
+        let epochs: u64 = t["epochs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_u64().unwrap())
+            .sum();
+        assert!((700..=953).contains(&epochs), "{epochs} epochs");
+        auc.push((
+            t["auc"].as_f64().unwrap(),
+            t["balanced_accuracy"].as_f64().unwrap(),
+        ));
+    }
+    // Deterministic (seeded): 0.91 / 0.75 with the P300, 0.47 / 0.49 without.
+    assert!(
+        auc[0].0 > 0.85 && auc[0].1 > 0.65,
+        "with a P300: {:?}",
+        auc[0]
+    );
+    assert!(
+        (0.35..0.65).contains(&auc[1].0) && (0.4..0.6).contains(&auc[1].1),
+        "without: {:?}",
+        auc[1]
+    );
+}
+
+#[test]
+fn the_online_pipeline_predicts_with_the_trained_model_and_refuses_a_mismatch() {
+    let d = dir("online");
+    let p = speller(&d, 15.0);
+    let (ok, _, stderr) = train(&[p.to_str().unwrap(), "--duration", "60"]);
+    assert!(ok, "{stderr}");
+    let model = d.join("model.json");
+    let before = std::fs::read(&model).unwrap();
+    // No silent overwrite.
+    let (ok, _, stderr) = train(&[p.to_str().unwrap(), "--duration", "60"]);
+    assert!(
+        !ok && stderr.contains("exists: pass --overwrite"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&model).unwrap(), before);
+
+    // Run on line (real time, 3 s: stimuli from 1 s, windows of 0.8 s) and record: the
+    // predictions are printed and annotated in the recording.
+    let rec = d.join("online.bdf");
+    let out = bin()
+        .current_dir(&d)
+        .args([
+            "run",
+            p.to_str().unwrap(),
+            "--duration",
+            "3",
+            "--quiet",
+            "--record",
+        ])
+        .arg(&rec)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("epochs (target"), "{stdout}");
+    assert!(
+        stderr.contains("lda: ") && stderr.contains("predictions (target"),
+        "{stderr}"
+    );
+    let bytes = std::fs::read(&rec).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        text.contains("prediction: "),
+        "predictions annotated in {}",
+        rec.display()
+    );
+
+    // Other features (coarser bins) than the model was trained on: refused, with the reason.
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    for s in v["stages"].as_array_mut().unwrap() {
+        if s["type"] == "Vectorize" {
+            s["params"]["decimate"] = 50.into();
+        }
+    }
+    let other = d.join("other.json");
+    std::fs::write(&other, v.to_string()).unwrap();
+    let out = bin()
+        .args(["validate", other.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("params.model") && stderr.contains("takes 64 features but 32 arrive here"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn training_on_a_recording_gives_the_same_decoder_quality() {
+    let d = dir("data");
+    // A calibration session: the simulated oddball recorded as volts, markers annotated.
+    let calib = d.join("calib.json");
+    std::fs::write(
+        &calib,
+        r#"{"stages": [
+            {"id": "eeg", "type": "SimulatedEeg", "params": {"task": "p300", "p300_uv": 15, "realtime": false, "duration_s": 240}},
+            {"id": "volts", "type": "RawToVoltage"},
+            {"id": "show", "type": "StdoutSummary", "params": {"interval_s": 3600}}
+        ], "links": ["eeg -> volts", "volts -> show"]}"#,
+    )
+    .unwrap();
+    let rec = d.join("calib.bdf");
+    let out = bin()
+        .args(["run", calib.to_str().unwrap(), "--quiet", "--record"])
+        .arg(&rec)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let p = speller(&d, 15.0);
+    let (ok, stdout, stderr) = train(&[p.to_str().unwrap(), "--data", rec.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("AUC"), "{stdout}");
+    let t = training_report(&d.join("model.json"));
+    assert_eq!(t["data"][0].as_str().unwrap(), rec.to_str().unwrap());
+    let auc = t["auc"].as_f64().unwrap();
+    assert!(auc > 0.85, "trained on the recording: AUC {auc}");
+}

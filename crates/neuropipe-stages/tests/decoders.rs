@@ -1,0 +1,166 @@
+//! `Vectorize` and `Lda` alone: bins averaged per channel in order, labels kept; the decoder
+//! computing scikit-learn's decision and probabilities from its model file, and refusing a
+//! model trained on other features, a continuous input, or epochs that were not vectorised.
+
+mod common;
+use common::*;
+use neuropipe_core::testing::Harness;
+use neuropipe_core::*;
+use neuropipe_stages::bci::model::{ModelFile, Signature, Training};
+use serde_json::json;
+
+/// An epoch stream: 2 channels (C3, C4), epochs of 10 frames from -0.02 s at 250 Hz.
+fn epochs() -> StreamInfo {
+    let mut s = StreamInfo::new("t", 250.0, 2, "uV", 10, PayloadKind::F64);
+    s.channels[0].label = "C3".into();
+    s.channels[1].label = "C4".into();
+    s.epochs = Some(EpochLayout {
+        tmin_s: -0.02,
+        times: 10,
+        classes: vec!["left".into(), "right".into()],
+    });
+    s
+}
+
+#[test]
+fn vectorize_averages_bins_per_channel() {
+    let mut h = Harness::new(neuropipe_stages::bci::vectorize::spec())
+        .param("decimate", 3)
+        .param("tmin", 0.0)
+        .input::<Samples<f64>>("in", epochs())
+        .build()
+        .unwrap();
+    let pool = h.pool::<Samples<f64>>(10, 2);
+    // Frame k: C3 = k, C4 = 10 k; tmin 0 s is frame 5 (of -5..=4): bins 5..8 only (9 is left).
+    let data: Vec<f64> = (0..10).flat_map(|k| [k as f64, 10.0 * k as f64]).collect();
+    let mut p = Harness::packet(&pool, 100, &data);
+    p.header.label = Some(1);
+    h.push("in", p);
+    let out = h.take::<Samples<f64>>("out");
+    assert_eq!(out[0].samples(), &[6.0, 60.0]);
+    assert_eq!(out[0].header.label, Some(1));
+    assert_eq!(out[0].header.first_frame, 105);
+    assert_eq!(out[0].header.timestamp, 100_000_000 + 20_000_000);
+    let errs = Harness::new(neuropipe_stages::bci::vectorize::spec())
+        .param("decimate", 20)
+        .input::<Samples<f64>>("in", epochs())
+        .build()
+        .err()
+        .unwrap();
+    assert!(errs.to_string().contains("holds 10 frames"), "{errs}");
+}
+
+/// Features "C3@0ms", "C4@0ms" (one bin each) for two classes.
+fn features() -> StreamInfo {
+    let mut s = epochs();
+    s.channels[0].label = "C3@0ms".into();
+    s.channels[1].label = "C4@0ms".into();
+    s.epochs = Some(EpochLayout {
+        tmin_s: 0.0,
+        times: 1,
+        classes: vec!["left".into(), "right".into()],
+    });
+    s
+}
+
+fn model_file(dir: &std::path::Path, sig: Signature) -> std::path::PathBuf {
+    let model = neuropipe_dsp::decode::LdaModel {
+        classes: 2,
+        features: 2,
+        coef: vec![2.0, -1.0],
+        intercept: vec![0.5],
+    };
+    let t = Training {
+        data: vec!["test".into()],
+        epochs: vec![1, 1],
+        folds: 2,
+        accuracy: 1.0,
+        balanced_accuracy: 1.0,
+        auc: Some(1.0),
+        confusion: vec![vec![1, 0], vec![0, 1]],
+        trained_at: "2026-12-04T00:00:00Z".into(),
+    };
+    let path = dir.join("model.json");
+    std::fs::write(
+        &path,
+        serde_json::to_string(&ModelFile::lda(&model, sig, t)).unwrap(),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn lda_predicts_from_its_model_file() {
+    let dir = temp_dir("lda");
+    let path = model_file(&dir, Signature::of(&features()));
+    let mut h = Harness::new(neuropipe_stages::bci::lda::spec())
+        .param("model", path.to_str().unwrap())
+        .input::<Samples<f64>>("in", features())
+        .build()
+        .unwrap();
+    let pool = h.pool::<Samples<f64>>(1, 2);
+    h.push("in", Harness::packet(&pool, 7, &[1.0, 3.0])); // 2 - 3 + 0.5 = -0.5
+    h.push("in", Harness::packet(&pool, 9, &[1.0, 0.0])); // 2.5
+    let out = h.take::<Samples<f64>>("out");
+    let p1 = |d: f64| 1.0 / (1.0 + (-d).exp());
+    assert_eq!(out[0].samples(), &[1.0 - p1(-0.5), p1(-0.5)]);
+    assert_eq!(out[0].header.label, Some(0));
+    assert_eq!(out[1].header.label, Some(1));
+    assert_eq!(out[1].header.timestamp, 9_000_000);
+    let events: Vec<String> = h
+        .events()
+        .into_iter()
+        .filter(|e| e.kind == EventKind::Prediction)
+        .map(|e| e.text)
+        .collect();
+    assert_eq!(events, ["left (p = 0.622)", "right (p = 0.924)"]);
+    let r = h.snapshot().readouts.unwrap();
+    assert_eq!(
+        (r.value("left", "predicted"), r.value("right", "predicted")),
+        (Some(1.0), Some(1.0))
+    );
+}
+
+#[test]
+fn lda_refuses_what_its_model_was_not_trained_on() {
+    let dir = temp_dir("lda-refuse");
+    let mut other = Signature::of(&features());
+    other.filters = vec!["HP:1Hz".into()];
+    let path = model_file(&dir, other);
+    let build = |info: StreamInfo| {
+        Harness::new(neuropipe_stages::bci::lda::spec())
+            .param("model", path.to_str().unwrap())
+            .input::<Samples<f64>>("in", info)
+            .build()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    assert!(build(features()).contains("trained on signal filtered [\"HP:1Hz\"]"));
+    assert!(build(epochs()).contains("put a Vectorize stage before it"));
+    let missing = Harness::new(neuropipe_stages::bci::lda::spec())
+        .param("model", dir.join("none.json").to_str().unwrap())
+        .input::<Samples<f64>>("in", features())
+        .build()
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        missing.contains("not found: train it with `neuropipe train"),
+        "{missing}"
+    );
+    let errs = build_errors(json!({
+        "stages": [
+            {"id": "eeg", "type": "SimulatedEeg"},
+            {"id": "volts", "type": "RawToVoltage"},
+            {"id": "lda", "type": "Lda", "params": {"model": path}},
+            {"id": "show", "type": "StdoutSummary"}
+        ],
+        "links": ["eeg -> volts", "volts -> lda", "lda -> show"]
+    }));
+    assert!(
+        errs[0].message.contains("put an Epoch"),
+        "{}",
+        errs[0].message
+    );
+}

@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Generate scikit-learn reference vectors for neuropipe-dsp's BCI kernels.
+
+Run with the project venv (pinned numpy/scikit-learn, python/requirements.txt):
+
+    PY=$(bash scripts/venv.sh | tail -1)
+    $PY scripts/bci/gen_reference.py
+
+Writes crates/neuropipe-dsp/tests/data/bci.ref in the refpack format of
+scripts/dsp/gen_reference.py. Deterministic: fixed seeds.
+
+Cases:
+    cov/<k>/x                 samples x features
+    cov/<k>/empirical         sklearn.covariance.empirical_covariance(x)
+    cov/<k>/lw, lw_shrinkage  sklearn.covariance.ledoit_wolf(x)
+    cov/<k>/oas, oas_shrinkage sklearn.covariance.oas(x)
+    lda/<k>/x, y, x_test      training data (labels 0..K-1 as float), test data
+    lda/<k>/coef, intercept   LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")
+    lda/<k>/decision, predict decision_function(x_test), predict(x_test)
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import sklearn
+from sklearn.covariance import empirical_covariance, ledoit_wolf, oas
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dsp"))
+from gen_reference import Pack  # noqa: E402  (the refpack writer)
+
+
+def correlated(rng, n, p, scale=1.0):
+    """n samples of p correlated features with unequal variances and an offset."""
+    a = rng.standard_normal((p, p)) / np.sqrt(p)
+    mix = np.eye(p) + 0.7 * a
+    x = rng.standard_normal((n, p)) @ mix.T
+    x *= rng.uniform(0.5, 3.0, p)[None, :] * scale
+    return x + rng.uniform(-5.0, 5.0, p)[None, :]
+
+
+def main() -> None:
+    pack = Pack()
+    rng = np.random.default_rng(2026)
+    # (samples, features): many samples, about as many as features, fewer than features,
+    # three features; EEG-scale values (tens of µV) in the last.
+    for k, (n, p, scale) in enumerate([(200, 8, 1.0), (40, 32, 1.0), (25, 40, 1.0), (500, 3, 1.0), (250, 16, 30.0)]):
+        x = correlated(rng, n, p, scale)
+        pack.add(f"cov/{k}/x", x)
+        pack.add(f"cov/{k}/empirical", empirical_covariance(x))
+        c, s = ledoit_wolf(x)
+        pack.add(f"cov/{k}/lw", c)
+        pack.add(f"cov/{k}/lw_shrinkage", [s])
+        c, s = oas(x)
+        pack.add(f"cov/{k}/oas", c)
+        pack.add(f"cov/{k}/oas_shrinkage", [s])
+
+    # LDA: two classes (a P300-like imbalance), three classes, and more features than
+    # samples per class (where shrinkage matters).
+    for k, (n, p, classes, priors) in enumerate([
+        (300, 12, 2, [0.8, 0.2]),
+        (240, 6, 3, [0.3, 0.3, 0.4]),
+        (60, 80, 2, [0.5, 0.5]),
+    ]):
+        y = rng.choice(classes, size=n, p=priors)
+        y[:classes] = np.arange(classes)  # every class present
+        shift = rng.standard_normal((classes, p)) * 0.8
+        x = correlated(rng, n, p) + shift[y]
+        yt = rng.choice(classes, size=100, p=priors)
+        xt = correlated(rng, 100, p) + shift[yt]
+        lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto").fit(x, y)
+        pack.add(f"lda/{k}/x", x)
+        pack.add(f"lda/{k}/y", y.astype(np.float64))
+        pack.add(f"lda/{k}/x_test", xt)
+        pack.add(f"lda/{k}/coef", lda.coef_)
+        pack.add(f"lda/{k}/intercept", lda.intercept_)
+        pack.add(f"lda/{k}/decision", lda.decision_function(xt))
+        pack.add(f"lda/{k}/predict", lda.predict(xt).astype(np.float64))
+        pack.add(f"lda/{k}/proba", lda.predict_proba(xt))
+    size = pack.write("bci.ref")
+    print(f"bci.ref: {size} bytes (numpy {np.__version__}, scikit-learn {sklearn.__version__})")
+
+
+if __name__ == "__main__":
+    main()
