@@ -81,6 +81,9 @@ fn train(registry: &Registry, args: &TrainArgs) -> Result<(), String> {
             out.display()
         ));
     }
+    if args.duration.is_some() && !args.data.is_empty() {
+        return Err("--duration applies to the pipeline's own simulated source; recordings given with --data are read whole".into());
+    }
     if !(2..=20).contains(&args.folds) {
         return Err(format!("--folds {} is not in 2..=20", args.folds));
     }

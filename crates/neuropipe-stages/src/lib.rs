@@ -13,6 +13,7 @@ pub mod convert;
 pub mod dsp;
 pub mod gain;
 pub mod io;
+pub mod motor_imagery;
 pub mod oddball;
 pub mod quality;
 pub mod simulated;

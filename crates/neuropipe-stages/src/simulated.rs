@@ -18,8 +18,11 @@
 //!
 //! `task: "p300"` runs an oddball paradigm on top: stimulus markers (`target`, `nontarget`)
 //! published on the event bus at their frame's timestamp, with the evoked responses in the
-//! signal (see [`crate::oddball`]), to epoch and decode without a lab.
+//! signal (see [`crate::oddball`]); `task: "motor_imagery"` left/right hand imagery cues with
+//! the mu rhythm desynchronising over the opposite hemisphere ([`crate::motor_imagery`]): to
+//! epoch and decode without a lab.
 
+use crate::motor_imagery::{MotorImagery, MotorImageryConfig};
 use crate::oddball::{Oddball, OddballConfig};
 use crate::util::{ads1299_uv_per_count, TEN_TWENTY};
 use neuropipe_core::{
@@ -83,8 +86,8 @@ pub struct SimulatedEegParams {
     /// broken channels as "label:fault", fault one of flat, railed, line_noise, noisy (e.g. ["O1:flat", "C4:railed"])
     #[param(live)]
     pub faults: Option<Vec<String>>,
-    /// an experiment to simulate: "none", or "p300" (an oddball task: target/nontarget stimulus markers with evoked responses)
-    #[param(default = "none", choices = ["none", "p300"])]
+    /// an experiment to simulate: "none", "p300" (an oddball task: target/nontarget stimulus markers with evoked responses) or "motor_imagery" (left/right cues with mu desynchronisation over the opposite hemisphere)
+    #[param(default = "none", choices = ["none", "p300", "motor_imagery"])]
     pub task: String,
     /// p300 task: time between stimuli (s)
     #[param(default = 0.25, min = 0.05, max = 60.0)]
@@ -95,6 +98,18 @@ pub struct SimulatedEegParams {
     /// p300 task: P300 amplitude at parietal sites (µV); 0 keeps the markers without the effect
     #[param(default = 8.0, min = 0.0, max = 1000.0, live)]
     pub p300_uv: f64,
+    /// motor_imagery task: time between cues (s)
+    #[param(default = 6.0, min = 4.5, max = 600.0)]
+    pub trial_interval_s: f64,
+    /// motor_imagery task: fraction of the mu amplitude lost over the opposite hemisphere during imagery; 0 keeps the cues without the effect
+    #[param(default = 0.6, min = 0.0, max = 1.0, live)]
+    pub erd: f64,
+}
+
+/// A simulated experiment.
+enum Task {
+    P300(Oddball),
+    MotorImagery(MotorImagery),
 }
 
 /// How a simulated channel is broken (see the module docs).
@@ -216,8 +231,8 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let uv_per_count = ads1299_uv_per_count(4.5, gain as f64);
     let mut gen = Generator::new(model, &info.labels(), seed);
     gen.faults = faults;
-    let task = (p.task == "p300").then(|| {
-        Oddball::new(
+    let task = match p.task.as_str() {
+        "p300" => Some(Task::P300(Oddball::new(
             OddballConfig {
                 rate,
                 interval_s: p.stimulus_interval_s,
@@ -226,8 +241,18 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             },
             &info.labels(),
             seed,
-        )
-    });
+        ))),
+        "motor_imagery" => Some(Task::MotorImagery(MotorImagery::new(
+            MotorImageryConfig {
+                rate,
+                interval_s: p.trial_interval_s,
+                erd: p.erd,
+            },
+            &info.labels(),
+            seed,
+        ))),
+        _ => None,
+    };
     Ok(BoxedStage::new(SimulatedEeg {
         gen,
         task,
@@ -403,6 +428,9 @@ pub struct Generator {
     pub model: SignalModel,
     /// Per channel: how it is broken (all [`Fault::None`] from [`new`](Self::new)).
     pub faults: Vec<Fault>,
+    /// Per channel: a factor on its alpha (mu) rhythm, 1 by default (a task lowers it for
+    /// event-related desynchronisation).
+    pub alpha_gain: Vec<f64>,
     rng: Rng,
     chans: Vec<ChannelState>,
     next_blink: u64,
@@ -455,6 +483,7 @@ impl Generator {
             .collect();
         let mut g = Generator {
             faults: vec![Fault::None; chans.len()],
+            alpha_gain: vec![1.0; chans.len()],
             line_phase: rng.uniform() * TAU,
             model,
             rng,
@@ -536,7 +565,8 @@ impl Generator {
             c.pink[2] = 0.950 * c.pink[2] + 0.048056 * w;
             let pink = (c.pink[0] + c.pink[1] + c.pink[2] + 0.05 * w) * 4.0;
             let wax = 0.6 + 0.4 * wax_s[i];
-            let alpha = alpha_uv * c.alpha_w * wax * alpha_s[i];
+            let gain = self.alpha_gain.get(i).copied().unwrap_or(1.0);
+            let alpha = alpha_uv * c.alpha_w * wax * alpha_s[i] * gain;
             let drift = drift_uv * drift_s[i];
             *v = c.dc + drift + noise_uv * pink + alpha + line + blink * c.blink_w;
             match fault {
@@ -558,7 +588,7 @@ impl Generator {
 pub struct SimulatedEeg {
     gen: Generator,
     /// The simulated experiment, if any.
-    task: Option<Oddball>,
+    task: Option<Task>,
     pool: MemoryPool<RawEegPacket>,
     out: Output<RawEegPacket>,
     frames: usize,
@@ -608,10 +638,26 @@ impl DataPlaneStage for SimulatedEeg {
             .enumerate()
         {
             let at = first + f as u64;
-            self.gen.frame(at, &mut self.uv);
-            if let Some(stim) = self.task.as_mut().and_then(|t| t.frame(at, &mut self.uv)) {
-                // Published before the packet holding its frame, as a marker stream would.
-                ctx.emit_event_at(self.pacer.frame_time_ns(at), EventKind::Marker, stim.text());
+            // Markers are published before the packet holding their frame, as a marker
+            // stream would.
+            let marker_at = |text: &'static str| {
+                ctx.emit_event_at(self.pacer.frame_time_ns(at), EventKind::Marker, text)
+            };
+            match self.task.as_mut() {
+                None => self.gen.frame(at, &mut self.uv),
+                Some(Task::P300(t)) => {
+                    self.gen.frame(at, &mut self.uv);
+                    if let Some(stim) = t.frame(at, &mut self.uv) {
+                        marker_at(stim.text());
+                    }
+                }
+                Some(Task::MotorImagery(t)) => {
+                    // The mu gains of this frame first, then the signal.
+                    if let Some(cue) = t.frame(at, &mut self.gen.alpha_gain) {
+                        marker_at(crate::motor_imagery::CLASSES[cue.class]);
+                    }
+                    self.gen.frame(at, &mut self.uv);
+                }
             }
             for (dst, uv) in frame.iter_mut().zip(&self.uv) {
                 *dst = (uv * scale).round().clamp(-limit, limit) as i32;
@@ -651,8 +697,13 @@ impl DataPlaneStage for SimulatedEeg {
             SimulatedEegParamsUpdate::DriftUv(x) => m.drift_uv = x,
             SimulatedEegParamsUpdate::BlinkUv(x) => m.blink_uv = x,
             SimulatedEegParamsUpdate::P300Uv(x) => {
-                if let Some(t) = self.task.as_mut() {
+                if let Some(Task::P300(t)) = self.task.as_mut() {
                     t.set_p300_uv(x);
+                }
+            }
+            SimulatedEegParamsUpdate::Erd(x) => {
+                if let Some(Task::MotorImagery(t)) = self.task.as_mut() {
+                    t.set_erd(x);
                 }
             }
             SimulatedEegParamsUpdate::Faults(ref f) => {

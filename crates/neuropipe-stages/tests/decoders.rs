@@ -164,3 +164,27 @@ fn lda_refuses_what_its_model_was_not_trained_on() {
         errs[0].message
     );
 }
+
+#[test]
+fn log_variance_is_numpys_log_var_per_channel() {
+    let mut h = Harness::new(neuropipe_stages::bci::logvar::spec())
+        .input::<Samples<f64>>("in", epochs())
+        .build()
+        .unwrap();
+    let pool = h.pool::<Samples<f64>>(10, 2);
+    // C3 = 0, 1, …, 9 (variance 8.25); C4 = 3 × C3 (variance 74.25).
+    let data: Vec<f64> = (0..10).flat_map(|k| [k as f64, 3.0 * k as f64]).collect();
+    let mut p = Harness::packet(&pool, 40, &data);
+    p.header.label = Some(0);
+    h.push("in", p);
+    let out = h.take::<Samples<f64>>("out");
+    assert_eq!(out[0].samples(), &[8.25f64.ln(), 74.25f64.ln()]);
+    assert_eq!(
+        (out[0].header.label, out[0].header.first_frame),
+        (Some(0), 40)
+    );
+    // A flat channel is refused, naming it.
+    h.push("in", Harness::packet(&pool, 50, &[1.0; 20]));
+    let err = h.finish().unwrap_err();
+    assert!(err.contains("channel C3 is flat"), "{err}");
+}

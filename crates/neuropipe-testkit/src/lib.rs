@@ -1,5 +1,6 @@
 //! Test support shared by neuropipe's crates: a counting global allocator that proves code
-//! paths do not allocate, and [`stages`], the test stages every crate's tests use (a numbered
+//! paths do not allocate (and [`allocations_while_running`] for a whole pipeline), and
+//! [`stages`], the test stages every crate's tests use (a numbered
 //! source, an in-place adder, a probing sink). To run one stage alone, use
 //! [`neuropipe_core::testing::Harness`].
 //!
@@ -16,7 +17,10 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+pub mod running;
 pub mod stages;
+
+pub use running::{allocations_while_running, Counted};
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

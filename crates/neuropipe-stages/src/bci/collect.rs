@@ -53,11 +53,7 @@ pub fn spec() -> StageSpec {
 
 fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let p: TrainingSetParams = b.parse_params()?;
-    let kind = b.float_input("in")?;
-    let info = b.input_stream("in")?.clone();
-    if info.epochs.is_none() {
-        with_float!(kind, S => b.epochs_input::<Samples<S>>("in").map(|_| ()))?;
-    }
+    let (kind, info, _) = super::epoch_input_stream(b)?;
     check_features(&info)?;
     let into = training_set(&p.name);
     {

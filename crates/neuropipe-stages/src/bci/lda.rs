@@ -61,13 +61,8 @@ pub fn check_features(info: &StreamInfo) -> Result<(), BuildError> {
 }
 
 fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
-    let kind = b.float_input("in")?;
-    let info = b.input_stream("in")?.clone();
+    let (kind, info, _) = super::epoch_input_stream(b)?;
     let p: LdaParams = b.parse_params()?;
-    if info.epochs.is_none() {
-        // The located error with its fix.
-        with_float!(kind, S => b.epochs_input::<Samples<S>>("in").map(|_| ()))?;
-    }
     check_features(&info)?;
     let path = b.resolve_path(&p.model);
     let file = ModelFile::load(&path).map_err(|e| BuildError::param("model", e))?;

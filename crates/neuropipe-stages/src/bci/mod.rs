@@ -5,6 +5,7 @@
 //!   peak-to-peak rejection, every dropped epoch counted and reported).
 //! * [`window`]: `Window`, sliding windows for continuous decoding.
 //! * [`vectorize`]: `Vectorize`, an epoch as one feature vector (binned channel means).
+//! * [`logvar`]: `LogVariance`, an epoch as each channel's log-variance (band power).
 //! * [`lda`]: `Lda`, predictions from a shrinkage LDA trained by `neuropipe train`
 //!   ([`model`]: the model file; [`collect`]: the trainer's collector).
 //!
@@ -15,6 +16,7 @@ pub mod collect;
 pub mod epoch;
 mod frames;
 pub mod lda;
+pub mod logvar;
 pub mod model;
 mod thresholds;
 pub mod vectorize;
@@ -26,6 +28,45 @@ pub fn specs() -> Vec<neuropipe_core::StageSpec> {
         epoch::spec(),
         window::spec(),
         vectorize::spec(),
+        logvar::spec(),
         lda::spec(),
     ]
+}
+
+use neuropipe_core::prelude::*;
+
+/// The epoch stream arriving on input `in`: its sample type, stream and layout; for a
+/// continuous stream, the located error with its fix (an `Epoch` or `Window` before).
+pub(crate) fn epoch_input_stream(
+    b: &mut StageBuilder<'_>,
+) -> Result<(FloatKind, StreamInfo, EpochLayout), BuildError> {
+    let kind = b.float_input("in")?;
+    let info = b.input_stream("in")?.clone();
+    match info.epochs.clone() {
+        Some(layout) => Ok((kind, info, layout)),
+        None => {
+            with_float!(kind, S => b.epochs_input::<Samples<S>>("in").map(|_| ()))?;
+            Err(BuildError::stage("input is not an epoch stream"))
+        }
+    }
+}
+
+/// A feature stream derived from epoch stream `info`: one frame per epoch of `channels`,
+/// the first used frame at `tmin_s` from the event, same classes.
+pub(crate) fn feature_stream(
+    info: &StreamInfo,
+    layout: &EpochLayout,
+    tmin_s: f64,
+    channels: Vec<ChannelInfo>,
+) -> StreamInfo {
+    let mut out = info.derived();
+    out.kind = "Feature".to_string();
+    out.frames_per_packet = 1;
+    out.channels = channels;
+    out.epochs = Some(EpochLayout {
+        tmin_s,
+        times: 1,
+        classes: layout.classes.clone(),
+    });
+    out
 }

@@ -38,14 +38,8 @@ pub fn spec() -> StageSpec {
 }
 
 fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
-    let kind = b.float_input("in")?;
-    let info = b.input_stream("in")?.clone();
+    let (kind, info, layout) = super::epoch_input_stream(b)?;
     let p: VectorizeParams = b.parse_params()?;
-    let Some(layout) = info.epochs.clone() else {
-        // Opening the input gives the located error with its fix.
-        with_float!(kind, S => b.epochs_input::<Samples<S>>("in").map(|_| ()))?;
-        return Err(BuildError::stage("input is not an epoch stream"));
-    };
     let fs = info.sample_rate;
     let t = |k: usize| layout.tmin_s + k as f64 / fs;
     // Half a frame of slack: times given in round milliseconds at rates like 256 Hz.
@@ -84,10 +78,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             ),
         ));
     }
-    let mut out_info = info.derived();
-    out_info.kind = "Feature".to_string();
-    out_info.frames_per_packet = 1;
-    out_info.channels = info
+    let features = info
         .channels
         .iter()
         .flat_map(|c| {
@@ -99,11 +90,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             })
         })
         .collect();
-    out_info.epochs = Some(EpochLayout {
-        tmin_s: t(first),
-        times: 1,
-        classes: layout.classes.clone(),
-    });
+    let out_info = super::feature_stream(&info, &layout, t(first), features);
     let channels = info.channel_count();
     with_float!(kind, S => {
         let input = b.epochs_input::<Samples<S>>("in")?;
