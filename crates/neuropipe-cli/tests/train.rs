@@ -117,6 +117,8 @@ fn the_online_pipeline_predicts_with_the_trained_model_and_refuses_a_mismatch() 
             "--record",
         ])
         .arg(&rec)
+        .arg("--stats-json")
+        .arg(d.join("stats.json"))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -127,6 +129,19 @@ fn the_online_pipeline_predicts_with_the_trained_model_and_refuses_a_mismatch() 
         stderr.contains("lda: ") && stderr.contains("predictions (target"),
         "{stderr}"
     );
+    // The closed loop is measured: every prediction reaching the sink carries the emission
+    // time of the packet that completed its epoch.
+    let stats: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("stats.json")).unwrap()).unwrap();
+    let show = stats["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "show")
+        .unwrap();
+    let n = show["packets_in"].as_u64().unwrap();
+    assert!(n > 0);
+    assert_eq!(show["latency_count"].as_u64().unwrap(), n, "{show}");
     let bytes = std::fs::read(&rec).unwrap();
     let text = String::from_utf8_lossy(&bytes);
     assert!(

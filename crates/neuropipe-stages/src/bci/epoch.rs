@@ -226,6 +226,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             counts: vec![[0; 5]; p.markers.len()],
             sequence: 0,
             lost_events: 0,
+            completed_at: 0,
             channels,
             labels,
             unit,
@@ -300,6 +301,8 @@ where
     sequence: u64,
     /// Events lost on the bus (the stage fell behind): markers among them are not epoched.
     lost_events: u64,
+    /// `emitted` of the newest packet: the one completing the windows cut now.
+    completed_at: u64,
     channels: usize,
     labels: Vec<String>,
     unit: String,
@@ -496,6 +499,9 @@ where
         h.sequence = self.sequence;
         h.first_frame = first;
         h.timestamp = self.spans.time_of(first);
+        // When the data completing the window left its source: sinks measure the closed
+        // loop (last sample in → epoch, features, prediction out) from here.
+        h.emitted = self.completed_at;
         h.label = Some(m.class);
         self.sequence += 1;
         self.count(m.class as usize, Fate::Sent);
@@ -513,6 +519,7 @@ where
         };
         self.read_markers(ctx);
         let h = pkt.header;
+        self.completed_at = h.emitted;
         let gap = h.flags & (FLAG_DISCONTINUITY | FLAG_LOST_SAMPLES) != 0 || h.lost_frames > 0;
         let contiguous = self.ring.push(h.first_frame, pkt.samples());
         self.spans.push(

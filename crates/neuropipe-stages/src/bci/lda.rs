@@ -166,6 +166,7 @@ where
         out.header.sequence = h.sequence;
         out.header.first_frame = h.first_frame;
         out.header.timestamp = h.timestamp;
+        out.header.emitted = h.emitted;
         out.header.label = Some(class as u32);
         self.counts[class] += 1;
         self.readouts.set(class, 0, self.counts[class] as f64);

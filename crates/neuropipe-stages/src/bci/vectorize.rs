@@ -150,6 +150,7 @@ where
         // The vector's "first frame" is the first one used: event time = timestamp − tmin_s.
         v.header.first_frame = h.first_frame + self.first as u64;
         v.header.timestamp = h.timestamp + self.offset_ns;
+        v.header.emitted = h.emitted;
         v.header.label = h.label;
         v.header.flags = h.flags;
         drop(epoch);

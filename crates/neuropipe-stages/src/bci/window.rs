@@ -220,6 +220,8 @@ where
             w.header.sequence = self.sequence;
             w.header.first_frame = first;
             w.header.timestamp = self.time_of(first);
+            // The packet completing the window: sinks measure latency from its emission.
+            w.header.emitted = h.emitted;
             self.sequence += 1;
             self.count(0, 1);
             self.out.send(w).await?;

@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""The P300 chain of pipelines/p300_speller.json hand-rolled in Python (NumPy, SciPy,
+scikit-learn), timed the way neuropipe's sink measures it: from the moment the packet that
+completes an epoch's window is available to the moment its prediction exists.
+
+Usage: latency_reference.py CHANNELS SECONDS
+
+Simulated signal (noise plus a P300 after targets, a stimulus every 0.25 s, 20 % targets) in
+packets of 16 frames at 250 Hz, processed as they come: band-pass 0.5-20 Hz (Butterworth
+order 4, sosfilt with state), a ring buffer, epochs -0.2..0.8 s with baseline -0.2..0 s,
+100 ms bin means over 0..0.8 s, LDA (lsqr, auto shrinkage) fitted on the first half.
+Prints p50/p99/max of the latency in microseconds and the number of predictions.
+"""
+
+import sys
+import time
+
+import numpy as np
+import scipy.signal as sig
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+FS, PACKET = 250, 16
+
+
+def main(channels, seconds):
+    rng = np.random.default_rng(1)
+    n = int(seconds * FS)
+    x = rng.standard_normal((n, channels)) * 10.0
+    onsets = np.arange(FS, n - FS, FS // 4)
+    targets = rng.random(len(onsets)) < 0.2
+    wave = 8.0 * np.exp(-0.5 * ((np.arange(200) / FS - 0.3) / 0.06) ** 2)
+    for o, t in zip(onsets, targets):
+        if t:
+            x[o:o + 200] += wave[:, None]
+    sos = sig.butter(4, [0.5, 20], btype="bandpass", fs=FS, output="sos")
+    zi = np.zeros((sos.shape[0], 2, channels))
+    ring = np.zeros((n, channels))
+    i0, i1 = -50, 200  # -0.2 .. 0.8 s
+    pending = list(zip(onsets, targets))
+    feats, labels, lat = [], [], []
+    lda = None
+    half = len(onsets) // 2
+    for start in range(0, n, PACKET):
+        packet = x[start:start + PACKET]
+        t0 = time.perf_counter()  # the packet is available
+        y, zi = sig.sosfilt(sos, packet, axis=0, zi=zi)
+        ring[start:start + len(y)] = y
+        end = start + len(y)
+        while pending and pending[0][0] + i1 < end:
+            o, t = pending.pop(0)
+            e = ring[o + i0:o + i1 + 1]
+            e = e - e[: -i0 + 1].mean(axis=0)
+            f = e[-i0:-i0 + 200].reshape(8, 25, channels).mean(axis=1).T.ravel()
+            if len(feats) < half:
+                feats.append(f)
+                labels.append(int(t))
+                if len(feats) == half:
+                    lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto").fit(
+                        np.array(feats), np.array(labels))
+                continue
+            lda.predict_proba(f[None, :])
+            lat.append(time.perf_counter() - t0)
+    lat = np.array(lat) * 1e6
+    print(f"python chain, {channels} ch: {len(lat)} predictions, latency p50 {np.percentile(lat, 50):.0f} us, "
+          f"p99 {np.percentile(lat, 99):.0f} us, max {lat.max():.0f} us")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), float(sys.argv[2]))
