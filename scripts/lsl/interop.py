@@ -10,6 +10,10 @@ crates/neuropipe-lsl/tests/interop.rs do both.
       sample, then drain) until the stream has been silent for --idle seconds, and writes
       PREFIX.f32 (float32, frame-major) and PREFIX.json (metadata, frame count, timestamps).
 
+  interop.py markers --name NAME --out FILE [--timeout 20] [--idle 3]
+      Resolves string stream NAME and writes every marker it receives until the stream has
+      been silent for --idle seconds, as JSON [[text, timestamp], ...].
+
   interop.py send --name NAME [--channels 4] [--rate 500] [--seconds 3] [--chunk 10] [--wait 20]
                   [--markers N]
       Publishes a float32 stream with channel metadata and exactly known values
@@ -102,6 +106,29 @@ def recv(a):
     return 0
 
 
+def markers(a):
+    found = pylsl.resolve_byprop("name", a.name, 1, a.timeout)
+    if not found:
+        print(f"stream {a.name!r} not found", file=sys.stderr)
+        return 2
+    inlet = pylsl.StreamInlet(found[0], max_buflen=360, recover=False)
+    inlet.open_stream(timeout=5.0)
+    got = []
+    last = time.monotonic()
+    while time.monotonic() - last <= a.idle:
+        try:
+            sample, ts = inlet.pull_sample(timeout=0.1)
+        except LostError:
+            break
+        if ts is not None:
+            got.append([sample[0], ts])
+            last = time.monotonic()
+    with open(a.out, "w") as f:
+        json.dump(got, f)
+    print(f"{len(got)} markers")
+    return 0
+
+
 def send(a):
     info = pylsl.StreamInfo(a.name, "EEG", a.channels, a.rate, "float32", a.name + "-src")
     chans = info.desc().append_child("channels")
@@ -153,6 +180,11 @@ def main():
     r.add_argument("--out", required=True)
     r.add_argument("--timeout", type=float, default=20.0)
     r.add_argument("--idle", type=float, default=2.0)
+    m = sub.add_parser("markers")
+    m.add_argument("--name", required=True)
+    m.add_argument("--out", required=True)
+    m.add_argument("--timeout", type=float, default=20.0)
+    m.add_argument("--idle", type=float, default=3.0)
     s = sub.add_parser("send")
     s.add_argument("--name", required=True)
     s.add_argument("--channels", type=int, default=4)
@@ -162,7 +194,7 @@ def main():
     s.add_argument("--wait", type=float, default=20.0)
     s.add_argument("--markers", type=int, default=0)
     a = p.parse_args()
-    return recv(a) if a.cmd == "recv" else send(a)
+    return {"recv": recv, "markers": markers, "send": send}[a.cmd](a)
 
 
 if __name__ == "__main__":

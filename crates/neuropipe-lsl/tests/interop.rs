@@ -4,6 +4,9 @@
 //! * `pipelines/sim_to_lsl.json` run in process for 5 s while pylsl receives: every sample, in
 //!   order, bit-identical, with the channel labels/units/types, rate and name.
 //! * A pylsl outlet feeds an `LslInlet` pipeline: exact values, labels and rate.
+//! * pylsl markers land on their sample in a recording, for any chunk size.
+//! * The P300 speller's predictions reach pylsl on the marker stream, each stamped with its
+//!   stimulus's time.
 //!
 //! Python: `NEUROPIPE_PYTHON` (set by scripts/test.sh) or `./.venv/bin/python`.
 
@@ -282,6 +285,85 @@ fn pylsl_markers_land_on_their_sample_for_any_chunk_size() {
                 "chunk {chunk}: {text} recorded on sender frame {frame} (0 samples error wanted)"
             );
         }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A decoder's predictions reach pylsl on the pipeline's marker stream, each stamped with
+/// the LSL time of the stimulus it decodes: `pipelines/p300_speller.json` (its committed
+/// model) plus an `LslOutlet` with `markers: true`, run for 6 s.
+#[test]
+fn predictions_reach_pylsl_stamped_at_their_stimulus() {
+    if !common::enter_netns("predictions_reach_pylsl_stamped_at_their_stimulus") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("np-lsl-pred-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("markers.json");
+    let mut py = Command::new(python())
+        .arg(root().join("scripts/lsl/interop.py"))
+        .args([
+            "markers",
+            "--name",
+            "speller-markers",
+            "--idle",
+            "3",
+            "--out",
+        ])
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start interop.py");
+    let mut cfg = PipelineConfig::load(&root().join("pipelines/p300_speller.json")).unwrap();
+    cfg.stages.push(StageConfig {
+        id: "lsl".into(),
+        kind: "LslOutlet".into(),
+        params: serde_json::json!({"name": "speller", "markers": true})
+            .as_object()
+            .unwrap()
+            .clone(),
+        stream: None,
+    });
+    cfg.links
+        .push(LinkConfig::new("bandpass.out", "lsl.in").unwrap());
+    let report = runtime().block_on(async {
+        let p = Pipeline::build(&cfg, &registry()).expect("builds");
+        let h = p.handle();
+        let task = tokio::spawn(p.run());
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        h.stop();
+        task.await.unwrap()
+    });
+    assert_eq!(report.outcome, Outcome::Finished);
+    assert!(py.wait().unwrap().success());
+    let got: Vec<(String, f64)> =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let stimuli: Vec<f64> = got
+        .iter()
+        .filter(|m| m.0 == "target" || m.0 == "nontarget")
+        .map(|m| m.1)
+        .collect();
+    let first = *stimuli.first().expect("stimulus markers received");
+    // Predictions of stimuli pushed before pylsl connected have no marker to match.
+    let predictions: Vec<&(String, f64)> = got
+        .iter()
+        .filter(|m| m.0.starts_with("prediction lda: ") && m.1 >= first - 1e-9)
+        .collect();
+    println!(
+        "{} markers, {} predictions matched",
+        got.len(),
+        predictions.len()
+    );
+    assert!(predictions.len() >= 5, "{got:?}");
+    for (text, ts) in predictions {
+        assert!(
+            text.contains("target (p = ") || text.contains("nontarget (p = "),
+            "{text}"
+        );
+        assert!(
+            stimuli.iter().any(|s| (s - ts).abs() < 1e-6),
+            "{text} at {ts}: no stimulus marker with that timestamp in {stimuli:?}"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
