@@ -31,7 +31,9 @@ pub struct PacketHeader {
     /// Time of the first frame in nanoseconds on the pipeline's [`Clock`](crate::Clock).
     pub timestamp: u64,
     /// When the source sent the packet, in clock nanoseconds (set by the runtime; end-to-end
-    /// latency is measured from here to each sink).
+    /// latency is measured from here to each sink). A packet built from others' data (an
+    /// epoch, a feature vector, a prediction) carries the time of the source packet that
+    /// completed it, so sinks measure the closed loop.
     pub emitted: u64,
     /// Number of frames (the seed's `batch_size`).
     pub batch_size: u32,

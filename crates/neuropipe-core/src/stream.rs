@@ -66,7 +66,8 @@ pub struct StreamInfo {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EpochLayout {
     /// Time of the first frame relative to the event, in seconds (`-0.2`: 200 ms before the
-    /// marker); `0` for sliding windows, whose event is their first frame.
+    /// marker); for sliding windows the event is the window's last frame (the moment a
+    /// decision on it can be made), so `−(times − 1) / sample_rate`.
     pub tmin_s: f64,
     /// Frames per epoch.
     pub times: usize,

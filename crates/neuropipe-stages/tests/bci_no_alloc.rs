@@ -1,6 +1,7 @@
 //! The BCI stages allocate nothing per packet after start-up: a counting global allocator
 //! watches (1) a running pipeline SimulatedEeg (64 channels, 1 kHz, not paced) →
-//! RawToVoltage → Window → LogVariance and → Bandpass → Epoch, each into a StdoutSummary:
+//! RawToVoltage → Window → LogVariance and → Covariance (Ledoit–Wolf, 64 × 64), and →
+//! Bandpass → Epoch, each into a StdoutSummary:
 //! nothing at all; and (2) the simulated oddball task's markers into `Epoch` → `Vectorize` →
 //! `Lda` (a model fitted first, as `neuropipe train` does), cutting, baseline-correcting,
 //! checking, vectorising and decoding 64-channel epochs: nothing beyond the markers' own
@@ -34,11 +35,13 @@ fn running_pipeline_allocates_nothing_per_packet() {
             {"id": "win", "type": "Window", "params": {"length_s": 0.5, "hop_s": 0.1}},
             {"id": "lv", "type": "LogVariance"},
             {"id": "wshow", "type": "StdoutSummary", "params": {"interval_s": 3600}},
+            {"id": "cov", "type": "Covariance", "params": {"estimator": "lwf"}},
+            {"id": "cshow", "type": "StdoutSummary", "params": {"interval_s": 3600}},
             {"id": "bp", "type": "Bandpass", "params": {"low_hz": 0.5, "high_hz": 20, "order": 4}},
             {"id": "ep", "type": "Epoch", "params": {"markers": ["target"], "baseline": [-0.2, 0]}},
             {"id": "eshow", "type": "StdoutSummary", "params": {"interval_s": 3600}}
         ],
-        "links": ["eeg -> volts", "volts -> win", "win -> lv", "lv -> wshow", "volts -> bp", "bp -> ep", "ep -> eshow"]
+        "links": ["eeg -> volts", "volts -> win", "win -> lv", "lv -> wshow", "win -> cov", "cov -> cshow", "volts -> bp", "bp -> ep", "ep -> eshow"]
     }))
     .unwrap();
     let pipeline = Pipeline::build(&cfg, &neuropipe_stages::registry()).unwrap();

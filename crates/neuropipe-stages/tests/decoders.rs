@@ -188,3 +188,54 @@ fn log_variance_is_numpys_log_var_per_channel() {
     let err = h.finish().unwrap_err();
     assert!(err.contains("channel C3 is flat"), "{err}");
 }
+
+#[test]
+fn covariance_matches_pyriemann_covariances() {
+    let Some(py) = python() else { return };
+    let dir = temp_dir("covariance");
+    run_python(
+        &py,
+        &[
+            &workspace().join("scripts/bci/covariance_reference.py"),
+            &dir,
+        ],
+    );
+    let (n, c, t) = (20, 6, 125);
+    let x = read_f64(&dir.join("epochs.f64"));
+    let mut info = StreamInfo::new("t", 250.0, c, "uV", t, PayloadKind::F64);
+    info.epochs = Some(EpochLayout {
+        tmin_s: 0.0,
+        times: t,
+        classes: vec!["a".into(), "b".into()],
+    });
+    for est in ["scm", "lwf", "oas"] {
+        let want = read_f64(&dir.join(format!("cov_{est}.f64")));
+        let mut h = Harness::new(neuropipe_stages::bci::covariance::spec())
+            .param("estimator", est)
+            .input::<Samples<f64>>("in", info.clone())
+            .build()
+            .unwrap();
+        let pool = h.pool::<Samples<f64>>(t, c);
+        let mut worst: f64 = 0.0;
+        for e in 0..n {
+            // pyRiemann: channels x times; a packet: frames x channels.
+            let frames: Vec<f64> = (0..t)
+                .flat_map(|k| (0..c).map(move |ch| (e, ch, k)))
+                .map(|(e, ch, k)| x[(e * c + ch) * t + k])
+                .collect();
+            let mut p = Harness::packet(&pool, e as u64 * 1000, &frames);
+            p.header.label = Some((e % 2) as u32);
+            h.push("in", p);
+            let out = h.take::<Samples<f64>>("out");
+            let got = out[0].samples();
+            let w = &want[e * c * c..(e + 1) * c * c];
+            let scale = w.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            for (g, v) in got.iter().zip(w) {
+                worst = worst.max((g - v).abs() / scale);
+            }
+            assert_eq!(out[0].header.label, Some((e % 2) as u32));
+        }
+        println!("{est}: worst relative error {worst:e}");
+        assert!(worst <= 1e-12, "{est}: {worst:e}");
+    }
+}

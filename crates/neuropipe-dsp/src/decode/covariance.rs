@@ -68,40 +68,58 @@ fn shrink(emp: &mut [f64], p: usize, s: f64) {
     }
 }
 
-/// Ledoit–Wolf shrunk covariance and its shrinkage, as `sklearn.covariance.ledoit_wolf`.
-pub fn ledoit_wolf(x: &[f64], n: usize, p: usize) -> (Vec<f64>, f64) {
-    let mut cov = empirical(x, n, p);
+/// Ledoit–Wolf shrunk covariance of `x` into `out` (`p × p`), returning the shrinkage, as
+/// `sklearn.covariance.ledoit_wolf`; `scratch` holds `p` values. Allocates nothing.
+pub fn ledoit_wolf_into(
+    x: &[f64],
+    n: usize,
+    p: usize,
+    scratch: &mut [f64],
+    out: &mut [f64],
+) -> f64 {
+    empirical_into(x, n, p, scratch, out);
     if p == 1 {
-        return (cov, 0.0);
+        return 0.0;
     }
-    let mut m = vec![0.0; p];
-    means(x, n, p, &mut m);
+    // `scratch` still holds the means.
     // beta_ = Σ_ij Σ_s x_si² x_sj² = Σ_s (Σ_i x_si²)²; delta_ = ‖XᵀX‖²_F / n² = ‖emp‖²_F.
     let mut beta_ = 0.0;
     for row in x.chunks_exact(p).take(n) {
-        let sq: f64 = row.iter().zip(&m).map(|(v, mu)| (v - mu) * (v - mu)).sum();
+        let sq: f64 = row
+            .iter()
+            .zip(scratch.iter())
+            .map(|(v, mu)| (v - mu) * (v - mu))
+            .sum();
         beta_ += sq * sq;
     }
-    let delta_: f64 = cov.iter().map(|c| c * c).sum();
-    let trace: f64 = (0..p).map(|i| cov[i * p + i]).sum();
+    let delta_: f64 = out.iter().map(|c| c * c).sum();
+    let trace: f64 = (0..p).map(|i| out[i * p + i]).sum();
     let mu = trace / p as f64;
     let nf = n as f64;
     let beta = (beta_ / nf - delta_) / (p as f64 * nf);
     let delta = (delta_ - 2.0 * mu * trace + p as f64 * mu * mu) / p as f64;
     let beta = beta.min(delta);
     let s = if beta == 0.0 { 0.0 } else { beta / delta };
-    shrink(&mut cov, p, s);
-    (cov, s)
+    shrink(out, p, s);
+    s
 }
 
-/// Oracle Approximating Shrinkage covariance and its shrinkage, as `sklearn.covariance.oas`.
-pub fn oas(x: &[f64], n: usize, p: usize) -> (Vec<f64>, f64) {
-    let mut cov = empirical(x, n, p);
+/// Ledoit–Wolf shrunk covariance and its shrinkage (allocating; see [`ledoit_wolf_into`]).
+pub fn ledoit_wolf(x: &[f64], n: usize, p: usize) -> (Vec<f64>, f64) {
+    let mut out = vec![0.0; p * p];
+    let s = ledoit_wolf_into(x, n, p, &mut vec![0.0; p], &mut out);
+    (out, s)
+}
+
+/// Oracle Approximating Shrinkage covariance of `x` into `out` (`p × p`), returning the
+/// shrinkage, as `sklearn.covariance.oas`; `scratch` holds `p` values. Allocates nothing.
+pub fn oas_into(x: &[f64], n: usize, p: usize, scratch: &mut [f64], out: &mut [f64]) -> f64 {
+    empirical_into(x, n, p, scratch, out);
     if p == 1 {
-        return (cov, 0.0);
+        return 0.0;
     }
-    let alpha = cov.iter().map(|c| c * c).sum::<f64>() / (p * p) as f64;
-    let mu = (0..p).map(|i| cov[i * p + i]).sum::<f64>() / p as f64;
+    let alpha = out.iter().map(|c| c * c).sum::<f64>() / (p * p) as f64;
+    let mu = (0..p).map(|i| out[i * p + i]).sum::<f64>() / p as f64;
     let num = alpha + mu * mu;
     let den = (n as f64 + 1.0) * (alpha - mu * mu / p as f64);
     let s = if den == 0.0 {
@@ -109,8 +127,16 @@ pub fn oas(x: &[f64], n: usize, p: usize) -> (Vec<f64>, f64) {
     } else {
         (num / den).min(1.0)
     };
-    shrink(&mut cov, p, s);
-    (cov, s)
+    shrink(out, p, s);
+    s
+}
+
+/// Oracle Approximating Shrinkage covariance and its shrinkage (allocating; see
+/// [`oas_into`]).
+pub fn oas(x: &[f64], n: usize, p: usize) -> (Vec<f64>, f64) {
+    let mut out = vec![0.0; p * p];
+    let s = oas_into(x, n, p, &mut vec![0.0; p], &mut out);
+    (out, s)
 }
 
 #[cfg(test)]

@@ -355,8 +355,7 @@ where
                             ev.time_ns,
                             EventKind::EpochDropped,
                             format!(
-                                "{}: epoch of `{}` dropped: {MAX_PENDING} markers already wait for their data",
-                                ctx.id(),
+                                "epoch of `{}` dropped: {MAX_PENDING} markers already wait for their data",
                                 ev.text
                             ),
                         );
@@ -373,7 +372,7 @@ where
                     self.lost_events += n;
                     ctx.emit_event(
                         EventKind::EpochDropped,
-                        format!("{}: {n} events lost on the event bus (the stage fell behind): their epochs, if any, are missing", ctx.id()),
+                        format!("{n} events lost on the event bus (the stage fell behind): their epochs, if any, are missing"),
                     );
                 }
                 Err(_) => break,
@@ -397,8 +396,7 @@ where
             m.t_ns,
             EventKind::EpochDropped,
             format!(
-                "{}: epoch of `{}` dropped: {why}",
-                ctx.id(),
+                "epoch of `{}` dropped: {why}",
                 self.classes[m.class as usize].name
             ),
         );

@@ -6,6 +6,7 @@
 //! * [`window`]: `Window`, sliding windows for continuous decoding.
 //! * [`vectorize`]: `Vectorize`, an epoch as one feature vector (binned channel means).
 //! * [`logvar`]: `LogVariance`, an epoch as each channel's log-variance (band power).
+//! * [`covariance`]: `Covariance`, an epoch as its spatial covariance (as pyRiemann).
 //! * [`lda`]: `Lda`, predictions from a shrinkage LDA trained by `neuropipe train`
 //!   ([`model`]: the model file; [`collect`]: the trainer's collector).
 //!
@@ -13,6 +14,7 @@
 //! per packet, which stages that process a continuous signal refuse at build time.
 
 pub mod collect;
+pub mod covariance;
 pub mod epoch;
 mod frames;
 pub mod lda;
@@ -29,6 +31,7 @@ pub fn specs() -> Vec<neuropipe_core::StageSpec> {
         window::spec(),
         vectorize::spec(),
         logvar::spec(),
+        covariance::spec(),
         lda::spec(),
     ]
 }
