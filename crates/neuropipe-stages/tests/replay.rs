@@ -353,3 +353,35 @@ fn relative_paths_resolve_against_the_pipeline_directory() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A recording of a filtered stream says so in its prefilter field, and replaying it gives
+/// the stream's `filters` back: filtering it again shows (two `HP:1Hz LP:40Hz`),
+/// and a decoder trained on the unfiltered signal refuses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_recordings_keep_their_prefilter() {
+    let dir = temp_dir("prefilter");
+    let rec = dir.join("filtered.edf");
+    run(json!({
+        "stages": [
+            {"id": "eeg", "type": "SimulatedEeg", "params": {"realtime": false, "duration_s": 2}},
+            {"id": "volts", "type": "RawToVoltage"},
+            {"id": "bp", "type": "Bandpass", "params": {"low_hz": 1, "high_hz": 40, "order": 4}},
+            {"id": "rec", "type": "EdfRecorder", "params": {"path": rec}}
+        ],
+        "links": ["eeg -> volts", "volts -> bp", "bp -> rec"]
+    }))
+    .await;
+    run(json!({
+        "stages": [
+            {"id": "replay", "type": "FileReplay", "params": {"path": rec, "realtime": false}},
+            {"id": "bp", "type": "Bandpass", "params": {"low_hz": 1, "high_hz": 40, "order": 4}},
+            {"id": "cap", "type": "Capture", "params": {"name": "prefilter"}}
+        ],
+        "links": ["replay -> bp", "bp -> cap"]
+    }))
+    .await;
+    let cap = capture("prefilter");
+    let stream = cap.lock().unwrap().stream.clone().unwrap();
+    assert_eq!(stream.filters, ["HP:1Hz LP:40Hz", "HP:1Hz LP:40Hz"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

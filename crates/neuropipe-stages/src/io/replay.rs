@@ -4,6 +4,8 @@
 //! * The stream info comes from the file: labels, units (voltages converted to µV), sample
 //!   rate. The replayed signals must share one rate (choose them with `signals`); EDF+
 //!   annotation signals are not replayed as data.
+//! * An EDF/BDF prefilter field shared by the replayed signals (`HP:1Hz LP:40Hz`) becomes the
+//!   stream's first entry in [`StreamInfo::filters`](neuropipe_core::StreamInfo::filters).
 //! * EDF+ annotations are replayed as [`EventKind::Marker`] events stamped with the timestamp
 //!   of their sample, published right after the packet ending there (packets are cut at
 //!   annotation onsets), so a recorder downstream writes each at the same sample.
@@ -98,6 +100,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let payload = PayloadKind::from(p.sample_type);
     let mut info = StreamInfo::new(&name, opened.rate, channels, "uV", frames, payload);
     info.channels = opened.channels;
+    info.filters = opened.filters;
     let info = b.source_stream(info)?;
     with_float!(p.sample_type, S => {
         let pool = b.pool::<Samples<S>>(frames, channels)?;

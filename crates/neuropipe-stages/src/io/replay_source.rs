@@ -38,6 +38,10 @@ pub(crate) struct Opened {
     pub(crate) rate: f64,
     /// Annotations: (frame index from the start of the file, text), sorted by frame.
     pub(crate) markers: Vec<(u64, String)>,
+    /// Filters the recording says were applied (the EDF+ prefilter field shared by every
+    /// replayed signal, `HP:0.5Hz LP:20Hz`, as one entry), so the stream says so
+    /// downstream: filtering it again, or feeding a decoder trained on other data, shows.
+    pub(crate) filters: Vec<String>,
 }
 
 /// Where replayed frames come from.
@@ -295,10 +299,24 @@ fn open_edf(path: &Path, select: Option<&[String]>) -> Result<Opened, BuildError
     file.seek(SeekFrom::Start(header_bytes))
         .map_err(|e| BuildError::param("path", format!("{name}: {e}")))?;
     let n = signals.len();
+    let prefilters: Vec<&str> = sel.iter().map(|&i| ordinary[i].prefilter.trim()).collect();
+    let filters = match prefilters.first() {
+        Some(first) if prefilters.iter().all(|p| p == first) => Some(first.to_string())
+            .filter(|f| !f.is_empty())
+            .into_iter()
+            .collect(),
+        _ => {
+            tracing::warn!(
+                "{name}: its signals were filtered differently ({prefilters:?}); the replayed stream does not carry the prefilter"
+            );
+            vec![]
+        }
+    };
     Ok(Opened {
         channels,
         rate,
         markers,
+        filters,
         source: ReplaySource::Edf(EdfFrames {
             path: path.to_path_buf(),
             file,
@@ -504,6 +522,7 @@ fn open_csv(
             .collect(),
         rate,
         markers: vec![],
+        filters: vec![],
         source: ReplaySource::Csv(CsvFrames {
             path: path.to_path_buf(),
             row: vec![0.0; labels.len()],
