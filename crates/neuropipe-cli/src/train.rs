@@ -257,10 +257,13 @@ fn training_config(
             if !cfg.links.iter().any(|l| l.to.stage == s.id) {
                 sources.push(s.id.clone());
             }
-            // Displays and live pacing have no place in training.
+            // Training reads as fast as possible, once.
             if let Some(p) = sv.get_mut("params").and_then(Value::as_object_mut) {
-                if p.contains_key("realtime") || s.kind == "SimulatedEeg" {
+                if matches!(s.kind.as_str(), "SimulatedEeg" | "FileReplay") {
                     p.insert("realtime".into(), json!(false));
+                }
+                if s.kind == "FileReplay" {
+                    p.insert("loop".into(), json!(false));
                 }
             }
             stages.push(sv);
@@ -322,7 +325,13 @@ fn training_config(
                     "training on the pipeline's simulated source needs --duration SECONDS of signal (or --data FILE)",
                 )?;
                 stages[src_idx]["params"]["duration_s"] = json!(d);
-            } else if !["FileReplay"].contains(&kind.as_str()) {
+            } else if kind == "FileReplay" {
+                if duration.is_some() {
+                    return Err(format!(
+                        "--duration applies to a simulated source; the source `{source}` replays a file, read whole"
+                    ));
+                }
+            } else {
                 return Err(format!(
                     "the source `{source}` ({kind}) is live: record a calibration session (neuropipe run ... --record calib.bdf) and train with --data calib.bdf"
                 ));

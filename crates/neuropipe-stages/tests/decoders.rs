@@ -183,10 +183,24 @@ fn log_variance_is_numpys_log_var_per_channel() {
         (out[0].header.label, out[0].header.first_frame),
         (Some(0), 40)
     );
-    // A flat channel is refused, naming it.
+    // An epoch with a flat channel is dropped, counted and reported, naming the channel;
+    // the stage goes on.
     h.push("in", Harness::packet(&pool, 50, &[1.0; 20]));
-    let err = h.finish().unwrap_err();
-    assert!(err.contains("channel C3 is flat"), "{err}");
+    h.push("in", Harness::packet(&pool, 60, &data));
+    let out = h.take::<Samples<f64>>("out");
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].header.first_frame, 60);
+    let r = h.snapshot().readouts.unwrap();
+    assert_eq!(r.value("epochs", "dropped_flat"), Some(1.0));
+    let dropped: Vec<String> = h
+        .events()
+        .into_iter()
+        .filter(|e| e.kind == EventKind::EpochDropped)
+        .map(|e| e.text)
+        .collect();
+    assert_eq!(dropped.len(), 1);
+    assert!(dropped[0].contains("channel C3 is flat"), "{dropped:?}");
+    assert!(h.finish().is_ok());
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! labelled feature vectors. Not in the stage registry: the trainer registers it.
 
 use super::lda::check_features;
+use super::model::Signature;
 use neuropipe_core::prelude::*;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -59,10 +60,11 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     {
         let mut set = into.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(prev) = &set.stream {
-            if prev.channels != info.channels || prev.epochs != info.epochs {
-                return Err(BuildError::stage(
-                    "this recording gives other features than the previous one (channels, rate or epochs differ): train on recordings of the same montage",
-                ));
+            let (a, b) = (Signature::of(prev), Signature::of(&info));
+            if let Some(why) = a.mismatch(&b) {
+                return Err(BuildError::stage(format!(
+                    "this recording gives other features than the previous one ({why}): train on recordings of the same montage, rate and filtering"
+                )));
             }
         }
         set.stream = Some(info);

@@ -19,7 +19,9 @@
 //!   break in the stream (pause, lost samples), its marker arriving after its data left the
 //!   buffer (`max_delay_s`), or its window running past the end of the stream — is counted per
 //!   class in the stage's readouts (`/api/metrics`, the dashboard) and published as an
-//!   `epoch_dropped` event that recorders annotate.
+//!   `epoch_dropped` event that recorders annotate. If the stage falls so far behind that
+//!   the event bus drops events for it, their classes are unknown: the loss is published as
+//!   an event and counted in the stage's status line.
 //!
 //! Markers usually arrive before their data (an LSL marker stream, a replayed file): each is
 //! held until the data covering its window has arrived. The buffer holds the window plus
@@ -114,7 +116,7 @@ const COLUMNS: [ReadoutColumn; 5] = [
     ReadoutColumn::number(
         "late",
         "",
-        "dropped: the marker arrived after its data had left the buffer (max_delay_s), or was lost on the event bus",
+        "dropped: the marker arrived after its data had left the buffer (max_delay_s), or found 1024 markers already waiting",
     ),
     ReadoutColumn::number(
         "unfinished",
@@ -220,7 +222,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             reject,
             flat,
             ring: FrameRing::new(ring_frames, channels),
-            spans: Spans::new(fs),
+            spans: Spans::new(fs, ring_frames),
             pending: Vec::with_capacity(MAX_PENDING),
             readouts,
             counts: vec![[0; 5]; p.markers.len()],
@@ -420,6 +422,11 @@ where
                         Fate::BadData,
                         "its marker falls in a break of the stream (no sample there)",
                     );
+                    continue;
+                }
+                Placed::BeforeStream => {
+                    self.pending.remove(i);
+                    self.drop_epoch(ctx, m, Fate::BadData, "its window starts before the stream");
                     continue;
                 }
                 Placed::Frame(f) => f as i64 + self.i0,

@@ -99,6 +99,8 @@ pub(crate) enum Placed {
     /// Between two packets that do not follow each other in time (a pause, lost samples):
     /// there is no sample there.
     InGap,
+    /// Before the stream's first frame.
+    BeforeStream,
 }
 
 /// The last packets' frame ranges and timestamps, and the frames where the stream does not
@@ -111,16 +113,16 @@ pub(crate) struct Spans {
     breaks: VecDeque<u64>,
 }
 
-/// Packets remembered; older markers are placed by extrapolating from the oldest one, exact
-/// on a contiguous stream.
-const SPANS: usize = 1024;
 /// Discontinuities remembered (windows spanning an older one have left the ring anyway).
 const BREAKS: usize = 256;
 
 impl Spans {
-    pub(crate) fn new(rate: f64) -> Self {
+    /// Remembers the last `packets` packets: as many as the frame ring can hold (one-frame
+    /// packets from an LSL inlet), so every marker whose data is still held is placed
+    /// against its own packet; older ones are placed by extrapolating from the oldest.
+    pub(crate) fn new(rate: f64, packets: usize) -> Self {
         Spans {
-            spans: vec![Span::default(); SPANS],
+            spans: vec![Span::default(); packets.max(1)],
             head: 0,
             len: 0,
             period_ns: 1e9 / rate,
@@ -142,13 +144,15 @@ impl Spans {
             frames,
             ts_ns,
         };
-        self.head = (self.head + 1) % SPANS;
-        self.len = (self.len + 1).min(SPANS);
+        let cap = self.spans.len();
+        self.head = (self.head + 1) % cap;
+        self.len = (self.len + 1).min(cap);
     }
 
     /// The `i`-th newest span (0 = newest).
     fn newest(&self, i: usize) -> &Span {
-        &self.spans[(self.head + SPANS - 1 - i) % SPANS]
+        let cap = self.spans.len();
+        &self.spans[(self.head + cap - 1 - i) % cap]
     }
 
     /// Offset in frames of `t_ns` from `ts_ns`, rounded to the nearest frame (ties to even,
@@ -172,17 +176,32 @@ impl Spans {
             if (k as u64) < s.frames {
                 return Placed::Frame(s.first + k as u64);
             }
-            // Past this span's last frame: later data (if it is the newest), or a gap
-            // before the next span (which starts after `t_ns`).
-            return if i == 0 { Placed::Later } else { Placed::InGap };
+            if i == 0 {
+                // Past the newest frame: wait for more data.
+                return Placed::Later;
+            }
+            // Between this span's last frame and the next span's first, which starts later
+            // than `t_ns`: a break in the stream if one was recorded there, else timestamp
+            // jitter between packets (an LSL inlet, a serial device): the nearer frame.
+            let next = self.newest(i - 1);
+            if self.breaks.contains(&next.first) {
+                return Placed::InGap;
+            }
+            let last = s.first + s.frames.saturating_sub(1);
+            let last_ns = s.ts_ns as f64 + s.frames.saturating_sub(1) as f64 * self.period_ns;
+            let t = t_ns as f64;
+            return Placed::Frame(if t - last_ns <= next.ts_ns as f64 - t {
+                last
+            } else {
+                next.first
+            });
         }
-        // Before every span kept: extrapolate from the oldest (a window there has left the
-        // frame ring unless packets are tiny; then this is exact on a contiguous stream).
+        // Before every span kept: extrapolate from the oldest (exact on a contiguous stream).
         let s = self.newest(self.len - 1);
         let k = self.frames_between(t_ns, s.ts_ns);
         match s.first.checked_sub(k as u64) {
             Some(f) => Placed::Frame(f),
-            None => Placed::InGap,
+            None => Placed::BeforeStream,
         }
     }
 
@@ -228,7 +247,7 @@ mod tests {
     #[test]
     fn timestamps_map_to_the_nearest_frame_and_gaps_are_gaps() {
         // 250 Hz: 4 ms a frame; packets of 10 frames, a pause before frame 20.
-        let mut s = Spans::new(250.0);
+        let mut s = Spans::new(250.0, 1024);
         s.push(0, 10, 0, false);
         s.push(10, 10, 40_000_000, false);
         s.push(20, 10, 1_000_000_000, true);
@@ -242,5 +261,24 @@ mod tests {
         assert_eq!(s.time_of(25), 1_020_000_000);
         assert!(s.breaks_within(15, 10));
         assert!(!s.breaks_within(20, 10));
+    }
+
+    #[test]
+    fn jitter_between_packets_is_not_a_break() {
+        // 1 kHz, one-frame packets stamped late and early (an LSL inlet's raw times).
+        let mut s = Spans::new(1000.0, 4);
+        s.push(0, 1, 0, false);
+        s.push(1, 1, 1_600_000, false);
+        s.push(2, 1, 2_100_000, false);
+        assert_eq!(s.place(1_000_000), Placed::Frame(1)); // nearer frame 1 (1.6 ms) than 0
+        assert_eq!(s.place(600_000), Placed::Frame(0));
+        // A recorded break is a break.
+        s.push(100, 1, 90_000_000, true);
+        assert_eq!(s.place(50_000_000), Placed::InGap);
+        // Before the stream, by extrapolation from the oldest packet kept.
+        let mut s = Spans::new(1000.0, 2);
+        s.push(5, 1, 5_000_000, false);
+        assert_eq!(s.place(2_000_000), Placed::Frame(2));
+        assert_eq!(s.place(1_000), Placed::Frame(0));
     }
 }

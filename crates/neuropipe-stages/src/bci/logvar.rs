@@ -5,8 +5,10 @@
 //! One frame of `channels` features per epoch, labelled `<channel>_logvar`:
 //! `ln(var(x))` with the variance about the epoch's mean, divided by the number of frames
 //! (`numpy.log(numpy.var(x, axis=-1))` on a `(channels, times)` epoch). A channel with zero
-//! variance gives `ln(0) = −∞`: the stage refuses it with the channel named rather than pass
-//! it to a decoder. The epoch's label, timestamp and frame index are kept.
+//! variance over an epoch (railed, disconnected) would give `ln(0) = −∞`: that epoch is
+//! dropped, counted in the readouts (`dropped_flat`) and published as an `epoch_dropped` event
+//! naming the channel, rather than passed to a decoder. The epoch's label, timestamp and frame
+//! index are kept.
 
 use neuropipe_core::prelude::*;
 
@@ -37,11 +39,30 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let out_info = super::feature_stream(&info, &layout, layout.tmin_s, features);
     let channels = info.channel_count();
     let labels = info.channels.iter().map(|c| c.label.clone()).collect();
+    let readouts = b.readouts(
+        &[ReadoutColumn::number(
+            "dropped_flat",
+            "",
+            "epochs dropped because a channel was flat over them (log-variance -inf)",
+        )],
+        vec!["epochs".to_string()],
+    );
+    readouts.set(0, 0, 0.0);
+    readouts.publish();
     with_float!(kind, S => {
         let input = b.epochs_input::<Samples<S>>("in")?;
         let pool = b.pool::<Samples<S>>(1, channels)?;
         let out = b.output::<Samples<S>>("out", out_info)?;
-        Ok(BoxedStage::new(LogVariance::<S> { input, out, pool, channels, times: layout.times, labels }))
+        Ok(BoxedStage::new(LogVariance::<S> {
+            input,
+            out,
+            pool,
+            channels,
+            times: layout.times,
+            labels,
+            readouts,
+            dropped: 0,
+        }))
     })
 }
 
@@ -56,13 +77,16 @@ where
     channels: usize,
     times: usize,
     labels: Vec<String>,
+    readouts: Readouts,
+    /// Epochs dropped for a flat channel.
+    dropped: u64,
 }
 
 impl<S: FloatSample> DataPlaneStage for LogVariance<S>
 where
     Samples<S>: Payload,
 {
-    async fn run(&mut self, _: &mut StageContext) -> Result<(), StageError> {
+    async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
         let Some(epoch) = self.input.recv().await? else {
             return Ok(());
         };
@@ -85,11 +109,20 @@ where
                 .map(|s| (s.to_f64() - mean).powi(2))
                 .sum::<f64>()
                 / n;
-            if var <= 0.0 {
-                return Err(StageError::fatal(format!(
-                    "channel {} is flat over an epoch (variance 0): its log-variance is -inf; leave it out (SelectChannels) or fix the electrode",
-                    self.labels[ch]
-                )));
+            if var <= 0.0 || !var.is_finite() {
+                // ln(0) = −∞ would poison a decoder: the epoch is dropped, counted, reported.
+                self.dropped += 1;
+                self.readouts.set(0, 0, self.dropped as f64);
+                self.readouts.publish();
+                ctx.emit_event_at(
+                    epoch.header.timestamp,
+                    EventKind::EpochDropped,
+                    format!(
+                        "epoch dropped: channel {} is flat over it (variance 0), its log-variance would be -inf (a railed or disconnected electrode? SelectChannels can leave it out)",
+                        self.labels[ch]
+                    ),
+                );
+                return Ok(());
             }
             v.samples_mut()[ch] = S::from_f64(var.ln());
         }

@@ -1,4 +1,4 @@
-//! Peak-to-peak thresholds per channel type (`reject`/`flat` of `Epoch` and `Window`), as
+//! Peak-to-peak thresholds per channel type (`reject`/`flat` of `Epoch`), as
 //! MNE's `reject=dict(eeg=…)` and `flat=dict(…)`: an epoch is dropped if any channel of the
 //! type exceeds (`reject`) or stays below (`flat`) its threshold.
 
