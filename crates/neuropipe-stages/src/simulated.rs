@@ -231,6 +231,17 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let uv_per_count = ads1299_uv_per_count(4.5, gain as f64);
     let mut gen = Generator::new(model, &info.labels(), seed);
     gen.faults = faults;
+    if p.task == "p300" && p.stimulus_interval_s * rate < 1.0 {
+        // Two stimuli on one frame would be one marker for two responses.
+        return Err(BuildError::param(
+            "stimulus_interval_s",
+            format!(
+                "{} s is less than one frame at {rate} Hz: use at least {} s",
+                p.stimulus_interval_s,
+                1.0 / rate
+            ),
+        ));
+    }
     let task = match p.task.as_str() {
         "p300" => Some(Task::P300(Oddball::new(
             OddballConfig {

@@ -484,6 +484,23 @@ fn capture_of(name: &str) -> std::sync::Arc<std::sync::Mutex<Captured>> {
     capture(name)
 }
 
+#[test]
+fn simultaneous_stimuli_are_refused() {
+    let errs = build_errors(json!({
+        "stages": [
+            {"id": "eeg", "type": "SimulatedEeg", "params": {"task": "p300", "sample_rate": 10, "line_hz": 0, "stimulus_interval_s": 0.05}},
+            {"id": "show", "type": "StdoutSummary"}
+        ],
+        "links": ["eeg -> show"]
+    }));
+    assert_eq!(errs[0].path, "$.stages[0].params.stimulus_interval_s");
+    assert!(
+        errs[0].message.contains("less than one frame at 10 Hz"),
+        "{}",
+        errs[0].message
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simulated_oddball_evokes_a_p300_in_target_epochs_only() {
     let (on, targets, nontargets) = p300_effect(15.0, "p300-on").await;
