@@ -17,6 +17,11 @@ Cases:
     lda/<k>/x, y, x_test      training data (labels 0..K-1 as float), test data
     lda/<k>/coef, intercept   LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")
     lda/<k>/decision, predict decision_function(x_test), predict(x_test)
+    riem/<k>/x, y, x_test     covariance matrices (count x n*n), labels, test matrices
+    riem/<k>/mean             pyriemann mean_riemann(x)
+    riem/<k>/mdm_means        MDM(metric="riemann").fit(x, y).covmeans_
+    riem/<k>/mdm_dist, mdm_proba, mdm_predict   transform, predict_proba, predict(x_test)
+    riem/<k>/ts_ref, ts       TangentSpace(metric="riemann").fit(x).reference_, transform(x_test)
 """
 
 from __future__ import annotations
@@ -28,6 +33,10 @@ import numpy as np
 import sklearn
 from sklearn.covariance import empirical_covariance, ledoit_wolf, oas
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+import pyriemann
+from pyriemann.classification import MDM
+from pyriemann.tangentspace import TangentSpace
+from pyriemann.geometry.mean import mean_riemann
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dsp"))
 from gen_reference import Pack  # noqa: E402  (the refpack writer)
@@ -80,8 +89,48 @@ def main() -> None:
         pack.add(f"lda/{k}/decision", lda.decision_function(xt))
         pack.add(f"lda/{k}/predict", lda.predict(xt).astype(np.float64))
         pack.add(f"lda/{k}/proba", lda.predict_proba(xt))
+    # Riemannian: covariances of epochs whose classes differ in the power of a few sources
+    # (motor imagery's ERD), well and badly conditioned, at µV² and V² scales.
+    for k, (n, count, frames, spread, scale) in enumerate([
+        (4, 40, 200, 1.0, 1.0),
+        (8, 60, 100, 1.0, 100.0),
+        (12, 30, 60, 3.0, 1e-12),
+        (3, 20, 500, 0.0, 1.0),
+    ]):
+        mix = np.eye(n) + 0.5 * rng.standard_normal((n, n)) / np.sqrt(n)
+        gains = np.exp(spread * rng.uniform(-2.0, 2.0, n))
+
+        def epochs(m):
+            y = rng.integers(0, 2, m)
+            y[:2] = [0, 1]
+            covs = []
+            for label in y:
+                g = gains.copy()
+                g[label] *= 0.5  # this class's source loses power
+                e = (rng.standard_normal((frames, n)) * g) @ mix.T * np.sqrt(scale)
+                e -= e.mean(axis=0)
+                covs.append(e.T @ e / frames)
+            return np.array(covs), y
+
+        x, y = epochs(count)
+        xt, _ = epochs(25)
+        pack.add(f"riem/{k}/x", x.reshape(count, n * n))
+        pack.add(f"riem/{k}/y", y.astype(np.float64))
+        pack.add(f"riem/{k}/x_test", xt.reshape(len(xt), n * n))
+        pack.add(f"riem/{k}/mean", mean_riemann(x))
+        mdm = MDM(metric="riemann").fit(x, y)
+        pack.add(f"riem/{k}/mdm_means", mdm.covmeans_.reshape(2, n * n))
+        pack.add(f"riem/{k}/mdm_dist", mdm.transform(xt))
+        pack.add(f"riem/{k}/mdm_proba", mdm.predict_proba(xt))
+        pack.add(f"riem/{k}/mdm_predict", mdm.predict(xt).astype(np.float64))
+        ts = TangentSpace(metric="riemann").fit(x)
+        pack.add(f"riem/{k}/ts_ref", ts.reference_)
+        pack.add(f"riem/{k}/ts", ts.transform(xt))
     size = pack.write("bci.ref")
-    print(f"bci.ref: {size} bytes (numpy {np.__version__}, scikit-learn {sklearn.__version__})")
+    print(
+        f"bci.ref: {size} bytes (numpy {np.__version__}, scikit-learn {sklearn.__version__}, "
+        f"pyriemann {pyriemann.__version__})"
+    )
 
 
 if __name__ == "__main__":

@@ -126,7 +126,10 @@ try {
     .then(() => check(true, "\"all\" shows the 16 channels again"))
     .catch(() => check(false, "\"all\" shows the 16 channels again"));
   await page.click("#channels-pick summary");
-  check(await page.evaluate(() => window.np.spectrumSegments) >= 2, "the spectrum averages several Welch segments");
+  // Once the trace buffer holds more than one segment (a hang guard, not a latency check).
+  await page.waitForFunction(() => window.np.spectrumSegments >= 2, null, { timeout: 15000 })
+    .then(() => check(true, "the spectrum averages several Welch segments"))
+    .catch(async () => check(false, "the spectrum averages several Welch segments: " + await page.evaluate(() => window.np.spectrumSegments)));
 
   // 8. Booleans are checkboxes; the default view is the last µV stream.
   check(await page.evaluate(() => document.getElementById("output").value) === "bp.out", "the default view is the filtered EEG");

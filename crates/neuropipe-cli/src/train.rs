@@ -10,9 +10,12 @@
 
 use neuropipe_core::host::*;
 use neuropipe_core::Registry;
-use neuropipe_dsp::decode::{cross_validate_lda, LdaModel};
+use neuropipe_dsp::decode::{
+    cross_validate, FitError, LdaModel, MdmModel, RiemannError, Spd, TangentSpaceModel, Verdict,
+};
 use neuropipe_stages::bci::collect::{self, training_set};
-use neuropipe_stages::bci::model::{ModelFile, Signature, Training};
+use neuropipe_stages::bci::model::{Decoder, ModelFile, Signature, Training, Transform};
+use neuropipe_stages::bci::tangent;
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -45,7 +48,10 @@ pub struct TrainArgs {
 }
 
 /// Decoder stage types `train` can fit.
-const DECODERS: [&str; 1] = ["Lda"];
+const DECODERS: [&str; 2] = ["Lda", "Mdm"];
+
+/// Stage types fitted together with the decoder they feed (directly).
+const TRANSFORMS: [&str; 1] = ["TangentSpace"];
 
 /// Runs `neuropipe train`.
 pub fn main(registry: &Registry, args: TrainArgs) -> ExitCode {
@@ -70,6 +76,8 @@ fn train(registry: &Registry, args: &TrainArgs) -> Result<(), String> {
             decoders.len()
         ));
     };
+    let chain = fitted_chain(&cfg, dec)?;
+    let cut = *chain.last().ok_or("no decoder")?;
     let out = match (&args.out, cfg.stages[dec].params.get("model")) {
         (Some(p), _) => p.clone(),
         (None, Some(Value::String(m))) => cfg.resolve_path(m),
@@ -93,7 +101,7 @@ fn train(registry: &Registry, args: &TrainArgs) -> Result<(), String> {
     let runs: Vec<(String, PipelineConfig)> = if args.data.is_empty() {
         vec![(
             format!("{} (its own source)", args.pipeline.display()),
-            training_config(&cfg, dec, &set_name, None, args.duration)?,
+            training_config(&cfg, cut, &set_name, None, args.duration)?,
         )]
     } else {
         args.data
@@ -103,7 +111,7 @@ fn train(registry: &Registry, args: &TrainArgs) -> Result<(), String> {
                     std::fs::canonicalize(d).map_err(|e| format!("--data {}: {e}", d.display()))?;
                 Ok((
                     d.display().to_string(),
-                    training_config(&cfg, dec, &set_name, Some(&data), args.duration)?,
+                    training_config(&cfg, cut, &set_name, Some(&data), args.duration)?,
                 ))
             })
             .collect::<Result<_, String>>()?
@@ -130,16 +138,38 @@ fn train(registry: &Registry, args: &TrainArgs) -> Result<(), String> {
         .stream
         .clone()
         .ok_or("no features reached the decoder")?;
-    let signature = Signature::of(&stream);
-    let classes = signature.classes.len();
-    let p = signature.features.len();
+    let classes = stream.epochs.as_ref().map_or(0, |e| e.classes.len());
+    let p = stream.channel_count();
+    let plan = Plan {
+        decoder: cfg.stages[dec].kind.clone(),
+        tangent: chain.len() > 1,
+    };
     let mut counts = vec![0usize; classes];
     for &l in &set.y {
         counts[l as usize] += 1;
     }
-    let model = LdaModel::fit(&set.x, p, &set.y, classes).map_err(|e| e.to_string())?;
-    let cv =
-        cross_validate_lda(&set.x, p, &set.y, classes, args.folds).map_err(|e| e.to_string())?;
+    let fail = |e: FitError| format!("fitting {}: {e}", plan.describe());
+    let fitted = plan.fit(&set.x, p, &set.y, classes).map_err(fail)?;
+    let mut buf = vec![];
+    let cv = cross_validate(
+        &set.x,
+        p,
+        &set.y,
+        classes,
+        args.folds,
+        |x, y| plan.fit(x, p, y, classes),
+        |f, row| f.verdict(row, &mut buf),
+    )
+    .map_err(fail)?;
+    let mut transforms = vec![];
+    let mut signature = Signature::of(&stream);
+    if let Some((ts, _)) = &fitted.tangent {
+        transforms.push(Transform::TangentSpace {
+            input: signature,
+            reference: ts.reference.clone(),
+        });
+        signature = Signature::of(&tangent::output_stream(&stream, ts.channels));
+    }
     let training = Training {
         data: runs.iter().map(|(w, _)| w.clone()).collect(),
         epochs: counts.clone(),
@@ -151,11 +181,173 @@ fn train(registry: &Registry, args: &TrainArgs) -> Result<(), String> {
         trained_at: neuropipe_io::datetime::DateTime::now_utc().to_string(),
     };
     print_report(&signature, &training);
-    let file = ModelFile::lda(&model, signature, training);
+    let file = ModelFile::new(&fitted.decoder, signature, transforms, training);
     let text = serde_json::to_string_pretty(&file).map_err(|e| e.to_string())? + "\n";
     write_new(&out, &text, args.overwrite)?;
     println!("model written to {}", out.display());
     Ok(())
+}
+
+/// The stages `train` fits: the decoder, and the tangent space before it if there is one.
+struct Plan {
+    /// The decoder's stage type.
+    decoder: String,
+    /// A `TangentSpace` feeds the decoder.
+    tangent: bool,
+}
+
+/// A fitted [`Plan`].
+struct Fitted {
+    tangent: Option<(TangentSpaceModel, Spd)>,
+    decoder: Decoder,
+    /// Workspace of an MDM.
+    spd: Option<Spd>,
+}
+
+/// The side of the square matrices in rows of `p` values.
+fn side(p: usize, who: &str) -> Result<usize, FitError> {
+    let n = (p as f64).sqrt().round() as usize;
+    if n > 0 && n * n == p {
+        Ok(n)
+    } else {
+        Err(FitError::Shape(format!(
+            "{who} takes covariance matrices but its input has {p} features: put a Covariance stage before it"
+        )))
+    }
+}
+
+impl Plan {
+    fn describe(&self) -> String {
+        if self.tangent {
+            format!("TangentSpace + {}", self.decoder)
+        } else {
+            self.decoder.clone()
+        }
+    }
+
+    /// Fits on `x` (`n × p`) with labels `y`.
+    fn fit(&self, x: &[f64], p: usize, y: &[u32], classes: usize) -> Result<Fitted, FitError> {
+        let mut tangent = None;
+        let (features, q) = if self.tangent {
+            let n = side(p, "TangentSpace")?;
+            let ts = TangentSpaceModel::fit(x, n)?;
+            let mut spd = Spd::new(n);
+            let q = ts.features();
+            let mut out = vec![0.0; x.len() / p * q];
+            for (index, (row, o)) in x.chunks_exact(p).zip(out.chunks_exact_mut(q)).enumerate() {
+                ts.transform_into(row, &mut spd, o).map_err(|eigenvalue| {
+                    RiemannError::NotPositiveDefinite { index, eigenvalue }
+                })?;
+            }
+            tangent = Some((ts, spd));
+            (out, q)
+        } else {
+            (x.to_vec(), p)
+        };
+        let (decoder, spd) = if self.decoder == "Mdm" {
+            let n = side(q, "Mdm")?;
+            (
+                Decoder::Mdm(MdmModel::fit(&features, n, y, classes)?),
+                Some(Spd::new(n)),
+            )
+        } else {
+            (Decoder::Lda(LdaModel::fit(&features, q, y, classes)?), None)
+        };
+        Ok(Fitted {
+            tangent,
+            decoder,
+            spd,
+        })
+    }
+}
+
+impl Fitted {
+    /// The predicted class and a two-class score of one held-out row.
+    fn verdict(&mut self, row: &[f64], buf: &mut Vec<f64>) -> Result<Verdict, FitError> {
+        let bad = |eigenvalue| RiemannError::NotPositiveDefinite {
+            index: 0,
+            eigenvalue,
+        };
+        let x: &[f64] = match &mut self.tangent {
+            Some((ts, spd)) => {
+                buf.resize(ts.features(), 0.0);
+                ts.transform_into(row, spd, buf).map_err(bad)?;
+                buf
+            }
+            None => row,
+        };
+        match (&self.decoder, &mut self.spd) {
+            (Decoder::Lda(m), _) => {
+                let mut d = vec![0.0; m.rows()];
+                m.decision_into(x, &mut d);
+                Ok((m.predict(&d), d[0]))
+            }
+            (Decoder::Mdm(m), Some(spd)) => {
+                let mut d = vec![0.0; m.classes];
+                m.distances_into(x, spd, &mut d).map_err(bad)?;
+                // Two classes: evidence for class 1 = how much nearer its mean is.
+                Ok((
+                    m.predict(&d),
+                    d[0] * d[0] - d.get(1).map_or(0.0, |d1| d1 * d1),
+                ))
+            }
+            (Decoder::Mdm(_), None) => Err(FitError::Shape("MDM without workspace".into())),
+        }
+    }
+}
+
+/// The decoder and the stages fitted with it: `[decoder, transform, …]`, upwards, each
+/// transform the only input of the stage below it.
+fn fitted_chain(cfg: &PipelineConfig, dec: usize) -> Result<Vec<usize>, String> {
+    let mut chain = vec![dec];
+    loop {
+        let below = &cfg.stages[*chain.last().ok_or("empty chain")?];
+        let feeding: Vec<&str> = cfg
+            .links
+            .iter()
+            .filter(|l| l.to.stage == below.id)
+            .map(|l| l.from.stage.as_str())
+            .collect();
+        let Some(i) = cfg
+            .stages
+            .iter()
+            .position(|s| feeding.first() == Some(&s.id.as_str()))
+        else {
+            break;
+        };
+        if feeding.len() != 1 || !TRANSFORMS.contains(&cfg.stages[i].kind.as_str()) {
+            break;
+        }
+        chain.push(i);
+    }
+    // Every fitted stage reads the decoder's model file.
+    let model = |i: usize| {
+        cfg.stages[i]
+            .params
+            .get("model")
+            .and_then(Value::as_str)
+            .map(|m| cfg.resolve_path(m))
+    };
+    for &t in &chain[1..] {
+        if model(t) != model(dec) {
+            return Err(format!(
+                "stage `{}` ({}) is fitted with the decoder `{}` and stored in its model file: give both the same `model` ({:?})",
+                cfg.stages[t].id,
+                cfg.stages[t].kind,
+                cfg.stages[dec].id,
+                cfg.stages[dec].params.get("model").and_then(Value::as_str).unwrap_or_default()
+            ));
+        }
+    }
+    if let Some(s) = cfg.stages.iter().find(|s| {
+        TRANSFORMS.contains(&s.kind.as_str()) && !chain.iter().any(|&c| cfg.stages[c].id == s.id)
+    }) {
+        return Err(format!(
+            "stage `{}` ({}) is fitted with a decoder it feeds directly; here it does not feed `{}`",
+            s.id, s.kind, cfg.stages[dec].id
+        ));
+    }
+    Ok(chain)
 }
 
 /// Writes `text` to `path`, refusing to replace a file unless `overwrite` (checked again

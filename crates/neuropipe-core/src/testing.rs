@@ -221,6 +221,7 @@ impl HarnessBuilder {
             events: receiver,
             bus: events,
             cancel,
+            clock,
         };
         h.settle();
         Ok(h)
@@ -365,6 +366,7 @@ pub struct Harness {
     events: EventReceiver,
     bus: EventBus,
     cancel: CancellationToken,
+    clock: Clock,
 }
 
 impl Harness {
@@ -421,6 +423,12 @@ impl Harness {
         let sent = self.rt.block_on(out.send(packet));
         assert!(sent.is_ok(), "harness: the stage closed input `{port}`");
         self.settle();
+    }
+
+    /// The stage's clock now (ns since the harness was built): the time a stage reads with
+    /// `ctx.clock().now_ns()`, for packets stamped relative to a control message.
+    pub fn now_ns(&self) -> u64 {
+        self.clock.now_ns()
     }
 
     /// Delivers a control message and returns the stage's reply (after the runtime's own

@@ -5,7 +5,8 @@
 //! nothing at all; and (2) the simulated oddball task's markers into `Epoch` → `Vectorize` →
 //! `Lda` (a model fitted first, as `neuropipe train` does), cutting, baseline-correcting,
 //! checking, vectorising and decoding 64-channel epochs: nothing beyond the markers' own
-//! texts.
+//! texts; and (3) the motor-imagery task's cues into `Epoch` → `Covariance` → `Mdm`, and
+//! → `TangentSpace` → `Lda`: again nothing beyond the markers.
 //!
 //! A marker costs its event: the two `String`s (stage id, text) its source creates, and the
 //! copy a stage reads from the event bus (the bus carries owned strings, as for the
@@ -107,7 +108,13 @@ fn trained_model() -> std::path::PathBuf {
     let path = std::env::temp_dir().join(format!("neuropipe-no-alloc-{}.json", std::process::id()));
     std::fs::write(
         &path,
-        serde_json::to_string(&model::ModelFile::lda(&m, sig, t)).unwrap(),
+        serde_json::to_string(&model::ModelFile::new(
+            &model::Decoder::Lda(m),
+            sig,
+            vec![],
+            t,
+        ))
+        .unwrap(),
     )
     .unwrap();
     path
@@ -155,8 +162,128 @@ fn decoding_epochs_costs_nothing_beyond_the_markers() {
     );
 }
 
+/// The simulated motor-imagery task, 16 channels at 250 Hz: Epoch → Covariance (OAS) →
+/// `Mdm`, and → `TangentSpace` → `Lda`, each decoder's stage named `dec` / `tsdec`.
+fn motor_imagery(seconds: Option<f64>, tail: serde_json::Value) -> PipelineConfig {
+    let mut stages = vec![
+        json!({"id": "eeg", "type": "SimulatedEeg", "params": {"channels": 16, "sample_rate": 250, "frames": 25, "realtime": false, "task": "motor_imagery", "trial_interval_s": 4.5}}),
+        json!({"id": "volts", "type": "RawToVoltage"}),
+        json!({"id": "ep", "type": "Epoch", "params": {"markers": ["left", "right"], "tmin": 0.5, "tmax": 3.5}}),
+        json!({"id": "cov", "type": "Covariance", "params": {"estimator": "oas"}}),
+    ];
+    let mut links: Vec<String> = ["eeg -> volts", "volts -> ep", "ep -> cov"]
+        .map(String::from)
+        .to_vec();
+    for s in tail["stages"].as_array().unwrap() {
+        stages.push(s.clone());
+    }
+    for l in tail["links"].as_array().unwrap() {
+        links.push(l.as_str().unwrap().to_string());
+    }
+    if let Some(s) = seconds {
+        stages[0]["params"]["duration_s"] = s.into();
+    }
+    PipelineConfig::from_value(&json!({"stages": stages, "links": links})).unwrap()
+}
+
+/// Fits an MDM, and a tangent space with an LDA after it, on 10 minutes of the task (as
+/// `neuropipe train` does); writes both model files.
+fn trained_riemannian_models() -> (std::path::PathBuf, std::path::PathBuf) {
+    use neuropipe_dsp::decode::{LdaModel, MdmModel, Spd, TangentSpaceModel};
+    use neuropipe_stages::bci::{collect, model, tangent};
+    let mut reg = neuropipe_stages::registry();
+    reg.register(collect::spec());
+    let cfg = motor_imagery(
+        Some(600.0),
+        json!({"stages": [{"id": "dec", "type": "TrainingSet", "params": {"name": "no-alloc-riemann"}}], "links": ["cov -> dec"]}),
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let report = rt.block_on(Pipeline::build(&cfg, &reg).unwrap().run());
+    assert_eq!(report.outcome, Outcome::Finished);
+    let set = collect::training_set("no-alloc-riemann");
+    let set = set.lock().unwrap();
+    let stream = set.stream.clone().unwrap();
+    let t = || model::Training {
+        data: vec![],
+        epochs: vec![],
+        folds: 0,
+        accuracy: 0.0,
+        balanced_accuracy: 0.0,
+        auc: None,
+        confusion: vec![],
+        trained_at: String::new(),
+    };
+    let n = 16;
+    let mdm = MdmModel::fit(&set.x, n, &set.y, 2).unwrap();
+    let ts = TangentSpaceModel::fit(&set.x, n).unwrap();
+    let mut spd = Spd::new(n);
+    let q = ts.features();
+    let mut feats = vec![0.0; set.y.len() * q];
+    for (row, o) in set.x.chunks_exact(n * n).zip(feats.chunks_exact_mut(q)) {
+        ts.transform_into(row, &mut spd, o).unwrap();
+    }
+    let lda = LdaModel::fit(&feats, q, &set.y, 2).unwrap();
+    let dir = std::env::temp_dir();
+    let id = std::process::id();
+    let mdm_path = dir.join(format!("neuropipe-no-alloc-mdm-{id}.json"));
+    let ts_path = dir.join(format!("neuropipe-no-alloc-ts-{id}.json"));
+    let sig = model::Signature::of(&stream);
+    let mdm_file = model::ModelFile::new(&model::Decoder::Mdm(mdm), sig.clone(), vec![], t());
+    std::fs::write(&mdm_path, serde_json::to_string(&mdm_file).unwrap()).unwrap();
+    let ts_file = model::ModelFile::new(
+        &model::Decoder::Lda(lda),
+        model::Signature::of(&tangent::output_stream(&stream, n)),
+        vec![model::Transform::TangentSpace {
+            input: sig,
+            reference: ts.reference.clone(),
+        }],
+        t(),
+    );
+    std::fs::write(&ts_path, serde_json::to_string(&ts_file).unwrap()).unwrap();
+    (mdm_path, ts_path)
+}
+
+/// Covariances of motor-imagery epochs decoded by `Mdm` and by `TangentSpace` → `Lda`: each
+/// cue costs its marker's event and nothing else.
+fn riemannian_decoding_costs_nothing_beyond_the_markers() {
+    let (mdm, ts) = trained_riemannian_models();
+    let cfg = motor_imagery(
+        None,
+        json!({
+            "stages": [
+                {"id": "dec", "type": "Mdm", "params": {"model": mdm, "events": false}},
+                {"id": "ts", "type": "TangentSpace", "params": {"model": ts}},
+                {"id": "tsdec", "type": "Lda", "params": {"model": ts, "events": false}},
+                {"id": "show1", "type": "StdoutSummary", "params": {"interval_s": 3600}},
+                {"id": "show2", "type": "StdoutSummary", "params": {"interval_s": 3600}}
+            ],
+            "links": ["cov -> dec", "cov -> ts", "ts -> tsdec", "dec -> show1", "tsdec -> show2"]
+        }),
+    );
+    let pipeline = Pipeline::build(&cfg, &neuropipe_stages::registry()).unwrap();
+    let c = allocations_while_running(pipeline, epochs_decoded, 100.0, 100.0);
+    assert!(c.progress >= 100.0, "made progress: {} epochs", c.progress);
+    // A cue every 4.5 s, epochs end 3.5 s after it: at most one open at either end of a window.
+    let markers = c.progress + 2.0 * c.windows as f64;
+    assert!(
+        c.allocations as f64 <= 4.0 * markers,
+        "{} allocations for {} epochs (at most 4 per marker)",
+        c.allocations,
+        c.progress
+    );
+    println!(
+        "{} allocations while {} epochs of 16 channels were decoded by Mdm and TangentSpace + Lda",
+        c.allocations, c.progress
+    );
+}
+
 #[test]
 fn bci_stages_allocate_nothing_per_packet() {
     running_pipeline_allocates_nothing_per_packet();
     decoding_epochs_costs_nothing_beyond_the_markers();
+    riemannian_decoding_costs_nothing_beyond_the_markers();
 }

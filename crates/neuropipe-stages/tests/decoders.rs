@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use neuropipe_core::testing::Harness;
 use neuropipe_core::*;
-use neuropipe_stages::bci::model::{ModelFile, Signature, Training};
+use neuropipe_stages::bci::model::{Decoder, ModelFile, Signature, Training};
 use serde_json::json;
 
 /// An epoch stream: 2 channels (C3, C4), epochs of 10 frames from -0.02 s at 250 Hz.
@@ -83,7 +83,7 @@ fn model_file(dir: &std::path::Path, sig: Signature) -> std::path::PathBuf {
     let path = dir.join("model.json");
     std::fs::write(
         &path,
-        serde_json::to_string(&ModelFile::lda(&model, sig, t)).unwrap(),
+        serde_json::to_string(&ModelFile::new(&Decoder::Lda(model), sig, vec![], t)).unwrap(),
     )
     .unwrap();
     path

@@ -392,6 +392,43 @@ fn ramp(first: u64) -> Vec<f32> {
         .collect()
 }
 
+/// A marker set just before a stop lies on its nearest frame, which can be the first frame
+/// of a packet starting (by less than half a frame) after the stop: that packet is recorded.
+#[test]
+fn a_stop_keeps_the_frame_a_marker_just_before_it_lies_on() {
+    use neuropipe_core::testing::Harness;
+    let dir = temp_dir("stop-half-frame");
+    let path = dir.join("session.bdf");
+    let mut info = StreamInfo::new("test", 250.0, 2, "uV", 25, PayloadKind::F32);
+    info.start_unix_ns = 1_780_000_000_000_000_000;
+    let mut h = Harness::new(neuropipe_stages::io::edf_recorder::bdf_spec())
+        .param("path", path.to_str().unwrap())
+        .input::<VoltageEegPacket>("in", info)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pool = h.pool::<VoltageEegPacket>(25, 2);
+    for k in 0..4 {
+        h.push("in", Harness::packet(&pool, k * 25, &ramp(k * 25)));
+    }
+    let before_stop = h.now_ns();
+    h.control(ControlMsg::UpdateParam("recording".into(), json!(false)))
+        .unwrap();
+    // Starts just under half a frame (2 ms at 250 Hz) after a moment before the stop: a
+    // marker set then may lie on its first frame.
+    let mut p = Harness::packet(&pool, 100, &ramp(100));
+    p.header.timestamp = before_stop + 2_000_000 - 1;
+    p.header.emitted = p.header.timestamp;
+    h.push("in", p);
+    // Half a frame or more after: not recorded.
+    let mut p = Harness::packet(&pool, 125, &ramp(125));
+    p.header.timestamp = u64::MAX / 4;
+    p.header.emitted = u64::MAX / 4;
+    h.push("in", p);
+    h.finish().unwrap();
+    let kept: Vec<f64> = (0..5).flat_map(|k| ramp(k * 25)).map(f64::from).collect();
+    check_edf_file(&path, &kept, &["EEG Ch1", "EEG Ch2"], 250.0, "uV");
+}
+
 #[test]
 fn recording_stops_and_starts_at_run_time_into_a_new_file_each_time() {
     use neuropipe_core::testing::Harness;

@@ -84,13 +84,20 @@ pub fn stratified_folds(y: &[u32], classes: usize, folds: usize) -> Vec<usize> {
         .collect()
 }
 
-/// Cross-validates shrinkage LDA on `x` (`n × p`, row-major) with labels `y`.
-pub fn cross_validate_lda(
+/// What a fitted decoder says about one sample: its predicted class and, for two classes,
+/// a score that grows with the evidence for class 1 (for the AUC).
+pub type Verdict = (usize, f64);
+
+/// Cross-validates a decoder on `x` (`n × p`, row-major) with labels `y`: for each fold,
+/// `fit` on the other folds' samples, then `predict` each held-out sample.
+pub fn cross_validate<M>(
     x: &[f64],
     p: usize,
     y: &[u32],
     classes: usize,
     folds: usize,
+    fit: impl Fn(&[f64], &[u32]) -> Result<M, FitError>,
+    mut predict: impl FnMut(&mut M, &[f64]) -> Result<Verdict, FitError>,
 ) -> Result<CrossValidation, FitError> {
     let mut counts = vec![0usize; classes];
     for &l in y.iter().filter(|&&l| (l as usize) < classes) {
@@ -110,14 +117,13 @@ pub fn cross_validate_lda(
                 yt.push(l);
             }
         }
-        let m = LdaModel::fit(&xt, p, &yt, classes)?;
-        let mut d = vec![0.0; m.rows()];
+        let mut m = fit(&xt, &yt)?;
         for ((row, &l), &g) in x.chunks_exact(p).zip(y).zip(&fold) {
             if g == f {
-                m.decision_into(row, &mut d);
-                confusion[l as usize][m.predict(&d)] += 1;
+                let (class, score) = predict(&mut m, row)?;
+                confusion[l as usize][class] += 1;
                 if classes == 2 {
-                    scores.push((l, d[0]));
+                    scores.push((l, score));
                 }
             }
         }
@@ -127,6 +133,30 @@ pub fn cross_validate_lda(
         confusion,
         scores,
     })
+}
+
+/// Cross-validates shrinkage LDA on `x` (`n × p`, row-major) with labels `y`.
+pub fn cross_validate_lda(
+    x: &[f64],
+    p: usize,
+    y: &[u32],
+    classes: usize,
+    folds: usize,
+) -> Result<CrossValidation, FitError> {
+    let mut d = vec![];
+    cross_validate(
+        x,
+        p,
+        y,
+        classes,
+        folds,
+        |x, y| LdaModel::fit(x, p, y, classes),
+        |m, row| {
+            d.resize(m.rows(), 0.0);
+            m.decision_into(row, &mut d);
+            Ok((m.predict(&d), d[0]))
+        },
+    )
 }
 
 #[cfg(test)]

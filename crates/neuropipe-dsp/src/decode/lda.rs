@@ -43,6 +43,9 @@ pub enum FitError {
         /// Column of the first bad value.
         feature: usize,
     },
+    /// A covariance matrix cannot be used by a Riemannian method.
+    #[error(transparent)]
+    Riemann(#[from] super::riemann::RiemannError),
 }
 
 /// A fitted linear discriminant: `rows × features` coefficients and `rows` intercepts
@@ -58,6 +61,42 @@ pub struct LdaModel {
     pub coef: Vec<f64>,
     /// Intercepts (`rows`).
     pub intercept: Vec<f64>,
+}
+
+/// Checks training data `x` (`n × p`, row-major) against labels `y` in `0..classes`: shapes,
+/// finite values, every class present. Returns the samples per class.
+pub(crate) fn check_training(
+    x: &[f64],
+    p: usize,
+    y: &[u32],
+    classes: usize,
+) -> Result<Vec<usize>, FitError> {
+    let n = y.len();
+    if p == 0 || x.len() != n * p {
+        return Err(FitError::Shape(format!(
+            "{} values are not {n} samples x {p} features",
+            x.len()
+        )));
+    }
+    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+        return Err(FitError::NonFinite {
+            sample: i / p,
+            feature: i % p,
+        });
+    }
+    if let Some(&bad) = y.iter().find(|&&l| l as usize >= classes) {
+        return Err(FitError::Shape(format!(
+            "label {bad} is not below {classes} classes"
+        )));
+    }
+    let mut counts = vec![0usize; classes];
+    for &l in y {
+        counts[l as usize] += 1;
+    }
+    if classes < 2 || counts.contains(&0) {
+        return Err(FitError::Classes(counts));
+    }
+    Ok(counts)
 }
 
 /// scikit-learn's `StandardScaler` scale of a feature: its standard deviation, or 1 when the
@@ -81,31 +120,8 @@ fn scale(var: f64, mean: f64, n: usize) -> f64 {
 impl LdaModel {
     /// Fits on `x` (`n` samples × `p` features, row-major) with labels `y` in `0..classes`.
     pub fn fit(x: &[f64], p: usize, y: &[u32], classes: usize) -> Result<LdaModel, FitError> {
+        let counts = check_training(x, p, y, classes)?;
         let n = y.len();
-        if p == 0 || x.len() != n * p {
-            return Err(FitError::Shape(format!(
-                "{} values are not {n} samples x {p} features",
-                x.len()
-            )));
-        }
-        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-            return Err(FitError::NonFinite {
-                sample: i / p,
-                feature: i % p,
-            });
-        }
-        if let Some(&bad) = y.iter().find(|&&l| l as usize >= classes) {
-            return Err(FitError::Shape(format!(
-                "label {bad} is not below {classes} classes"
-            )));
-        }
-        let mut counts = vec![0usize; classes];
-        for &l in y {
-            counts[l as usize] += 1;
-        }
-        if classes < 2 || counts.contains(&0) {
-            return Err(FitError::Classes(counts));
-        }
         let mut means = vec![0.0; classes * p];
         let mut sigma = vec![0.0; p * p];
         for k in 0..classes {

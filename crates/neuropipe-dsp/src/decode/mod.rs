@@ -1,10 +1,17 @@
 //! Decoding kernels for brain-computer interfaces: covariance estimators, linear
-//! discriminant analysis and its cross-validation, numerically as scikit-learn (`tests/decode.rs` checks them against
-//! vectors from `scripts/bci/gen_reference.py`).
+//! discriminant analysis and its cross-validation, numerically as scikit-learn; Riemannian
+//! geometry, minimum distance to mean and the tangent space, as pyRiemann
+//! (`tests/decode.rs` checks them against vectors from `scripts/bci/gen_reference.py`).
 
 pub mod covariance;
 pub mod cv;
 pub mod lda;
+pub mod mdm;
+pub mod riemann;
+pub mod tangent;
 
-pub use cv::{cross_validate_lda, CrossValidation};
+pub use cv::{cross_validate, cross_validate_lda, CrossValidation, Verdict};
 pub use lda::{FitError, LdaModel};
+pub use mdm::MdmModel;
+pub use riemann::{RiemannError, Spd};
+pub use tangent::TangentSpaceModel;

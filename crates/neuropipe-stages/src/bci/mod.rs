@@ -7,8 +7,11 @@
 //! * [`vectorize`]: `Vectorize`, an epoch as one feature vector (binned channel means).
 //! * [`logvar`]: `LogVariance`, an epoch as each channel's log-variance (band power).
 //! * [`covariance`]: `Covariance`, an epoch as its spatial covariance (as pyRiemann).
-//! * [`lda`]: `Lda`, predictions from a shrinkage LDA trained by `neuropipe train`
-//!   ([`model`]: the model file; [`collect`]: the trainer's collector).
+//! * [`tangent`]: `TangentSpace`, a covariance as a tangent vector at the training
+//!   covariances' Riemannian mean (as pyRiemann).
+//! * [`lda`]: `Lda`, predictions from a shrinkage LDA, and [`mdm`]: `Mdm`, minimum distance
+//!   to Riemannian mean, both trained by `neuropipe train` ([`model`]: the model file;
+//!   [`collect`]: the trainer's collector).
 //!
 //! `Epoch` and `Window` send an epoch stream ([`neuropipe_core::EpochLayout`]): one window
 //! per packet, which stages that process a continuous signal refuse at build time.
@@ -19,7 +22,11 @@ pub mod epoch;
 mod frames;
 pub mod lda;
 pub mod logvar;
+pub mod mdm;
 pub mod model;
+mod predict;
+mod riemann;
+pub mod tangent;
 mod thresholds;
 pub mod vectorize;
 pub mod window;
@@ -32,7 +39,9 @@ pub fn specs() -> Vec<neuropipe_core::StageSpec> {
         vectorize::spec(),
         logvar::spec(),
         covariance::spec(),
+        tangent::spec(),
         lda::spec(),
+        mdm::spec(),
     ]
 }
 

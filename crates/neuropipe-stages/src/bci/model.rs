@@ -1,17 +1,18 @@
 //! The model file `neuropipe train` writes and decoder stages load: versioned JSON holding
-//! the decoder's parameters, the signature of the feature stream it was trained on (so a
-//! pipeline feeding it other channels, another rate or other filters is refused at build),
-//! and the training report.
+//! the decoder's parameters, the stages fitted with it upstream (`TangentSpace`'s
+//! reference), the signature of each one's input stream (so a pipeline feeding them other
+//! channels, another rate or other filters is refused at build), and the training report.
 
 use neuropipe_core::StreamInfo;
-use neuropipe_dsp::decode::LdaModel;
+use neuropipe_dsp::decode::{LdaModel, MdmModel, TangentSpaceModel};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// `format` of every model file.
 pub const FORMAT: &str = "neuropipe-model";
-/// The version this build reads and writes.
-pub const VERSION: u32 = 1;
+/// The version this build writes (it reads this and the earlier ones: version 1 held LDA
+/// only, in the fields LDA still uses).
+pub const VERSION: u32 = 2;
 
 /// What the decoder was trained on: the feature stream arriving at it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -103,7 +104,40 @@ pub struct Training {
     pub trained_at: String,
 }
 
-/// A trained linear discriminant, as stored.
+/// A fitted stage upstream of the decoder, stored in the decoder's model file and loaded
+/// by that stage (which names the same file in its `model` parameter).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum Transform {
+    /// `TangentSpace`: the reference point of the map (the Riemannian mean of the training
+    /// covariances).
+    TangentSpace {
+        /// The covariance stream it takes.
+        input: Signature,
+        /// The reference, `channels × channels`, row-major.
+        reference: Vec<f64>,
+    },
+}
+
+impl Transform {
+    /// The stage type that loads it.
+    pub fn stage_type(&self) -> &'static str {
+        match self {
+            Transform::TangentSpace { .. } => "TangentSpace",
+        }
+    }
+}
+
+/// A fitted decoder.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decoder {
+    /// Shrinkage LDA.
+    Lda(LdaModel),
+    /// Minimum distance to Riemannian mean.
+    Mdm(MdmModel),
+}
+
+/// A trained decoder and the stages fitted with it, as stored.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelFile {
     /// Always [`FORMAT`].
@@ -111,28 +145,54 @@ pub struct ModelFile {
     /// [`VERSION`].
     pub version: u32,
     /// The decoder: `"lda"` (shrinkage LDA, as scikit-learn's `solver="lsqr",
-    /// shrinkage="auto"`).
+    /// shrinkage="auto"`) or `"mdm"` (minimum distance to Riemannian mean, as pyRiemann's
+    /// `MDM`).
     pub decoder: String,
-    /// The feature stream it takes.
+    /// The feature stream the decoder takes.
     pub input: Signature,
-    /// Coefficients, row-major (`rows × features`; one row for two classes).
+    /// LDA: coefficients, row-major (`rows × features`; one row for two classes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub coef: Vec<f64>,
-    /// Intercepts, one per row.
+    /// LDA: intercepts, one per row.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub intercept: Vec<f64>,
+    /// MDM: the class means, `classes × channels × channels`, row-major.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub means: Vec<f64>,
+    /// Stages upstream of the decoder fitted with it (pipeline order).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transforms: Vec<Transform>,
     /// The training report.
     pub training: Training,
 }
 
+/// The side of a square matrix of `len` entries.
+fn side(len: usize) -> Option<usize> {
+    let n = (len as f64).sqrt().round() as usize;
+    (n > 0 && n * n == len).then_some(n)
+}
+
 impl ModelFile {
-    /// A model file for a fitted LDA.
-    pub fn lda(model: &LdaModel, input: Signature, training: Training) -> ModelFile {
+    /// A model file for a fitted decoder and the transforms fitted with it.
+    pub fn new(
+        decoder: &Decoder,
+        input: Signature,
+        transforms: Vec<Transform>,
+        training: Training,
+    ) -> ModelFile {
+        let (name, coef, intercept, means) = match decoder {
+            Decoder::Lda(m) => ("lda", m.coef.clone(), m.intercept.clone(), vec![]),
+            Decoder::Mdm(m) => ("mdm", vec![], vec![], m.means.clone()),
+        };
         ModelFile {
             format: FORMAT.to_string(),
             version: VERSION,
-            decoder: "lda".to_string(),
+            decoder: name.to_string(),
             input,
-            coef: model.coef.clone(),
-            intercept: model.intercept.clone(),
+            coef,
+            intercept,
+            means,
+            transforms,
             training,
         }
     }
@@ -151,44 +211,108 @@ impl ModelFile {
         if m.format != FORMAT {
             return Err(format!("{name}: format is {:?}, not {FORMAT:?}", m.format));
         }
-        if m.version != VERSION {
+        if !(1..=VERSION).contains(&m.version) {
             return Err(format!(
-                "{name}: model file version {} (this neuropipe reads version {VERSION}): train it again",
+                "{name}: model file version {} (this neuropipe reads versions 1 to {VERSION}): train it again",
                 m.version
             ));
         }
-        let p = m.input.features.len();
-        let rows = if m.input.classes.len() == 2 {
-            1
-        } else {
-            m.input.classes.len()
-        };
-        if m.input.classes.len() < 2 || m.coef.len() != rows * p || m.intercept.len() != rows {
-            return Err(format!(
-                "{name}: {} coefficients and {} intercepts do not fit {p} features and {} classes",
-                m.coef.len(),
-                m.intercept.len(),
-                m.input.classes.len()
-            ));
+        if m.input.classes.len() < 2 {
+            return Err(format!("{name}: fewer than two classes"));
         }
         if let Some(i) = m
             .coef
             .iter()
             .chain(&m.intercept)
+            .chain(&m.means)
             .position(|v| !v.is_finite())
         {
-            return Err(format!("{name}: coefficient {i} is not finite"));
+            return Err(format!("{name}: parameter {i} is not finite"));
+        }
+        m.decoder().map_err(|e| format!("{name}: {e}"))?;
+        for t in &m.transforms {
+            match t {
+                Transform::TangentSpace { input, reference } => {
+                    let n = side(input.features.len()).unwrap_or(0);
+                    TangentSpaceModel::from_reference(reference.clone(), n)
+                        .map_err(|e| format!("{name}: TangentSpace reference: {e}"))?;
+                }
+            }
         }
         Ok(m)
     }
 
     /// The decoder, ready to predict.
-    pub fn decoder(&self) -> LdaModel {
-        LdaModel {
-            classes: self.input.classes.len(),
-            features: self.input.features.len(),
-            coef: self.coef.clone(),
-            intercept: self.intercept.clone(),
+    pub fn decoder(&self) -> Result<Decoder, String> {
+        let classes = self.input.classes.len();
+        let p = self.input.features.len();
+        match self.decoder.as_str() {
+            "lda" => {
+                let rows = if classes == 2 { 1 } else { classes };
+                if self.coef.len() != rows * p || self.intercept.len() != rows {
+                    return Err(format!(
+                        "{} coefficients and {} intercepts do not fit {p} features and {classes} classes",
+                        self.coef.len(),
+                        self.intercept.len(),
+                    ));
+                }
+                Ok(Decoder::Lda(LdaModel {
+                    classes,
+                    features: p,
+                    coef: self.coef.clone(),
+                    intercept: self.intercept.clone(),
+                }))
+            }
+            "mdm" => {
+                let n = side(p).ok_or_else(|| {
+                    format!("an MDM takes covariance matrices, but its {p} features are no square matrix")
+                })?;
+                MdmModel::from_means(self.means.clone(), n, classes)
+                    .map(Decoder::Mdm)
+                    .map_err(|e| format!("MDM class means: {e}"))
+            }
+            other => Err(format!(
+                "decoder {other:?} is not one this neuropipe knows (lda, mdm)"
+            )),
+        }
+    }
+
+    /// The LDA, or why this file holds none (for the `Lda` stage).
+    pub fn lda(&self) -> Result<LdaModel, String> {
+        match self.decoder()? {
+            Decoder::Lda(m) => Ok(m),
+            Decoder::Mdm(_) => Err(self.wrong_decoder("Lda")),
+        }
+    }
+
+    /// The MDM, or why this file holds none (for the `Mdm` stage).
+    pub fn mdm(&self) -> Result<MdmModel, String> {
+        match self.decoder()? {
+            Decoder::Mdm(m) => Ok(m),
+            Decoder::Lda(_) => Err(self.wrong_decoder("Mdm")),
+        }
+    }
+
+    fn wrong_decoder(&self, stage: &str) -> String {
+        format!(
+            "it holds a {:?} decoder, not the one a {stage} stage runs: train it again on this pipeline",
+            self.decoder
+        )
+    }
+
+    /// The fitted transform that a stage of type `stage` loads, or why there is none.
+    pub fn transform(&self, stage: &str) -> Result<&Transform, String> {
+        let found: Vec<&Transform> = self
+            .transforms
+            .iter()
+            .filter(|t| t.stage_type() == stage)
+            .collect();
+        match found.as_slice() {
+            [t] => Ok(t),
+            [] => Err(format!(
+                "it holds no fitted {stage}: train it again on this pipeline (train fits the {stage} stage feeding the decoder)"
+            )),
+            _ => Err(format!("it holds {} fitted {stage} stages", found.len())),
         }
     }
 }

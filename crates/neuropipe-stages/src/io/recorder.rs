@@ -17,9 +17,10 @@
 //!   a write error is `Fatal`, naming the file, with the I/O error as its source.
 //! * **Recording on demand**: the live parameter `recording` stops (`false`: the file is
 //!   completed and closed once the data captured before the request are in it — up to the
-//!   first packet that both left its source and starts after the moment of the request, or
-//!   after a short grace period if none comes — so a marker set just before a stop is in the
-//!   file; packets are then passed over, and counted as received) and starts
+//!   first packet that both left its source and starts half a frame or more after the moment
+//!   of the request (a marker set just before it lies on its nearest frame, which may be the
+//!   one after), or after a short grace period if none comes — so a marker set just before a
+//!   stop is on a recorded sample; packets are then passed over, and counted as received) and starts
 //!   again (`true`: a new file) without restarting the pipeline. Each new file's name comes
 //!   from the `path` template again (`{n}`, `{time}`); a path without template fields gets
 //!   `_{n}` before its extension from the second file on, so no recording replaces another.
@@ -494,7 +495,10 @@ where
             } else {
                 ctx.clock().now_ns()
             };
-            if emitted >= t && h.timestamp >= t {
+            // A marker set just before the stop lies on its nearest frame, up to half a
+            // frame after the stop: a packet starting before that may hold it.
+            let half_frame_ns = (0.5e9 / self.rate) as u64;
+            if emitted >= t && h.timestamp >= t + half_frame_ns {
                 // Captured after the stop: the file is complete without it.
                 self.stop_at = None;
                 self.close(ctx).await?;
