@@ -22,6 +22,11 @@ Cases:
     riem/<k>/mdm_means        MDM(metric="riemann").fit(x, y).covmeans_
     riem/<k>/mdm_dist, mdm_proba, mdm_predict   transform, predict_proba, predict(x_test)
     riem/<k>/ts_ref, ts       TangentSpace(metric="riemann").fit(x).reference_, transform(x_test)
+    cca/<k>/x                 an epoch (frames x channels)
+    cca/<k>/setup             [fs, harmonics, f1, f2, ...]
+    cca/<k>/rho               per target: largest canonical correlation with its sin/cos
+                              references (orthonormal bases of both centred sides, numpy SVD
+                              / QR; largest singular value of Qx.T @ Qy)
 """
 
 from __future__ import annotations
@@ -126,6 +131,33 @@ def main() -> None:
         ts = TangentSpace(metric="riemann").fit(x)
         pack.add(f"riem/{k}/ts_ref", ts.reference_)
         pack.add(f"riem/{k}/ts", ts.transform(xt))
+    # CCA (SSVEP): a target in noise at two SNRs, a rank-deficient epoch, a short one.
+    def cca_rho(x, f, harmonics, fs):
+        t = np.arange(x.shape[0]) / fs
+        y = np.column_stack([g(2 * np.pi * f * h * t) for h in range(1, harmonics + 1) for g in (np.sin, np.cos)])
+        # An orthonormal basis of the channels' span: a dependent channel adds no direction
+        # (a plain QR would give it an arbitrary one).
+        u, sv, _ = np.linalg.svd(x - x.mean(axis=0), full_matrices=False)
+        qx = u[:, sv > sv[0] * 1e-10]
+        qy, _ = np.linalg.qr(y - y.mean(axis=0))
+        return np.linalg.svd(qx.T @ qy, compute_uv=False)[0]
+
+    for k, (fs, frames, channels, harmonics, freqs, amp, dependent) in enumerate([
+        (250.0, 1000, 4, 3, [8.0, 10.0, 12.0, 15.0], 1.0, False),
+        (250.0, 1000, 4, 3, [8.0, 10.0, 12.0, 15.0], 0.2, False),
+        (500.0, 700, 6, 2, [9.5, 13.0, 17.25], 0.5, True),
+        (256.0, 64, 3, 1, [7.0, 11.0], 0.8, False),
+    ]):
+        t = np.arange(frames) / fs
+        target = freqs[k % len(freqs)]
+        x = rng.standard_normal((frames, channels)) * 2.0 + 10.0
+        for ch in range(channels):
+            x[:, ch] += amp * (ch + 1) * np.sin(2 * np.pi * target * t + 0.3 * ch)
+        if dependent:
+            x[:, -1] = 0.5 * x[:, 0] - 2.0 * x[:, 1]
+        pack.add(f"cca/{k}/x", x)
+        pack.add(f"cca/{k}/setup", [fs, harmonics] + freqs)
+        pack.add(f"cca/{k}/rho", [cca_rho(x, f, harmonics, fs) for f in freqs])
     size = pack.write("bci.ref")
     print(
         f"bci.ref: {size} bytes (numpy {np.__version__}, scikit-learn {sklearn.__version__}, "

@@ -9,7 +9,9 @@ mod common;
 use common::*;
 use neuropipe_dsp::decode::covariance::{empirical, ledoit_wolf, oas};
 use neuropipe_dsp::decode::riemann::mean_riemann;
-use neuropipe_dsp::decode::{FitError, LdaModel, MdmModel, RiemannError, Spd, TangentSpaceModel};
+use neuropipe_dsp::decode::{
+    CcaTargets, FitError, LdaModel, MdmModel, RiemannError, Spd, TangentSpaceModel,
+};
 
 const TOL: f64 = 1e-10;
 
@@ -216,4 +218,27 @@ fn riemannian_fits_refuse_singular_covariances() {
     let ts = TangentSpaceModel::from_reference(vec![1.0, 0.0, 0.0, 1.0], 2).unwrap();
     let mut out = [0.0; 3];
     assert!(ts.transform_into(&x[..4], &mut spd, &mut out).is_err());
+}
+
+/// SSVEP canonical correlations against NumPy (orthonormal bases of both centred sides,
+/// largest singular value): a target in noise at two SNRs, an epoch with a linearly dependent channel, a short
+/// epoch with one harmonic.
+#[test]
+fn cca_correlations_match_numpy() {
+    let pack = Pack::load("bci.ref");
+    let ids = pack.ids("cca");
+    assert!(ids.len() >= 4);
+    for k in ids {
+        let get = |f: &str| pack.get(&format!("cca/{k}/{f}"));
+        let x = get("x");
+        let (frames, channels) = (x.dims[0], x.dims[1]);
+        let setup = &get("setup").data;
+        let (fs, harmonics, freqs) = (setup[0], setup[1] as usize, &setup[2..]);
+        let t = CcaTargets::new(freqs, harmonics, fs, frames).unwrap();
+        let mut ws = t.workspace(channels);
+        let mut rho = vec![0.0; freqs.len()];
+        t.correlations_into(&x.data, &mut ws, &mut rho);
+        assert_rel(&rho, &get("rho").data, 1e-12, &format!("cca {k}"));
+    }
+    report_worst("cca");
 }

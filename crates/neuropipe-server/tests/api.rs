@@ -224,7 +224,7 @@ async fn bad_inputs_get_exact_errors() {
         .await,
         422,
         "parameter `channels` of stage `eeg` cannot be changed while running \
-         (live parameters: alpha_uv, alpha_hz, line_uv, noise_uv, drift_uv, blink_uv, faults, p300_uv, erd)",
+         (live parameters: alpha_uv, alpha_hz, line_uv, noise_uv, drift_uv, blink_uv, faults, p300_uv, erd, ssvep_uv)",
     );
     // Malformed JSON, missing key, unknown field, wrong shape, empty body.
     assert_error(

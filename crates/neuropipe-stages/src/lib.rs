@@ -17,6 +17,7 @@ pub mod motor_imagery;
 pub mod oddball;
 pub mod quality;
 pub mod simulated;
+pub mod ssvep;
 mod util;
 
 use neuropipe_core::Registry;

@@ -19,11 +19,14 @@
 //! `task: "p300"` runs an oddball paradigm on top: stimulus markers (`target`, `nontarget`)
 //! published on the event bus at their frame's timestamp, with the evoked responses in the
 //! signal (see [`crate::oddball`]); `task: "motor_imagery"` left/right hand imagery cues with
-//! the mu rhythm desynchronising over the opposite hemisphere ([`crate::motor_imagery`]): to
+//! the mu rhythm desynchronising over the opposite hemisphere ([`crate::motor_imagery`]);
+//! `task: "ssvep"` cues to look at flickering targets, the occipital EEG following the
+//! cued frequency ([`crate::ssvep`]): to
 //! epoch and decode without a lab.
 
 use crate::motor_imagery::{MotorImagery, MotorImageryConfig};
 use crate::oddball::{Oddball, OddballConfig};
+use crate::ssvep::{Ssvep, SsvepConfig};
 use crate::util::{ads1299_uv_per_count, TEN_TWENTY};
 use neuropipe_core::{
     BoxedStage, BuildError, ControlMsg, DataPlaneStage, EventKind, Handled, MemoryPool, Output,
@@ -86,8 +89,8 @@ pub struct SimulatedEegParams {
     /// broken channels as "label:fault", fault one of flat, railed, line_noise, noisy (e.g. ["O1:flat", "C4:railed"])
     #[param(live)]
     pub faults: Option<Vec<String>>,
-    /// an experiment to simulate: "none", "p300" (an oddball task: target/nontarget stimulus markers with evoked responses) or "motor_imagery" (left/right cues with mu desynchronisation over the opposite hemisphere)
-    #[param(default = "none", choices = ["none", "p300", "motor_imagery"])]
+    /// an experiment to simulate: "none", "p300" (an oddball task: target/nontarget stimulus markers with evoked responses), "motor_imagery" (left/right cues with mu desynchronisation over the opposite hemisphere) or "ssvep" (cues to look at one of several flickering targets, the occipital EEG following its frequency)
+    #[param(default = "none", choices = ["none", "p300", "motor_imagery", "ssvep"])]
     pub task: String,
     /// p300 task: time between stimuli (s)
     #[param(default = 0.25, min = 0.05, max = 60.0)]
@@ -98,18 +101,25 @@ pub struct SimulatedEegParams {
     /// p300 task: P300 amplitude at parietal sites (µV); 0 keeps the markers without the effect
     #[param(default = 8.0, min = 0.0, max = 1000.0, live)]
     pub p300_uv: f64,
-    /// motor_imagery task: time between cues (s)
+    /// motor_imagery and ssvep tasks: time between cues (s)
     #[param(default = 6.0, min = 4.5, max = 600.0)]
     pub trial_interval_s: f64,
     /// motor_imagery task: fraction of the mu amplitude lost over the opposite hemisphere during imagery; 0 keeps the cues without the effect
     #[param(default = 0.6, min = 0.0, max = 1.0, live)]
     pub erd: f64,
+    /// ssvep task: the targets' flicker frequencies (Hz; default: divisors of a 60 Hz monitor away from the 10 Hz alpha peak); markers are named after them ("12Hz", "7.5Hz")
+    #[param(default = [7.5, 12.0, 15.0, 20.0], min = 0.5, max = 1000.0)]
+    pub ssvep_hz: Vec<f64>,
+    /// ssvep task: response amplitude at occipital sites (µV); 0 keeps the cues without the response
+    #[param(default = 3.0, min = 0.0, max = 1000.0, live)]
+    pub ssvep_uv: f64,
 }
 
 /// A simulated experiment.
 enum Task {
     P300(Oddball),
     MotorImagery(MotorImagery),
+    Ssvep(Ssvep),
 }
 
 /// How a simulated channel is broken (see the module docs).
@@ -231,6 +241,37 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let uv_per_count = ads1299_uv_per_count(4.5, gain as f64);
     let mut gen = Generator::new(model, &info.labels(), seed);
     gen.faults = faults;
+    if p.task == "ssvep" {
+        // Every harmonic must be a frequency the stream can carry, and targets distinct.
+        if p.ssvep_hz.len() < 2 {
+            return Err(BuildError::param(
+                "ssvep_hz",
+                "give two or more flicker frequencies (one target would be nothing to decode)",
+            ));
+        }
+        if let Some(f) = p.ssvep_hz.iter().find(|&&f| 3.0 * f >= rate / 2.0) {
+            return Err(BuildError::param(
+                "ssvep_hz",
+                format!(
+                    "{f} Hz: its third harmonic ({} Hz) is at or above Nyquist ({} Hz); use frequencies below {} Hz or a higher sample_rate",
+                    3.0 * f,
+                    rate / 2.0,
+                    rate / 6.0
+                ),
+            ));
+        }
+        let mut sorted = p.ssvep_hz.clone();
+        sorted.sort_by(f64::total_cmp);
+        if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+            return Err(BuildError::param(
+                "ssvep_hz",
+                format!(
+                    "{} Hz is given twice: targets need distinct frequencies",
+                    w[0]
+                ),
+            ));
+        }
+    }
     if p.task == "p300" && p.stimulus_interval_s * rate < 1.0 {
         // Two stimuli on one frame would be one marker for two responses.
         return Err(BuildError::param(
@@ -258,6 +299,16 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
                 rate,
                 interval_s: p.trial_interval_s,
                 erd: p.erd,
+            },
+            &info.labels(),
+            seed,
+        ))),
+        "ssvep" => Some(Task::Ssvep(Ssvep::new(
+            SsvepConfig {
+                rate,
+                interval_s: p.trial_interval_s,
+                freqs: p.ssvep_hz.clone(),
+                amplitude_uv: p.ssvep_uv,
             },
             &info.labels(),
             seed,
@@ -651,7 +702,7 @@ impl DataPlaneStage for SimulatedEeg {
             let at = first + f as u64;
             // Markers are published before the packet holding their frame, as a marker
             // stream would.
-            let marker_at = |text: &'static str| {
+            let marker_at = |text: &str| {
                 ctx.emit_event_at(self.pacer.frame_time_ns(at), EventKind::Marker, text)
             };
             match self.task.as_mut() {
@@ -660,6 +711,12 @@ impl DataPlaneStage for SimulatedEeg {
                     self.gen.frame(at, &mut self.uv);
                     if let Some(stim) = t.frame(at, &mut self.uv) {
                         marker_at(stim.text());
+                    }
+                }
+                Some(Task::Ssvep(t)) => {
+                    self.gen.frame(at, &mut self.uv);
+                    if let Some(cue) = t.frame(at, &mut self.uv) {
+                        marker_at(t.text(cue.target));
                     }
                 }
                 Some(Task::MotorImagery(t)) => {
@@ -710,6 +767,11 @@ impl DataPlaneStage for SimulatedEeg {
             SimulatedEegParamsUpdate::P300Uv(x) => {
                 if let Some(Task::P300(t)) = self.task.as_mut() {
                     t.set_p300_uv(x);
+                }
+            }
+            SimulatedEegParamsUpdate::SsvepUv(x) => {
+                if let Some(Task::Ssvep(t)) = self.task.as_mut() {
+                    t.set_amplitude(x);
                 }
             }
             SimulatedEegParamsUpdate::Erd(x) => {

@@ -6,7 +6,8 @@
 //! `Lda` (a model fitted first, as `neuropipe train` does), cutting, baseline-correcting,
 //! checking, vectorising and decoding 64-channel epochs: nothing beyond the markers' own
 //! texts; and (3) the motor-imagery task's cues into `Epoch` → `Covariance` → `Mdm`, and
-//! → `TangentSpace` → `Lda`: again nothing beyond the markers.
+//! → `TangentSpace` → `Lda`, and (4) the SSVEP task's cues into `Epoch` → `Cca` and `Fbcca`:
+//! again nothing beyond the markers.
 //!
 //! A marker costs its event: the two `String`s (stage id, text) its source creates, and the
 //! copy a stage reads from the event bus (the bus carries owned strings, as for the
@@ -281,9 +282,43 @@ fn riemannian_decoding_costs_nothing_beyond_the_markers() {
     );
 }
 
+/// The simulated SSVEP task (4 occipital channels at 250 Hz) into `Cca` and `Fbcca`: each
+/// cue costs its marker and nothing else.
+fn ssvep_decoding_costs_nothing_beyond_the_markers() {
+    let cfg = PipelineConfig::from_value(&json!({
+        "stages": [
+            {"id": "eeg", "type": "SimulatedEeg", "params": {"realtime": false, "frames": 25, "task": "ssvep", "trial_interval_s": 4.5}},
+            {"id": "volts", "type": "RawToVoltage"},
+            {"id": "sel", "type": "SelectChannels", "params": {"channels": ["P7", "P8", "O1", "O2"]}},
+            {"id": "ep", "type": "Epoch", "params": {"markers": ["7.5Hz", "12Hz", "15Hz", "20Hz"], "tmin": 0.15, "tmax": 4.0}},
+            {"id": "dec", "type": "Cca", "params": {"frequencies": [7.5, 12, 15, 20], "events": false}},
+            {"id": "fb", "type": "Fbcca", "params": {"frequencies": [7.5, 12, 15, 20], "events": false}},
+            {"id": "show1", "type": "StdoutSummary", "params": {"interval_s": 3600}},
+            {"id": "show2", "type": "StdoutSummary", "params": {"interval_s": 3600}}
+        ],
+        "links": ["eeg -> volts", "volts -> sel", "sel -> ep", "ep -> dec", "ep -> fb", "dec -> show1", "fb -> show2"]
+    }))
+    .unwrap();
+    let pipeline = Pipeline::build(&cfg, &neuropipe_stages::registry()).unwrap();
+    let c = allocations_while_running(pipeline, epochs_decoded, 100.0, 100.0);
+    assert!(c.progress >= 100.0, "made progress: {} epochs", c.progress);
+    let markers = c.progress + 2.0 * c.windows as f64;
+    assert!(
+        c.allocations as f64 <= 4.0 * markers,
+        "{} allocations for {} epochs (at most 4 per marker)",
+        c.allocations,
+        c.progress
+    );
+    println!(
+        "{} allocations while {} SSVEP epochs were decoded by Cca and Fbcca",
+        c.allocations, c.progress
+    );
+}
+
 #[test]
 fn bci_stages_allocate_nothing_per_packet() {
     running_pipeline_allocates_nothing_per_packet();
     decoding_epochs_costs_nothing_beyond_the_markers();
     riemannian_decoding_costs_nothing_beyond_the_markers();
+    ssvep_decoding_costs_nothing_beyond_the_markers();
 }

@@ -1,8 +1,10 @@
 //! Decoding kernels for brain-computer interfaces: covariance estimators, linear
 //! discriminant analysis and its cross-validation, numerically as scikit-learn; Riemannian
-//! geometry, minimum distance to mean and the tangent space, as pyRiemann
+//! geometry, minimum distance to mean and the tangent space, as pyRiemann; canonical
+//! correlation with sinusoidal references for SSVEP
 //! (`tests/decode.rs` checks them against vectors from `scripts/bci/gen_reference.py`).
 
+pub mod cca;
 pub mod covariance;
 pub mod cv;
 pub mod lda;
@@ -10,6 +12,7 @@ pub mod mdm;
 pub mod riemann;
 pub mod tangent;
 
+pub use cca::{fbcca_weight, CcaTargets, CcaWorkspace};
 pub use cv::{cross_validate, cross_validate_lda, CrossValidation, Verdict};
 pub use lda::{FitError, LdaModel};
 pub use mdm::MdmModel;

@@ -13,7 +13,7 @@
 //! difference.
 
 use super::model::{ModelFile, Signature};
-use super::predict::Predictions;
+use super::predict::{Predictions, Scores};
 use neuropipe_core::prelude::*;
 use neuropipe_dsp::decode::LdaModel;
 
@@ -75,7 +75,8 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         ));
     }
     let model = file.lda().map_err(|e| BuildError::param("model", e))?;
-    let predictions = Predictions::build(b, &info, &file.input.classes, p.events)?;
+    let predictions =
+        Predictions::build(b, &info, &file.input.classes, p.events, Scores::PROBABILITY)?;
     let rows = model.rows();
     let features = model.features;
     with_float!(kind, S => {

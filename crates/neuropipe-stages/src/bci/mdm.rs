@@ -9,7 +9,7 @@
 //! counted and published as an `epoch_dropped` event. Allocates nothing per epoch (without
 //! `events`); costs one `channels × channels` eigenvalue problem per class.
 
-use super::predict::Predictions;
+use super::predict::{Predictions, Scores};
 use super::riemann::{covariance_channels, load_model};
 use neuropipe_core::prelude::*;
 use neuropipe_dsp::decode::{MdmModel, Spd};
@@ -48,7 +48,8 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     super::lda::check_features(&info)?;
     let file = load_model(b, &p.model, &info, |f| Ok(&f.input))?;
     let model = file.mdm().map_err(|e| BuildError::param("model", e))?;
-    let predictions = Predictions::build(b, &info, &file.input.classes, p.events)?;
+    let predictions =
+        Predictions::build(b, &info, &file.input.classes, p.events, Scores::PROBABILITY)?;
     let input = b.epochs_input::<Samples<f64>>("in")?;
     let classes = model.classes;
     Ok(BoxedStage::new(Mdm {

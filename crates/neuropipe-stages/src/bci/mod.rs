@@ -12,10 +12,13 @@
 //! * [`lda`]: `Lda`, predictions from a shrinkage LDA, and [`mdm`]: `Mdm`, minimum distance
 //!   to Riemannian mean, both trained by `neuropipe train` ([`model`]: the model file;
 //!   [`collect`]: the trainer's collector).
+//! * [`cca`]: `Cca` and `Fbcca`, training-free SSVEP decoders (canonical correlation with
+//!   sinusoidal references, plain and filter-bank).
 //!
 //! `Epoch` and `Window` send an epoch stream ([`neuropipe_core::EpochLayout`]): one window
 //! per packet, which stages that process a continuous signal refuse at build time.
 
+pub mod cca;
 pub mod collect;
 pub mod covariance;
 pub mod epoch;
@@ -42,6 +45,8 @@ pub fn specs() -> Vec<neuropipe_core::StageSpec> {
         tangent::spec(),
         lda::spec(),
         mdm::spec(),
+        cca::spec(),
+        cca::fbcca_spec(),
     ]
 }
 

@@ -3,9 +3,32 @@
 //! and emission time (so sinks measure closed-loop latency), counted per class in the
 //! readouts and, with `events`, published as a `prediction` event on the epoch's marker
 //! sample (`left (p = 0.93)`), which recorders annotate and `LslOutlet` sends as markers.
-//! Also the decoders' shared drop path for an epoch they cannot decode.
+//! Epochs that carry a label naming one of the decoder's classes (a simulated or replayed
+//! session with its cues) are scored on line: how many were predicted right shows in the
+//! readouts and the run summary. Also the decoders' shared drop path for an epoch they
+//! cannot decode.
 
 use neuropipe_core::prelude::*;
+
+/// What a decoder's per-class values are.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Scores {
+    /// Channel kind of the prediction stream (`Probability`, `Correlation`, `Score`).
+    pub kind: &'static str,
+    /// Their range, if bounded.
+    pub range: Option<[f64; 2]>,
+    /// The symbol in a prediction event (`p`, `ρ`, `score`).
+    pub symbol: &'static str,
+}
+
+impl Scores {
+    /// Class probabilities.
+    pub(super) const PROBABILITY: Scores = Scores {
+        kind: "Probability",
+        range: Some([0.0, 1.0]),
+        symbol: "p",
+    };
+}
 
 /// A decoder's output port, pool, counts and readouts.
 pub(super) struct Predictions {
@@ -16,8 +39,13 @@ pub(super) struct Predictions {
     dropped: u64,
     readouts: Readouts,
     events: bool,
+    symbol: &'static str,
     /// The epochs' start relative to their event (ns, ≤ 0 for marker-locked epochs).
     tmin_ns: f64,
+    /// Per input label: the class of the same name, if any.
+    truth: Vec<Option<usize>>,
+    labelled: u64,
+    right: u64,
 }
 
 impl Predictions {
@@ -28,6 +56,7 @@ impl Predictions {
         info: &StreamInfo,
         classes: &[String],
         events: bool,
+        scores: Scores,
     ) -> Result<Predictions, BuildError> {
         let mut out_info = info.derived();
         out_info.kind = "Prediction".to_string();
@@ -36,25 +65,35 @@ impl Predictions {
             .map(|c| ChannelInfo {
                 label: c.clone(),
                 unit: String::new(),
-                kind: "Probability".to_string(),
-                range: Some([0.0, 1.0]),
+                kind: scores.kind.to_string(),
+                range: scores.range,
             })
             .collect();
         let mut rows = classes.to_vec();
-        rows.push("(dropped)".to_string());
+        rows.extend(["(dropped)", "(labelled)", "(right)"].map(String::from));
         let readouts = b.readouts(
             &[ReadoutColumn::number(
                 "predicted",
                 "",
-                "epochs predicted as this class; (dropped): epochs that could not be decoded",
+                "epochs predicted as this class; (dropped): epochs that could not be decoded; (labelled): epochs labelled with one of the classes (a session with its cues); (right): of those, predicted as their label",
             )],
             rows,
         );
-        for row in 0..=classes.len() {
+        for row in 0..classes.len() + 3 {
             readouts.set(row, 0, 0.0);
         }
         readouts.publish();
         let tmin_ns = info.epochs.as_ref().map_or(0.0, |e| e.tmin_s * 1e9);
+        let truth = info
+            .epochs
+            .as_ref()
+            .map(|e| {
+                e.classes
+                    .iter()
+                    .map(|c| classes.iter().position(|k| k == c))
+                    .collect()
+            })
+            .unwrap_or_default();
         let pool = b.pool::<Samples<f64>>(1, classes.len())?;
         let out = b.output::<Samples<f64>>("out", out_info)?;
         Ok(Predictions {
@@ -65,7 +104,11 @@ impl Predictions {
             dropped: 0,
             readouts,
             events,
+            symbol: scores.symbol,
             tmin_ns,
+            truth,
+            labelled: 0,
+            right: 0,
         })
     }
 
@@ -88,12 +131,24 @@ impl Predictions {
         out.header.label = Some(class as u32);
         self.counts[class] += 1;
         self.readouts.set(class, 0, self.counts[class] as f64);
+        if let Some(&Some(truth)) = h.label.and_then(|l| self.truth.get(l as usize)) {
+            self.labelled += 1;
+            self.right += u64::from(truth == class);
+            let k = self.classes.len();
+            self.readouts.set(k + 1, 0, self.labelled as f64);
+            self.readouts.set(k + 2, 0, self.right as f64);
+        }
         self.readouts.publish();
         if self.events {
             ctx.emit_event_at(
                 self.event_ns(&h),
                 EventKind::Prediction,
-                format!("{} (p = {:.3})", self.classes[class], out.samples()[class]),
+                format!(
+                    "{} ({} = {:.3})",
+                    self.classes[class],
+                    self.symbol,
+                    out.samples()[class]
+                ),
             );
         }
         self.out.send(out).await
@@ -127,8 +182,18 @@ impl Predictions {
         } else {
             String::new()
         };
+        let right = if self.labelled > 0 {
+            format!(
+                "; {} of {} labelled epochs right ({:.1} %)",
+                self.right,
+                self.labelled,
+                100.0 * self.right as f64 / self.labelled as f64
+            )
+        } else {
+            String::new()
+        };
         self.readouts.set_status(&format!(
-            "{total} predictions ({}){dropped}",
+            "{total} predictions ({}){dropped}{right}",
             per.join(", ")
         ));
     }
