@@ -22,6 +22,8 @@ Cases:
     riem/<k>/mdm_means        MDM(metric="riemann").fit(x, y).covmeans_
     riem/<k>/mdm_dist, mdm_proba, mdm_predict   transform, predict_proba, predict(x_test)
     riem/<k>/ts_ref, ts       TangentSpace(metric="riemann").fit(x).reference_, transform(x_test)
+    riem/<k>/csp_filters, csp CSP(nfilter=min(4, n), metric="euclid", log=True).fit(x, y):
+                              filters_, transform(x_test)
     cca/<k>/x                 an epoch (frames x channels)
     cca/<k>/setup             [fs, harmonics, f1, f2, ...]
     cca/<k>/rho               per target: largest canonical correlation with its sin/cos
@@ -40,6 +42,7 @@ from sklearn.covariance import empirical_covariance, ledoit_wolf, oas
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 import pyriemann
 from pyriemann.classification import MDM
+from pyriemann.spatialfilters import CSP
 from pyriemann.tangentspace import TangentSpace
 from pyriemann.geometry.mean import mean_riemann
 
@@ -131,6 +134,9 @@ def main() -> None:
         ts = TangentSpace(metric="riemann").fit(x)
         pack.add(f"riem/{k}/ts_ref", ts.reference_)
         pack.add(f"riem/{k}/ts", ts.transform(xt))
+        csp = CSP(nfilter=min(4, n), metric="euclid", log=True).fit(x, y)
+        pack.add(f"riem/{k}/csp_filters", csp.filters_)
+        pack.add(f"riem/{k}/csp", csp.transform(xt))
     # CCA (SSVEP): a target in noise at two SNRs, a rank-deficient epoch, a short one.
     def cca_rho(x, f, harmonics, fs):
         t = np.arange(x.shape[0]) / fs

@@ -1,21 +1,24 @@
 //! `neuropipe train`: fits the pipeline's decoder on labelled data and writes its model file.
 //!
-//! The pipeline is cut at the decoder (`Lda`): the stages that feed it run as they will on
-//! line, from the pipeline's own source (a simulated session: `--duration` seconds of signal,
-//! as fast as possible) or from recordings replayed in its place (`--data`, once per file),
-//! and a collector takes the decoder's place. The labelled feature vectors it gathers fit the
-//! decoder; stratified k-fold cross-validation says how well it will do; the model file
-//! (written where the decoder's `model` parameter points, or `--out`) records the feature
-//! stream it expects, so the online pipeline refuses a mismatch.
+//! The pipeline is cut at the decoder (`Lda`, `Mdm`), or at the stage fitted with it in front
+//! of it (`TangentSpace`, `Csp`): the stages that feed the cut run as they will on line, from
+//! the pipeline's own source (a simulated session: `--duration` seconds of signal, as fast as
+//! possible) or from recordings replayed in its place (`--data`, once per file), and a
+//! collector takes the cut stage's place. The labelled vectors it gathers fit the front stage
+//! and the decoder in process; stratified k-fold cross-validation (both refitted in every
+//! fold, as a scikit-learn `Pipeline`) says how well they will do; the model file (written
+//! where the decoder's `model` parameter points, or `--out`) holds both and records the
+//! streams they expect, so the online pipeline refuses a mismatch.
 
 use neuropipe_core::host::*;
 use neuropipe_core::Registry;
 use neuropipe_dsp::decode::{
-    cross_validate, FitError, LdaModel, MdmModel, RiemannError, Spd, TangentSpaceModel, Verdict,
+    cross_validate, CspModel, FitError, LdaModel, MdmModel, RiemannError, Spd, TangentSpaceModel,
+    Verdict,
 };
 use neuropipe_stages::bci::collect::{self, training_set};
 use neuropipe_stages::bci::model::{Decoder, ModelFile, Signature, Training, Transform};
-use neuropipe_stages::bci::tangent;
+use neuropipe_stages::bci::{csp, tangent};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -51,7 +54,7 @@ pub struct TrainArgs {
 const DECODERS: [&str; 2] = ["Lda", "Mdm"];
 
 /// Stage types fitted together with the decoder they feed (directly).
-const TRANSFORMS: [&str; 1] = ["TangentSpace"];
+const TRANSFORMS: [&str; 2] = ["TangentSpace", "Csp"];
 
 /// Runs `neuropipe train`.
 pub fn main(registry: &Registry, args: TrainArgs) -> ExitCode {
@@ -140,9 +143,16 @@ fn train(registry: &Registry, args: &TrainArgs) -> Result<(), String> {
         .ok_or("no features reached the decoder")?;
     let classes = stream.epochs.as_ref().map_or(0, |e| e.classes.len());
     let p = stream.channel_count();
+    let front = match chain.get(1).map(|&i| &cfg.stages[i]) {
+        Some(s) if s.kind == "TangentSpace" => Front::Tangent,
+        Some(s) if s.kind == "Csp" => {
+            Front::Csp(s.params.get("filters").and_then(Value::as_u64).unwrap_or(4) as usize)
+        }
+        _ => Front::None,
+    };
     let plan = Plan {
         decoder: cfg.stages[dec].kind.clone(),
-        tangent: chain.len() > 1,
+        front,
     };
     let mut counts = vec![0usize; classes];
     for &l in &set.y {
@@ -161,15 +171,24 @@ fn train(registry: &Registry, args: &TrainArgs) -> Result<(), String> {
         |f, row| f.verdict(row, &mut buf),
     )
     .map_err(fail)?;
-    let mut transforms = vec![];
-    let mut signature = Signature::of(&stream);
-    if let Some((ts, _)) = &fitted.tangent {
-        transforms.push(Transform::TangentSpace {
-            input: signature,
-            reference: ts.reference.clone(),
-        });
-        signature = Signature::of(&tangent::output_stream(&stream, ts.channels));
-    }
+    let input = Signature::of(&stream);
+    let (transforms, signature) = match &fitted.front {
+        FittedFront::None => (vec![], input),
+        FittedFront::Tangent(ts, _) => (
+            vec![Transform::TangentSpace {
+                input,
+                reference: ts.reference.clone(),
+            }],
+            Signature::of(&tangent::output_stream(&stream, ts.channels)),
+        ),
+        FittedFront::Csp(m) => (
+            vec![Transform::Csp {
+                input,
+                filters: m.filters.clone(),
+            }],
+            Signature::of(&csp::output_stream(&stream, m.features())),
+        ),
+    };
     let training = Training {
         data: runs.iter().map(|(w, _)| w.clone()).collect(),
         epochs: counts.clone(),
@@ -188,17 +207,60 @@ fn train(registry: &Registry, args: &TrainArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// The stages `train` fits: the decoder, and the tangent space before it if there is one.
+/// The stage fitted in front of the decoder, feeding it directly.
+#[derive(Clone, Copy)]
+enum Front {
+    None,
+    /// `TangentSpace`.
+    Tangent,
+    /// `Csp` with this many filters.
+    Csp(usize),
+}
+
+/// The stages `train` fits: the decoder, and the stage in front of it if there is one.
 struct Plan {
     /// The decoder's stage type.
     decoder: String,
-    /// A `TangentSpace` feeds the decoder.
-    tangent: bool,
+    front: Front,
+}
+
+/// A fitted [`Front`].
+enum FittedFront {
+    None,
+    Tangent(TangentSpaceModel, Spd),
+    Csp(CspModel),
+}
+
+impl FittedFront {
+    /// Features it sends for rows of `p` values.
+    fn features(&self, p: usize) -> usize {
+        match self {
+            FittedFront::None => p,
+            FittedFront::Tangent(ts, _) => ts.features(),
+            FittedFront::Csp(m) => m.features(),
+        }
+    }
+
+    /// Row `index` (`row`) through it into `out`.
+    fn transform(&mut self, index: usize, row: &[f64], out: &mut [f64]) -> Result<(), FitError> {
+        match self {
+            FittedFront::None => out.copy_from_slice(row),
+            FittedFront::Tangent(ts, spd) => ts.transform_into(row, spd, out).map_err(|eigenvalue| {
+                RiemannError::NotPositiveDefinite { index, eigenvalue }
+            })?,
+            FittedFront::Csp(m) => m.transform_into(row, out).map_err(|v| {
+                FitError::Shape(format!(
+                    "epoch {index}: a CSP filter's output variance is {v:e} (linearly dependent channels? use the lwf or oas estimator)"
+                ))
+            })?,
+        }
+        Ok(())
+    }
 }
 
 /// A fitted [`Plan`].
 struct Fitted {
-    tangent: Option<(TangentSpaceModel, Spd)>,
+    front: FittedFront,
     decoder: Decoder,
     /// Workspace of an MDM.
     spd: Option<Spd>,
@@ -218,32 +280,39 @@ fn side(p: usize, who: &str) -> Result<usize, FitError> {
 
 impl Plan {
     fn describe(&self) -> String {
-        if self.tangent {
-            format!("TangentSpace + {}", self.decoder)
-        } else {
-            self.decoder.clone()
+        match self.front {
+            Front::None => self.decoder.clone(),
+            Front::Tangent => format!("TangentSpace + {}", self.decoder),
+            Front::Csp(k) => format!("Csp ({k} filters) + {}", self.decoder),
         }
     }
 
     /// Fits on `x` (`n × p`) with labels `y`.
     fn fit(&self, x: &[f64], p: usize, y: &[u32], classes: usize) -> Result<Fitted, FitError> {
-        let mut tangent = None;
-        let (features, q) = if self.tangent {
-            let n = side(p, "TangentSpace")?;
-            let ts = TangentSpaceModel::fit(x, n)?;
-            let mut spd = Spd::new(n);
-            let q = ts.features();
-            let mut out = vec![0.0; x.len() / p * q];
-            for (index, (row, o)) in x.chunks_exact(p).zip(out.chunks_exact_mut(q)).enumerate() {
-                ts.transform_into(row, &mut spd, o).map_err(|eigenvalue| {
-                    RiemannError::NotPositiveDefinite { index, eigenvalue }
-                })?;
+        let mut front = match self.front {
+            Front::None => FittedFront::None,
+            Front::Tangent => {
+                let n = side(p, "TangentSpace")?;
+                FittedFront::Tangent(TangentSpaceModel::fit(x, n)?, Spd::new(n))
             }
-            tangent = Some((ts, spd));
-            (out, q)
-        } else {
-            (x.to_vec(), p)
+            Front::Csp(k) => {
+                if classes != 2 {
+                    return Err(FitError::Shape(format!(
+                        "CSP separates two classes; these epochs have {classes} (for more, use TangentSpace + Lda or Mdm)"
+                    )));
+                }
+                FittedFront::Csp(CspModel::fit(x, side(p, "Csp")?, y, k)?)
+            }
         };
+        let q = front.features(p);
+        let mut features = vec![0.0; x.len() / p * q];
+        for (index, (row, o)) in x
+            .chunks_exact(p)
+            .zip(features.chunks_exact_mut(q))
+            .enumerate()
+        {
+            front.transform(index, row, o)?;
+        }
         let (decoder, spd) = if self.decoder == "Mdm" {
             let n = side(q, "Mdm")?;
             (
@@ -254,7 +323,7 @@ impl Plan {
             (Decoder::Lda(LdaModel::fit(&features, q, y, classes)?), None)
         };
         Ok(Fitted {
-            tangent,
+            front,
             decoder,
             spd,
         })
@@ -264,18 +333,9 @@ impl Plan {
 impl Fitted {
     /// The predicted class and a two-class score of one held-out row.
     fn verdict(&mut self, row: &[f64], buf: &mut Vec<f64>) -> Result<Verdict, FitError> {
-        let bad = |eigenvalue| RiemannError::NotPositiveDefinite {
-            index: 0,
-            eigenvalue,
-        };
-        let x: &[f64] = match &mut self.tangent {
-            Some((ts, spd)) => {
-                buf.resize(ts.features(), 0.0);
-                ts.transform_into(row, spd, buf).map_err(bad)?;
-                buf
-            }
-            None => row,
-        };
+        buf.resize(self.front.features(row.len()), 0.0);
+        self.front.transform(0, row, buf)?;
+        let x: &[f64] = buf;
         match (&self.decoder, &mut self.spd) {
             (Decoder::Lda(m), _) => {
                 let mut d = vec![0.0; m.rows()];
@@ -284,7 +344,12 @@ impl Fitted {
             }
             (Decoder::Mdm(m), Some(spd)) => {
                 let mut d = vec![0.0; m.classes];
-                m.distances_into(x, spd, &mut d).map_err(bad)?;
+                m.distances_into(x, spd, &mut d).map_err(|eigenvalue| {
+                    RiemannError::NotPositiveDefinite {
+                        index: 0,
+                        eigenvalue,
+                    }
+                })?;
                 // Two classes: evidence for class 1 = how much nearer its mean is.
                 Ok((
                     m.predict(&d),
@@ -319,6 +384,15 @@ fn fitted_chain(cfg: &PipelineConfig, dec: usize) -> Result<Vec<usize>, String> 
             break;
         }
         chain.push(i);
+    }
+    if chain.len() > 2 {
+        return Err(format!(
+            "train fits one stage in front of the decoder ({}); here `{}` and `{}` are chained before `{}`",
+            TRANSFORMS.join(" or "),
+            cfg.stages[chain[2]].id,
+            cfg.stages[chain[1]].id,
+            cfg.stages[dec].id
+        ));
     }
     // Every fitted stage reads the decoder's model file.
     let model = |i: usize| {

@@ -10,7 +10,7 @@ use common::*;
 use neuropipe_dsp::decode::covariance::{empirical, ledoit_wolf, oas};
 use neuropipe_dsp::decode::riemann::mean_riemann;
 use neuropipe_dsp::decode::{
-    CcaTargets, FitError, LdaModel, MdmModel, RiemannError, Spd, TangentSpaceModel,
+    CcaTargets, CspModel, FitError, LdaModel, MdmModel, RiemannError, Spd, TangentSpaceModel,
 };
 
 const TOL: f64 = 1e-10;
@@ -112,7 +112,8 @@ fn bad_training_data_is_refused_with_the_reason() {
 }
 
 /// Riemannian kernels against pyRiemann 0.12: the mean, MDM's class means, distances,
-/// probabilities and predictions, and the tangent space's reference and vectors. Fitting
+/// probabilities and predictions, the tangent space's reference and vectors, and CSP's
+/// filters and log-variance features. Fitting
 /// and predicting are checked apart: predictions use pyRiemann's fitted means and
 /// reference, so a fit's rounding does not hide in them. One case (12 channels, eigenvalues
 /// over ~5 decades) is ill-conditioned: pyRiemann does not converge in its 50 iterations
@@ -191,6 +192,34 @@ fn riemannian_kernels_match_pyriemann() {
             &get("ts").data,
             tol,
             &format!("riem {k} tangent vectors"),
+        );
+
+        let nfilter = n.min(4);
+        let csp = CspModel::fit(&x.data, n, &y, nfilter).unwrap();
+        let want = &get("csp_filters").data;
+        // Each filter up to its sign (SciPy's is arbitrary too).
+        let mut signed = csp.filters.clone();
+        for (row, w) in signed.chunks_exact_mut(n).zip(want.chunks_exact(n)) {
+            let dot: f64 = row.iter().zip(w).map(|(a, b)| a * b).sum();
+            if dot < 0.0 {
+                row.iter_mut().for_each(|v| *v = -*v);
+            }
+        }
+        // Case 2: SciPy solves through a Cholesky factor, this crate through B^-½; at that
+        // condition number eigenvectors agree to 1e-5, their log-variance features to 1e-6.
+        let (filter_tol, feature_tol) = if k == 2 { (1e-5, 1e-6) } else { (TOL, TOL) };
+        assert_rel(&signed, want, filter_tol, &format!("riem {k} CSP filters"));
+        let mut f = vec![0.0; nfilter];
+        let mut all_f = vec![];
+        for c in get("x_test").data.chunks_exact(nn) {
+            csp.transform_into(c, &mut f).unwrap();
+            all_f.extend_from_slice(&f);
+        }
+        assert_rel(
+            &all_f,
+            &get("csp").data,
+            feature_tol,
+            &format!("riem {k} CSP features"),
         );
         report_worst(&format!("riemannian case {k} ({n} channels)"));
     }

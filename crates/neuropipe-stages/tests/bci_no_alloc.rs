@@ -6,7 +6,7 @@
 //! `Lda` (a model fitted first, as `neuropipe train` does), cutting, baseline-correcting,
 //! checking, vectorising and decoding 64-channel epochs: nothing beyond the markers' own
 //! texts; and (3) the motor-imagery task's cues into `Epoch` → `Covariance` → `Mdm`, and
-//! → `TangentSpace` → `Lda`, and (4) the SSVEP task's cues into `Epoch` → `Cca` and `Fbcca`:
+//! → `TangentSpace` → `Lda`, and → `Csp` → `Lda`, and (4) the SSVEP task's cues into `Epoch` → `Cca` and `Fbcca`:
 //! again nothing beyond the markers.
 //!
 //! A marker costs its event: the two `String`s (stage id, text) its source creates, and the
@@ -187,11 +187,11 @@ fn motor_imagery(seconds: Option<f64>, tail: serde_json::Value) -> PipelineConfi
     PipelineConfig::from_value(&json!({"stages": stages, "links": links})).unwrap()
 }
 
-/// Fits an MDM, and a tangent space with an LDA after it, on 10 minutes of the task (as
-/// `neuropipe train` does); writes both model files.
-fn trained_riemannian_models() -> (std::path::PathBuf, std::path::PathBuf) {
-    use neuropipe_dsp::decode::{LdaModel, MdmModel, Spd, TangentSpaceModel};
-    use neuropipe_stages::bci::{collect, model, tangent};
+/// Fits an MDM, a tangent space with an LDA after it, and CSP with an LDA after it, on 10
+/// minutes of the task (as `neuropipe train` does); writes the three model files.
+fn trained_riemannian_models() -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    use neuropipe_dsp::decode::{CspModel, LdaModel, MdmModel, Spd, TangentSpaceModel};
+    use neuropipe_stages::bci::{collect, csp, model, tangent};
     let mut reg = neuropipe_stages::registry();
     reg.register(collect::spec());
     let cfg = motor_imagery(
@@ -245,13 +245,30 @@ fn trained_riemannian_models() -> (std::path::PathBuf, std::path::PathBuf) {
         t(),
     );
     std::fs::write(&ts_path, serde_json::to_string(&ts_file).unwrap()).unwrap();
-    (mdm_path, ts_path)
+    let cspm = CspModel::fit(&set.x, n, &set.y, 4).unwrap();
+    let mut feats = vec![0.0; set.y.len() * 4];
+    for (row, o) in set.x.chunks_exact(n * n).zip(feats.chunks_exact_mut(4)) {
+        cspm.transform_into(row, o).unwrap();
+    }
+    let csp_lda = LdaModel::fit(&feats, 4, &set.y, 2).unwrap();
+    let csp_path = dir.join(format!("neuropipe-no-alloc-csp-{id}.json"));
+    let csp_file = model::ModelFile::new(
+        &model::Decoder::Lda(csp_lda),
+        model::Signature::of(&csp::output_stream(&stream, 4)),
+        vec![model::Transform::Csp {
+            input: model::Signature::of(&stream),
+            filters: cspm.filters.clone(),
+        }],
+        t(),
+    );
+    std::fs::write(&csp_path, serde_json::to_string(&csp_file).unwrap()).unwrap();
+    (mdm_path, ts_path, csp_path)
 }
 
-/// Covariances of motor-imagery epochs decoded by `Mdm` and by `TangentSpace` → `Lda`: each
-/// cue costs its marker's event and nothing else.
+/// Covariances of motor-imagery epochs decoded by `Mdm`, by `TangentSpace` → `Lda` and by
+/// `Csp` → `Lda`: each cue costs its marker's event and nothing else.
 fn riemannian_decoding_costs_nothing_beyond_the_markers() {
-    let (mdm, ts) = trained_riemannian_models();
+    let (mdm, ts, csp) = trained_riemannian_models();
     let cfg = motor_imagery(
         None,
         json!({
@@ -260,9 +277,12 @@ fn riemannian_decoding_costs_nothing_beyond_the_markers() {
                 {"id": "ts", "type": "TangentSpace", "params": {"model": ts}},
                 {"id": "tsdec", "type": "Lda", "params": {"model": ts, "events": false}},
                 {"id": "show1", "type": "StdoutSummary", "params": {"interval_s": 3600}},
-                {"id": "show2", "type": "StdoutSummary", "params": {"interval_s": 3600}}
+                {"id": "show2", "type": "StdoutSummary", "params": {"interval_s": 3600}},
+                {"id": "csp", "type": "Csp", "params": {"model": csp, "filters": 4}},
+                {"id": "cspdec", "type": "Lda", "params": {"model": csp, "events": false}},
+                {"id": "show3", "type": "StdoutSummary", "params": {"interval_s": 3600}}
             ],
-            "links": ["cov -> dec", "cov -> ts", "ts -> tsdec", "dec -> show1", "tsdec -> show2"]
+            "links": ["cov -> dec", "cov -> ts", "ts -> tsdec", "dec -> show1", "tsdec -> show2", "cov -> csp", "csp -> cspdec", "cspdec -> show3"]
         }),
     );
     let pipeline = Pipeline::build(&cfg, &neuropipe_stages::registry()).unwrap();
@@ -277,7 +297,7 @@ fn riemannian_decoding_costs_nothing_beyond_the_markers() {
         c.progress
     );
     println!(
-        "{} allocations while {} epochs of 16 channels were decoded by Mdm and TangentSpace + Lda",
+        "{} allocations while {} epochs of 16 channels were decoded by Mdm, TangentSpace + Lda and Csp + Lda",
         c.allocations, c.progress
     );
 }

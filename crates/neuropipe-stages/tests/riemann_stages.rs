@@ -253,3 +253,58 @@ fn tangent_space_maps_at_its_fitted_reference() {
     h.push("in", Harness::packet(&pool, 10, &[1.0, 0.0, 0.0]));
     assert_eq!(h.take::<Samples<f64>>("out")[0].header.label, Some(1));
 }
+
+#[test]
+fn csp_filters_give_log_variances_and_must_match_the_model() {
+    let dir = temp_dir("csp");
+    // Two filters: C3 alone, and C3 - C4.
+    let filters = vec![1.0, 0.0, 1.0, -1.0];
+    let feats = neuropipe_stages::bci::csp::output_stream(&covariances(), 2);
+    let labels: Vec<&str> = feats.channels.iter().map(|c| c.label.as_str()).collect();
+    assert_eq!(labels, ["csp1", "csp2"]);
+    let lda = Decoder::Lda(LdaModel {
+        classes: 2,
+        features: 2,
+        coef: vec![1.0, -1.0],
+        intercept: vec![0.0],
+    });
+    let model = write(
+        &dir,
+        "csp.json",
+        &ModelFile::new(
+            &lda,
+            Signature::of(&feats),
+            vec![Transform::Csp {
+                input: Signature::of(&covariances()),
+                filters,
+            }],
+            training(),
+        ),
+    );
+    let csp = |filters: usize| {
+        Harness::new(neuropipe_stages::bci::csp::spec())
+            .param("model", model.as_str())
+            .param("filters", filters)
+            .input::<Samples<f64>>("in", covariances())
+    };
+    let mut h = csp(2).build().unwrap();
+    let pool = h.pool::<Samples<f64>>(1, 4);
+    // C = [[2, 0.5], [0.5, 3]]: var(C3) = 2, var(C3 - C4) = 2 - 1 + 3 = 4.
+    let mut p = Harness::packet(&pool, 10, &[2.0, 0.5, 0.5, 3.0]);
+    p.header.label = Some(0);
+    h.push("in", p);
+    // C3 - C4 cancels a signal common to both: variance 0, dropped.
+    h.push("in", Harness::packet(&pool, 20, &[1.0, 1.0, 1.0, 1.0]));
+    let out = h.take::<Samples<f64>>("out");
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].samples(), &[2f64.ln(), 4f64.ln()]);
+    assert_eq!(out[0].header.label, Some(0));
+    assert_eq!(
+        h.snapshot().readouts.unwrap().value("epochs", "dropped"),
+        Some(1.0)
+    );
+    let e = csp(3).build().err().unwrap().to_string();
+    assert!(e.contains("3 filters from 2 channels"), "{e}");
+    let e = csp(1).build().err().unwrap().to_string();
+    assert!(e.contains("the model holds 2 CSP filters, not 1"), "{e}");
+}

@@ -1,11 +1,12 @@
 //! Decoding kernels for brain-computer interfaces: covariance estimators, linear
 //! discriminant analysis and its cross-validation, numerically as scikit-learn; Riemannian
-//! geometry, minimum distance to mean and the tangent space, as pyRiemann; canonical
+//! geometry, minimum distance to mean, the tangent space and CSP, as pyRiemann; canonical
 //! correlation with sinusoidal references for SSVEP
 //! (`tests/decode.rs` checks them against vectors from `scripts/bci/gen_reference.py`).
 
 pub mod cca;
 pub mod covariance;
+pub mod csp;
 pub mod cv;
 pub mod lda;
 pub mod mdm;
@@ -13,6 +14,7 @@ pub mod riemann;
 pub mod tangent;
 
 pub use cca::{fbcca_weight, CcaTargets, CcaWorkspace};
+pub use csp::CspModel;
 pub use cv::{cross_validate, cross_validate_lda, CrossValidation, Verdict};
 pub use lda::{FitError, LdaModel};
 pub use mdm::MdmModel;

@@ -80,6 +80,13 @@ impl Spd {
         tridiagonal_ql(&mut self.v, &mut self.w, &mut self.e, n, vectors);
     }
 
+    /// Eigenvalues and eigenvectors of symmetric `m`: the values, and the vectors as rows
+    /// (`n × n`, vector `k` at `k n..(k + 1) n`), in matching order.
+    pub fn eigen(&mut self, m: &[f64]) -> (&[f64], &[f64]) {
+        self.eigh(m, true);
+        (&self.w, &self.v)
+    }
+
     /// The eigenvalues of symmetric `m` (in no particular order).
     pub fn eigenvalues(&mut self, m: &[f64]) -> &[f64] {
         self.eigh(m, false);

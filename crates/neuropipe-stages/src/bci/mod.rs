@@ -9,6 +9,7 @@
 //! * [`covariance`]: `Covariance`, an epoch as its spatial covariance (as pyRiemann).
 //! * [`tangent`]: `TangentSpace`, a covariance as a tangent vector at the training
 //!   covariances' Riemannian mean (as pyRiemann).
+//! * [`csp`]: `Csp`, a covariance through common spatial pattern filters (as pyRiemann).
 //! * [`lda`]: `Lda`, predictions from a shrinkage LDA, and [`mdm`]: `Mdm`, minimum distance
 //!   to Riemannian mean, both trained by `neuropipe train` ([`model`]: the model file;
 //!   [`collect`]: the trainer's collector).
@@ -21,6 +22,7 @@
 pub mod cca;
 pub mod collect;
 pub mod covariance;
+pub mod csp;
 pub mod epoch;
 mod frames;
 pub mod lda;
@@ -43,6 +45,7 @@ pub fn specs() -> Vec<neuropipe_core::StageSpec> {
         logvar::spec(),
         covariance::spec(),
         tangent::spec(),
+        csp::spec(),
         lda::spec(),
         mdm::spec(),
         cca::spec(),

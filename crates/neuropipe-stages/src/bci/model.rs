@@ -117,6 +117,13 @@ pub enum Transform {
         /// The reference, `channels × channels`, row-major.
         reference: Vec<f64>,
     },
+    /// `Csp`: the spatial filters.
+    Csp {
+        /// The covariance stream it takes.
+        input: Signature,
+        /// The filters as rows, `filters × channels`.
+        filters: Vec<f64>,
+    },
 }
 
 impl Transform {
@@ -124,6 +131,14 @@ impl Transform {
     pub fn stage_type(&self) -> &'static str {
         match self {
             Transform::TangentSpace { .. } => "TangentSpace",
+            Transform::Csp { .. } => "Csp",
+        }
+    }
+
+    /// The stream it was fitted on.
+    pub fn input(&self) -> &Signature {
+        match self {
+            Transform::TangentSpace { input, .. } | Transform::Csp { input, .. } => input,
         }
     }
 }
@@ -236,6 +251,19 @@ impl ModelFile {
                     let n = side(input.features.len()).unwrap_or(0);
                     TangentSpaceModel::from_reference(reference.clone(), n)
                         .map_err(|e| format!("{name}: TangentSpace reference: {e}"))?;
+                }
+                Transform::Csp { input, filters } => {
+                    let n = side(input.features.len()).unwrap_or(0);
+                    if n == 0
+                        || filters.is_empty()
+                        || filters.len() % n != 0
+                        || filters.iter().any(|v| !v.is_finite())
+                    {
+                        return Err(format!(
+                            "{name}: {} CSP filter values do not fit {n} channels",
+                            filters.len()
+                        ));
+                    }
                 }
             }
         }

@@ -73,9 +73,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let p: TangentSpaceParams = b.parse_params()?;
     let n = covariance_channels(&info)?;
     let file = load_model(b, &p.model, &info, |f| {
-        match f.transform("TangentSpace")? {
-            Transform::TangentSpace { input, .. } => Ok(input),
-        }
+        f.transform("TangentSpace").map(Transform::input)
     })?;
     let Ok(Transform::TangentSpace { reference, .. }) = file.transform("TangentSpace") else {
         return Err(BuildError::param("model", "no TangentSpace reference"));
