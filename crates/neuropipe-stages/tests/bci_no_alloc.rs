@@ -335,10 +335,45 @@ fn ssvep_decoding_costs_nothing_beyond_the_markers() {
     );
 }
 
+/// `Onnx` (tract) on 4 x 50 epochs of the SSVEP task's cues: tract allocates per inference,
+/// so this bounds the allocations per epoch (and checks none are per packet: the count
+/// does not grow with the packets between cues).
+fn onnx_allocates_per_epoch_only() {
+    let model =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/epoch_linear.onnx");
+    let cfg = PipelineConfig::from_value(&json!({
+        "stages": [
+            {"id": "eeg", "type": "SimulatedEeg", "params": {"realtime": false, "frames": 5, "task": "ssvep", "trial_interval_s": 4.5}},
+            {"id": "volts", "type": "RawToVoltage"},
+            {"id": "sel", "type": "SelectChannels", "params": {"channels": ["P7", "P8", "O1", "O2"]}},
+            {"id": "ep", "type": "Epoch", "params": {"markers": ["7.5Hz", "12Hz", "15Hz"], "tmin": 0.0, "tmax": 0.196}},
+            {"id": "dec", "type": "Onnx", "params": {"model": model, "events": false}},
+            {"id": "show", "type": "StdoutSummary", "params": {"interval_s": 3600}}
+        ],
+        "links": ["eeg -> volts", "volts -> sel", "sel -> ep", "ep -> dec", "dec -> show"]
+    }))
+    .unwrap();
+    let pipeline = Pipeline::build(&cfg, &neuropipe_stages::registry()).unwrap();
+    let c = allocations_while_running(pipeline, epochs_decoded, 100.0, 100.0);
+    assert!(c.progress >= 100.0, "made progress: {} epochs", c.progress);
+    // Every cue is a marker (4 allocations), 3 in 4 are epochs; 225 packets of 5 frames pass
+    // per cue, so one allocation per packet would show as 300 per epoch.
+    let per_epoch = (c.allocations as f64
+        - 4.0 * (4.0 / 3.0) * (c.progress + 2.0 * c.windows as f64))
+        / c.progress;
+    println!(
+        "{} allocations while {} epochs went through Onnx: {per_epoch:.1} per epoch beyond the markers",
+        c.allocations, c.progress
+    );
+    // Measured: 13 (tract's tensors for one run); bounded with room for its internals.
+    assert!(per_epoch <= 30.0, "{per_epoch} allocations per epoch");
+}
+
 #[test]
 fn bci_stages_allocate_nothing_per_packet() {
     running_pipeline_allocates_nothing_per_packet();
     decoding_epochs_costs_nothing_beyond_the_markers();
     riemannian_decoding_costs_nothing_beyond_the_markers();
     ssvep_decoding_costs_nothing_beyond_the_markers();
+    onnx_allocates_per_epoch_only();
 }

@@ -15,6 +15,8 @@
 //!   [`collect`]: the trainer's collector).
 //! * [`cca`]: `Cca` and `Fbcca`, training-free SSVEP decoders (canonical correlation with
 //!   sinusoidal references, plain and filter-bank).
+//! * [`onnx`]: `Onnx`, an ONNX model (scikit-learn via skl2onnx, a network) run on each epoch
+//!   with tract.
 //!
 //! `Epoch` and `Window` send an epoch stream ([`neuropipe_core::EpochLayout`]): one window
 //! per packet, which stages that process a continuous signal refuse at build time.
@@ -29,6 +31,7 @@ pub mod lda;
 pub mod logvar;
 pub mod mdm;
 pub mod model;
+pub mod onnx;
 mod predict;
 mod riemann;
 pub mod tangent;
@@ -50,6 +53,7 @@ pub fn specs() -> Vec<neuropipe_core::StageSpec> {
         mdm::spec(),
         cca::spec(),
         cca::fbcca_spec(),
+        onnx::spec(),
     ]
 }
 
