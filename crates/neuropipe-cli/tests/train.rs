@@ -296,3 +296,50 @@ fn a_tangent_space_must_share_its_decoders_model_file() {
         "{stderr}"
     );
 }
+
+/// `calibrate` in the pipeline file: the speller collects its first 200 epochs, fits, writes
+/// the model (beside the one named if a file is there), then predicts the rest; the run
+/// summary says so.
+#[test]
+fn the_speller_calibrates_itself_in_the_running_pipeline() {
+    let d = dir("calibrate");
+    let p = speller(&d, 15.0);
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    for s in v["stages"].as_array_mut().unwrap() {
+        match s["type"].as_str().unwrap() {
+            "SimulatedEeg" => {
+                s["params"]["realtime"] = false.into();
+                s["params"]["duration_s"] = 120.into();
+            }
+            "Lda" => s["params"]["calibrate"] = 200.into(),
+            _ => {}
+        }
+    }
+    std::fs::write(&p, v.to_string()).unwrap();
+    let run = || {
+        let out = bin().args(["run", p.to_str().unwrap()]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        stderr
+    };
+    let stderr = run();
+    assert!(stderr.contains("calibrated on 200 epochs"), "{stderr}");
+    assert!(stderr.contains("labelled epochs right"), "{stderr}");
+    let model = d.join("model.json");
+    let t = training_report(&model);
+    assert_eq!(
+        t["epochs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_u64().unwrap())
+            .sum::<u64>(),
+        200
+    );
+    assert!(t["auc"].as_f64().unwrap() > 0.8, "{t}");
+    // Again: the first model stays; the new one goes beside it.
+    let before = std::fs::read(&model).unwrap();
+    let stderr = run();
+    assert!(stderr.contains("model_1.json"), "{stderr}");
+    assert_eq!(std::fs::read(&model).unwrap(), before);
+}

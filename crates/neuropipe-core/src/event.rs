@@ -31,6 +31,9 @@ pub enum EventKind {
     /// A decoder's prediction for an epoch (`target (p = 0.93)`), placed on the epoch's event
     /// (its marker's sample): recorders annotate it.
     Prediction,
+    /// A decoder's calibration in the running pipeline started, finished (the model written,
+    /// its cross-validated accuracy) or failed; recorders annotate it.
+    Calibration,
     /// A stage failed.
     Failed,
     /// The pipeline is stopping.

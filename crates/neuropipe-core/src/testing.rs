@@ -488,6 +488,32 @@ impl Harness {
         self.bus.publish(event);
     }
 
+    /// Runs the stage until it (or anyone) publishes an event matching `pred`, and returns
+    /// it; `None` if none comes within 60 s (a hang guard, not a latency check). Events read
+    /// meanwhile are not returned by [`events`](Self::events) again.
+    pub fn run_until_event(
+        &mut self,
+        pred: impl Fn(&crate::event::PipelineEvent) -> bool,
+    ) -> Option<crate::event::PipelineEvent> {
+        use tokio::sync::broadcast::error::RecvError;
+        let events = &mut self.events;
+        self.rt.block_on(async {
+            let wait = async {
+                loop {
+                    match events.recv().await {
+                        Ok(e) if pred(&e) => return Some(e),
+                        Ok(_) | Err(RecvError::Lagged(_)) => continue,
+                        Err(RecvError::Closed) => return None,
+                    }
+                }
+            };
+            tokio::time::timeout(std::time::Duration::from_secs(60), wait)
+                .await
+                .ok()
+                .flatten()
+        })
+    }
+
     /// Events published on the bus so far: by the stage (markers, lost samples, parameter
     /// changes…) and by [`publish`](Self::publish).
     pub fn events(&mut self) -> Vec<crate::event::PipelineEvent> {

@@ -253,3 +253,89 @@ fn covariance_matches_pyriemann_covariances() {
         assert!(worst <= 1e-12, "{est}: {worst:e}");
     }
 }
+
+/// `calibrate`: the first N labelled epochs fit the LDA in the pipeline (nothing is sent
+/// meanwhile), the model file is written, predictions follow; calibrating again while running
+/// writes a new file beside the first, never over it.
+#[test]
+fn lda_calibrates_in_the_running_pipeline() {
+    let dir = temp_dir("lda-calibrate");
+    let path = dir.join("calibrated.json");
+    let mut h = Harness::new(neuropipe_stages::bci::lda::spec())
+        .param("model", path.to_str().unwrap())
+        .param("calibrate", 20)
+        .input::<Samples<f64>>("in", features())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pool = h.pool::<Samples<f64>>(1, 2);
+    // Class 0 around (0, 0), class 1 around (3, -3).
+    let vector = |i: u64, class: u32| {
+        let j = (i * 7 % 11) as f64 * 0.1 - 0.5;
+        let mut p = if class == 0 {
+            Harness::packet(&pool, i, &[j, -j * 0.5])
+        } else {
+            Harness::packet(&pool, i, &[3.0 + j, -3.0 + j])
+        };
+        p.header.label = Some(class);
+        p
+    };
+    for i in 0..20 {
+        h.push("in", vector(i, (i % 2) as u32));
+    }
+    assert!(
+        h.take::<Samples<f64>>("out").is_empty(),
+        "nothing sent while calibrating"
+    );
+    // The next epochs are predicted with the fitted model (once the fit is in).
+    for i in 20..24 {
+        h.push("in", vector(i, (i % 2) as u32));
+    }
+    let out = h.run_until::<Samples<f64>>("out", 4);
+    let labels: Vec<Option<u32>> = out.iter().map(|o| o.header.label).collect();
+    assert_eq!(labels, [Some(0), Some(1), Some(0), Some(1)]);
+    let m = ModelFile::load(&path).unwrap();
+    assert_eq!(m.training.epochs, vec![10, 10]);
+    assert_eq!(m.training.folds, 5);
+    assert_eq!(m.training.balanced_accuracy, 1.0);
+    let status = h.snapshot().readouts.unwrap().status;
+    assert!(
+        status.contains("calibrated on 20 epochs (10 / 10)"),
+        "{status}"
+    );
+    assert!(status.contains(path.to_str().unwrap()), "{status}");
+    // Again, live: a new file.
+    let r = h.control(ControlMsg::UpdateParam("calibrate".into(), json!(6)));
+    assert_eq!(r, Ok(json!(6)));
+    for i in 30..36 {
+        h.push("in", vector(i, (i % 2) as u32));
+    }
+    h.push("in", vector(40, 1));
+    let out = h.run_until::<Samples<f64>>("out", 1);
+    assert_eq!(out[0].header.label, Some(1));
+    assert!(dir.join("calibrated_1.json").exists());
+    let texts: Vec<String> = h
+        .events()
+        .into_iter()
+        .filter(|e| e.kind == EventKind::Calibration)
+        .map(|e| e.text)
+        .collect();
+    assert_eq!(texts.len(), 3, "{texts:?}");
+    assert!(texts[1].starts_with("calibration started: 6"), "{texts:?}");
+    // Calibration needs labels of every class: all one class fails, and starts over.
+    let r = h.control(ControlMsg::UpdateParam("calibrate".into(), json!(4)));
+    assert_eq!(r, Ok(json!(4)));
+    for i in 50..54 {
+        h.push("in", vector(i, 0));
+    }
+    let failed = h
+        .run_until_event(|e| e.kind == EventKind::Calibration && e.text.contains("failed"))
+        .expect("the calibration's failure is published");
+    assert!(
+        failed.text.contains("need samples of at least two classes"),
+        "{}",
+        failed.text
+    );
+    // Calibrating again: the next epochs are collected, not predicted.
+    h.push("in", vector(60, 1));
+    assert!(h.take::<Samples<f64>>("out").is_empty());
+}

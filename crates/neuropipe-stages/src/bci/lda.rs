@@ -10,8 +10,11 @@
 //!
 //! The model file must match the stream (classes, sample rate, upstream filters, feature
 //! labels — channels, epoch window and decimation); a mismatch is a build error naming the
-//! difference.
+//! difference. With `calibrate: N` (at start, or set while running) the stage first collects
+//! N labelled epochs, fits on them, writes the model and then predicts
+//! (`bci/calibrate.rs`); meanwhile it sends nothing and its readouts count the epochs.
 
+use super::calibrate::Calibration;
 use super::model::{ModelFile, Signature};
 use super::predict::{Predictions, Scores};
 use neuropipe_core::prelude::*;
@@ -25,6 +28,9 @@ pub struct LdaParams {
     /// publish each prediction as an event (recorders annotate it)
     #[param(default = true)]
     pub events: bool,
+    /// calibrate in the running pipeline: collect this many labelled epochs, fit, write the model (where `model` points, or beside it if a file is there) and predict with it; 0: predict with the trained `model`. Set it while running to calibrate again
+    #[param(default = 0, min = 0, max = 1000000, live)]
+    pub calibrate: usize,
 }
 
 /// Stage type specification.
@@ -67,18 +73,29 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let p: LdaParams = b.parse_params()?;
     check_features(&info)?;
     let path = b.resolve_path(&p.model);
-    let file = ModelFile::load(&path).map_err(|e| BuildError::param("model", e))?;
-    if let Some(why) = file.input.mismatch(&Signature::of(&info)) {
-        return Err(BuildError::param(
-            "model",
-            format!("{}: {why}; train it again on this pipeline", path.display()),
-        ));
+    let signature = Signature::of(&info);
+    let classes = signature.classes.clone();
+    // A trained model, unless the stage calibrates first and there is none yet.
+    let model = if p.calibrate > 0 && !path.exists() {
+        None
+    } else {
+        let file = ModelFile::load(&path).map_err(|e| BuildError::param("model", e))?;
+        if let Some(why) = file.input.mismatch(&signature) {
+            return Err(BuildError::param(
+                "model",
+                format!("{}: {why}; train it again on this pipeline", path.display()),
+            ));
+        }
+        Some(file.lda().map_err(|e| BuildError::param("model", e))?)
+    };
+    let predictions = Predictions::build(b, &info, &classes, p.events, Scores::PROBABILITY)?;
+    if p.calibrate > 0 {
+        predictions.status(&format!("calibrating: {} epochs to collect", p.calibrate));
     }
-    let model = file.lda().map_err(|e| BuildError::param("model", e))?;
-    let predictions =
-        Predictions::build(b, &info, &file.input.classes, p.events, Scores::PROBABILITY)?;
-    let rows = model.rows();
-    let features = model.features;
+    let features = signature.features.len();
+    let rows = if classes.len() == 2 { 1 } else { classes.len() };
+    let calibration =
+        (p.calibrate > 0).then(|| Calibration::new(p.calibrate, features, classes.len()));
     with_float!(kind, S => {
         let input = b.epochs_input::<Samples<S>>("in")?;
         Ok(BoxedStage::new(Lda::<S> {
@@ -87,6 +104,9 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             decision: vec![0.0; rows],
             x: vec![0.0; features],
             model,
+            calibration,
+            signature,
+            path,
         }))
     })
 }
@@ -98,9 +118,61 @@ where
 {
     input: Input<Samples<S>>,
     predictions: Predictions,
-    model: LdaModel,
+    /// `None` until a first calibration ends.
+    model: Option<LdaModel>,
+    /// A calibration in progress.
+    calibration: Option<Calibration>,
+    /// The feature stream (for the model file a calibration writes).
+    signature: Signature,
+    /// `model`'s path.
+    path: std::path::PathBuf,
     x: Vec<f64>,
     decision: Vec<f64>,
+}
+
+impl<S: FloatSample> Lda<S>
+where
+    Samples<S>: Payload,
+{
+    /// Adds the epoch to the calibration; fits once it is complete.
+    async fn calibrate(&mut self, ctx: &mut StageContext, label: Option<u32>) {
+        let Some(cal) = self.calibration.as_mut() else {
+            return;
+        };
+        let Some(label) = label else {
+            return;
+        };
+        let full = cal.push(&self.x, label);
+        let target = cal.target;
+        self.predictions.calibration_progress(cal.collected());
+        if !full {
+            return;
+        }
+        let Some(cal) = self.calibration.take() else {
+            return;
+        };
+        let (signature, path) = (self.signature.clone(), self.path.clone());
+        match cal.finish(signature, path, ctx.id().to_string()).await {
+            Ok(done) => {
+                self.model = Some(done.model);
+                self.predictions.status(&done.report);
+                self.predictions.set_note(&done.report);
+                tracing::info!("{}", done.report);
+                ctx.emit_event(EventKind::Calibration, done.report);
+            }
+            Err(why) => {
+                let text =
+                    format!("calibration failed: {why}; calibrating again ({target} epochs)");
+                self.predictions.status(&text);
+                ctx.emit_event(EventKind::Calibration, text);
+                self.calibration = Some(Calibration::new(
+                    target,
+                    self.x.len(),
+                    self.signature.classes.len(),
+                ));
+            }
+        }
+    }
 }
 
 impl<S: FloatSample> DataPlaneStage for Lda<S>
@@ -122,15 +194,64 @@ where
                 "a feature vector holds non-finite values: decoding it would be meaningless",
             ));
         }
-        self.model.decision_into(&self.x, &mut self.decision);
-        let class = self.model.predict(&self.decision);
-        let (model, decision) = (&self.model, &self.decision);
+        if self.calibration.is_some() {
+            self.calibrate(ctx, h.label).await;
+            return Ok(());
+        }
+        let Some(model) = &self.model else {
+            return Ok(());
+        };
+        model.decision_into(&self.x, &mut self.decision);
+        let class = model.predict(&self.decision);
+        let decision = &self.decision;
         self.predictions
             .send(ctx, h, class, |p| model.proba_into(decision, p))
             .await
     }
 
+    fn control(&mut self, msg: &ControlMsg, ctx: &mut StageContext) -> Result<Handled, StageError> {
+        let Some(u) = msg.update::<LdaParams>()? else {
+            return Ok(Handled::Default);
+        };
+        match u {
+            LdaParamsUpdate::Calibrate(0) => {
+                if self.calibration.take().is_some() {
+                    ctx.emit_event(EventKind::Calibration, "calibration cancelled");
+                }
+                if self.model.is_none() {
+                    return Err(StageError::bad_param(
+                        "there is no model yet: the calibration cannot be cancelled before one has finished",
+                    ));
+                }
+            }
+            LdaParamsUpdate::Calibrate(n) => {
+                self.calibration = Some(Calibration::new(
+                    n,
+                    self.x.len(),
+                    self.signature.classes.len(),
+                ));
+                self.predictions
+                    .status(&format!("calibrating: {n} epochs to collect"));
+                self.predictions.calibration_progress(0);
+                ctx.emit_event(
+                    EventKind::Calibration,
+                    format!("calibration started: {n} labelled epochs"),
+                );
+            }
+        }
+        Ok(Handled::update::<LdaParams>(&u))
+    }
+
     async fn finish(&mut self, _: &mut StageContext) -> Result<(), StageError> {
+        if let Some(cal) = &self.calibration {
+            let text = format!(
+                "calibration unfinished: {} of {} epochs collected, no model fitted",
+                cal.collected(),
+                cal.target
+            );
+            self.predictions.status(&text);
+            return Ok(());
+        }
         self.predictions.finish();
         Ok(())
     }

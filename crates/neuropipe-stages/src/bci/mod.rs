@@ -21,6 +21,7 @@
 //! `Epoch` and `Window` send an epoch stream ([`neuropipe_core::EpochLayout`]): one window
 //! per packet, which stages that process a continuous signal refuse at build time.
 
+mod calibrate;
 pub mod cca;
 pub mod collect;
 pub mod covariance;

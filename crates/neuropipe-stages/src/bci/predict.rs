@@ -46,6 +46,8 @@ pub(super) struct Predictions {
     truth: Vec<Option<usize>>,
     labelled: u64,
     right: u64,
+    /// Appended to the final status line (a calibration's report).
+    note: String,
 }
 
 impl Predictions {
@@ -70,16 +72,16 @@ impl Predictions {
             })
             .collect();
         let mut rows = classes.to_vec();
-        rows.extend(["(dropped)", "(labelled)", "(right)"].map(String::from));
+        rows.extend(["(dropped)", "(labelled)", "(right)", "(calibration)"].map(String::from));
         let readouts = b.readouts(
             &[ReadoutColumn::number(
                 "predicted",
                 "",
-                "epochs predicted as this class; (dropped): epochs that could not be decoded; (labelled): epochs labelled with one of the classes (a session with its cues); (right): of those, predicted as their label",
+                "epochs predicted as this class; (dropped): epochs that could not be decoded; (labelled): epochs labelled with one of the classes (a session with its cues); (right): of those, predicted as their label; (calibration): epochs collected by a calibration in the pipeline",
             )],
             rows,
         );
-        for row in 0..classes.len() + 3 {
+        for row in 0..classes.len() + 4 {
             readouts.set(row, 0, 0.0);
         }
         readouts.publish();
@@ -109,6 +111,7 @@ impl Predictions {
             truth,
             labelled: 0,
             right: 0,
+            note: String::new(),
         })
     }
 
@@ -168,6 +171,23 @@ impl Predictions {
         (h.timestamp as f64 - self.tmin_ns).max(0.0) as u64
     }
 
+    /// Epochs a calibration has collected, in the readouts (allocation-free).
+    pub(super) fn calibration_progress(&self, collected: usize) {
+        self.readouts
+            .set(self.classes.len() + 3, 0, collected as f64);
+        self.readouts.publish();
+    }
+
+    /// Text appended to the final status line.
+    pub(super) fn set_note(&mut self, note: &str) {
+        self.note = note.to_string();
+    }
+
+    /// Sets the readouts' status line (a calibration's progress).
+    pub(super) fn status(&self, text: &str) {
+        self.readouts.set_status(text);
+    }
+
     /// The run's totals as the readouts' status line.
     pub(super) fn finish(&mut self) {
         let total: u64 = self.counts.iter().sum();
@@ -192,8 +212,13 @@ impl Predictions {
         } else {
             String::new()
         };
+        let note = if self.note.is_empty() {
+            String::new()
+        } else {
+            format!("; {}", self.note)
+        };
         self.readouts.set_status(&format!(
-            "{total} predictions ({}){dropped}{right}",
+            "{total} predictions ({}){dropped}{right}{note}",
             per.join(", ")
         ));
     }
