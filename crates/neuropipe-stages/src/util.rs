@@ -14,3 +14,14 @@ pub(crate) const TEN_TWENTY: [&str; 19] = [
     "Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8", "P7", "P3", "Pz",
     "P4", "P8", "O1", "O2",
 ];
+
+/// SplitMix64: advances `state` and returns the next value (small, fast, deterministic: the
+/// simulator's and its tasks' random streams).
+#[inline]
+pub(crate) fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}

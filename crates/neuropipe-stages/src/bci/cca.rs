@@ -20,7 +20,7 @@
 //! (references, their bases, filters, buffers): nothing is allocated per epoch (without
 //! `events`).
 
-use super::predict::{Predictions, Scores};
+use super::predict::{argmax, Predictions, Scores};
 use neuropipe_core::prelude::*;
 use neuropipe_dsp::decode::{fbcca_weight, CcaTargets, CcaWorkspace};
 use neuropipe_dsp::design::{butter, Band};
@@ -257,20 +257,9 @@ where
     Samples<S>: Payload,
 {
     async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
-        let Some(v) = self.input.recv().await? else {
+        let Some(h) = super::recv_f64(&mut self.input, &mut self.x).await? else {
             return Ok(());
         };
-        for (x, s) in self.x.iter_mut().zip(v.samples()) {
-            *x = s.to_f64();
-        }
-        let h = v.header;
-        drop(v);
-        if !self.x.iter().all(|x| x.is_finite()) {
-            // Epoch and Window never send one; another stage might.
-            return Err(StageError::fatal(
-                "an epoch holds non-finite values: its correlations would be meaningless",
-            ));
-        }
         let channels = self.x.len() / self.targets.frames();
         match &mut self.bank {
             None => self
@@ -291,12 +280,7 @@ where
                 }
             }
         }
-        let mut best = 0;
-        for (k, r) in self.rho.iter().enumerate() {
-            if *r > self.rho[best] {
-                best = k;
-            }
-        }
+        let best = argmax(&self.rho);
         let rho = &self.rho;
         self.predictions
             .send(ctx, h, best, |out| out.copy_from_slice(rho))

@@ -10,7 +10,7 @@
 //! `epoch_dropped` event. Allocates nothing per epoch.
 
 use super::model::Transform;
-use super::riemann::{covariance_channels, load_model};
+use super::riemann::{covariance_channels, load_model, CovarianceMap, CovarianceStage};
 use neuropipe_core::prelude::*;
 use neuropipe_dsp::decode::CspModel;
 
@@ -87,66 +87,27 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             ),
         ));
     }
-    let readouts = b.readouts(
-        &[ReadoutColumn::number(
-            "dropped",
-            "",
-            "epochs dropped because a filter's output variance was not positive",
-        )],
-        vec!["epochs".to_string()],
-    );
-    readouts.set(0, 0, 0.0);
-    readouts.publish();
-    let pool = b.pool::<Samples<f64>>(1, p.filters)?;
-    let out = b.output::<Samples<f64>>("out", output_stream(&info, p.filters))?;
-    let input = b.epochs_input::<Samples<f64>>("in")?;
-    Ok(BoxedStage::new(Csp {
-        input,
-        out,
-        pool,
-        model,
-        readouts,
-        dropped: 0,
-    }))
+    CovarianceStage::build(
+        b,
+        CspMap(model),
+        output_stream(&info, p.filters),
+        "epochs dropped because a filter's output variance was not positive",
+    )
 }
 
-/// The `Csp` stage.
-pub struct Csp {
-    input: Input<Samples<f64>>,
-    out: Output<Samples<f64>>,
-    pool: MemoryPool<Samples<f64>>,
-    model: CspModel,
-    readouts: Readouts,
-    dropped: u64,
-}
+/// `Csp`'s map: each filter's log-variance.
+struct CspMap(CspModel);
 
-impl DataPlaneStage for Csp {
-    async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
-        let Some(c) = self.input.recv().await? else {
-            return Ok(());
-        };
-        let mut v = self.pool.acquire().await;
-        let features = self.model.features();
-        v.set_shape(1, features)?;
-        let h = c.header;
-        let r = self.model.transform_into(c.samples(), v.samples_mut());
-        drop(c);
-        if let Err(variance) = r {
-            self.dropped += 1;
-            self.readouts.set(0, 0, self.dropped as f64);
-            self.readouts.publish();
-            ctx.emit_event_at(
-                h.timestamp,
-                EventKind::EpochDropped,
-                format!("epoch dropped: a CSP filter's output variance is {variance:e}, which has no log (linearly dependent channels? use the lwf or oas estimator)"),
-            );
-            return Ok(());
-        }
-        v.header = PacketHeader {
-            batch_size: 1,
-            channels: features as u32,
-            ..h
-        };
-        self.out.send(v).await
+impl CovarianceMap for CspMap {
+    fn features(&self) -> usize {
+        self.0.features()
+    }
+
+    fn map(&mut self, x: &[f64], out: &mut [f64]) -> Result<(), f64> {
+        self.0.transform_into(x, out)
+    }
+
+    fn why(&self, variance: f64) -> String {
+        format!("epoch dropped: a CSP filter's output variance is {variance:e}, which has no log (linearly dependent channels? use the lwf or oas estimator)")
     }
 }

@@ -180,20 +180,9 @@ where
     Samples<S>: Payload,
 {
     async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
-        let Some(v) = self.input.recv().await? else {
+        let Some(h) = super::recv_f64(&mut self.input, &mut self.x).await? else {
             return Ok(());
         };
-        for (x, s) in self.x.iter_mut().zip(v.samples()) {
-            *x = s.to_f64();
-        }
-        let h = v.header;
-        drop(v);
-        if !self.x.iter().all(|x| x.is_finite()) {
-            // Epoch and Window never send one; another stage might.
-            return Err(StageError::fatal(
-                "a feature vector holds non-finite values: decoding it would be meaningless",
-            ));
-        }
         if self.calibration.is_some() {
             self.calibrate(ctx, h.label).await;
             return Ok(());
@@ -215,13 +204,16 @@ where
         };
         match u {
             LdaParamsUpdate::Calibrate(0) => {
-                if self.calibration.take().is_some() {
-                    ctx.emit_event(EventKind::Calibration, "calibration cancelled");
-                }
                 if self.model.is_none() {
                     return Err(StageError::bad_param(
                         "there is no model yet: the calibration cannot be cancelled before one has finished",
                     ));
+                }
+                if self.calibration.take().is_some() {
+                    ctx.emit_event(
+                        EventKind::Calibration,
+                        "calibration cancelled: predicting with the previous model",
+                    );
                 }
             }
             LdaParamsUpdate::Calibrate(n) => {

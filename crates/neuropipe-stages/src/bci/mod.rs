@@ -95,3 +95,27 @@ pub(crate) fn feature_stream(
     });
     out
 }
+
+/// Receives the next epoch (or feature vector) into `x` as `f64`: its header, or `None` at
+/// the end of the stream. A non-finite value is `Fatal` (`Epoch` and `Window` never send
+/// one; another stage might): decoding it would be meaningless.
+pub(crate) async fn recv_f64<S: FloatSample>(
+    input: &mut Input<Samples<S>>,
+    x: &mut [f64],
+) -> Result<Option<PacketHeader>, StageError>
+where
+    Samples<S>: Payload,
+{
+    let Some(v) = input.recv().await? else {
+        return Ok(None);
+    };
+    for (x, s) in x.iter_mut().zip(v.samples()) {
+        *x = s.to_f64();
+    }
+    if !x.iter().all(|x| x.is_finite()) {
+        return Err(StageError::fatal(
+            "an epoch holds non-finite values: decoding it would be meaningless",
+        ));
+    }
+    Ok(Some(v.header))
+}

@@ -17,7 +17,7 @@
 //! epochs): 13 allocations per epoch for a small linear model, none per packet; the
 //! counting-allocator test (`tests/bci_no_alloc.rs`) bounds them.
 
-use super::predict::{Predictions, Scores};
+use super::predict::{argmax, Predictions, Scores};
 use neuropipe_core::prelude::*;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
@@ -253,12 +253,7 @@ where
         if !self.scores.iter().all(|x| x.is_finite()) {
             return Err(StageError::fatal("the ONNX model's output is not finite"));
         }
-        let mut best = 0;
-        for (k, s) in self.scores.iter().enumerate() {
-            if *s > self.scores[best] {
-                best = k;
-            }
-        }
+        let best = argmax(&self.scores);
         let scores = &self.scores;
         self.predictions
             .send(ctx, h, best, |o| o.copy_from_slice(scores))

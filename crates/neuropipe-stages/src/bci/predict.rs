@@ -10,6 +10,18 @@
 
 use neuropipe_core::prelude::*;
 
+/// The index of the largest value (the first of equals): the class a decoder predicts from
+/// its per-class scores.
+pub(super) fn argmax(values: &[f64]) -> usize {
+    let mut best = 0;
+    for (k, v) in values.iter().enumerate() {
+        if *v > values[best] {
+            best = k;
+        }
+    }
+    best
+}
+
 /// What a decoder's per-class values are.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Scores {

@@ -10,7 +10,7 @@
 //! published as an `epoch_dropped` event. Allocates nothing per epoch.
 
 use super::model::Transform;
-use super::riemann::{covariance_channels, load_model};
+use super::riemann::{covariance_channels, load_model, CovarianceMap, CovarianceStage};
 use neuropipe_core::prelude::*;
 use neuropipe_dsp::decode::{Spd, TangentSpaceModel};
 
@@ -81,71 +81,33 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let model = TangentSpaceModel::from_reference(reference.clone(), n)
         .map_err(|e| BuildError::param("model", e.to_string()))?;
     let out_info = output_stream(&info, n);
-    let features = model.features();
-    let readouts = b.readouts(
-        &[ReadoutColumn::number(
-            "dropped",
-            "",
-            "epochs dropped because their covariance was not positive definite",
-        )],
-        vec!["epochs".to_string()],
-    );
-    readouts.set(0, 0, 0.0);
-    readouts.publish();
-    let pool = b.pool::<Samples<f64>>(1, features)?;
-    let out = b.output::<Samples<f64>>("out", out_info)?;
-    let input = b.epochs_input::<Samples<f64>>("in")?;
-    Ok(BoxedStage::new(TangentSpace {
-        input,
-        out,
-        pool,
-        model,
-        spd: Spd::new(n),
-        readouts,
-        dropped: 0,
-    }))
+    CovarianceStage::build(
+        b,
+        TangentMap {
+            model,
+            spd: Spd::new(n),
+        },
+        out_info,
+        "epochs dropped because their covariance was not positive definite",
+    )
 }
 
-/// The `TangentSpace` stage.
-pub struct TangentSpace {
-    input: Input<Samples<f64>>,
-    out: Output<Samples<f64>>,
-    pool: MemoryPool<Samples<f64>>,
+/// `TangentSpace`'s map: the tangent vector at the fitted reference.
+struct TangentMap {
     model: TangentSpaceModel,
     spd: Spd,
-    readouts: Readouts,
-    dropped: u64,
 }
 
-impl DataPlaneStage for TangentSpace {
-    async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
-        let Some(c) = self.input.recv().await? else {
-            return Ok(());
-        };
-        let mut v = self.pool.acquire().await;
-        let features = self.model.features();
-        v.set_shape(1, features)?;
-        let h = c.header;
-        let r = self
-            .model
-            .transform_into(c.samples(), &mut self.spd, v.samples_mut());
-        drop(c);
-        if let Err(eigenvalue) = r {
-            self.dropped += 1;
-            self.readouts.set(0, 0, self.dropped as f64);
-            self.readouts.publish();
-            ctx.emit_event_at(
-                h.timestamp,
-                EventKind::EpochDropped,
-                format!("epoch dropped: its covariance is not positive definite (eigenvalue {eigenvalue:e}) and has no tangent vector (linearly dependent channels? use the lwf or oas estimator)"),
-            );
-            return Ok(());
-        }
-        v.header = PacketHeader {
-            batch_size: 1,
-            channels: features as u32,
-            ..h
-        };
-        self.out.send(v).await
+impl CovarianceMap for TangentMap {
+    fn features(&self) -> usize {
+        self.model.features()
+    }
+
+    fn map(&mut self, x: &[f64], out: &mut [f64]) -> Result<(), f64> {
+        self.model.transform_into(x, &mut self.spd, out)
+    }
+
+    fn why(&self, eigenvalue: f64) -> String {
+        format!("epoch dropped: its covariance is not positive definite (eigenvalue {eigenvalue:e}) and has no tangent vector (linearly dependent channels? use the lwf or oas estimator)")
     }
 }
