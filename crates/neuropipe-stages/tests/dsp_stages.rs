@@ -992,3 +992,91 @@ async fn example_pipelines_with_dsp_stages_run() {
         assert!(frames_in("check") > 0, "{file}: frames reached the sink");
     }
 }
+
+/// `ratios`: one more feature per channel, the quotient of two bands' powers as sent (the
+/// neurofeedback figure); unknown band names are located errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bandpower_ratios_divide_the_bands_powers() {
+    let p = build(json!({
+        "stages": [
+            {"id": "src", "type": "Gate", "params": {"name": "ratio", "gated": false, "packets": 64, "frames": 32, "rate": 256, "sine_hz": 10, "channels": 2}},
+            {"id": "pow", "type": "BandPower", "params": {"bands": ["theta:4-8", "alpha:8-13"], "ratios": ["alpha/theta", "theta/alpha"]}},
+            {"id": "out", "type": "Capture", "params": {"name": "ratio.out"}}
+        ],
+        "links": ["src -> pow", "pow -> out"]
+    }));
+    let info = p.handle().output_streams("pow").unwrap()[0].clone();
+    let labels: Vec<&str> = info.channels.iter().map(|c| c.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "Ch1_theta",
+            "Ch1_alpha",
+            "Ch1_alpha/theta",
+            "Ch1_theta/alpha",
+            "Ch2_theta",
+            "Ch2_alpha",
+            "Ch2_alpha/theta",
+            "Ch2_theta/alpha"
+        ]
+    );
+    assert_eq!(run_to_end(p).await.outcome, Outcome::Finished);
+    let y = samples("ratio.out");
+    assert!(!y.is_empty());
+    for ch in y.chunks_exact(4) {
+        let (theta, alpha) = (ch[0], ch[1]);
+        // 10 Hz: alpha dominates; the ratio is the quotient of the powers (f32 rounding apart).
+        assert!(ch[2] > 10.0, "{ch:?}");
+        assert!((ch[2] - alpha / theta).abs() <= 1e-5 * ch[2], "{ch:?}");
+        assert!((ch[3] * ch[2] - 1.0).abs() < 1e-5, "{ch:?}");
+    }
+    let errs = build_errors(eeg8(
+        vec![
+            json!({"id": "pow", "type": "BandPower", "params": {"ratios": ["alpha/mu"]}}),
+            json!({"id": "out", "type": "Capture", "params": {"name": "x"}}),
+        ],
+        vec!["volts -> pow", "pow -> out"],
+    ));
+    assert_eq!(
+        errs,
+        ["$.stages[2].params.ratios: stage `pow` (BandPower): [0]: no band named \"mu\" (bands: delta, theta, alpha, beta, gamma)"]
+    );
+}
+
+/// A ratio whose denominator band has no power (a flat channel) is sent as 0, never NaN or
+/// infinity, and counted in the readouts.
+#[test]
+fn an_undefined_band_ratio_is_zero_and_counted() {
+    use neuropipe_core::testing::Harness;
+    let info = StreamInfo::new("t", 250.0, 2, "uV", 25, PayloadKind::F64);
+    let mut h = Harness::new(neuropipe_stages::dsp::bandpower::spec())
+        .param("bands", json!(["theta:4-8", "alpha:8-13"]))
+        .param("ratios", json!(["alpha/theta"]))
+        .input::<Samples<f64>>("in", info)
+        .build()
+        .unwrap();
+    let pool = h.pool::<Samples<f64>>(25, 2);
+    for k in 0..24u64 {
+        // Channel 1: 10 Hz; channel 2: flat.
+        let data: Vec<f64> = (0..25)
+            .flat_map(|i| {
+                let t = (k * 25 + i) as f64 / 250.0;
+                [10.0 * (std::f64::consts::TAU * 10.0 * t).sin(), 0.0]
+            })
+            .collect();
+        h.push("in", Harness::packet(&pool, k * 25, &data));
+    }
+    let out = h.take::<VoltageEegPacket>("out");
+    let frames: Vec<&[f32]> = out
+        .iter()
+        .flat_map(|o| o.samples().chunks_exact(6))
+        .collect();
+    assert!(!frames.is_empty());
+    for f in &frames {
+        assert!(f.iter().all(|v| v.is_finite()), "{f:?}");
+        assert!(f[2] > 1.0, "channel 1's alpha/theta {f:?}");
+        assert_eq!(f[5], 0.0, "channel 2's undefined ratio");
+    }
+    let r = h.snapshot().readouts.unwrap();
+    assert_eq!(r.value("ratios", "undefined"), Some(frames.len() as f64));
+}

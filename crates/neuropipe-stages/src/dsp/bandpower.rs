@@ -41,6 +41,8 @@ pub struct BandPowerParams {
     pub noverlap: Option<usize>,
     /// bands as "name:lo-hi" (Hz), e.g. ["alpha:8-13", "beta:13-30"]; default delta 1-4, theta 4-8, alpha 8-13, beta 13-30, gamma 30-45
     pub bands: Option<Vec<String>>,
+    /// ratios of two bands' powers as "numerator/denominator" (band names), e.g. ["alpha/theta"] for neurofeedback: one more feature per channel each, labelled like O1_alpha/theta (0 where the denominator's power is 0, counted in the readouts)
+    pub ratios: Option<Vec<String>>,
 }
 
 /// Stage type specification.
@@ -55,7 +57,7 @@ pub fn spec() -> StageSpec {
     )
     .output(
         PortSpec::of("out", neuropipe_core::PayloadKind::F32)
-            .doc("band powers: channels x bands per frame, labelled <channel>_<band>"),
+            .doc("band powers (and ratios): channels x (bands + ratios) per frame, labelled <channel>_<band>, <channel>_<num>/<den>"),
     )
     .params::<BandPowerParams>()
     .with_pool()
@@ -189,7 +191,41 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         super::filter::design_build_error(param, &e)
     })?;
     let nb = bp.bands().len();
-    let out_channels = channels * nb;
+    let band_index = |name: &str, i: usize| {
+        bp.bands()
+            .iter()
+            .position(|b| b.name == name)
+            .ok_or_else(|| {
+                BuildError::param(
+                    "ratios",
+                    format!(
+                        "[{i}]: no band named {name:?} (bands: {})",
+                        bp.bands()
+                            .iter()
+                            .map(|b| b.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })
+    };
+    let mut ratios: Vec<(usize, usize, String)> = vec![];
+    for (i, r) in p.ratios.iter().flatten().enumerate() {
+        let (num, den) = r.split_once('/').ok_or_else(|| {
+            BuildError::param(
+                "ratios",
+                format!("[{i}]: \"{r}\" is not \"numerator/denominator\" (e.g. \"alpha/theta\")"),
+            )
+        })?;
+        let (num, den) = (num.trim(), den.trim());
+        ratios.push((
+            band_index(num, i)?,
+            band_index(den, i)?,
+            format!("{num}/{den}"),
+        ));
+    }
+    let per_channel = nb + ratios.len();
+    let out_channels = channels * per_channel;
     let out_cap = info.frames_per_packet.max(1).div_ceil(hop);
     let mut out_info = info.clone();
     out_info.kind = "BandPower".to_string();
@@ -199,14 +235,34 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         .channels
         .iter()
         .flat_map(|c| {
-            bp.bands().iter().map(move |band| ChannelInfo {
+            let powers = bp.bands().iter().map(move |band| ChannelInfo {
                 label: format!("{}_{}", c.label, band.name),
                 unit: format!("{}^2", c.unit),
                 kind: "BandPower".to_string(),
                 range: None,
-            })
+            });
+            let ratios = ratios.iter().map(move |(_, _, name)| ChannelInfo {
+                label: format!("{}_{name}", c.label),
+                unit: String::new(),
+                kind: "BandPowerRatio".to_string(),
+                range: None,
+            });
+            powers.chain(ratios)
         })
         .collect();
+    let readouts = (!ratios.is_empty()).then(|| {
+        let r = b.readouts(
+            &[ReadoutColumn::number(
+                "undefined",
+                "",
+                "ratio estimates whose denominator band had no power (sent as 0)",
+            )],
+            vec!["ratios".to_string()],
+        );
+        r.set(0, 0, 0.0);
+        r.publish();
+        r
+    });
     let pool = b.pool::<VoltageEegPacket>(out_cap, out_channels)?;
     let out = b.output::<VoltageEegPacket>("out", out_info)?;
     with_float!(kind, S => {
@@ -215,6 +271,9 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             bp,
             channels,
             out_channels,
+            ratios: ratios.iter().map(|(n, d, _)| (*n, *d)).collect(),
+            readouts,
+            undefined: 0,
             window: window as u64,
             hop: hop as u64,
             out_cap,
@@ -234,6 +293,11 @@ pub struct BandPower<S: FloatSample> {
     bp: neuropipe_dsp::BandPower,
     channels: usize,
     out_channels: usize,
+    /// (numerator, denominator) band indices of each ratio.
+    ratios: Vec<(usize, usize)>,
+    /// With ratios: the count of undefined ones.
+    readouts: Option<Readouts>,
+    undefined: u64,
     window: u64,
     hop: u64,
     /// Frames per output packet (the pool's size).
@@ -294,14 +358,35 @@ impl<S: FloatSample> DataPlaneStage for BandPower<S> {
             let nc = self.out_channels;
             let dst = o.samples_mut();
             let mut row = 0;
+            let ratios = &self.ratios;
+            let mut undefined = 0u64;
             self.bp.process(chunk, |est| {
+                let nb = est.bands.len();
                 if let Some(d) = dst.get_mut(row * nc..(row + 1) * nc) {
-                    for (d, &p) in d.iter_mut().zip(est.powers) {
-                        *d = p as f32;
+                    let per = nb + ratios.len();
+                    for (d, p) in d.chunks_exact_mut(per).zip(est.powers.chunks_exact(nb)) {
+                        for (d, &p) in d.iter_mut().zip(p) {
+                            *d = p as f32;
+                        }
+                        for (d, &(n, den)) in d[nb..].iter_mut().zip(ratios) {
+                            *d = if p[den] > 0.0 {
+                                (p[n] / p[den]) as f32
+                            } else {
+                                undefined += 1;
+                                0.0
+                            };
+                        }
                     }
                 }
                 row += 1;
             });
+            if undefined > 0 {
+                self.undefined += undefined;
+                if let Some(r) = &self.readouts {
+                    r.set(0, 0, self.undefined as f64);
+                    r.publish();
+                }
+            }
             debug_assert_eq!(row, count);
             let oh = &mut o.header;
             oh.sequence = self.sequence;
