@@ -63,11 +63,6 @@ impl Spd {
         }
     }
 
-    /// The matrix size.
-    pub fn size(&self) -> usize {
-        self.n
-    }
-
     /// Eigenvalues and eigenvectors of the symmetric matrix whose lower triangle `m` holds.
     fn eigh(&mut self, m: &[f64], vectors: bool) {
         let n = self.n;
