@@ -4,15 +4,15 @@ set -euo pipefail
 bin=${1:-target/release/neuropipe}
 cd "$(dirname "$0")/.."
 fail=0
-# LSL pipelines (name contains `lsl`) must never reach the real network: they run inside a
-# private network namespace with only `lo`, with the loopback-only liblsl configuration.
+# LSL pipelines (any LslInlet or LslOutlet stage) must never reach the real network: they run
+# inside a private network namespace with only `lo`, with the loopback-only liblsl configuration.
 lslcfg="$PWD/crates/neuropipe-lsl/lsl_api.cfg"
 for f in pipelines/*.json; do
   echo "-- $f"
   ns=()
-  case "$(basename "$f")" in
-    *lsl*) ns=(env LSLAPICFG="$lslcfg" unshare -n sh -c 'ip link set lo up && exec "$@"' sh) ;;
-  esac
+  if grep -q '"type": *"Lsl' "$f"; then
+    ns=(env LSLAPICFG="$lslcfg" unshare -n sh -c 'ip link set lo up && exec "$@"' sh)
+  fi
   "${ns[@]}" "$bin" validate "$f" || { fail=1; continue; }
   # Relative paths in a pipeline (its data, its recordings) are relative to the pipeline file:
   # run a copy of pipelines/ so recordings land in a temporary directory, not in the repository.

@@ -24,6 +24,10 @@ Cases:
     riem/<k>/ts_ref, ts       TangentSpace(metric="riemann").fit(x).reference_, transform(x_test)
     riem/<k>/csp_filters, csp CSP(nfilter=min(4, n), metric="euclid", log=True).fit(x, y):
                               filters_, transform(x_test)
+    xdawn/<k>/x, y, x_test    epochs (count x times*channels, frame-major), labels, test epochs
+    xdawn/<k>/setup           [channels, times, nfilter, classes]
+    xdawn/<k>/filters         Xdawn(nfilter).fit(X, y).filters_ (X: count x channels x times)
+    xdawn/<k>/transform       transform(X_test), frame-major (count x times*outputs)
     cca/<k>/x                 an epoch (frames x channels)
     cca/<k>/setup             [fs, harmonics, f1, f2, ...]
     cca/<k>/rho               per target: largest canonical correlation with its sin/cos
@@ -42,7 +46,7 @@ from sklearn.covariance import empirical_covariance, ledoit_wolf, oas
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 import pyriemann
 from pyriemann.classification import MDM
-from pyriemann.spatialfilters import CSP
+from pyriemann.spatialfilters import CSP, Xdawn
 from pyriemann.tangentspace import TangentSpace
 from pyriemann.geometry.mean import mean_riemann
 
@@ -137,6 +141,35 @@ def main() -> None:
         csp = CSP(nfilter=min(4, n), metric="euclid", log=True).fit(x, y)
         pack.add(f"riem/{k}/csp_filters", csp.filters_)
         pack.add(f"riem/{k}/csp", csp.transform(xt))
+    # xDAWN: an ERP (two components with their own topographies) in correlated noise, two
+    # and three classes, more channels than filters; µV and V scales.
+    for k, (channels, times, count, classes, nfilter, scale) in enumerate([
+        (8, 50, 80, 2, 4, 1.0),
+        (6, 30, 60, 3, 2, 1e-6),
+        (16, 40, 120, 2, 3, 10.0),
+    ]):
+        t = np.arange(times) / times
+        waves = np.stack([np.exp(-0.5 * ((t - 0.3) / 0.06) ** 2), -np.exp(-0.5 * ((t - 0.15) / 0.04) ** 2)])
+        topo = rng.standard_normal((classes, 2, channels))
+        mix = np.eye(channels) + 0.5 * rng.standard_normal((channels, channels)) / np.sqrt(channels)
+
+        def erp_epochs(m):
+            y = rng.integers(0, classes, m)
+            y[:classes] = np.arange(classes)
+            noise = rng.standard_normal((m, times, channels)) @ mix.T * 2.0
+            x = noise + np.einsum("kt,nkc->ntc", waves, topo[y]) * 1.5 + 0.3
+            return x * scale, y
+
+        x, y = erp_epochs(count)
+        xt, _ = erp_epochs(20)
+        xd = Xdawn(nfilter=nfilter).fit(x.transpose(0, 2, 1), y)
+        pack.add(f"xdawn/{k}/x", x.reshape(count, times * channels))
+        pack.add(f"xdawn/{k}/y", y.astype(np.float64))
+        pack.add(f"xdawn/{k}/x_test", xt.reshape(len(xt), times * channels))
+        pack.add(f"xdawn/{k}/setup", [channels, times, nfilter, classes])
+        pack.add(f"xdawn/{k}/filters", xd.filters_)
+        out = xd.transform(xt.transpose(0, 2, 1)).transpose(0, 2, 1)
+        pack.add(f"xdawn/{k}/transform", out.reshape(len(xt), -1))
     # CCA (SSVEP): a target in noise at two SNRs, a rank-deficient epoch, a short one.
     def cca_rho(x, f, harmonics, fs):
         t = np.arange(x.shape[0]) / fs

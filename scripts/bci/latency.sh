@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Closed-loop latency of the P300 speller chain (band-pass → Epoch → Vectorize → Lda → sink):
+# Closed-loop latency of the P300 speller chain (band-pass → Epoch → Xdawn → Vectorize → Lda →
+# sink):
 # from the moment the packet completing an epoch's window leaves the source to the moment
 # its prediction reaches the sink, p50/p99/max over a real-time run, at CHANNELS channels;
 # next to the same chain hand-rolled in Python (scripts/bci/latency_reference.py), timed from
@@ -17,10 +18,14 @@ trap 'rm -rf "$tmp"' EXIT
 "$py" - "$root/pipelines/p300_speller.json" "$tmp/speller.json" "$channels" <<'PY'
 import json, sys
 v = json.load(open(sys.argv[1]))
+# The decoding chain only: no LSL outlet (and no network).
+gone = {s["id"] for s in v["stages"] if s["type"] == "LslOutlet"}
+v["stages"] = [s for s in v["stages"] if s["id"] not in gone]
+v["links"] = [l for l in v["links"] if not any(l.startswith(g + " ") or l.endswith(" " + g) for g in gone)]
 for s in v["stages"]:
     if s["type"] == "SimulatedEeg":
         s["params"]["channels"] = int(sys.argv[3])
-    if s["type"] == "Lda":
+    if "model" in s.get("params", {}):
         s["params"]["model"] = "model.json"
 json.dump(v, open(sys.argv[2], "w"))
 PY

@@ -1,7 +1,7 @@
 //! `neuropipe train`: fits the pipeline's decoder on labelled data and writes its model file.
 //!
 //! The pipeline is cut at the decoder (`Lda`, `Mdm`), or at the stage fitted with it in front
-//! of it (`TangentSpace`, `Csp`): the stages that feed the cut run as they will on line, from
+//! of it (`TangentSpace`, `Csp`, or `Xdawn` with a `Vectorize` between): the stages that feed the cut run as they will on line, from
 //! the pipeline's own source (a simulated session: `--duration` seconds of signal, as fast as
 //! possible) or from recordings replayed in its place (`--data`, once per file), and a
 //! collector takes the cut stage's place. The labelled vectors it gathers fit the front stage
@@ -14,11 +14,12 @@ use neuropipe_core::host::*;
 use neuropipe_core::Registry;
 use neuropipe_dsp::decode::{
     cross_validate, CspModel, FitError, LdaModel, MdmModel, RiemannError, Spd, TangentSpaceModel,
-    Verdict,
+    Verdict, XdawnModel,
 };
 use neuropipe_stages::bci::collect::{self, training_set};
 use neuropipe_stages::bci::model::{Decoder, ModelFile, Signature, Training, Transform};
-use neuropipe_stages::bci::{csp, tangent};
+use neuropipe_stages::bci::vectorize::{Bins, VectorizeParams};
+use neuropipe_stages::bci::{csp, tangent, xdawn};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -53,8 +54,9 @@ pub struct TrainArgs {
 /// Decoder stage types `train` can fit.
 const DECODERS: [&str; 2] = ["Lda", "Mdm"];
 
-/// Stage types fitted together with the decoder they feed (directly).
-const TRANSFORMS: [&str; 2] = ["TangentSpace", "Csp"];
+/// Stage types fitted together with the decoder they feed (directly, or for `Xdawn` through
+/// a `Vectorize`).
+const TRANSFORMS: [&str; 3] = ["TangentSpace", "Csp", "Xdawn"];
 
 /// Runs `neuropipe train`.
 pub fn main(registry: &Registry, args: TrainArgs) -> ExitCode {
@@ -98,13 +100,14 @@ fn train(registry: &Registry, args: &TrainArgs) -> Result<(), String> {
     if !(2..=20).contains(&args.folds) {
         return Err(format!("--folds {} is not in 2..=20", args.folds));
     }
+    let whole_epochs = cfg.stages[cut].kind == "Xdawn";
     let set_name = format!("train-{}", std::process::id());
     let mut reg = registry.clone();
     reg.register(collect::spec());
     let runs: Vec<(String, PipelineConfig)> = if args.data.is_empty() {
         vec![(
             format!("{} (its own source)", args.pipeline.display()),
-            training_config(&cfg, cut, &set_name, None, args.duration)?,
+            training_config(&cfg, cut, &set_name, whole_epochs, None, args.duration)?,
         )]
     } else {
         args.data
@@ -114,7 +117,14 @@ fn train(registry: &Registry, args: &TrainArgs) -> Result<(), String> {
                     std::fs::canonicalize(d).map_err(|e| format!("--data {}: {e}", d.display()))?;
                 Ok((
                     d.display().to_string(),
-                    training_config(&cfg, cut, &set_name, Some(&data), args.duration)?,
+                    training_config(
+                        &cfg,
+                        cut,
+                        &set_name,
+                        whole_epochs,
+                        Some(&data),
+                        args.duration,
+                    )?,
                 ))
             })
             .collect::<Result<_, String>>()?
@@ -141,12 +151,44 @@ fn train(registry: &Registry, args: &TrainArgs) -> Result<(), String> {
         .stream
         .clone()
         .ok_or("no features reached the decoder")?;
+    if set.y.is_empty() {
+        return Err(
+            "no labelled epochs reached the decoder: are the Epoch stage's `markers` in the data?"
+                .into(),
+        );
+    }
     let classes = stream.epochs.as_ref().map_or(0, |e| e.classes.len());
-    let p = stream.channel_count();
+    // Values per collected row: a feature vector, or a whole epoch.
+    let p = set.x.len() / set.y.len().max(1);
+    let filters = |i: usize| {
+        cfg.stages[i]
+            .params
+            .get("filters")
+            .and_then(Value::as_u64)
+            .unwrap_or(4) as usize
+    };
+    let mut after_front = stream.clone();
     let front = match chain.get(1).map(|&i| &cfg.stages[i]) {
         Some(s) if s.kind == "TangentSpace" => Front::Tangent,
-        Some(s) if s.kind == "Csp" => {
-            Front::Csp(s.params.get("filters").and_then(Value::as_u64).unwrap_or(4) as usize)
+        Some(s) if s.kind == "Csp" => Front::Csp(filters(chain[1])),
+        Some(s) if s.kind == "Vectorize" => {
+            let k = filters(cut);
+            let layout = stream.epochs.clone().ok_or("the epochs have no layout")?;
+            let num = |key: &str| s.params.get(key).and_then(Value::as_f64);
+            let vp = VectorizeParams {
+                decimate: num("decimate").unwrap_or(1.0) as usize,
+                tmin: num("tmin"),
+                tmax: num("tmax"),
+            };
+            let (bins, features) = Bins::plan(&vp, &xdawn::output_stream(&stream, k))
+                .map_err(|e| format!("stage `{}`: {e}", s.id))?;
+            after_front = features;
+            Front::Xdawn {
+                filters: k,
+                channels: stream.channel_count(),
+                times: layout.times,
+                bins,
+            }
         }
         _ => Front::None,
     };
@@ -188,6 +230,13 @@ fn train(registry: &Registry, args: &TrainArgs) -> Result<(), String> {
             }],
             Signature::of(&csp::output_stream(&stream, m.features())),
         ),
+        FittedFront::Xdawn { model, .. } => (
+            vec![Transform::Xdawn {
+                input,
+                filters: model.filters.clone(),
+            }],
+            Signature::of(&after_front),
+        ),
     };
     let training = Training {
         data: runs.iter().map(|(w, _)| w.clone()).collect(),
@@ -215,6 +264,14 @@ enum Front {
     Tangent,
     /// `Csp` with this many filters.
     Csp(usize),
+    /// `Xdawn` with this many filters per class, on epochs of `channels` × `times`, then
+    /// `Vectorize`'s `bins`.
+    Xdawn {
+        filters: usize,
+        channels: usize,
+        times: usize,
+        bins: Bins,
+    },
 }
 
 /// The stages `train` fits: the decoder, and the stage in front of it if there is one.
@@ -229,6 +286,12 @@ enum FittedFront {
     None,
     Tangent(TangentSpaceModel, Spd),
     Csp(CspModel),
+    /// The filters, the bins after them, and a filtered epoch's workspace.
+    Xdawn {
+        model: XdawnModel,
+        bins: Bins,
+        filtered: Vec<f64>,
+    },
 }
 
 impl FittedFront {
@@ -238,6 +301,7 @@ impl FittedFront {
             FittedFront::None => p,
             FittedFront::Tangent(ts, _) => ts.features(),
             FittedFront::Csp(m) => m.features(),
+            FittedFront::Xdawn { model, bins, .. } => model.outputs() * bins.bins,
         }
     }
 
@@ -253,6 +317,14 @@ impl FittedFront {
                     "epoch {index}: a CSP filter's output variance is {v:e} (linearly dependent channels? use the lwf or oas estimator)"
                 ))
             })?,
+            FittedFront::Xdawn {
+                model,
+                bins,
+                filtered,
+            } => {
+                model.transform_into(row, filtered);
+                bins.apply(filtered, model.outputs(), out);
+            }
         }
         Ok(())
     }
@@ -284,6 +356,12 @@ impl Plan {
             Front::None => self.decoder.clone(),
             Front::Tangent => format!("TangentSpace + {}", self.decoder),
             Front::Csp(k) => format!("Csp ({k} filters) + {}", self.decoder),
+            Front::Xdawn { filters, .. } => {
+                format!(
+                    "Xdawn ({filters} filters per class) + Vectorize + {}",
+                    self.decoder
+                )
+            }
         }
     }
 
@@ -302,6 +380,20 @@ impl Plan {
                     )));
                 }
                 FittedFront::Csp(CspModel::fit(x, side(p, "Csp")?, y, k)?)
+            }
+            Front::Xdawn {
+                filters,
+                channels,
+                times,
+                bins,
+            } => {
+                let model = XdawnModel::fit(x, channels, times, y, classes, filters)?;
+                let filtered = vec![0.0; times * model.outputs()];
+                FittedFront::Xdawn {
+                    model,
+                    bins,
+                    filtered,
+                }
             }
         };
         let q = front.features(p);
@@ -361,8 +453,8 @@ impl Fitted {
     }
 }
 
-/// The decoder and the stages fitted with it: `[decoder, transform, …]`, upwards, each
-/// transform the only input of the stage below it.
+/// The decoder and the stages fitted with it, upwards: `[decoder]`, `[decoder, transform]`
+/// (the transform the decoder's only input) or `[decoder, Vectorize, Xdawn]`.
 fn fitted_chain(cfg: &PipelineConfig, dec: usize) -> Result<Vec<usize>, String> {
     let mut chain = vec![dec];
     loop {
@@ -380,12 +472,34 @@ fn fitted_chain(cfg: &PipelineConfig, dec: usize) -> Result<Vec<usize>, String> 
         else {
             break;
         };
-        if feeding.len() != 1 || !TRANSFORMS.contains(&cfg.stages[i].kind.as_str()) {
+        if feeding.len() != 1 {
+            break;
+        }
+        let kind = cfg.stages[i].kind.as_str();
+        if kind == "Xdawn" && chain.len() == 1 {
+            return Err(format!(
+                "`{}` (Xdawn) sends filtered epochs; the decoder `{}` takes one feature vector per epoch: put a Vectorize stage between them",
+                cfg.stages[i].id, cfg.stages[dec].id
+            ));
+        }
+        // Xdawn → Vectorize → decoder: fitted with the decoder, through the bins.
+        if kind == "Vectorize" && chain.len() == 1 {
+            let above = cfg.links.iter().filter(|l| l.to.stage == cfg.stages[i].id);
+            let xdawn = above
+                .filter_map(|l| cfg.stages.iter().position(|s| s.id == l.from.stage))
+                .find(|&j| cfg.stages[j].kind == "Xdawn");
+            if let Some(j) = xdawn {
+                chain.extend([i, j]);
+            }
+            break;
+        }
+        if !TRANSFORMS.contains(&kind) {
             break;
         }
         chain.push(i);
     }
-    if chain.len() > 2 {
+    let is_vectorize = chain.len() == 3 && cfg.stages[chain[1]].kind == "Vectorize";
+    if chain.len() > 2 && !is_vectorize {
         return Err(format!(
             "train fits one stage in front of the decoder ({}); here `{}` and `{}` are chained before `{}`",
             TRANSFORMS.join(" or "),
@@ -402,7 +516,10 @@ fn fitted_chain(cfg: &PipelineConfig, dec: usize) -> Result<Vec<usize>, String> 
             .and_then(Value::as_str)
             .map(|m| cfg.resolve_path(m))
     };
-    for &t in &chain[1..] {
+    for &t in chain[1..]
+        .iter()
+        .filter(|&&t| TRANSFORMS.contains(&cfg.stages[t].kind.as_str()))
+    {
         if model(t) != model(dec) {
             return Err(format!(
                 "stage `{}` ({}) is fitted with the decoder `{}` and stored in its model file: give both the same `model` ({:?})",
@@ -500,13 +617,14 @@ fn ancestors(cfg: &PipelineConfig, dec: usize) -> HashSet<String> {
     keep
 }
 
-/// The pipeline up to the decoder, with a collector in its place, the source replaced by a
+/// The pipeline up to the cut stage `dec`, with a collector in its place, the source replaced by a
 /// replay of `data` (and a `RawToVoltage` right after it dropped: a recording holds volts),
 /// or the source run as fast as possible for `duration` seconds of signal.
 fn training_config(
     cfg: &PipelineConfig,
     dec: usize,
     set_name: &str,
+    whole_epochs: bool,
     data: Option<&Path>,
     duration: Option<f64>,
 ) -> Result<PipelineConfig, String> {
@@ -517,7 +635,8 @@ fn training_config(
     let mut sources = vec![];
     for s in &cfg.stages {
         if s.id == dec_id {
-            stages.push(json!({"id": s.id, "type": "TrainingSet", "params": {"name": set_name}}));
+            stages.push(json!({"id": s.id, "type": "TrainingSet",
+                "params": {"name": set_name, "whole_epochs": whole_epochs}}));
         } else if keep.contains(&s.id) {
             let mut sv = serde_json::to_value(s).map_err(|e| e.to_string())?;
             if !cfg.links.iter().any(|l| l.to.stage == s.id) {

@@ -31,6 +31,10 @@ pub enum EventKind {
     /// A decoder's prediction for an epoch (`target (p = 0.93)`), placed on the epoch's event
     /// (its marker's sample): recorders annotate it.
     Prediction,
+    /// An `Accumulator`'s selection (`B (p = 0.97 after 4 repetitions)`): the symbol a P300
+    /// speller picked from its flashes' predictions, placed on the last flash used; recorders
+    /// annotate it.
+    Selection,
     /// A decoder's calibration in the running pipeline started, finished (the model written,
     /// its cross-validated accuracy) or failed; recorders annotate it.
     Calibration,

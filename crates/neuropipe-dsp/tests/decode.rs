@@ -11,6 +11,7 @@ use neuropipe_dsp::decode::covariance::{empirical, ledoit_wolf, oas};
 use neuropipe_dsp::decode::riemann::mean_riemann;
 use neuropipe_dsp::decode::{
     CcaTargets, CspModel, FitError, LdaModel, MdmModel, RiemannError, Spd, TangentSpaceModel,
+    XdawnModel,
 };
 
 const TOL: f64 = 1e-10;
@@ -247,6 +248,67 @@ fn riemannian_fits_refuse_singular_covariances() {
     let ts = TangentSpaceModel::from_reference(vec![1.0, 0.0, 0.0, 1.0], 2).unwrap();
     let mut out = [0.0; 3];
     assert!(ts.transform_into(&x[..4], &mut spd, &mut out).is_err());
+}
+
+/// xDAWN filters and filtered epochs against pyRiemann's `Xdawn` (two and three classes,
+/// µV to V scales); each filter up to its sign, as SciPy's.
+#[test]
+fn xdawn_matches_pyriemann() {
+    let pack = Pack::load("bci.ref");
+    let ids = pack.ids("xdawn");
+    assert!(ids.len() >= 3);
+    for k in ids {
+        let get = |f: &str| pack.get(&format!("xdawn/{k}/{f}"));
+        let setup = &get("setup").data;
+        let (channels, times, nfilter, classes) = (
+            setup[0] as usize,
+            setup[1] as usize,
+            setup[2] as usize,
+            setup[3] as usize,
+        );
+        let y: Vec<u32> = get("y").data.iter().map(|&v| v as u32).collect();
+        let model = XdawnModel::fit(&get("x").data, channels, times, &y, classes, nfilter).unwrap();
+        assert_eq!(model.outputs(), classes * nfilter);
+        let want = &get("filters").data;
+        let mut flip = vec![1.0; model.outputs()];
+        let mut signed = model.filters.clone();
+        for ((row, w), f) in signed
+            .chunks_exact_mut(channels)
+            .zip(want.chunks_exact(channels))
+            .zip(&mut flip)
+        {
+            if row.iter().zip(w).map(|(a, b)| a * b).sum::<f64>() < 0.0 {
+                *f = -1.0;
+                row.iter_mut().for_each(|v| *v = -*v);
+            }
+        }
+        assert_rel(&signed, want, TOL, &format!("xdawn {k} filters"));
+        let q = model.outputs();
+        let mut out = vec![0.0; times * q];
+        let mut all = vec![];
+        for e in get("x_test").data.chunks_exact(times * channels) {
+            model.transform_into(e, &mut out);
+            all.extend(out.iter().enumerate().map(|(i, v)| v * flip[i % q]));
+        }
+        assert_rel(
+            &all,
+            &get("transform").data,
+            TOL,
+            &format!("xdawn {k} output"),
+        );
+        report_worst(&format!(
+            "xdawn case {k} ({channels} channels, {classes} classes)"
+        ));
+    }
+    // A flat channel: the signal's covariance is singular, said so.
+    let mut x = vec![0.0; 4 * 10 * 3];
+    for (i, v) in x.iter_mut().enumerate() {
+        if i % 3 != 2 {
+            *v = ((i * 7919) % 13) as f64;
+        }
+    }
+    let err = XdawnModel::fit(&x, 3, 10, &[0, 1, 0, 1], 2, 1).unwrap_err();
+    assert!(err.to_string().contains("singular"), "{err}");
 }
 
 /// SSVEP canonical correlations against NumPy (orthonormal bases of both centred sides,

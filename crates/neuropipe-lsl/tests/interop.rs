@@ -290,8 +290,8 @@ fn pylsl_markers_land_on_their_sample_for_any_chunk_size() {
 }
 
 /// A decoder's predictions reach pylsl on the pipeline's marker stream, each stamped with
-/// the LSL time of the stimulus it decodes: `pipelines/p300_speller.json` (its committed
-/// model) plus an `LslOutlet` with `markers: true`, run for 6 s.
+/// the LSL time of the stimulus it decodes: `pipelines/p300_speller.json` as committed (its
+/// model, its `LslOutlet` with `markers: true`), run for 6 s.
 #[test]
 fn predictions_reach_pylsl_stamped_at_their_stimulus() {
     if !common::enter_netns("predictions_reach_pylsl_stamped_at_their_stimulus") {
@@ -305,7 +305,7 @@ fn predictions_reach_pylsl_stamped_at_their_stimulus() {
         .args([
             "markers",
             "--name",
-            "speller-markers",
+            "neuropipe-speller-markers",
             "--idle",
             "3",
             "--out",
@@ -314,18 +314,7 @@ fn predictions_reach_pylsl_stamped_at_their_stimulus() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("start interop.py");
-    let mut cfg = PipelineConfig::load(&root().join("pipelines/p300_speller.json")).unwrap();
-    cfg.stages.push(StageConfig {
-        id: "lsl".into(),
-        kind: "LslOutlet".into(),
-        params: serde_json::json!({"name": "speller", "markers": true})
-            .as_object()
-            .unwrap()
-            .clone(),
-        stream: None,
-    });
-    cfg.links
-        .push(LinkConfig::new("bandpass.out", "lsl.in").unwrap());
+    let cfg = PipelineConfig::load(&root().join("pipelines/p300_speller.json")).unwrap();
     let report = runtime().block_on(async {
         let p = Pipeline::build(&cfg, &registry()).expect("builds");
         let h = p.handle();
@@ -343,6 +332,12 @@ fn predictions_reach_pylsl_stamped_at_their_stimulus() {
         .filter(|m| m.0 == "target" || m.0 == "nontarget")
         .map(|m| m.1)
         .collect();
+    // The speller's own markers too: each flash names its symbol, at its stimulus's time.
+    let flashes = got.iter().filter(|m| m.0.starts_with("flash:")).count();
+    assert!(
+        flashes >= stimuli.len().saturating_sub(1) && flashes > 0,
+        "{got:?}"
+    );
     let first = *stimuli.first().expect("stimulus markers received");
     // Predictions of stimuli pushed before pylsl connected have no marker to match.
     let predictions: Vec<&(String, f64)> = got

@@ -10,6 +10,13 @@
 //! their own: the background signal is the same with the task on or off, and `p300_uv = 0`
 //! keeps the markers but removes the effect (the control condition: decoding at chance).
 //!
+//! **Speller mode** (`items` > 0): the stimuli are flashes of `items` symbols
+//! ([`ITEMS`]: `A`, `B`, …) as in a P300 speller. A trial cues one symbol (marker
+//! `trial:<symbol>` on its first flash), then flashes every symbol once per repetition in a
+//! random order, `repetitions` times; each flash is announced as `flash:<symbol>` and, with
+//! the cued symbol's flashes as the targets, `target`/`nontarget`; one second without
+//! flashes separates trials. Everything else is as above (a target rate of `1 / items`).
+//!
 //! The waveforms are tables computed at build time; a frame costs one table read per active
 //! stimulus and a multiply-add per channel.
 
@@ -19,6 +26,9 @@ use std::collections::VecDeque;
 pub const TARGET: &str = "target";
 /// See [`TARGET`].
 pub const NONTARGET: &str = "nontarget";
+
+/// The speller's symbols, in order (`items` takes the first ones).
+pub const ITEMS: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
 /// Settings of the task.
 #[derive(Clone, Debug)]
@@ -31,6 +41,10 @@ pub struct OddballConfig {
     pub target_probability: f64,
     /// P300 amplitude at its strongest site (µV); may change live.
     pub p300_uv: f64,
+    /// Speller mode: the number of symbols flashed (2 to 36); 0 for a plain oddball.
+    pub items: usize,
+    /// Speller mode: flashes of every symbol per trial.
+    pub repetitions: usize,
 }
 
 /// A stimulus shown: its onset frame and whether it was a target.
@@ -40,6 +54,10 @@ pub struct Stimulus {
     pub frame: u64,
     /// Target (`true`) or non-target.
     pub target: bool,
+    /// Speller mode: the symbol flashed (index into [`ITEMS`]).
+    pub item: Option<u8>,
+    /// Speller mode, first flash of a trial: the symbol the trial cues.
+    pub cue: Option<u8>,
 }
 
 impl Stimulus {
@@ -61,6 +79,12 @@ pub struct Oddball {
     /// Index of the next stimulus.
     next: u64,
     next_stim: Stimulus,
+    /// Speller mode: the flash order of the current repetition, the position in it, the
+    /// repetition, and the cued symbol.
+    order: Vec<u8>,
+    pos: usize,
+    rep: usize,
+    cue: u8,
     /// Stimuli whose responses are still running (onset within the table length).
     active: VecDeque<Stimulus>,
     /// N1/P2 and P300 waveforms, one value per frame after onset (µV at weight 1).
@@ -98,6 +122,7 @@ impl Oddball {
             w_common.push(c);
             w_p300.push(p);
         }
+        let order = (0..cfg.items.min(ITEMS.len()) as u8).collect();
         let mut o = Oddball {
             cfg,
             rng: seed ^ 0x00DD_BA11_u64,
@@ -105,7 +130,13 @@ impl Oddball {
             next_stim: Stimulus {
                 frame: 0,
                 target: false,
+                item: None,
+                cue: None,
             },
+            order,
+            pos: 0,
+            rep: 0,
+            cue: 0,
             active: VecDeque::with_capacity(64),
             common,
             p300,
@@ -121,15 +152,62 @@ impl Oddball {
         self.cfg.p300_uv = uv;
     }
 
-    /// The next stimulus of the schedule (SplitMix64 for the class).
-    fn draw(&mut self) -> Stimulus {
+    /// A uniform draw in `[0, 1)` (SplitMix64).
+    fn uniform(&mut self) -> f64 {
         let z = crate::util::splitmix64(&mut self.rng);
-        let u = (z >> 11) as f64 / (1u64 << 53) as f64;
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// The next stimulus of the schedule.
+    fn draw(&mut self) -> Stimulus {
+        if self.order.len() >= 2 {
+            return self.draw_flash();
+        }
+        let u = self.uniform();
         let onset_s = 1.0 + self.next as f64 * self.cfg.interval_s;
         self.next += 1;
         Stimulus {
             frame: (onset_s * self.cfg.rate).round() as u64,
             target: u < self.cfg.target_probability,
+            item: None,
+            cue: None,
+        }
+    }
+
+    /// The next flash of the speller: a new trial (a cued symbol, one second's pause after
+    /// the last) when the repetitions are done, a new random order per repetition.
+    fn draw_flash(&mut self) -> Stimulus {
+        let n = self.order.len();
+        let mut cue = None;
+        if self.pos == n {
+            self.pos = 0;
+            self.rep += 1;
+        }
+        if self.rep == self.cfg.repetitions.max(1) || (self.next == 0 && self.pos == 0) {
+            if self.next > 0 {
+                // One second without flashes between trials.
+                self.next += (1.0 / self.cfg.interval_s).ceil() as u64;
+            }
+            self.rep = 0;
+            self.cue = (self.uniform() * n as f64) as u8;
+            cue = Some(self.cue);
+        }
+        if self.pos == 0 {
+            // Fisher–Yates.
+            for i in (1..n).rev() {
+                let j = (self.uniform() * (i + 1) as f64) as usize;
+                self.order.swap(i, j.min(i));
+            }
+        }
+        let item = self.order[self.pos];
+        self.pos += 1;
+        let onset_s = 1.0 + self.next as f64 * self.cfg.interval_s;
+        self.next += 1;
+        Stimulus {
+            frame: (onset_s * self.cfg.rate).round() as u64,
+            target: item == self.cue,
+            item: Some(item),
+            cue,
         }
     }
 
@@ -181,6 +259,8 @@ mod tests {
                 interval_s: 0.25,
                 target_probability: 0.2,
                 p300_uv,
+                items: 0,
+                repetitions: 0,
             },
             &["Fz", "Pz"],
             42,
@@ -230,5 +310,47 @@ mod tests {
         let p300 = a[1] - b[1];
         assert!((9.0..=20.0).contains(&p300), "P300 at Pz: {p300} µV");
         assert!((a[0] - b[0] - 0.3 * p300).abs() < 1e-9, "Fz gets 0.3 of it");
+    }
+
+    #[test]
+    fn the_speller_flashes_every_symbol_once_per_repetition_and_cues_trials() {
+        let mut t = Oddball::new(
+            OddballConfig {
+                rate: 250.0,
+                interval_s: 0.25,
+                target_probability: 0.2,
+                p300_uv: 5.0,
+                items: 6,
+                repetitions: 3,
+            },
+            &["Pz"],
+            7,
+        );
+        let mut uv = [0.0];
+        let stims: Vec<Stimulus> = (0..250 * 60).filter_map(|f| t.frame(f, &mut uv)).collect();
+        // 18 flashes per trial, then a 1 s pause (4 stimulus slots).
+        let trials: Vec<&[Stimulus]> = stims.chunks(18).collect();
+        assert!(trials.len() >= 10);
+        let mut cues = vec![];
+        for (k, trial) in trials.iter().enumerate().filter(|(_, t)| t.len() == 18) {
+            let cue = trial[0].cue.expect("a trial starts with its cue");
+            cues.push(cue);
+            assert!(trial[1..].iter().all(|s| s.cue.is_none()));
+            for rep in trial.chunks(6) {
+                let mut items: Vec<u8> = rep.iter().map(|s| s.item.unwrap()).collect();
+                items.sort_unstable();
+                assert_eq!(items, [0, 1, 2, 3, 4, 5], "trial {k}");
+            }
+            assert!(trial.iter().all(|s| s.target == (s.item == Some(cue))));
+            assert_eq!(trial.iter().filter(|s| s.target).count(), 3);
+            if k > 0 {
+                // 17 intervals within the trial before, then the pause.
+                let gap = trial[0].frame - trials[k - 1][17].frame;
+                assert!((312..=313).contains(&gap), "trial {k}: {gap} frames");
+            }
+        }
+        cues.sort_unstable();
+        cues.dedup();
+        assert!(cues.len() >= 3, "cued symbols vary: {cues:?}");
     }
 }

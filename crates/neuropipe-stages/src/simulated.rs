@@ -18,7 +18,8 @@
 //!
 //! `task: "p300"` runs an oddball paradigm on top: stimulus markers (`target`, `nontarget`)
 //! published on the event bus at their frame's timestamp, with the evoked responses in the
-//! signal (see [`crate::oddball`]); `task: "motor_imagery"` left/right hand imagery cues with
+//! signal, or with `speller_items` a P300 speller's flashes (`trial:<symbol>`,
+//! `flash:<symbol>` before each `target`/`nontarget`; see [`crate::oddball`]); `task: "motor_imagery"` left/right hand imagery cues with
 //! the mu rhythm desynchronising over the opposite hemisphere ([`crate::motor_imagery`]);
 //! `task: "ssvep"` cues to look at flickering targets, the occipital EEG following the
 //! cued frequency ([`crate::ssvep`]): to
@@ -101,6 +102,12 @@ pub struct SimulatedEegParams {
     /// p300 task: P300 amplitude at parietal sites (µV); 0 keeps the markers without the effect
     #[param(default = 8.0, min = 0.0, max = 1000.0, live)]
     pub p300_uv: f64,
+    /// p300 task as a speller: the number of symbols flashed one at a time (A, B, ...; 2 to 36), each trial cueing one (markers like trial:B, flash:C); 0: a plain oddball with target_probability
+    #[param(default = 0, min = 0, max = 36)]
+    pub speller_items: usize,
+    /// p300 speller: flashes of every symbol per trial
+    #[param(default = 10, min = 1, max = 1000)]
+    pub speller_repetitions: usize,
     /// motor_imagery and ssvep tasks: time between cues (s)
     #[param(default = 6.0, min = 4.5, max = 600.0)]
     pub trial_interval_s: f64,
@@ -283,6 +290,27 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             ),
         ));
     }
+    if p.speller_items == 1 {
+        return Err(BuildError::param(
+            "speller_items",
+            "a speller needs at least 2 symbols (0 turns the speller off)",
+        ));
+    }
+    if p.speller_items > 0 && p.task != "p300" {
+        return Err(BuildError::param(
+            "speller_items",
+            format!(
+                "the speller is a mode of task \"p300\"; task is {:?}",
+                p.task
+            ),
+        ));
+    }
+    let speller_markers = (0..p.speller_items)
+        .map(|k| {
+            let symbol = &crate::oddball::ITEMS[k..k + 1];
+            (format!("trial:{symbol}"), format!("flash:{symbol}"))
+        })
+        .collect();
     let task = match p.task.as_str() {
         "p300" => Some(Task::P300(Oddball::new(
             OddballConfig {
@@ -290,6 +318,8 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
                 interval_s: p.stimulus_interval_s,
                 target_probability: p.target_probability,
                 p300_uv: p.p300_uv,
+                items: p.speller_items,
+                repetitions: p.speller_repetitions,
             },
             &info.labels(),
             seed,
@@ -330,6 +360,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         pacer: Pacer::new(rate),
         uv: vec![0.0; channels],
         labels,
+        speller_markers,
     }))
 }
 
@@ -646,6 +677,8 @@ impl Generator {
 pub struct SimulatedEeg {
     gen: Generator,
     /// The simulated experiment, if any.
+    /// Speller mode: per symbol, its `trial:` and `flash:` marker texts.
+    speller_markers: Vec<(String, String)>,
     task: Option<Task>,
     pool: MemoryPool<RawEegPacket>,
     out: Output<RawEegPacket>,
@@ -706,6 +739,12 @@ impl DataPlaneStage for SimulatedEeg {
                 Some(Task::P300(t)) => {
                     self.gen.frame(at, &mut self.uv);
                     if let Some(stim) = t.frame(at, &mut self.uv) {
+                        if let Some(c) = stim.cue {
+                            marker_at(&self.speller_markers[c as usize].0);
+                        }
+                        if let Some(i) = stim.item {
+                            marker_at(&self.speller_markers[i as usize].1);
+                        }
                         marker_at(stim.text());
                     }
                 }

@@ -5,7 +5,8 @@
 //! nothing at all; and (2) the simulated oddball task's markers into `Epoch` → `Vectorize` →
 //! `Lda` (a model fitted first, as `neuropipe train` does), cutting, baseline-correcting,
 //! checking, vectorising and decoding 64-channel epochs: nothing beyond the markers' own
-//! texts; and (3) the motor-imagery task's cues into `Epoch` → `Covariance` → `Mdm`, and
+//! texts; the speller (its flash and trial markers) through `Epoch` → `Xdawn` → `Vectorize`
+//! → `Lda` → `Accumulator`: nothing beyond the markers and the selections' event texts; and (3) the motor-imagery task's cues into `Epoch` → `Covariance` → `Mdm`, and
 //! → `TangentSpace` → `Lda`, and → `Csp` → `Lda`, and (4) the SSVEP task's cues into `Epoch` → `Cca` and `Fbcca`:
 //! again nothing beyond the markers.
 //!
@@ -369,10 +370,151 @@ fn onnx_allocates_per_epoch_only() {
     assert!(per_epoch <= 30.0, "{per_epoch} allocations per epoch");
 }
 
+/// The speller (6 symbols, 64 channels at 1 kHz) into Epoch → Xdawn → Vectorize → `stage`
+/// (a decoder and what follows it; links given by the caller).
+fn speller(seconds: Option<f64>, tail: serde_json::Value, links: &[&str]) -> PipelineConfig {
+    let mut v = json!({
+        "stages": [
+            {"id": "eeg", "type": "SimulatedEeg", "params": {"channels": 64, "sample_rate": 1000, "frames": 32, "realtime": false, "task": "p300", "p300_uv": 15, "speller_items": 6}},
+            {"id": "volts", "type": "RawToVoltage"},
+            {"id": "ep", "type": "Epoch", "params": {"markers": ["target", "nontarget"], "tmin": -0.2, "tmax": 0.8, "baseline": [-0.2, 0], "reject": ["EEG:1e6"]}}
+        ],
+        "links": ["eeg -> volts", "volts -> ep"]
+    });
+    if let Some(s) = seconds {
+        v["stages"][0]["params"]["duration_s"] = s.into();
+    }
+    for t in tail.as_array().unwrap() {
+        v["stages"].as_array_mut().unwrap().push(t.clone());
+    }
+    for l in links {
+        v["links"].as_array_mut().unwrap().push(json!(l));
+    }
+    PipelineConfig::from_value(&v).unwrap()
+}
+
+/// Fits xDAWN (2 filters per class) and an LDA after it on 60 s of the speller (as
+/// `neuropipe train` does) and writes their model file.
+fn trained_speller_model() -> std::path::PathBuf {
+    use neuropipe_dsp::decode::{LdaModel, XdawnModel};
+    use neuropipe_stages::bci::vectorize::{Bins, VectorizeParams};
+    use neuropipe_stages::bci::{collect, model, xdawn};
+    let mut reg = neuropipe_stages::registry();
+    reg.register(collect::spec());
+    let cfg = speller(
+        Some(60.0),
+        json!([{"id": "set", "type": "TrainingSet", "params": {"name": "no-alloc-speller", "whole_epochs": true}}]),
+        &["ep -> set"],
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let report = rt.block_on(Pipeline::build(&cfg, &reg).unwrap().run());
+    assert_eq!(report.outcome, Outcome::Finished);
+    let set = collect::training_set("no-alloc-speller");
+    let set = set.lock().unwrap();
+    let stream = set.stream.clone().unwrap();
+    let times = stream.epochs.as_ref().unwrap().times;
+    let xd = XdawnModel::fit(&set.x, 64, times, &set.y, 2, 2).unwrap();
+    let vp = VectorizeParams {
+        decimate: 100,
+        tmin: Some(0.0),
+        tmax: None,
+    };
+    let (bins, features) = Bins::plan(&vp, &xdawn::output_stream(&stream, 2)).unwrap();
+    let q = xd.outputs();
+    let (mut filtered, mut row) = (vec![0.0; times * q], vec![0.0; q * bins.bins]);
+    let mut x = vec![];
+    for e in set.x.chunks_exact(times * 64) {
+        xd.transform_into(e, &mut filtered);
+        bins.apply(&filtered, q, &mut row);
+        x.extend_from_slice(&row);
+    }
+    let lda = LdaModel::fit(&x, row.len(), &set.y, 2).unwrap();
+    let t = model::Training {
+        data: vec![],
+        epochs: vec![],
+        folds: 0,
+        accuracy: 0.0,
+        balanced_accuracy: 0.0,
+        auc: None,
+        confusion: vec![],
+        trained_at: String::new(),
+    };
+    let file = model::ModelFile::new(
+        &model::Decoder::Lda(lda),
+        model::Signature::of(&features),
+        vec![model::Transform::Xdawn {
+            input: model::Signature::of(&stream),
+            filters: xd.filters,
+        }],
+        t,
+    );
+    let path = std::env::temp_dir().join(format!(
+        "neuropipe-no-alloc-speller-{}.json",
+        std::process::id()
+    ));
+    std::fs::write(&path, serde_json::to_string(&file).unwrap()).unwrap();
+    path
+}
+
+/// The speller's flashes decoded and accumulated into selections: each marker (trial,
+/// flash, target/nontarget) costs its event, read by two stages (Epoch, Accumulator); each
+/// selection its event text; filtering, vectorising, decoding and accumulating nothing.
+fn speller_costs_nothing_beyond_markers_and_selections() {
+    let model = trained_speller_model();
+    let cfg = speller(
+        None,
+        json!([
+            {"id": "xd", "type": "Xdawn", "params": {"model": model, "filters": 2}},
+            {"id": "feat", "type": "Vectorize", "params": {"tmin": 0, "decimate": 100}},
+            {"id": "dec", "type": "Lda", "params": {"model": model, "events": false}},
+            {"id": "acc", "type": "Accumulator", "params": {"items": ["A", "B", "C", "D", "E", "F"], "threshold": 0.99}},
+            {"id": "show", "type": "StdoutSummary", "params": {"interval_s": 3600}}
+        ]),
+        &[
+            "ep -> xd",
+            "xd -> feat",
+            "feat -> dec",
+            "dec -> acc",
+            "acc -> show",
+        ],
+    );
+    let pipeline = Pipeline::build(&cfg, &neuropipe_stages::registry()).unwrap();
+    let handle = pipeline.handle();
+    let c = allocations_while_running(pipeline, epochs_decoded, 200.0, 200.0);
+    assert!(c.progress >= 200.0, "made progress: {} epochs", c.progress);
+    let selections = handle
+        .snapshot()
+        .stages
+        .iter()
+        .find(|s| s.id == "acc")
+        .map_or(0.0, |s| s.packets_out as f64);
+    // Per flash two markers (flash:X, target/nontarget), per 60 flashes a trial marker; the
+    // flashes decoded plus those still open at either end of a window (at most 6 each).
+    let flashes = c.progress + 2.0 * 6.0 * c.windows as f64;
+    let markers = 2.0 * flashes + flashes / 60.0 + 2.0;
+    // A marker: two strings from the source, a copy (two strings) per reading stage.
+    let bound = 6.0 * markers + 8.0 * (selections + 2.0);
+    assert!(
+        c.allocations as f64 <= bound,
+        "{} allocations for {} epochs, {selections} selections (at most {bound})",
+        c.allocations,
+        c.progress
+    );
+    println!(
+        "speller: {} allocations while {} epochs of 64 channels were filtered, decoded and accumulated ({selections} selections in the whole run)",
+        c.allocations, c.progress
+    );
+}
+
 #[test]
 fn bci_stages_allocate_nothing_per_packet() {
     running_pipeline_allocates_nothing_per_packet();
     decoding_epochs_costs_nothing_beyond_the_markers();
+    speller_costs_nothing_beyond_markers_and_selections();
     riemannian_decoding_costs_nothing_beyond_the_markers();
     ssvep_decoding_costs_nothing_beyond_the_markers();
     onnx_allocates_per_epoch_only();

@@ -241,6 +241,42 @@ fn markers_are_cut_sample_exact_whenever_they_arrive() {
     assert!(h.finish().is_ok());
 }
 
+/// `unlabelled` markers (a free-spelling speller's flashes) start epochs without a label,
+/// counted in their own readout row; the stream's classes stay the labelled ones.
+#[test]
+fn unlabelled_markers_start_epochs_without_a_class() {
+    let mut h = epoch_harness(json!({"unlabelled": ["flash:*"]}));
+    assert_eq!(h.snapshot().readouts.unwrap().rows, ["a", "b", "flash:*"]);
+    let pool = h.pool::<Samples<f64>>(10, 1);
+    marker(&mut h, 30.0, "flash:C");
+    marker(&mut h, 60.0, "b");
+    marker(&mut h, 90.0, "flash:A");
+    push_ramp(&mut h, &pool, 0, 120, 0, 0);
+    let out = h.take::<Samples<f64>>("out");
+    let got: Vec<(Option<u32>, u64)> = out
+        .iter()
+        .map(|p| (p.header.label, p.header.first_frame))
+        .collect();
+    assert_eq!(got, [(None, 25), (Some(1), 55), (None, 85)]);
+    let r = h.snapshot().readouts.unwrap();
+    assert_eq!(r.value("flash:*", "epochs"), Some(2.0));
+    assert_eq!(r.value("b", "epochs"), Some(1.0));
+    assert!(h.finish().is_ok());
+    // A pattern in both lists is refused, naming the list.
+    let errs = Harness::new(neuropipe_stages::bci::epoch::spec())
+        .param("markers", json!(["a", "b"]))
+        .param("unlabelled", json!(["b"]))
+        .input::<Samples<f64>>("in", stream(1))
+        .build()
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        errs.contains("unlabelled") && errs.contains("listed twice"),
+        "{errs}"
+    );
+}
+
 #[test]
 fn every_dropped_epoch_is_counted_and_reported() {
     let mut h = epoch_harness(json!({}));

@@ -1,6 +1,6 @@
 //! Decoding kernels for brain-computer interfaces: covariance estimators, linear
 //! discriminant analysis and its cross-validation, numerically as scikit-learn; Riemannian
-//! geometry, minimum distance to mean, the tangent space and CSP, as pyRiemann; canonical
+//! geometry, minimum distance to mean, the tangent space, CSP and xDAWN, as pyRiemann; canonical
 //! correlation with sinusoidal references for SSVEP
 //! (`tests/decode.rs` checks them against vectors from `scripts/bci/gen_reference.py`).
 
@@ -12,6 +12,7 @@ pub mod lda;
 pub mod mdm;
 pub mod riemann;
 pub mod tangent;
+pub mod xdawn;
 
 pub use cca::{fbcca_weight, CcaTargets, CcaWorkspace};
 pub use csp::CspModel;
@@ -20,3 +21,4 @@ pub use lda::{FitError, LdaModel};
 pub use mdm::MdmModel;
 pub use riemann::{RiemannError, Spd};
 pub use tangent::TangentSpaceModel;
+pub use xdawn::XdawnModel;

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 pub struct TrainingSet {
     /// The feature stream (its signature goes into the model file).
     pub stream: Option<StreamInfo>,
-    /// Feature vectors, row-major.
+    /// Feature vectors (or whole epochs, `times × channels`), row-major.
     pub x: Vec<f64>,
     /// Class of each vector.
     pub y: Vec<u32>,
@@ -39,6 +39,10 @@ pub fn training_set(name: &str) -> Arc<Mutex<TrainingSet>> {
 pub struct TrainingSetParams {
     /// name of the training set to fill
     pub name: String,
+    /// collect whole epochs (`times × channels` each, for a stage fitted on epochs: `Xdawn`),
+    /// not feature vectors
+    #[param(default = false)]
+    pub whole_epochs: bool,
 }
 
 /// Stage type specification (registered by `neuropipe train` only).
@@ -48,14 +52,22 @@ pub fn spec() -> StageSpec {
         "Collects labelled feature vectors for `neuropipe train`",
         build,
     )
-    .input(PortSpec::any("in").doc("features: one frame per labelled epoch"))
+    .input(PortSpec::any("in").doc("features (one frame per labelled epoch), or whole epochs"))
     .params::<TrainingSetParams>()
 }
 
 fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let p: TrainingSetParams = b.parse_params()?;
     let (kind, info, _) = super::epoch_input_stream(b)?;
-    check_features(&info)?;
+    if p.whole_epochs {
+        if info.epochs.as_ref().is_none_or(|e| e.classes.len() < 2) {
+            return Err(BuildError::stage(
+                "fitting on epochs needs an Epoch stage with two or more `markers`",
+            ));
+        }
+    } else {
+        check_features(&info)?;
+    }
     let into = training_set(&p.name);
     {
         let mut set = into.lock().unwrap_or_else(|e| e.into_inner());

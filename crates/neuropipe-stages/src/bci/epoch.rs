@@ -10,6 +10,10 @@
 //! bus: a replayed file's annotations, an LSL marker stream, `neuropipe ctl mark` (placed by
 //! its arrival on the pipeline clock, which matches a live source's timestamps).
 //!
+//! Markers matching `unlabelled` (e.g. `"flash:*"`) start epochs too, sent without a label:
+//! the class is unknown on line (a free-spelling session decoded with a model trained on
+//! cued `target`/`nontarget` epochs); the stream's classes stay `markers`'.
+//!
 //! * **Baseline** `[a, b]` (s): each channel's mean over the frames whose time `t` satisfies
 //!   `a <= t <= b` is subtracted (MNE's `baseline=(a, b)`, "mean" mode, computed in f64).
 //! * **Rejection** `reject: ["EEG:150"]`: an epoch whose peak-to-peak amplitude on any
@@ -44,6 +48,8 @@ use tokio::sync::broadcast::error::TryRecvError;
 pub struct EpochParams {
     /// marker texts that start an epoch, one class each in label order; a trailing * matches any text with that prefix (e.g. "stim/*")
     pub markers: Vec<String>,
+    /// marker texts that start an epoch of unknown class (no label), e.g. ["flash:*"] for a free-spelling session decoded with a model trained on the markers' classes
+    pub unlabelled: Option<Vec<String>>,
     /// start of the window relative to the marker (s), e.g. -0.2
     #[param(default = -0.2, min = -60.0, max = 60.0)]
     pub tmin: f64,
@@ -146,17 +152,31 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             "is empty: name the marker texts to epoch, e.g. [\"target\", \"nontarget\"]",
         ));
     }
-    let mut classes: Vec<Class> = Vec::with_capacity(p.markers.len());
-    for (i, m) in p.markers.iter().enumerate() {
+    // The classes, then the unlabelled patterns (epochs sent without a label).
+    let unlabelled = p.unlabelled.clone().unwrap_or_default();
+    let mut classes: Vec<Class> = Vec::with_capacity(p.markers.len() + unlabelled.len());
+    let all: Vec<(&str, usize, &String)> = p
+        .markers
+        .iter()
+        .enumerate()
+        .map(|(i, m)| ("markers", i, m))
+        .chain(
+            unlabelled
+                .iter()
+                .enumerate()
+                .map(|(i, m)| ("unlabelled", i, m)),
+        )
+        .collect();
+    for (k, &(param, i, m)) in all.iter().enumerate() {
         if m.is_empty() || m == "*" {
             return Err(BuildError::param(
-                "markers",
+                param,
                 format!("[{i}]: \"{m}\" would match every marker; name a text or a prefix like \"stim/*\""),
             ));
         }
-        if p.markers[..i].contains(m) {
+        if all[..k].iter().any(|(_, _, n)| *n == m) {
             return Err(BuildError::param(
-                "markers",
+                param,
                 format!("[{i}]: \"{m}\" is listed twice"),
             ));
         }
@@ -191,9 +211,11 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         times,
         classes: p.markers.clone(),
     });
-    let readouts = b.readouts(&COLUMNS, p.markers.clone());
+    let rows: Vec<String> = classes.iter().map(|c| c.name.clone()).collect();
+    let n_classes = classes.len();
+    let readouts = b.readouts(&COLUMNS, rows);
     // Counts start at zero (a cell never set reads "not measured").
-    for row in 0..p.markers.len() {
+    for row in 0..classes.len() {
         for col in 0..COLUMNS.len() {
             readouts.set(row, col, 0.0);
         }
@@ -225,7 +247,8 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             spans: Spans::new(fs, ring_frames),
             pending: Vec::with_capacity(MAX_PENDING),
             readouts,
-            counts: vec![[0; 5]; p.markers.len()],
+            counts: vec![[0; 5]; n_classes],
+            labelled: p.markers.len(),
             sequence: 0,
             lost_events: 0,
             completed_at: 0,
@@ -289,6 +312,8 @@ where
     pool: MemoryPool<Samples<S>>,
     events: EventReceiver,
     classes: Vec<Class>,
+    /// The first `labelled` classes label their epochs; the rest (`unlabelled`) do not.
+    labelled: usize,
     i0: i64,
     times: usize,
     baseline: Option<(usize, usize)>,
@@ -507,7 +532,7 @@ where
         // When the data completing the window left its source: sinks measure the closed
         // loop (last sample in → epoch, features, prediction out) from here.
         h.emitted = self.completed_at;
-        h.label = Some(m.class);
+        h.label = ((m.class as usize) < self.labelled).then_some(m.class);
         self.sequence += 1;
         self.count(m.class as usize, Fate::Sent);
         self.out.send(pkt).await

@@ -10,17 +10,21 @@
 //! * [`tangent`]: `TangentSpace`, a covariance as a tangent vector at the training
 //!   covariances' Riemannian mean (as pyRiemann).
 //! * [`csp`]: `Csp`, a covariance through common spatial pattern filters (as pyRiemann).
+//! * [`xdawn`]: `Xdawn`, epochs through xDAWN spatial filters for ERPs (as pyRiemann).
 //! * [`lda`]: `Lda`, predictions from a shrinkage LDA, and [`mdm`]: `Mdm`, minimum distance
 //!   to Riemannian mean, both trained by `neuropipe train` ([`model`]: the model file;
 //!   [`collect`]: the trainer's collector).
 //! * [`cca`]: `Cca` and `Fbcca`, training-free SSVEP decoders (canonical correlation with
 //!   sinusoidal references, plain and filter-bank).
+//! * [`accumulate`]: `Accumulator`, a P300 speller's selection from its flashes' predictions
+//!   (Bayesian accumulation per symbol until a posterior threshold).
 //! * [`onnx`]: `Onnx`, an ONNX model (scikit-learn via skl2onnx, a network) run on each epoch
 //!   with tract.
 //!
 //! `Epoch` and `Window` send an epoch stream ([`neuropipe_core::EpochLayout`]): one window
 //! per packet, which stages that process a continuous signal refuse at build time.
 
+pub mod accumulate;
 mod calibrate;
 pub mod cca;
 pub mod collect;
@@ -39,6 +43,7 @@ pub mod tangent;
 mod thresholds;
 pub mod vectorize;
 pub mod window;
+pub mod xdawn;
 
 /// The BCI stage types (the trainer's `TrainingSet` is not one of them).
 pub fn specs() -> Vec<neuropipe_core::StageSpec> {
@@ -50,11 +55,13 @@ pub fn specs() -> Vec<neuropipe_core::StageSpec> {
         covariance::spec(),
         tangent::spec(),
         csp::spec(),
+        xdawn::spec(),
         lda::spec(),
         mdm::spec(),
         cca::spec(),
         cca::fbcca_spec(),
         onnx::spec(),
+        accumulate::spec(),
     ]
 }
 

@@ -1,6 +1,6 @@
 //! The model file `neuropipe train` writes and decoder stages load: versioned JSON holding
 //! the decoder's parameters, the stages fitted with it upstream (`TangentSpace`'s
-//! reference), the signature of each one's input stream (so a pipeline feeding them other
+//! reference, `Csp`'s and `Xdawn`'s filters), the signature of each one's input stream (so a pipeline feeding them other
 //! channels, another rate or other filters is refused at build), and the training report.
 
 use neuropipe_core::StreamInfo;
@@ -124,6 +124,13 @@ pub enum Transform {
         /// The filters as rows, `filters × channels`.
         filters: Vec<f64>,
     },
+    /// `Xdawn`: the spatial filters of every class.
+    Xdawn {
+        /// The epoch stream it takes.
+        input: Signature,
+        /// The filters as rows, `(classes · filters) × channels`, class by class.
+        filters: Vec<f64>,
+    },
 }
 
 impl Transform {
@@ -132,13 +139,16 @@ impl Transform {
         match self {
             Transform::TangentSpace { .. } => "TangentSpace",
             Transform::Csp { .. } => "Csp",
+            Transform::Xdawn { .. } => "Xdawn",
         }
     }
 
     /// The stream it was fitted on.
     pub fn input(&self) -> &Signature {
         match self {
-            Transform::TangentSpace { input, .. } | Transform::Csp { input, .. } => input,
+            Transform::TangentSpace { input, .. }
+            | Transform::Csp { input, .. }
+            | Transform::Xdawn { input, .. } => input,
         }
     }
 }
@@ -261,6 +271,20 @@ impl ModelFile {
                     {
                         return Err(format!(
                             "{name}: {} CSP filter values do not fit {n} channels",
+                            filters.len()
+                        ));
+                    }
+                }
+                Transform::Xdawn { input, filters } => {
+                    let n = input.features.len();
+                    let k = input.classes.len();
+                    if n == 0
+                        || filters.is_empty()
+                        || filters.len() % (n * k.max(1)) != 0
+                        || filters.iter().any(|v| !v.is_finite())
+                    {
+                        return Err(format!(
+                            "{name}: {} xDAWN filter values do not fit {n} channels and {k} classes",
                             filters.len()
                         ));
                     }

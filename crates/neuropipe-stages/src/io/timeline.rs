@@ -240,6 +240,7 @@ pub fn annotation_text(ev: &PipelineEvent) -> String {
         EventKind::Marker => ev.text.clone(),
         EventKind::Failed => format!("failed {}: {}", ev.stage, ev.text),
         EventKind::Prediction => format!("prediction: {}", ev.text),
+        EventKind::Selection => format!("selection: {}", ev.text),
         EventKind::EpochDropped | EventKind::Calibration => format!("{}: {}", ev.stage, ev.text),
         _ if ev.text.is_empty() => format!("{:?}", ev.kind).to_lowercase(),
         _ => ev.text.clone(),
