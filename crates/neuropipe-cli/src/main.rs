@@ -46,7 +46,7 @@ enum Command {
         /// Stop after this many seconds.
         #[arg(long, value_name = "SECONDS")]
         duration: Option<f64>,
-        /// Record the processed output to FILE (.edf, .bdf or .csv; may hold `{date}`,
+        /// Record the processed output to FILE (.edf, .bdf, .csv or .xdf; may hold `{date}`,
         /// `{time}`, `{n}`). Recording can be stopped and started again while the pipeline
         /// runs (dashboard, `neuropipe ctl record`), each time into a new file.
         #[arg(long, value_name = "FILE")]

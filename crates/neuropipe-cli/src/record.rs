@@ -16,8 +16,9 @@ fn recorder_type(path: &Path) -> Result<&'static str, String> {
         Some("edf") => Ok("EdfRecorder"),
         Some("bdf") => Ok("BdfRecorder"),
         Some("csv") => Ok("CsvRecorder"),
+        Some("xdf") => Ok("XdfRecorder"),
         _ => Err(
-            "the file name must end in .edf, .bdf or .csv (the format follows the extension)"
+            "the file name must end in .edf, .bdf, .csv or .xdf (the format follows the extension)"
                 .into(),
         ),
     }

@@ -233,7 +233,7 @@ fn train(registry: &Registry, args: &TrainArgs) -> Result<(), String> {
         FittedFront::Xdawn { model, .. } => (
             vec![Transform::Xdawn {
                 input,
-                filters: model.filters.clone(),
+                filters: model.filters().to_vec(),
             }],
             Signature::of(&after_front),
         ),

@@ -176,7 +176,7 @@ fn bad_arguments_exit_2() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        text(&o).1.contains("must end in .edf, .bdf or .csv"),
+        text(&o).1.contains("must end in .edf, .bdf, .csv or .xdf"),
         "{:?}",
         text(&o)
     );

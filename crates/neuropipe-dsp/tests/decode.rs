@@ -271,7 +271,7 @@ fn xdawn_matches_pyriemann() {
         assert_eq!(model.outputs(), classes * nfilter);
         let want = &get("filters").data;
         let mut flip = vec![1.0; model.outputs()];
-        let mut signed = model.filters.clone();
+        let mut signed = model.filters().to_vec();
         for ((row, w), f) in signed
             .chunks_exact_mut(channels)
             .zip(want.chunks_exact(channels))

@@ -1,10 +1,11 @@
-//! File formats and devices for neuropipe: EDF+/BDF+, CSV, OpenBCI Cyton.
+//! File formats and devices for neuropipe: EDF+/BDF+, CSV, XDF, OpenBCI Cyton.
 //!
 //! Pure, synchronous code with no dependency on the runtime crates:
 //!
 //! * [`edf`]: EDF+/BDF+ writer (valid at every moment while recording) and a
 //!   validating reader for EDF, EDF+C/D, BDF and BDF+;
 //! * [`csv`]: multichannel CSV writer and reader for replay;
+//! * [`xdf`]: XDF writer (the format of LabRecorder and pyxdf);
 //! * [`cyton`]: OpenBCI Cyton packet parser, scaling, commands and a simulator;
 //! * [`datetime`]: the small calendar the EDF header needs.
 //!
@@ -61,6 +62,7 @@ pub mod csv;
 pub mod cyton;
 pub mod datetime;
 pub mod edf;
+pub mod xdf;
 
 #[cfg(test)]
 pub(crate) mod test_util {

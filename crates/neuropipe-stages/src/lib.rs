@@ -42,6 +42,7 @@ pub fn registry() -> Registry {
     r.register(io::edf_recorder::edf_spec())
         .register(io::edf_recorder::bdf_spec())
         .register(io::csv_recorder::spec())
+        .register(io::xdf_recorder::spec())
         .register(io::replay::spec())
         .register(io::cyton::spec())
         .register(io::summary::spec());

@@ -448,7 +448,7 @@ fn trained_speller_model() -> std::path::PathBuf {
         model::Signature::of(&features),
         vec![model::Transform::Xdawn {
             input: model::Signature::of(&stream),
-            filters: xd.filters,
+            filters: xd.filters().to_vec(),
         }],
         t,
     );

@@ -1,6 +1,7 @@
 //! Recorders allocate nothing per packet: a counting global allocator compares a run of
-//! 10 s of signal with a run of 60 s (5 times more packets and records) through EDF, BDF
-//! and CSV recorders; the extra packets must not bring extra allocations.
+//! 10 s of signal with a run of 60 s (5 times more packets and records) through EDF, BDF,
+//! CSV and XDF (float32 and raw int32) recorders; the extra packets must not bring extra
+//! allocations.
 
 mod common;
 use common::*;
@@ -18,10 +19,13 @@ fn allocations_while_recording(seconds: f64, dir: &std::path::Path) -> u64 {
             {"id": "edf", "type": "EdfRecorder", "params": {"overwrite": true, "path": dir.join("a.edf")}},
             {"id": "bdf", "type": "BdfRecorder", "params": {"overwrite": true, "path": dir.join("a.bdf"), "record_duration_s": 0.5}},
             {"id": "raw", "type": "BdfRecorder", "params": {"overwrite": true, "path": dir.join("raw.bdf")}},
-            {"id": "csv", "type": "CsvRecorder", "params": {"overwrite": true, "path": dir.join("a.csv")}}
+            {"id": "csv", "type": "CsvRecorder", "params": {"overwrite": true, "path": dir.join("a.csv")}},
+            {"id": "xdf", "type": "XdfRecorder", "params": {"overwrite": true, "path": dir.join("a.xdf")}},
+            {"id": "rawxdf", "type": "XdfRecorder", "params": {"overwrite": true, "path": dir.join("raw.xdf")}}
         ],
         "links": ["eeg.out -> volts.in", "eeg.out -> raw.in", "volts.out -> edf.in",
-                  "volts.out -> bdf.in", "volts.out -> csv.in"]
+                  "volts.out -> bdf.in", "volts.out -> csv.in", "volts.out -> xdf.in",
+                  "eeg.out -> rawxdf.in"]
     }));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

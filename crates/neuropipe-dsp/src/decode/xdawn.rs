@@ -21,10 +21,12 @@ use super::riemann::{RiemannError, Spd};
 /// Fitted xDAWN filters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct XdawnModel {
-    /// Input channels.
-    pub channels: usize,
+    channels: usize,
     /// The filters as rows, `(classes · nfilter) × channels`, class by class.
-    pub filters: Vec<f64>,
+    filters: Vec<f64>,
+    /// The same in blocks of four filters, each block channel by channel (`[block][channel][4]`):
+    /// what the transform reads.
+    blocks: Vec<f64>,
 }
 
 /// Mean (per channel) and centred covariance of frames `x` (`frames × n`), divided by the
@@ -64,6 +66,40 @@ fn frame_covariance<'a>(frames: impl Iterator<Item = &'a [f64]> + Clone, n: usiz
 }
 
 impl XdawnModel {
+    /// A model of `filters` (rows of `channels` values, as [`XdawnModel::filters`] gives
+    /// them), or why they are no filters for that many channels.
+    pub fn new(channels: usize, filters: Vec<f64>) -> Result<XdawnModel, FitError> {
+        if channels == 0 || filters.is_empty() || !filters.len().is_multiple_of(channels) {
+            return Err(FitError::Shape(format!(
+                "{} xDAWN filter values are no rows of {channels} channels",
+                filters.len()
+            )));
+        }
+        let quads = filters.len() / channels / 4;
+        let mut blocks = vec![0.0; quads * 4 * channels];
+        for (o, row) in filters.chunks_exact(channels).take(4 * quads).enumerate() {
+            for (c, w) in row.iter().enumerate() {
+                blocks[(o / 4) * 4 * channels + c * 4 + o % 4] = *w;
+            }
+        }
+        Ok(XdawnModel {
+            channels,
+            filters,
+            blocks,
+        })
+    }
+
+    /// Input channels.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
+    /// The filters as rows, `(classes · nfilter) × channels`, class by class (pyRiemann's
+    /// `filters_`).
+    pub fn filters(&self) -> &[f64] {
+        &self.filters
+    }
+
     /// Fits `nfilter` filters per class on the epochs in `x` (each `times × channels`,
     /// frame-major) with labels `y` in `0..classes`.
     pub fn fit(
@@ -123,7 +159,7 @@ impl XdawnModel {
                 filters.extend(w.iter().map(|v| v / norm));
             }
         }
-        Ok(XdawnModel { channels, filters })
+        XdawnModel::new(channels, filters)
     }
 
     /// Output channels (filters of all classes).
@@ -131,12 +167,31 @@ impl XdawnModel {
         self.filters.len() / self.channels.max(1)
     }
 
-    /// Filters epoch `x` (`times × channels`) into `out` (`times × outputs`).
+    /// Filters epoch `x` (`times × channels`) into `out` (`times × outputs`). Each output is
+    /// summed over the channels in order; four outputs side by side (their weights
+    /// contiguous per channel, so the four sums run as one vector without being reordered).
     pub fn transform_into(&self, x: &[f64], out: &mut [f64]) {
         let (n, k) = (self.channels, self.outputs());
+        let quads = k / 4;
         for (frame, o) in x.chunks_exact(n).zip(out.chunks_exact_mut(k)) {
-            for (o, w) in o.iter_mut().zip(self.filters.chunks_exact(n)) {
-                *o = w.iter().zip(frame).map(|(a, b)| a * b).sum();
+            for (o4, block) in o.chunks_exact_mut(4).zip(self.blocks.chunks_exact(4 * n)) {
+                let mut a = [0.0f64; 4];
+                for (x, w) in frame.iter().zip(block.chunks_exact(4)) {
+                    for (a, w) in a.iter_mut().zip(w) {
+                        *a += w * x;
+                    }
+                }
+                o4.copy_from_slice(&a);
+            }
+            for (o, w) in o[4 * quads..]
+                .iter_mut()
+                .zip(self.filters[4 * quads * n..].chunks_exact(n))
+            {
+                let mut acc = 0.0;
+                for (p, x) in w.iter().zip(frame) {
+                    acc += p * x;
+                }
+                *o = acc;
             }
         }
     }

@@ -248,6 +248,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             pending: Vec::with_capacity(MAX_PENDING),
             readouts,
             counts: vec![[0; 5]; n_classes],
+            scratch: vec![0.0; 2 * channels],
             labelled: p.markers.len(),
             sequence: 0,
             lost_events: 0,
@@ -312,6 +313,8 @@ where
     pool: MemoryPool<Samples<S>>,
     events: EventReceiver,
     classes: Vec<Class>,
+    /// Per-channel scratch (baseline means; peak-to-peak ranges), `2 × channels`.
+    scratch: Vec<f64>,
     /// The first `labelled` classes label their epochs; the rest (`unlabelled`) do not.
     labelled: usize,
     i0: i64,
@@ -505,21 +508,27 @@ where
             );
             return Ok(());
         }
+        let c = self.channels;
         if let Some((lo, hi)) = self.baseline {
-            let c = self.channels;
-            for ch in 0..c {
-                let mut sum = 0.0;
-                for k in lo..hi {
-                    sum += data[k * c + ch].to_f64();
+            // Per channel, the frames summed in order (as one channel at a time would), in
+            // one pass over memory.
+            let means = &mut self.scratch[..c];
+            means.fill(0.0);
+            for frame in data[lo * c..hi * c].chunks_exact(c) {
+                for (m, x) in means.iter_mut().zip(frame) {
+                    *m += x.to_f64();
                 }
-                let mean = sum / (hi - lo) as f64;
-                for k in 0..self.times {
-                    let x = &mut data[k * c + ch];
-                    *x = S::from_f64(x.to_f64() - mean);
+            }
+            let n = (hi - lo) as f64;
+            means.iter_mut().for_each(|m| *m /= n);
+            for frame in data.chunks_exact_mut(c) {
+                for (x, m) in frame.iter_mut().zip(means.iter()) {
+                    *x = S::from_f64(x.to_f64() - m);
                 }
             }
         }
-        if let Some(why) = peak_to_peak_check(data, self.channels, &self.reject, &self.flat) {
+        if let Some(why) = peak_to_peak_check(data, c, &self.reject, &self.flat, &mut self.scratch)
+        {
             drop(pkt);
             let why = why.describe(&self.labels, &self.unit);
             self.drop_epoch(ctx, m, Fate::Rejected, &why);

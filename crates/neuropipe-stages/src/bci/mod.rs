@@ -116,10 +116,12 @@ where
     let Some(v) = input.recv().await? else {
         return Ok(None);
     };
+    let mut finite = true;
     for (x, s) in x.iter_mut().zip(v.samples()) {
         *x = s.to_f64();
+        finite &= x.is_finite();
     }
-    if !x.iter().all(|x| x.is_finite()) {
+    if !finite {
         return Err(StageError::fatal(
             "an epoch holds non-finite values: decoding it would be meaningless",
         ));

@@ -83,28 +83,32 @@ impl Violation {
 }
 
 /// The first channel (in order) whose peak-to-peak amplitude over `data` (frame-major,
-/// `channels` wide) is above its `reject` threshold or below its `flat` one.
+/// `channels` wide, finite) is above its `reject` threshold or below its `flat` one. `range`
+/// is scratch of `2 × channels` values (one pass over the frames, in memory order).
 pub(crate) fn peak_to_peak_check<S: FloatSample>(
     data: &[S],
     channels: usize,
     reject: &Thresholds,
     flat: &Thresholds,
+    range: &mut [f64],
 ) -> Option<Violation> {
     if reject.is_empty() && flat.is_empty() {
         return None;
     }
+    let (lo, hi) = range.split_at_mut(channels);
+    lo.fill(f64::INFINITY);
+    hi.fill(f64::NEG_INFINITY);
+    for frame in data.chunks_exact(channels) {
+        for ((l, h), x) in lo.iter_mut().zip(hi.iter_mut()).zip(frame) {
+            let x = x.to_f64();
+            // Finite data: plain selects (they vectorise; `min` would also handle NaN).
+            *l = if x < *l { x } else { *l };
+            *h = if x > *h { x } else { *h };
+        }
+    }
     for ch in 0..channels {
         let (r, f) = (reject.0[ch], flat.0[ch]);
-        if r.is_none() && f.is_none() {
-            continue;
-        }
-        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-        for x in data.iter().skip(ch).step_by(channels) {
-            let x = x.to_f64();
-            lo = lo.min(x);
-            hi = hi.max(x);
-        }
-        let ptp = hi - lo;
+        let ptp = hi[ch] - lo[ch];
         if let Some(t) = r.filter(|&t| ptp > t) {
             return Some(Violation {
                 channel: ch,
@@ -142,9 +146,10 @@ mod tests {
         let none = Thresholds::parse("flat", None, &info()).unwrap();
         // Frames: ch0 p-p 5, ch1 p-p 8, ch2 (EOG) p-p 50.
         let ok = [0.0, 0.0, 0.0, 5.0, 8.0, 50.0];
-        assert_eq!(peak_to_peak_check(&ok, 3, &r, &none), None);
+        let mut range = [0.0; 6];
+        assert_eq!(peak_to_peak_check(&ok, 3, &r, &none, &mut range), None);
         let bad = [0.0, 0.0, 0.0, 5.0, 12.0, 50.0];
-        let v = peak_to_peak_check(&bad, 3, &r, &none).unwrap();
+        let v = peak_to_peak_check(&bad, 3, &r, &none, &mut range).unwrap();
         assert_eq!((v.channel, v.ptp, v.threshold), (1, 12.0, 10.0));
         assert_eq!(
             v.describe(&["a".into(), "b".into(), "c".into()], "uV"),
@@ -152,7 +157,7 @@ mod tests {
         );
         let flat = Thresholds::parse("flat", Some(&["EEG:6".to_string()]), &info()).unwrap();
         assert_eq!(
-            peak_to_peak_check(&ok, 3, &none, &flat).map(|v| (v.channel, v.flat)),
+            peak_to_peak_check(&ok, 3, &none, &flat, &mut range).map(|v| (v.channel, v.flat)),
             Some((0, true))
         );
     }

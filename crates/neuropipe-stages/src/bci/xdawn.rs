@@ -92,10 +92,8 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let Ok(Transform::Xdawn { filters, .. }) = file.transform("Xdawn") else {
         return Err(BuildError::param("model", "no xDAWN filters"));
     };
-    let model = XdawnModel {
-        channels: n,
-        filters: filters.clone(),
-    };
+    let model = XdawnModel::new(n, filters.clone())
+        .map_err(|e| BuildError::param("model", e.to_string()))?;
     let want = p.filters * layout.classes.len();
     if model.outputs() != want {
         return Err(BuildError::param(

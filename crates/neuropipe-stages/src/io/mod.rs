@@ -1,10 +1,11 @@
-//! I/O stages: recorders (EDF+, BDF+, CSV), file replay, the OpenBCI Cyton source and a
+//! I/O stages: recorders (EDF+, BDF+, CSV, XDF), file replay, the OpenBCI Cyton source and a
 //! stdout summary — thin wrappers around the pure formats and devices of `neuropipe-io`.
 //!
 //! | stage | module |
 //! |---|---|
 //! | `EdfRecorder`, `BdfRecorder` | [`edf_recorder`] |
 //! | `CsvRecorder` | [`csv_recorder`] |
+//! | `XdfRecorder` | [`xdf_recorder`] |
 //! | `FileReplay` | [`replay`] |
 //! | `CytonSource` | [`cyton`] |
 //! | `StdoutSummary` | [`summary`] |
@@ -27,3 +28,4 @@ pub mod summary;
 pub mod timeline;
 pub mod units;
 mod writer;
+pub mod xdf_recorder;

@@ -15,6 +15,15 @@ pub enum RecordError {
     /// The CSV writer failed (its message names the file).
     #[error(transparent)]
     Csv(#[from] CsvError),
+    /// The XDF writer failed on `file`.
+    #[error("{file}: {source}")]
+    Xdf {
+        /// The file.
+        file: String,
+        /// The cause.
+        #[source]
+        source: neuropipe_io::xdf::XdfError,
+    },
     /// An I/O error on `file` while doing `action`.
     #[error("{file}: {action}: {source}")]
     Io {

@@ -1,4 +1,5 @@
-//! The stage loop shared by every recorder: `EdfRecorder`, `BdfRecorder` and `CsvRecorder`.
+//! The stage loop shared by every recorder: `EdfRecorder`, `BdfRecorder`, `CsvRecorder` and
+//! `XdfRecorder`.
 //!
 //! * The output path is checked when the pipeline is built ([`OutputFile::probe`]): an
 //!   unwritable path is a validation error on `params.path`. The file itself is created when
@@ -51,6 +52,9 @@ pub trait RecordFile: Send + 'static {
     const CONTIGUOUS: bool;
     /// Creates the file and writes its header (called once, when the pipeline starts).
     fn create(&mut self) -> Result<(), RecordError>;
+    /// The pipeline-clock timestamp (ns) of the recording's first frame, before any write or
+    /// annotation (formats with absolute timestamps, XDF, place everything from it).
+    fn origin(&mut self, _first_frame_ns: u64) {}
     /// Appends frame-major values; `t0_ns` is the time of the first frame relative to the
     /// first frame of the recording, from packet timestamps.
     fn write(&mut self, data: &[f64], channels: usize, t0_ns: u64) -> Result<(), RecordError>;
@@ -517,7 +521,14 @@ where
                 h.sequence, h.channels
             )));
         }
-        let ts0 = *self.ts0.get_or_insert(h.timestamp);
+        let ts0 = match self.ts0 {
+            Some(t) => t,
+            None => {
+                self.ts0 = Some(h.timestamp);
+                self.send(Job::Origin(h.timestamp)).await?;
+                h.timestamp
+            }
+        };
         let rel_ns = h.timestamp.saturating_sub(ts0);
         let n = h.frames();
         let start_s = if F::CONTIGUOUS {

@@ -44,6 +44,9 @@ pub(crate) enum Job {
         start_s: f64,
         span_s: f64,
     },
+    /// The recording's first frame is at `0` ns on the pipeline clock (sent once, before
+    /// anything placed relative to it).
+    Origin(u64),
     /// Add an annotation (its text already cleaned).
     Note {
         onset_s: f64,
@@ -162,6 +165,7 @@ fn write_loop<F: RecordFile>(
                     clipped.store(total, Ordering::Relaxed);
                 }
             }
+            Job::Origin(ns) => file.origin(ns),
             Job::Note {
                 onset_s,
                 duration_s,

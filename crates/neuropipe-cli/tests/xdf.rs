@@ -1,0 +1,210 @@
+//! XDF recordings read by pyxdf (clock synchronisation and dejittering on) and MNE, as users
+//! open LabRecorder files: a 64-channel, 1 kHz float32 session with P300 markers recorded by
+//! `XdfRecorder` next to a `CsvRecorder` of the same stream gives pyxdf the same samples
+//! (bit for bit), time stamps (≤ 1 µs), markers and metadata; `--record x.xdf` works; after
+//! Ctrl-C the footers are there, after `kill -9` pyxdf reads every chunk written.
+
+mod common;
+use common::*;
+use neuropipe_testkit::python;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+fn tmp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("neuropipe-xdf-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// pyxdf's view of `path` (see `scripts/xdf/read_xdf.py`); with `samples`, the first
+/// numeric stream's values and raw time stamps are written there.
+fn read_xdf(py: &Path, path: &Path, samples: Option<&Path>) -> Value {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut cmd = std::process::Command::new(py);
+    cmd.arg(root.join("scripts/xdf/read_xdf.py")).arg(path);
+    if let Some(s) = samples {
+        cmd.arg(s);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "pyxdf could not read {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn read_f64(path: &Path) -> Vec<f64> {
+    std::fs::read(path)
+        .unwrap()
+        .chunks_exact(8)
+        .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+        .collect()
+}
+
+#[test]
+fn pyxdf_reads_the_samples_timestamps_markers_and_metadata_neuropipe_wrote() {
+    let Some(py) = python() else { return };
+    let d = tmp_dir("session");
+    let pipeline = d.join("session.json");
+    std::fs::write(
+        &pipeline,
+        r#"{"stages": [
+            {"id": "eeg", "type": "SimulatedEeg", "params": {"channels": 64, "sample_rate": 1000, "frames": 32, "task": "p300", "realtime": false, "duration_s": 12}},
+            {"id": "volts", "type": "RawToVoltage"},
+            {"id": "xdf", "type": "XdfRecorder", "params": {"path": "session.xdf"}},
+            {"id": "csv", "type": "CsvRecorder", "params": {"path": "session.csv", "events_path": "events.csv"}}
+        ], "links": ["eeg -> volts", "volts -> xdf", "volts -> csv"]}"#,
+    )
+    .unwrap();
+    let out = bin()
+        .args(["run", pipeline.to_str().unwrap(), "--quiet"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let samples = d.join("samples.f64");
+    let v = read_xdf(&py, &d.join("session.xdf"), Some(&samples));
+    let streams = v["streams"].as_array().unwrap();
+    assert_eq!(streams.len(), 2, "{v}");
+    let (eeg, markers) = (&streams[0], &streams[1]);
+    assert_eq!(eeg["type"], "EEG");
+    assert_eq!(eeg["channel_format"], "float32");
+    assert_eq!(eeg["nominal_srate"], 1000.0);
+    assert_eq!(eeg["samples"], 12_000);
+    assert_eq!(eeg["footer"], true);
+    assert_eq!(eeg["monotonic"], true);
+    let labels: Vec<&str> = eeg["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert_eq!(labels.len(), 64);
+    assert!(eeg["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|u| u == "microvolts"));
+    assert!(eeg["types"].as_array().unwrap().iter().all(|t| t == "EEG"));
+    // Dejittering a stream stamped from its own sample clock moves nothing beyond 1 µs.
+    assert!(eeg["dejitter_max_dev"].as_f64().unwrap() <= 1e-6, "{eeg}");
+    assert_eq!(markers["type"], "Markers");
+    assert_eq!(markers["channel_format"], "string");
+
+    // The same values, bit for bit, as the CSV recorder wrote (f32 values, shortest form),
+    // and the same times (relative to the first sample) to 1 µs.
+    let csv = std::fs::read_to_string(d.join("session.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(&header[1..], labels.as_slice());
+    let raw = read_f64(&samples);
+    let (values, stamps) = raw.split_at(12_000 * 64);
+    assert_eq!(stamps.len(), 12_000);
+    let mut rows = 0;
+    for (k, line) in lines.enumerate() {
+        let mut cols = line.split(',').map(|c| c.parse::<f64>().unwrap());
+        let t = cols.next().unwrap();
+        assert!(
+            ((stamps[k] - stamps[0]) - t).abs() <= 1e-6,
+            "sample {k}: {} vs {t}",
+            stamps[k] - stamps[0]
+        );
+        for (ch, x) in cols.enumerate() {
+            assert_eq!(values[k * 64 + ch], x, "sample {k} channel {ch}");
+        }
+        rows += 1;
+    }
+    assert_eq!(rows, 12_000);
+
+    // Every event the CSV recorder wrote, at the same time and with the same text.
+    let events = std::fs::read_to_string(d.join("events.csv")).unwrap();
+    let want: Vec<(f64, String)> = events
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let (onset, rest) = l.split_once(',').unwrap();
+            let (_, text) = rest.split_once(',').unwrap();
+            (onset.parse().unwrap(), text.trim_matches('"').to_string())
+        })
+        .collect();
+    let got = markers["markers"].as_array().unwrap();
+    assert!(
+        want.iter().filter(|w| w.1 == "target").count() >= 5,
+        "{events}"
+    );
+    assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
+    for (g, (onset, text)) in got.iter().zip(&want) {
+        assert_eq!(g[1].as_str().unwrap(), text);
+        assert!(((g[0].as_f64().unwrap() - stamps[0]) - onset).abs() <= 1e-6);
+    }
+    // MNE, from pyxdf's arrays: the names, types and rate, in volts.
+    let mne = &v["mne"];
+    assert_eq!(mne["ch_names"].as_array().unwrap().len(), 64);
+    assert_eq!(mne["ch_names"][0], labels[0]);
+    assert!(mne["ch_types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t == "eeg"));
+    assert_eq!(mne["sfreq"], 1000.0);
+    let max_v = mne["max_abs_volts"].as_f64().unwrap();
+    assert!((1e-6..1e-2).contains(&max_v), "EEG in volts: {max_v}");
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+fn record_default(path: &Path) -> Child {
+    bin()
+        .args(["run", "--quiet", "--record"])
+        .arg(path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn signal(child: &Child, sig: i32) {
+    // SAFETY: plain kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+}
+
+#[test]
+fn an_xdf_recording_is_readable_after_ctrl_c_and_after_kill_9() {
+    let Some(py) = python() else { return };
+    let d = tmp_dir("signals");
+    for (name, sig) in [("stopped.xdf", libc::SIGINT), ("killed.xdf", libc::SIGKILL)] {
+        let path = d.join(name);
+        let mut child = record_default(&path);
+        std::thread::sleep(Duration::from_millis(2500));
+        signal(&child, sig);
+        let status = child.wait().unwrap();
+        if sig == libc::SIGINT {
+            assert_eq!(status.code(), Some(0));
+        }
+        let v = read_xdf(&py, &path, None);
+        let eeg = &v["streams"][0];
+        assert_eq!(eeg["labels"].as_array().unwrap().len(), 8, "{v}");
+        let n = eeg["samples"].as_u64().unwrap();
+        // The built-in default: 250 Hz, from the start to the signal (at least a second).
+        assert!(n >= 250, "{name}: {n} samples");
+        assert_eq!(eeg["monotonic"], true, "{name}");
+        // Ctrl-C completes the file (footers, the stop annotated); kill -9 leaves every
+        // chunk written, without footers.
+        assert_eq!(eeg["footer"], sig == libc::SIGINT, "{name}");
+        if sig == libc::SIGINT {
+            let markers = v["streams"][1]["markers"].as_array().unwrap();
+            assert!(
+                markers.iter().any(|m| m[1] == "stop requested"),
+                "{markers:?}"
+            );
+        }
+    }
+    std::fs::remove_dir_all(&d).unwrap();
+}

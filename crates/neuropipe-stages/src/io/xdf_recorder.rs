@@ -1,0 +1,259 @@
+//! `XdfRecorder`: records a stream as XDF, the format LabRecorder writes and `pyxdf`, MNE
+//! (through pyxdf) and EEGLAB read — the signal as one stream and, with `markers` (the
+//! default), every pipeline event (markers, predictions, selections, pauses, parameter
+//! changes, lost samples) as a second, string stream.
+//!
+//! * **Streams**: stream 1 is the recorded stream: its name, type, nominal rate, channel
+//!   labels, units (in the XDF meta-data convention's words: `microvolts`) and types, the
+//!   filters applied upstream (`desc/filters`), values in the format they arrive in (`f32`
+//!   as `float32`, `f64` as `double64`, raw `i32` counts as `int32`: never rounded to
+//!   another type). Stream 2 (`<name>-markers`, type `Markers`, irregular rate) holds the
+//!   events as text, each at the timestamp of the sample it belongs to (an event with a
+//!   duration gets ` (N s)` after its text).
+//! * **Timestamps**: every sample carries its own, in seconds on the pipeline clock
+//!   (monotonic, from the pipeline's start; packet timestamps, so a pause shows as a gap
+//!   and `pyxdf`'s dejittering sees the true sample times).
+//! * **Clock offsets**: both streams are stamped on the file's clock, so their
+//!   `ClockOffset` chunks (one at the start, then every 5 s of signal, as LabRecorder
+//!   measures them) say 0, and `pyxdf`'s clock synchronisation leaves the stamps as they are.
+//! * **Valid at every moment**: each chunk reaches the file in one write; a `Boundary`
+//!   chunk every 10 s of signal; the footers (first and last timestamp, sample count) when
+//!   the recording ends. A file cut short by a crash or `kill -9` holds every chunk before
+//!   the cut, and `pyxdf` reads it (without footers).
+
+use super::recorder::{build_recorder, recorder_spec, RecordError, RecordFile};
+use neuropipe_core::{
+    BoxedStage, BuildError, PayloadKind, PortSpec, StageBuilder, StageParams, StageSpec, StreamInfo,
+};
+use neuropipe_io::xdf::{ChannelFormat, ChannelMeta, StreamHeader, XdfError, XdfWriter};
+use std::fs::File;
+use std::path::PathBuf;
+
+/// Parameters of `XdfRecorder`, after the `path`, `overwrite` and `recording` every
+/// recorder has.
+#[derive(StageParams)]
+pub struct XdfParams {
+    /// also record pipeline events (markers, predictions, pauses, parameter changes, lost samples) as a string stream
+    #[param(default = true)]
+    pub markers: bool,
+}
+
+/// Stage type specification.
+pub fn spec() -> StageSpec {
+    recorder_spec::<XdfParams>(StageSpec::new(
+        "XdfRecorder",
+        "Sink recording to XDF (LabRecorder's format, read by pyxdf): the stream with per-sample timestamps, and pipeline events as a marker stream",
+        build,
+    ))
+    .input(PortSpec::any("in").doc("any samples; metadata from the stream"))
+}
+
+/// The signal's stream id; the markers'.
+const SIGNAL: u32 = 1;
+const MARKERS: u32 = 2;
+
+/// Seconds of signal between boundary chunks (as LabRecorder).
+const BOUNDARY_EVERY_S: f64 = 10.0;
+
+/// Seconds of signal between clock offsets (as LabRecorder).
+const OFFSET_EVERY_S: f64 = 5.0;
+
+/// A unit in the XDF meta-data convention's words.
+fn xdf_unit(unit: &str) -> String {
+    let names = [
+        (1.0, "microvolts"),
+        (1e3, "millivolts"),
+        (1e6, "volts"),
+        (1e-3, "nanovolts"),
+    ];
+    super::units::volts_to_microvolts(unit)
+        .and_then(|f| names.iter().find(|(g, _)| *g == f))
+        .map_or_else(|| unit.to_string(), |(_, name)| name.to_string())
+}
+
+/// The signal's and the markers' headers for stream `info` recorded by stage `stage`.
+fn headers(info: &StreamInfo, stage: &str) -> (StreamHeader, StreamHeader) {
+    let format = match info.payload {
+        PayloadKind::F32 => ChannelFormat::Float32,
+        PayloadKind::I32 => ChannelFormat::Int32,
+        _ => ChannelFormat::Double64,
+    };
+    let mut signal = StreamHeader::new(&info.name, &info.kind, format, info.sample_rate).channels(
+        info.channels
+            .iter()
+            .map(|c| ChannelMeta::new(&c.label, &xdf_unit(&c.unit), &c.kind))
+            .collect(),
+    );
+    signal.source_id = format!("neuropipe-{stage}");
+    signal
+        .desc
+        .push(("manufacturer".into(), "neuropipe".into()));
+    if !info.filters.is_empty() {
+        signal
+            .desc
+            .push(("filters".into(), info.filters.join("; ")));
+    }
+    signal.desc.push((
+        "time_base".into(),
+        "seconds on the neuropipe pipeline clock (monotonic, from the pipeline's start)".into(),
+    ));
+    let mut markers = StreamHeader::new(
+        &format!("{}-markers", info.name),
+        "Markers",
+        ChannelFormat::String,
+        0.0,
+    );
+    markers.source_id = format!("neuropipe-{stage}-markers");
+    (signal, markers)
+}
+
+fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
+    let XdfParams { markers } = b.parse_params()?;
+    let stage = b.id().to_string();
+    build_recorder(b, move |info, path| {
+        let (signal, marker_header) = headers(info, &stage);
+        Ok(XdfFile {
+            path: PathBuf::from(path),
+            signal,
+            markers: markers.then_some(marker_header),
+            rate: info.sample_rate,
+            writer: None,
+            origin_s: 0.0,
+            stamps: Vec::with_capacity(4096),
+            since_boundary_s: 0.0,
+            next_offset_s: 0.0,
+            marker_count: 0,
+        })
+    })
+}
+
+/// An XDF file being recorded.
+pub struct XdfFile {
+    path: PathBuf,
+    signal: StreamHeader,
+    markers: Option<StreamHeader>,
+    rate: f64,
+    writer: Option<XdfWriter<File>>,
+    /// The first frame's time (s, pipeline clock).
+    origin_s: f64,
+    /// Timestamps of the samples being written (kept: no allocation per write).
+    stamps: Vec<f64>,
+    since_boundary_s: f64,
+    /// Signal time (s from the first frame) of the next clock offsets.
+    next_offset_s: f64,
+    marker_count: u64,
+}
+
+impl XdfFile {
+    fn err(&self, source: XdfError) -> RecordError {
+        RecordError::Xdf {
+            file: self.path.display().to_string(),
+            source,
+        }
+    }
+
+    fn not_open(&self) -> RecordError {
+        RecordError::NotOpen {
+            file: self.path.display().to_string(),
+        }
+    }
+}
+
+impl RecordFile for XdfFile {
+    const CONTIGUOUS: bool = false;
+
+    fn create(&mut self) -> Result<(), RecordError> {
+        let name = self.path.display().to_string();
+        let file =
+            File::create(&self.path).map_err(|e| RecordError::io(&name, "creating the file", e))?;
+        let mut w = XdfWriter::new(file).map_err(|e| self.err(e))?;
+        w.add_stream(SIGNAL, &self.signal)
+            .map_err(|e| self.err(e))?;
+        if let Some(m) = &self.markers {
+            w.add_stream(MARKERS, m).map_err(|e| self.err(e))?;
+        }
+        self.writer = Some(w);
+        Ok(())
+    }
+
+    fn origin(&mut self, first_frame_ns: u64) {
+        self.origin_s = first_frame_ns as f64 / 1e9;
+    }
+
+    fn write(&mut self, data: &[f64], channels: usize, t0_ns: u64) -> Result<(), RecordError> {
+        let n = data.len() / channels.max(1);
+        let (origin, rate) = (self.origin_s, self.rate);
+        self.stamps.clear();
+        self.stamps
+            .extend((0..n).map(|i| origin + (t0_ns as f64 + i as f64 * 1e9 / rate) / 1e9));
+        let Some(w) = self.writer.as_mut() else {
+            return Err(self.not_open());
+        };
+        let t0_s = t0_ns as f64 / 1e9;
+        let mut r = Ok(());
+        if t0_s >= self.next_offset_s {
+            // Same clock as the file's: offset 0, collected now.
+            self.next_offset_s = t0_s + OFFSET_EVERY_S;
+            r = w.clock_offset(SIGNAL, origin + t0_s, 0.0);
+            if r.is_ok() && self.markers.is_some() {
+                r = w.clock_offset(MARKERS, origin + t0_s, 0.0);
+            }
+        }
+        if r.is_ok() {
+            r = w.write_numeric(SIGNAL, &self.stamps, data);
+        }
+        self.since_boundary_s += n as f64 / rate;
+        if r.is_ok() && self.since_boundary_s >= BOUNDARY_EVERY_S {
+            self.since_boundary_s = 0.0;
+            r = w.boundary();
+        }
+        r.map_err(|e| self.err(e))
+    }
+
+    fn annotate(
+        &mut self,
+        onset_s: f64,
+        duration_s: Option<f64>,
+        text: &str,
+    ) -> Result<(), RecordError> {
+        if self.markers.is_none() {
+            return Ok(());
+        }
+        let t = self.origin_s + onset_s;
+        let text = match duration_s {
+            Some(d) => format!("{text} ({d} s)"),
+            None => text.to_string(),
+        };
+        let Some(w) = self.writer.as_mut() else {
+            return Err(self.not_open());
+        };
+        let r = w.write_strings(MARKERS, &[t], &[&text]);
+        r.map_err(|e| self.err(e))?;
+        self.marker_count += 1;
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<String, RecordError> {
+        let Some(mut w) = self.writer.take() else {
+            return Ok(format!("{}: not written", self.path.display()));
+        };
+        let samples = w.sample_count(SIGNAL);
+        let markers = self.markers.is_some();
+        let mut end = || -> Result<(), XdfError> {
+            w.footer(SIGNAL)?;
+            if markers {
+                w.footer(MARKERS)?;
+            }
+            w.flush()
+        };
+        end().map_err(|e| self.err(e))?;
+        let file = w.into_inner();
+        let name = self.path.display().to_string();
+        file.sync_all()
+            .map_err(|e| RecordError::io(&name, "syncing", e))?;
+        Ok(format!(
+            "{name}: {samples} samples, {} markers",
+            self.marker_count
+        ))
+    }
+}
