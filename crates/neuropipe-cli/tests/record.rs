@@ -4,11 +4,11 @@
 //! header here and, when the Python venv is there, by opening them in MNE (and pyedflib).
 
 mod common;
-use common::bin;
+use common::{bin, record_default, signal};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 fn tmp_dir(name: &str) -> PathBuf {
@@ -110,22 +110,6 @@ print(json.dumps({"nchan": raw.info["nchan"], "seconds": raw.n_times / raw.info[
             .map(|a| a.as_str().unwrap().to_string())
             .collect(),
     ))
-}
-
-/// Starts the built-in default pipeline (8 channels, 250 Hz) recording to `path`.
-fn record_default(path: &Path) -> Child {
-    bin()
-        .args(["run", "--quiet", "--record"])
-        .arg(path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn signal(child: &Child, sig: i32) {
-    // SAFETY: plain kill(2) on our own child's pid.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
 }
 
 #[test]

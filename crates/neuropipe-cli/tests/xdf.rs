@@ -9,7 +9,6 @@ use common::*;
 use neuropipe_testkit::python;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::time::Duration;
 
 fn tmp_dir(name: &str) -> PathBuf {
@@ -50,25 +49,15 @@ fn read_f64(path: &Path) -> Vec<f64> {
 fn pyxdf_reads_the_samples_timestamps_markers_and_metadata_neuropipe_wrote() {
     let Some(py) = python() else { return };
     let d = tmp_dir("session");
-    let pipeline = d.join("session.json");
-    std::fs::write(
-        &pipeline,
+    run_pipeline(
+        &d,
+        "session.json",
         r#"{"stages": [
             {"id": "eeg", "type": "SimulatedEeg", "params": {"channels": 64, "sample_rate": 1000, "frames": 32, "task": "p300", "realtime": false, "duration_s": 12}},
             {"id": "volts", "type": "RawToVoltage"},
             {"id": "xdf", "type": "XdfRecorder", "params": {"path": "session.xdf"}},
             {"id": "csv", "type": "CsvRecorder", "params": {"path": "session.csv", "events_path": "events.csv"}}
         ], "links": ["eeg -> volts", "volts -> xdf", "volts -> csv"]}"#,
-    )
-    .unwrap();
-    let out = bin()
-        .args(["run", pipeline.to_str().unwrap(), "--quiet"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     let samples = d.join("samples.f64");
     let v = read_xdf(&py, &d.join("session.xdf"), Some(&samples));
@@ -160,21 +149,6 @@ fn pyxdf_reads_the_samples_timestamps_markers_and_metadata_neuropipe_wrote() {
     std::fs::remove_dir_all(&d).unwrap();
 }
 
-fn record_default(path: &Path) -> Child {
-    bin()
-        .args(["run", "--quiet", "--record"])
-        .arg(path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn signal(child: &Child, sig: i32) {
-    // SAFETY: plain kill(2) on our own child's pid.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
-}
-
 #[test]
 fn an_xdf_recording_is_readable_after_ctrl_c_and_after_kill_9() {
     let Some(py) = python() else { return };
@@ -205,6 +179,175 @@ fn an_xdf_recording_is_readable_after_ctrl_c_and_after_kill_9() {
                 "{markers:?}"
             );
         }
+    }
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// Runs pipeline JSON `text` (written to `dir/name`) to its end.
+fn run_pipeline(dir: &Path, name: &str, text: &str) {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    let out = bin()
+        .args(["run", p.to_str().unwrap(), "--quiet"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// CSV rows as numbers (time column first), without the header.
+fn csv_rows(path: &Path) -> Vec<Vec<f64>> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|c| c.parse().unwrap()).collect())
+        .collect()
+}
+
+/// Events files' (onset, text) rows, without the recorders' own discontinuity notes.
+fn event_rows(path: &Path) -> Vec<(f64, String)> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let (onset, rest) = l.split_once(',').unwrap();
+            let (_, text) = rest.split_once(',').unwrap();
+            (onset.parse().unwrap(), text.trim_matches('"').to_string())
+        })
+        .filter(|(_, t)| !t.starts_with("discontinuity") && t != "stop requested")
+        .collect()
+}
+
+/// A file built byte by byte from the specification (`scripts/xdf/make_reference.py`:
+/// int16 values, time stamps omitted in one chunk, a gap, markers in a second stream, read
+/// by pyxdf first) replays through `FileReplay` to its values, its markers on their nearest
+/// samples, and the gap as a discontinuity.
+#[test]
+fn a_hand_built_xdf_file_replays_to_its_samples_and_markers() {
+    let Some(py) = python() else { return };
+    let d = tmp_dir("reference");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = std::process::Command::new(&py)
+        .arg(root.join("scripts/xdf/make_reference.py"))
+        .arg(d.join("ref.xdf"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want: Value = serde_json::from_slice(&out.stdout).unwrap();
+    run_pipeline(
+        &d,
+        "replay.json",
+        r#"{"stages": [
+            {"id": "replay", "type": "FileReplay", "params": {"path": "ref.xdf", "realtime": false, "frames": 5, "sample_type": "f64"}},
+            {"id": "csv", "type": "CsvRecorder", "params": {"path": "out.csv", "events_path": "events.csv"}}
+        ], "links": ["replay -> csv"]}"#,
+    );
+    let header = std::fs::read_to_string(d.join("out.csv")).unwrap();
+    assert!(header.starts_with("timestamp_s,Fz,Cz,Pz\n"), "{header}");
+    let rows = csv_rows(&d.join("out.csv"));
+    let values: Vec<Vec<f64>> = rows.iter().map(|r| r[1..].to_vec()).collect();
+    let want_values: Vec<Vec<f64>> = want["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect()
+        })
+        .collect();
+    assert_eq!(values, want_values);
+    // Markers at their frames (10 Hz: frame k at k / 10 s).
+    let events = event_rows(&d.join("events.csv"));
+    let want_markers: Vec<(f64, String)> = want["markers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m[0].as_f64().unwrap() / 10.0,
+                m[1].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(events.len(), want_markers.len(), "{events:?}");
+    for ((t, text), (wt, wtext)) in events.iter().zip(&want_markers) {
+        assert_eq!(text, wtext);
+        assert!((t - wt).abs() < 1e-9, "{text} at {t} s, not {wt} s");
+    }
+    let all = std::fs::read_to_string(d.join("events.csv")).unwrap();
+    assert!(all.contains("0.8,,\"discontinuity: 4.200 s gap"), "{all}");
+    // A stream that is not there is named with those that are.
+    let p = d.join("missing.json");
+    std::fs::write(
+        &p,
+        r#"{"stages": [
+            {"id": "replay", "type": "FileReplay", "params": {"path": "ref.xdf", "stream": "EMG"}},
+            {"id": "show", "type": "StdoutSummary"}
+        ], "links": ["replay -> show"]}"#,
+    )
+    .unwrap();
+    let out = bin()
+        .args(["validate", p.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("params.stream")
+            && stderr.contains("no numeric stream \"EMG\"")
+            && stderr.contains("Ref EEG"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// A session recorded to XDF replays through `FileReplay` to the same values (float32, bit
+/// for bit) and the same markers on the same samples as a CSV recording of the original run.
+#[test]
+fn a_neuropipe_xdf_recording_replays_to_the_same_samples_and_markers() {
+    let d = tmp_dir("roundtrip");
+    run_pipeline(
+        &d,
+        "record.json",
+        r#"{"stages": [
+            {"id": "eeg", "type": "SimulatedEeg", "params": {"task": "p300", "realtime": false, "duration_s": 20}},
+            {"id": "volts", "type": "RawToVoltage"},
+            {"id": "xdf", "type": "XdfRecorder", "params": {"path": "session.xdf"}},
+            {"id": "csv", "type": "CsvRecorder", "params": {"path": "original.csv", "events_path": "original_events.csv"}}
+        ], "links": ["eeg -> volts", "volts -> xdf", "volts -> csv"]}"#,
+    );
+    run_pipeline(
+        &d,
+        "replay.json",
+        r#"{"stages": [
+            {"id": "replay", "type": "FileReplay", "params": {"path": "session.xdf", "realtime": false, "frames": 32}},
+            {"id": "csv", "type": "CsvRecorder", "params": {"path": "replayed.csv", "events_path": "replayed_events.csv"}}
+        ], "links": ["replay -> csv"]}"#,
+    );
+    let a = csv_rows(&d.join("original.csv"));
+    let b = csv_rows(&d.join("replayed.csv"));
+    assert_eq!(a.len(), 5000);
+    assert_eq!(a, b, "values and times");
+    let ea = event_rows(&d.join("original_events.csv"));
+    let eb = event_rows(&d.join("replayed_events.csv"));
+    assert!(ea.iter().filter(|e| e.1 == "target").count() >= 5, "{ea:?}");
+    assert_eq!(ea.len(), eb.len());
+    for (a, b) in ea.iter().zip(&eb) {
+        // The same sample (250 Hz: 4 ms apart); onsets printed from ns or from frames.
+        assert_eq!(a.1, b.1);
+        assert!((a.0 - b.0).abs() < 1e-6, "{a:?} vs {b:?}");
     }
     std::fs::remove_dir_all(&d).unwrap();
 }

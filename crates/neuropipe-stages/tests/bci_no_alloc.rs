@@ -77,27 +77,28 @@ fn oddball(seconds: Option<f64>, decoder: serde_json::Value) -> PipelineConfig {
     PipelineConfig::from_value(&v).unwrap()
 }
 
-/// Fits an LDA on 60 s of the oddball (as `neuropipe train` does) and writes its model file.
-fn trained_model() -> std::path::PathBuf {
-    use neuropipe_stages::bci::{collect, model};
+/// Runs `cfg` (a pipeline ending in a `TrainingSet` named `name`) to its end and returns the
+/// set it collected, as `neuropipe train` does.
+fn collected(
+    cfg: &PipelineConfig,
+    name: &str,
+) -> std::sync::Arc<std::sync::Mutex<neuropipe_stages::bci::collect::TrainingSet>> {
+    use neuropipe_stages::bci::collect;
     let mut reg = neuropipe_stages::registry();
     reg.register(collect::spec());
-    let cfg = oddball(
-        Some(60.0),
-        json!({"id": "dec", "type": "TrainingSet", "params": {"name": "no-alloc"}}),
-    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let report = rt.block_on(Pipeline::build(&cfg, &reg).unwrap().run());
+    let report = rt.block_on(Pipeline::build(cfg, &reg).unwrap().run());
     assert_eq!(report.outcome, Outcome::Finished);
-    let set = collect::training_set("no-alloc");
-    let set = set.lock().unwrap();
-    let sig = model::Signature::of(set.stream.as_ref().unwrap());
-    let m = neuropipe_dsp::decode::LdaModel::fit(&set.x, sig.features.len(), &set.y, 2).unwrap();
-    let t = model::Training {
+    collect::training_set(name)
+}
+
+/// An empty training report (the models here are fitted for the allocation count only).
+fn untrained() -> neuropipe_stages::bci::model::Training {
+    neuropipe_stages::bci::model::Training {
         data: vec![],
         epochs: vec![],
         folds: 0,
@@ -106,7 +107,21 @@ fn trained_model() -> std::path::PathBuf {
         auc: None,
         confusion: vec![],
         trained_at: String::new(),
-    };
+    }
+}
+
+/// Fits an LDA on 60 s of the oddball (as `neuropipe train` does) and writes its model file.
+fn trained_model() -> std::path::PathBuf {
+    use neuropipe_stages::bci::model;
+    let cfg = oddball(
+        Some(60.0),
+        json!({"id": "dec", "type": "TrainingSet", "params": {"name": "no-alloc"}}),
+    );
+    let set = collected(&cfg, "no-alloc");
+    let set = set.lock().unwrap();
+    let sig = model::Signature::of(set.stream.as_ref().unwrap());
+    let m = neuropipe_dsp::decode::LdaModel::fit(&set.x, sig.features.len(), &set.y, 2).unwrap();
+    let t = untrained();
     let path = std::env::temp_dir().join(format!("neuropipe-no-alloc-{}.json", std::process::id()));
     std::fs::write(
         &path,
@@ -192,33 +207,15 @@ fn motor_imagery(seconds: Option<f64>, tail: serde_json::Value) -> PipelineConfi
 /// minutes of the task (as `neuropipe train` does); writes the three model files.
 fn trained_riemannian_models() -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
     use neuropipe_dsp::decode::{CspModel, LdaModel, MdmModel, Spd, TangentSpaceModel};
-    use neuropipe_stages::bci::{collect, csp, model, tangent};
-    let mut reg = neuropipe_stages::registry();
-    reg.register(collect::spec());
+    use neuropipe_stages::bci::{csp, model, tangent};
     let cfg = motor_imagery(
         Some(600.0),
         json!({"stages": [{"id": "dec", "type": "TrainingSet", "params": {"name": "no-alloc-riemann"}}], "links": ["cov -> dec"]}),
     );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let report = rt.block_on(Pipeline::build(&cfg, &reg).unwrap().run());
-    assert_eq!(report.outcome, Outcome::Finished);
-    let set = collect::training_set("no-alloc-riemann");
+    let set = collected(&cfg, "no-alloc-riemann");
     let set = set.lock().unwrap();
     let stream = set.stream.clone().unwrap();
-    let t = || model::Training {
-        data: vec![],
-        epochs: vec![],
-        folds: 0,
-        accuracy: 0.0,
-        balanced_accuracy: 0.0,
-        auc: None,
-        confusion: vec![],
-        trained_at: String::new(),
-    };
+    let t = untrained;
     let n = 16;
     let mdm = MdmModel::fit(&set.x, n, &set.y, 2).unwrap();
     let ts = TangentSpaceModel::fit(&set.x, n).unwrap();
@@ -398,22 +395,13 @@ fn speller(seconds: Option<f64>, tail: serde_json::Value, links: &[&str]) -> Pip
 fn trained_speller_model() -> std::path::PathBuf {
     use neuropipe_dsp::decode::{LdaModel, XdawnModel};
     use neuropipe_stages::bci::vectorize::{Bins, VectorizeParams};
-    use neuropipe_stages::bci::{collect, model, xdawn};
-    let mut reg = neuropipe_stages::registry();
-    reg.register(collect::spec());
+    use neuropipe_stages::bci::{model, xdawn};
     let cfg = speller(
         Some(60.0),
         json!([{"id": "set", "type": "TrainingSet", "params": {"name": "no-alloc-speller", "whole_epochs": true}}]),
         &["ep -> set"],
     );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let report = rt.block_on(Pipeline::build(&cfg, &reg).unwrap().run());
-    assert_eq!(report.outcome, Outcome::Finished);
-    let set = collect::training_set("no-alloc-speller");
+    let set = collected(&cfg, "no-alloc-speller");
     let set = set.lock().unwrap();
     let stream = set.stream.clone().unwrap();
     let times = stream.epochs.as_ref().unwrap().times;
@@ -433,16 +421,7 @@ fn trained_speller_model() -> std::path::PathBuf {
         x.extend_from_slice(&row);
     }
     let lda = LdaModel::fit(&x, row.len(), &set.y, 2).unwrap();
-    let t = model::Training {
-        data: vec![],
-        epochs: vec![],
-        folds: 0,
-        accuracy: 0.0,
-        balanced_accuracy: 0.0,
-        auc: None,
-        confusion: vec![],
-        trained_at: String::new(),
-    };
+    let t = untrained();
     let file = model::ModelFile::new(
         &model::Decoder::Lda(lda),
         model::Signature::of(&features),

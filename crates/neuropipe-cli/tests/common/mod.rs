@@ -64,3 +64,21 @@ pub fn serve(args: &[&str], env: &[(&str, &str)]) -> (Child, Vec<String>) {
     }
     (child, lines)
 }
+
+/// Starts the built-in default pipeline (8 channels, 250 Hz) recording to `path` (the format
+/// from its extension).
+pub fn record_default(path: &std::path::Path) -> Child {
+    bin()
+        .args(["run", "--quiet", "--record"])
+        .arg(path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Sends signal `sig` to `child`.
+pub fn signal(child: &Child, sig: i32) {
+    // SAFETY: plain kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+}

@@ -1,5 +1,5 @@
 //! XDF (Extensible Data Format, the format LabRecorder writes and `pyxdf`, MNE and EEGLAB
-//! read), written from its specification.
+//! read), written and read from its specification.
 //!
 //! A file is the magic `XDF:` followed by chunks, each `[NumLengthBytes][Length][Tag]
 //! [Content]` (`Length` counts the tag and the content; lengths, counts and numbers are
@@ -11,6 +11,9 @@
 //! chunk with one `write_all` of the whole chunk, so a file cut short (a crash, `kill -9`)
 //! holds every chunk written before the cut; `pyxdf` reads such a file up to its last whole
 //! chunk (the footers are then missing, which it accepts).
+//!
+//! Reading ([`scan`], then [`XdfSamples`] for one numeric stream's values) is what
+//! `FileReplay` replays an XDF file with.
 //!
 //! Values are written in the stream's [`ChannelFormat`]: `float32` (rounded from the `f64`
 //! given), `double64`, `int32`/`int16` (integral values only: anything else is an error,
@@ -33,6 +36,8 @@
 //! # Ok::<(), neuropipe_io::xdf::XdfError>(())
 //! ```
 
+mod reader;
 mod writer;
 
+pub use reader::{scan, XdfIndex, XdfSamples, XdfStream, XdfStrings};
 pub use writer::{ChannelFormat, ChannelMeta, StreamHeader, XdfError, XdfWriter, BOUNDARY};

@@ -23,6 +23,14 @@ pub enum XdfError {
     /// A stream id that has no header yet, or one given twice.
     #[error("stream {0}: {1}")]
     Stream(u32, &'static str),
+    /// A file being read is not XDF, or is damaged, at this byte offset.
+    #[error("byte {offset}: {problem}")]
+    Format {
+        /// Byte offset in the file.
+        offset: u64,
+        /// What is wrong.
+        problem: String,
+    },
     /// Values that do not fit the stream (count, format).
     #[error("stream {stream}: {problem}")]
     Data {

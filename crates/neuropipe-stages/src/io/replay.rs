@@ -1,4 +1,4 @@
-//! `FileReplay`: a source replaying an EDF, EDF+, BDF, BDF+ or CSV file as `f32` packets,
+//! `FileReplay`: a source replaying an EDF, EDF+, BDF, BDF+, XDF or CSV file as `f32` packets,
 //! in real time or as fast as the pipeline takes them.
 //!
 //! * The stream info comes from the file: labels, units (voltages converted to µV), sample
@@ -20,6 +20,13 @@
 //!   values are taken as µV. A jump in the time column (more than 1.5 sample periods, or
 //!   backwards) is not replayed as contiguous: the packet ends before it, the next one carries
 //!   [`FLAG_DISCONTINUITY`], and a `discontinuity` event with the gap's length is recorded.
+//! * XDF (recognised by its magic): one numeric stream (`stream`, by name; default the
+//!   first), with its name, type, labels, units (voltages to µV) and types; the samples of
+//!   every string stream (markers) are replayed as markers on the sample nearest their time
+//!   stamp (markers outside the stream's span go to its first or last sample, with a
+//!   warning). A jump in the time stamps (more than 1.5 sample periods) is a discontinuity,
+//!   as for CSV. Packets are stamped from the replay's own clock, as for every format (the
+//!   file's time stamps give the gaps, not the packets' times).
 //! * Non-finite values (`nan`, `inf`, `1e400` in a CSV) follow the non-finite policy: they are
 //!   replayed as NaN in packets flagged [`FLAG_NONFINITE`](neuropipe_core::FLAG_NONFINITE)
 //!   and counted in the stage's metrics.
@@ -48,7 +55,7 @@ use neuropipe_core::{
 /// Parameters of `FileReplay`.
 #[derive(StageParams)]
 pub struct FileReplayParams {
-    /// file to replay; EDF/BDF recognised by content, anything else read as CSV; relative to the pipeline file's directory
+    /// file to replay; EDF/BDF and XDF recognised by content, anything else read as CSV; relative to the pipeline file's directory
     pub path: String,
     /// pace output by the clock (false: as fast as the pipeline runs)
     #[param(default = true)]
@@ -64,6 +71,8 @@ pub struct FileReplayParams {
     /// CSV only: frames per second (default: from the timestamp column)
     #[param(min = 0.001, max = 1e6)]
     pub sample_rate: Option<f64>,
+    /// XDF only: the name of the numeric stream to replay (default: the first); the string streams' samples are replayed as markers
+    pub stream: Option<String>,
     /// sample type of the output packets: f32, or f64 for an end-to-end double-precision pipeline
     #[param(default = "f32")]
     pub sample_type: FloatKind,
@@ -73,7 +82,7 @@ pub struct FileReplayParams {
 pub fn spec() -> StageSpec {
     StageSpec::new(
         "FileReplay",
-        "Replays an EDF/EDF+/BDF/BDF+ or CSV file (annotations as marker events)",
+        "Replays an EDF/EDF+/BDF/BDF+, XDF or CSV file (annotations and marker streams as marker events)",
         build,
     )
     .output(
@@ -92,15 +101,24 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let realtime = p.realtime;
     let looping = p.looping;
     let frames = p.frames;
-    let opened = open(&path, p.signals.as_deref(), p.sample_rate)?;
+    let opened = open(
+        &path,
+        p.signals.as_deref(),
+        p.sample_rate,
+        p.stream.as_deref(),
+    )?;
     let channels = opened.channels.len();
-    let name = path
-        .file_stem()
-        .map_or_else(|| given.clone(), |s| s.to_string_lossy().into_owned());
+    let name = opened.name.clone().unwrap_or_else(|| {
+        path.file_stem()
+            .map_or_else(|| given.clone(), |s| s.to_string_lossy().into_owned())
+    });
     let payload = PayloadKind::from(p.sample_type);
     let mut info = StreamInfo::new(&name, opened.rate, channels, "uV", frames, payload);
     info.channels = opened.channels;
     info.filters = opened.filters;
+    if let Some(kind) = opened.kind {
+        info.kind = kind;
+    }
     let info = b.source_stream(info)?;
     with_float!(p.sample_type, S => {
         let pool = b.pool::<Samples<S>>(frames, channels)?;

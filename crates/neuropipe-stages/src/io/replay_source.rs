@@ -1,5 +1,6 @@
 //! Frame readers behind `FileReplay`: EDF/EDF+/BDF/BDF+ (decoded record by record into
-//! buffers allocated when the file is opened) and CSV.
+//! buffers allocated when the file is opened), CSV, and XDF (one numeric stream, decoded
+//! chunk by chunk; the string streams' samples as markers).
 
 use super::units::{split_typed_label, volts_to_microvolts};
 use neuropipe_core::{BuildError, ChannelInfo, FloatSample};
@@ -16,6 +17,13 @@ pub(crate) enum ReadError {
     /// The CSV reader failed (its message names the file, line and column).
     #[error(transparent)]
     Csv(#[from] neuropipe_io::csv::CsvError),
+    /// The XDF reader failed on `file` (its message gives the byte offset).
+    #[error("{file}: {source}")]
+    Xdf {
+        file: String,
+        #[source]
+        source: neuropipe_io::xdf::XdfError,
+    },
     /// An I/O error on `file` while doing `action`.
     #[error("{file}: {action}: {source}")]
     Io {
@@ -42,12 +50,16 @@ pub(crate) struct Opened {
     /// replayed signal, `HP:0.5Hz LP:20Hz`, as one entry), so the stream says so
     /// downstream: filtering it again, or feeding a decoder trained on other data, shows.
     pub(crate) filters: Vec<String>,
+    /// The stream's own name and type, when the file has them (XDF).
+    pub(crate) name: Option<String>,
+    pub(crate) kind: Option<String>,
 }
 
 /// Where replayed frames come from.
 pub(crate) enum ReplaySource {
     Edf(EdfFrames),
     Csv(CsvFrames),
+    Xdf(XdfFrames),
 }
 
 impl ReplaySource {
@@ -63,6 +75,7 @@ impl ReplaySource {
         match self {
             ReplaySource::Edf(e) => e.read(out, max),
             ReplaySource::Csv(c) => c.read(out, max),
+            ReplaySource::Xdf(x) => x.read(out, max),
         }
     }
 
@@ -73,6 +86,7 @@ impl ReplaySource {
         match self {
             ReplaySource::Edf(_) => None,
             ReplaySource::Csv(c) => c.gap.take(),
+            ReplaySource::Xdf(x) => x.gap.take(),
         }
     }
 
@@ -81,6 +95,7 @@ impl ReplaySource {
         match self {
             ReplaySource::Edf(e) => std::mem::take(&mut e.discontinuity),
             ReplaySource::Csv(c) => c.gap.is_some(),
+            ReplaySource::Xdf(x) => x.gap.is_some(),
         }
     }
 
@@ -89,7 +104,7 @@ impl ReplaySource {
     pub(crate) fn take_railed(&mut self) -> u64 {
         match self {
             ReplaySource::Edf(e) => std::mem::take(&mut e.railed),
-            ReplaySource::Csv(_) => 0,
+            ReplaySource::Csv(_) | ReplaySource::Xdf(_) => 0,
         }
     }
 
@@ -98,16 +113,22 @@ impl ReplaySource {
         match self {
             ReplaySource::Edf(e) => e.rewind(),
             ReplaySource::Csv(c) => c.rewind(),
+            ReplaySource::Xdf(x) => {
+                x.rewind();
+                Ok(())
+            }
         }
     }
 }
 
-/// Opens `path` (EDF/BDF by their version field, otherwise CSV), keeping the signals named in
-/// `select` (all if `None`), in that order.
+/// Opens `path` (EDF/BDF by their version field, XDF by its magic, otherwise CSV), keeping
+/// the signals named in `select` (all if `None`), in that order; from an XDF file, the
+/// numeric stream named `stream` (default: the first).
 pub(crate) fn open(
     path: &Path,
     select: Option<&[String]>,
     sample_rate: Option<f64>,
+    stream: Option<&str>,
 ) -> Result<Opened, BuildError> {
     let name = path.display().to_string();
     // A FIFO would block the build forever and a device (`/dev/zero`) never ends: only
@@ -127,7 +148,22 @@ pub(crate) fn open(
         .and_then(|mut f| f.read(&mut head))
         .map_err(|e| BuildError::param("path", format!("cannot open {name}: {e}")))?;
     let is_edf = n == 8 && (head == *b"0       " || head == EdfFormat::Bdf.version_field());
-    let opened = if is_edf {
+    let is_xdf = n >= 4 && head[..4] == *b"XDF:";
+    if stream.is_some() && !is_xdf {
+        return Err(BuildError::param(
+            "stream",
+            format!("{name} is not an XDF file: only XDF files hold several streams"),
+        ));
+    }
+    let opened = if is_xdf {
+        if sample_rate.is_some() {
+            return Err(BuildError::param(
+                "sample_rate",
+                format!("{name} is an XDF file, whose streams have their own sample rate: leave out sample_rate"),
+            ));
+        }
+        open_xdf(path, select, stream)?
+    } else if is_edf {
         if sample_rate.is_some() {
             return Err(BuildError::param(
                 "sample_rate",
@@ -317,6 +353,8 @@ fn open_edf(path: &Path, select: Option<&[String]>) -> Result<Opened, BuildError
         rate,
         markers,
         filters,
+        name: None,
+        kind: None,
         source: ReplaySource::Edf(EdfFrames {
             path: path.to_path_buf(),
             file,
@@ -523,6 +561,8 @@ fn open_csv(
         rate,
         markers: vec![],
         filters: vec![],
+        name: None,
+        kind: None,
         source: ReplaySource::Csv(CsvFrames {
             path: path.to_path_buf(),
             row: vec![0.0; labels.len()],
@@ -599,4 +639,225 @@ impl CsvFrames {
 /// `[a, b]` in increasing order (a physical range may be declared upside down).
 fn sorted(a: f64, b: f64) -> [f64; 2] {
     [a.min(b), a.max(b)]
+}
+
+/// Opens XDF file `path`: the numeric stream named `stream` (default: the first), its
+/// channels named in `select`; every string stream's samples become markers on the frame
+/// nearest their time stamp.
+fn open_xdf(
+    path: &Path,
+    select: Option<&[String]>,
+    stream: Option<&str>,
+) -> Result<Opened, BuildError> {
+    use neuropipe_io::xdf::{scan, ChannelFormat, XdfSamples};
+    let name = path.display().to_string();
+    let bad = |e: neuropipe_io::xdf::XdfError| BuildError::param("path", format!("{name}: {e}"));
+    let mut file = File::open(path)
+        .map(BufReader::new)
+        .map_err(|e| BuildError::param("path", format!("cannot open {name}: {e}")))?;
+    let index = scan(&mut file).map_err(bad)?;
+    let numeric: Vec<_> = index
+        .streams
+        .iter()
+        .filter(|s| s.header.format != ChannelFormat::String)
+        .collect();
+    let names = || {
+        numeric
+            .iter()
+            .map(|s| s.header.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let chosen = match stream {
+        Some(want) => numeric
+            .iter()
+            .find(|s| s.header.name == want)
+            .ok_or_else(|| {
+                BuildError::param(
+                    "stream",
+                    format!(
+                        "{name} has no numeric stream {want:?} (its numeric streams: {})",
+                        names()
+                    ),
+                )
+            })?,
+        None => numeric.first().ok_or_else(|| {
+            BuildError::param("path", format!("{name} holds no numeric stream to replay"))
+        })?,
+    };
+    let h = &chosen.header;
+    let rate = h.nominal_srate;
+    if rate <= 0.0 {
+        return Err(BuildError::param(
+            "stream",
+            format!("{name}: stream {:?} has an irregular rate (nominal_srate 0): FileReplay replays regularly sampled streams", h.name),
+        ));
+    }
+    let ts = &chosen.timestamps;
+    if ts.is_empty() {
+        return Err(BuildError::param(
+            "path",
+            format!("{name}: stream {:?} has no samples", h.name),
+        ));
+    }
+    let labels: Vec<&str> = h.channels.iter().map(|c| c.label.as_str()).collect();
+    let sel = selection(&labels, select, &name)?;
+    // Voltages in µV (as every replayed file); other units as they are.
+    let scale: Vec<f64> = sel
+        .iter()
+        .map(|&i| volts_to_microvolts(&h.channels[i].unit).unwrap_or(1.0))
+        .collect();
+    let channels = sel
+        .iter()
+        .map(|&i| {
+            let c = &h.channels[i];
+            ChannelInfo {
+                label: c.label.clone(),
+                unit: if volts_to_microvolts(&c.unit).is_some() {
+                    "uV".into()
+                } else {
+                    c.unit.clone()
+                },
+                kind: if c.kind.is_empty() {
+                    "EEG".into()
+                } else {
+                    c.kind.clone()
+                },
+                range: None,
+            }
+        })
+        .collect();
+    // Gaps in the time stamps (more than 1.5 sample periods): discontinuities.
+    let period = 1.0 / rate;
+    let gaps: Vec<(u64, f64)> = ts
+        .windows(2)
+        .enumerate()
+        .filter(|(_, w)| w[1] - w[0] > 1.5 * period)
+        .map(|(i, w)| (i as u64 + 1, w[1] - w[0] - period))
+        .collect();
+    // Markers on the nearest frame; those beyond the stream's span by more than half a
+    // period are placed at its first or last frame, and said so.
+    let (first, last) = (ts[0], ts[ts.len() - 1]);
+    let mut outside = 0usize;
+    let mut markers: Vec<(u64, String)> = index
+        .strings
+        .iter()
+        .map(|(_, t, text)| {
+            if *t < first - 0.5 * period || *t > last + 0.5 * period {
+                outside += 1;
+            }
+            let k = ts.partition_point(|x| x < t);
+            let frame = match k {
+                0 => 0,
+                k if k == ts.len() => k - 1,
+                k if t - ts[k - 1] <= ts[k] - t => k - 1,
+                k => k,
+            };
+            (frame as u64, text.clone())
+        })
+        .collect();
+    markers.sort_by_key(|m| m.0);
+    if outside > 0 {
+        tracing::warn!(
+            "{name}: {outside} markers lie outside stream {:?}'s samples; replayed at its first or last frame",
+            h.name
+        );
+    }
+    let filters = h
+        .desc
+        .iter()
+        .filter(|(k, _)| k == "filters")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let samples = XdfSamples::new(
+        File::open(path)
+            .map(BufReader::new)
+            .map_err(|e| BuildError::param("path", format!("cannot open {name}: {e}")))?,
+        &index,
+        chosen.id,
+    )
+    .map_err(bad)?;
+    Ok(Opened {
+        channels,
+        rate,
+        markers,
+        filters,
+        name: Some(h.name.clone()),
+        kind: Some(h.kind.clone()).filter(|k| !k.is_empty()),
+        source: ReplaySource::Xdf(XdfFrames {
+            file: name.clone(),
+            frame: vec![0.0; h.channel_count() * 4096],
+            all: h.channel_count(),
+            samples,
+            sel,
+            scale,
+            gaps,
+            next_gap: 0,
+            pos: 0,
+            gap: None,
+        }),
+    })
+}
+
+/// An XDF stream's samples.
+pub(crate) struct XdfFrames {
+    file: String,
+    samples: neuropipe_io::xdf::XdfSamples<BufReader<File>>,
+    /// Frames with every channel of the stream, decoded (room for 4096).
+    frame: Vec<f64>,
+    all: usize,
+    sel: Vec<usize>,
+    /// Per selected channel: the factor to µV (1 for other units).
+    scale: Vec<f64>,
+    /// (frame, gap in s) where the time stamps jump, in order.
+    gaps: Vec<(u64, f64)>,
+    next_gap: usize,
+    /// Frames handed out in this pass.
+    pos: u64,
+    /// The frames of the last `read` follow a gap of this many seconds.
+    gap: Option<f64>,
+}
+
+impl XdfFrames {
+    fn read<S: FloatSample>(&mut self, out: &mut [S], max: usize) -> Result<usize, ReadError> {
+        self.gap = None;
+        let mut want = max.min(self.frame.len() / self.all);
+        if let Some(&(at, gap_s)) = self.gaps.get(self.next_gap) {
+            if at == self.pos {
+                self.gap = Some(gap_s);
+                self.next_gap += 1;
+                if let Some(&(next, _)) = self.gaps.get(self.next_gap) {
+                    want = want.min((next - self.pos) as usize);
+                }
+            } else {
+                // The packet ends before the gap.
+                want = want.min((at - self.pos) as usize);
+            }
+        }
+        let n = self
+            .samples
+            .read(&mut self.frame[..want * self.all], want)
+            .map_err(|source| ReadError::Xdf {
+                file: self.file.clone(),
+                source,
+            })?;
+        let ch = self.sel.len();
+        for (o, f) in out[..n * ch]
+            .chunks_exact_mut(ch)
+            .zip(self.frame.chunks_exact(self.all))
+        {
+            for ((d, &i), k) in o.iter_mut().zip(&self.sel).zip(&self.scale) {
+                *d = S::from_f64(f[i] * k);
+            }
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
+
+    fn rewind(&mut self) {
+        self.samples.rewind();
+        self.pos = 0;
+        self.next_gap = 0;
+        self.gap = None;
+    }
 }
