@@ -17,6 +17,10 @@ Cases:
     lda/<k>/x, y, x_test      training data (labels 0..K-1 as float), test data
     lda/<k>/coef, intercept   LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")
     lda/<k>/decision, predict decision_function(x_test), predict(x_test)
+    logreg/<k>/x, y, x_test, setup   training data, test data, [C]
+    logreg/<k>/coef, intercept       LogisticRegression(C, tol=1e-12, solver="newton-cholesky")
+                                     (binary for two classes, multinomial for more)
+    logreg/<k>/decision, proba, predict   decision_function, predict_proba, predict(x_test)
     riem/<k>/x, y, x_test     covariance matrices (count x n*n), labels, test matrices
     riem/<k>/mean             pyriemann mean_riemann(x)
     riem/<k>/mdm_means        MDM(metric="riemann").fit(x, y).covmeans_
@@ -44,6 +48,7 @@ import numpy as np
 import sklearn
 from sklearn.covariance import empirical_covariance, ledoit_wolf, oas
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.linear_model import LogisticRegression
 import pyriemann
 from pyriemann.classification import MDM
 from pyriemann.spatialfilters import CSP, Xdawn
@@ -101,6 +106,32 @@ def main() -> None:
         pack.add(f"lda/{k}/decision", lda.decision_function(xt))
         pack.add(f"lda/{k}/predict", lda.predict(xt).astype(np.float64))
         pack.add(f"lda/{k}/proba", lda.predict_proba(xt))
+    # Logistic regression: two classes (imbalanced), three classes, more features than
+    # samples, a stronger and a weaker penalty; scikit-learn's Newton solver to a tight
+    # tolerance, so that its optimum is the exact one (the default lbfgs reaches the same
+    # minimum to about 1e-7).
+    for k, (n, p, classes, priors, c) in enumerate([
+        (300, 12, 2, [0.8, 0.2], 1.0),
+        (240, 6, 3, [0.3, 0.3, 0.4], 0.1),
+        (60, 80, 2, [0.5, 0.5], 1.0),
+        (200, 5, 4, [0.25, 0.25, 0.25, 0.25], 10.0),
+    ]):
+        y = rng.choice(classes, size=n, p=priors)
+        y[:classes] = np.arange(classes)
+        shift = rng.standard_normal((classes, p)) * 0.8
+        x = correlated(rng, n, p) * 0.3 + shift[y]
+        yt = rng.choice(classes, size=100, p=priors)
+        xt = correlated(rng, 100, p) * 0.3 + shift[yt]
+        lr = LogisticRegression(C=c, tol=1e-12, max_iter=100000, solver="newton-cholesky").fit(x, y)
+        pack.add(f"logreg/{k}/x", x)
+        pack.add(f"logreg/{k}/y", y.astype(np.float64))
+        pack.add(f"logreg/{k}/x_test", xt)
+        pack.add(f"logreg/{k}/setup", [c])
+        pack.add(f"logreg/{k}/coef", lr.coef_)
+        pack.add(f"logreg/{k}/intercept", lr.intercept_)
+        pack.add(f"logreg/{k}/decision", lr.decision_function(xt))
+        pack.add(f"logreg/{k}/proba", lr.predict_proba(xt))
+        pack.add(f"logreg/{k}/predict", lr.predict(xt).astype(np.float64))
     # Riemannian: covariances of epochs whose classes differ in the power of a few sources
     # (motor imagery's ERD), well and badly conditioned, at µV² and V² scales.
     for k, (n, count, frames, spread, scale) in enumerate([

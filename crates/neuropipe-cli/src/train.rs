@@ -1,6 +1,6 @@
 //! `neuropipe train`: fits the pipeline's decoder on labelled data and writes its model file.
 //!
-//! The pipeline is cut at the decoder (`Lda`, `Mdm`), or at the stage fitted with it in front
+//! The pipeline is cut at the decoder (`Lda`, `LogisticRegression`, `Mdm`), or at the stage fitted with it in front
 //! of it (`TangentSpace`, `Csp`, or `Xdawn` with a `Vectorize` between): the stages that feed the cut run as they will on line, from
 //! the pipeline's own source (a simulated session: `--duration` seconds of signal, as fast as
 //! possible) or from recordings replayed in its place (`--data`, once per file), and a
@@ -13,8 +13,8 @@
 use neuropipe_core::host::*;
 use neuropipe_core::Registry;
 use neuropipe_dsp::decode::{
-    cross_validate, CspModel, FitError, LdaModel, MdmModel, RiemannError, Spd, TangentSpaceModel,
-    Verdict, XdawnModel,
+    cross_validate, fit_logistic, CspModel, FitError, LdaModel, MdmModel, RiemannError, Spd,
+    TangentSpaceModel, Verdict, XdawnModel,
 };
 use neuropipe_stages::bci::collect::{self, training_set};
 use neuropipe_stages::bci::model::{Decoder, ModelFile, Signature, Training, Transform};
@@ -28,7 +28,7 @@ use std::process::ExitCode;
 /// Arguments of `neuropipe train`.
 #[derive(clap::Args)]
 pub struct TrainArgs {
-    /// Pipeline JSON file with a decoder stage (`Lda`).
+    /// Pipeline JSON file with a decoder stage (`Lda`, `LogisticRegression` or `Mdm`).
     pipeline: PathBuf,
     /// A labelled recording (.edf, .bdf, .csv with its annotations or events) replayed in place
     /// of the pipeline's source; repeat for several. Without it, the pipeline's own source is
@@ -52,7 +52,7 @@ pub struct TrainArgs {
 }
 
 /// Decoder stage types `train` can fit.
-const DECODERS: [&str; 2] = ["Lda", "Mdm"];
+const DECODERS: [&str; 3] = ["Lda", "LogisticRegression", "Mdm"];
 
 /// Stage types fitted together with the decoder they feed (directly, or for `Xdawn` through
 /// a `Vectorize`).
@@ -195,6 +195,11 @@ fn train(registry: &Registry, args: &TrainArgs) -> Result<(), String> {
     let plan = Plan {
         decoder: cfg.stages[dec].kind.clone(),
         front,
+        c: cfg.stages[dec]
+            .params
+            .get("c")
+            .and_then(Value::as_f64)
+            .unwrap_or(1.0),
     };
     let mut counts = vec![0usize; classes];
     for &l in &set.y {
@@ -279,6 +284,8 @@ struct Plan {
     /// The decoder's stage type.
     decoder: String,
     front: Front,
+    /// A logistic regression's inverse regularisation strength.
+    c: f64,
 }
 
 /// A fitted [`Front`].
@@ -411,6 +418,11 @@ impl Plan {
                 Decoder::Mdm(MdmModel::fit(&features, n, y, classes)?),
                 Some(Spd::new(n)),
             )
+        } else if self.decoder == "LogisticRegression" {
+            (
+                Decoder::LogisticRegression(fit_logistic(&features, q, y, classes, self.c)?),
+                None,
+            )
         } else {
             (Decoder::Lda(LdaModel::fit(&features, q, y, classes)?), None)
         };
@@ -429,7 +441,7 @@ impl Fitted {
         self.front.transform(0, row, buf)?;
         let x: &[f64] = buf;
         match (&self.decoder, &mut self.spd) {
-            (Decoder::Lda(m), _) => {
+            (Decoder::Lda(m), _) | (Decoder::LogisticRegression(m), _) => {
                 let mut d = vec![0.0; m.rows()];
                 m.decision_into(x, &mut d);
                 Ok((m.predict(&d), d[0]))

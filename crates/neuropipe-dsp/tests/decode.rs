@@ -10,8 +10,8 @@ use common::*;
 use neuropipe_dsp::decode::covariance::{empirical, ledoit_wolf, oas};
 use neuropipe_dsp::decode::riemann::mean_riemann;
 use neuropipe_dsp::decode::{
-    CcaTargets, CspModel, FitError, LdaModel, MdmModel, RiemannError, Spd, TangentSpaceModel,
-    XdawnModel,
+    fit_logistic, CcaTargets, CspModel, FitError, LdaModel, MdmModel, RiemannError, Spd,
+    TangentSpaceModel, XdawnModel,
 };
 
 const TOL: f64 = 1e-10;
@@ -86,6 +86,56 @@ fn shrinkage_lda_matches_scikit_learn() {
         assert_rel(&all_p, &want_p.data, TOL, &format!("lda {k} proba"));
     }
     report_worst("lda");
+}
+
+/// Logistic regression against scikit-learn's `LogisticRegression` (its Newton solver to a
+/// tight tolerance: the exact optimum, which the default lbfgs reaches to about 1e-7):
+/// binary and multinomial, more features than samples, several `C`. Targets: 1e-8
+/// relative, identical predictions.
+#[test]
+fn logistic_regression_matches_scikit_learn() {
+    let pack = Pack::load("bci.ref");
+    let ids = pack.ids("logreg");
+    assert!(ids.len() >= 4);
+    for k in ids {
+        let get = |f: &str| pack.get(&format!("logreg/{k}/{f}"));
+        let x = get("x");
+        let p = x.dims[1];
+        let y: Vec<u32> = get("y").data.iter().map(|&v| v as u32).collect();
+        let classes = *y.iter().max().unwrap() as usize + 1;
+        let c = get("setup").data[0];
+        let m = fit_logistic(&x.data, p, &y, classes, c).unwrap();
+        let tol = 1e-8;
+        assert_rel(&m.coef, &get("coef").data, tol, &format!("logreg {k} coef"));
+        assert_rel(
+            &m.intercept,
+            &get("intercept").data,
+            tol,
+            &format!("logreg {k} intercept"),
+        );
+        let xt = get("x_test");
+        let (want_d, want_p, want_y) = (get("decision"), get("proba"), get("predict"));
+        let mut d = vec![0.0; m.rows()];
+        let mut pr = vec![0.0; classes];
+        let (mut all_d, mut all_p) = (vec![], vec![]);
+        for (i, row) in xt.data.chunks_exact(p).enumerate() {
+            m.decision_into(row, &mut d);
+            m.proba_into(&d, &mut pr);
+            all_d.extend_from_slice(&d);
+            all_p.extend_from_slice(&pr);
+            assert_eq!(
+                m.predict(&d),
+                want_y.data[i] as usize,
+                "logreg {k} sample {i}"
+            );
+        }
+        assert_rel(&all_d, &want_d.data, tol, &format!("logreg {k} decision"));
+        assert_rel(&all_p, &want_p.data, tol, &format!("logreg {k} proba"));
+        report_worst(&format!(
+            "logistic regression case {k} ({classes} classes, C = {c})"
+        ));
+    }
+    assert!(fit_logistic(&[1.0, 2.0], 1, &[0, 1], 2, 0.0).is_err());
 }
 
 #[test]

@@ -7,7 +7,7 @@
 //! checking, vectorising and decoding 64-channel epochs: nothing beyond the markers' own
 //! texts; the speller (its flash and trial markers) through `Epoch` → `Xdawn` → `Vectorize`
 //! → `Lda` → `Accumulator`: nothing beyond the markers and the selections' event texts; and (3) the motor-imagery task's cues into `Epoch` → `Covariance` → `Mdm`, and
-//! → `TangentSpace` → `Lda`, and → `Csp` → `Lda`, and (4) the SSVEP task's cues into `Epoch` → `Cca` and `Fbcca`:
+//! → `TangentSpace` → `Lda`, and → `Csp` → `LogisticRegression`, and (4) the SSVEP task's cues into `Epoch` → `Cca` and `Fbcca`:
 //! again nothing beyond the markers.
 //!
 //! A marker costs its event: the two `String`s (stage id, text) its source creates, and the
@@ -203,8 +203,9 @@ fn motor_imagery(seconds: Option<f64>, tail: serde_json::Value) -> PipelineConfi
     PipelineConfig::from_value(&json!({"stages": stages, "links": links})).unwrap()
 }
 
-/// Fits an MDM, a tangent space with an LDA after it, and CSP with an LDA after it, on 10
-/// minutes of the task (as `neuropipe train` does); writes the three model files.
+/// Fits an MDM, a tangent space with an LDA after it, and CSP with a logistic regression
+/// after it, on 10 minutes of the task (as `neuropipe train` does); writes the three model
+/// files.
 fn trained_riemannian_models() -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
     use neuropipe_dsp::decode::{CspModel, LdaModel, MdmModel, Spd, TangentSpaceModel};
     use neuropipe_stages::bci::{csp, model, tangent};
@@ -248,10 +249,10 @@ fn trained_riemannian_models() -> (std::path::PathBuf, std::path::PathBuf, std::
     for (row, o) in set.x.chunks_exact(n * n).zip(feats.chunks_exact_mut(4)) {
         cspm.transform_into(row, o).unwrap();
     }
-    let csp_lda = LdaModel::fit(&feats, 4, &set.y, 2).unwrap();
+    let csp_lr = neuropipe_dsp::decode::fit_logistic(&feats, 4, &set.y, 2, 1.0).unwrap();
     let csp_path = dir.join(format!("neuropipe-no-alloc-csp-{id}.json"));
     let csp_file = model::ModelFile::new(
-        &model::Decoder::Lda(csp_lda),
+        &model::Decoder::LogisticRegression(csp_lr),
         model::Signature::of(&csp::output_stream(&stream, 4)),
         vec![model::Transform::Csp {
             input: model::Signature::of(&stream),
@@ -264,7 +265,7 @@ fn trained_riemannian_models() -> (std::path::PathBuf, std::path::PathBuf, std::
 }
 
 /// Covariances of motor-imagery epochs decoded by `Mdm`, by `TangentSpace` → `Lda` and by
-/// `Csp` → `Lda`: each cue costs its marker's event and nothing else.
+/// `Csp` → `LogisticRegression`: each cue costs its marker's event and nothing else.
 fn riemannian_decoding_costs_nothing_beyond_the_markers() {
     let (mdm, ts, csp) = trained_riemannian_models();
     let cfg = motor_imagery(
@@ -277,7 +278,7 @@ fn riemannian_decoding_costs_nothing_beyond_the_markers() {
                 {"id": "show1", "type": "StdoutSummary", "params": {"interval_s": 3600}},
                 {"id": "show2", "type": "StdoutSummary", "params": {"interval_s": 3600}},
                 {"id": "csp", "type": "Csp", "params": {"model": csp, "filters": 4}},
-                {"id": "cspdec", "type": "Lda", "params": {"model": csp, "events": false}},
+                {"id": "cspdec", "type": "LogisticRegression", "params": {"model": csp, "events": false}},
                 {"id": "show3", "type": "StdoutSummary", "params": {"interval_s": 3600}}
             ],
             "links": ["cov -> dec", "cov -> ts", "ts -> tsdec", "dec -> show1", "tsdec -> show2", "cov -> csp", "csp -> cspdec", "cspdec -> show3"]
@@ -295,7 +296,7 @@ fn riemannian_decoding_costs_nothing_beyond_the_markers() {
         c.progress
     );
     println!(
-        "{} allocations while {} epochs of 16 channels were decoded by Mdm, TangentSpace + Lda and Csp + Lda",
+        "{} allocations while {} epochs of 16 channels were decoded by Mdm, TangentSpace + Lda and Csp + LogisticRegression",
         c.allocations, c.progress
     );
 }

@@ -1,4 +1,7 @@
-//! `Lda`: predictions from a shrinkage linear discriminant trained by `neuropipe train`.
+//! `Lda`: predictions from a shrinkage linear discriminant trained by `neuropipe train`; and
+//! `LogisticRegression`, the same stage with an L2-regularised logistic regression (as
+//! scikit-learn's `LogisticRegression`, fitted by `neuropipe train` with the stage's `c`),
+//! which has no in-pipeline calibration.
 //!
 //! Takes a feature stream (one frame per epoch, e.g. from `Vectorize`, `LogVariance` or
 //! `TangentSpace`) and sends, per epoch, one frame of class probabilities (scikit-learn's
@@ -31,6 +34,41 @@ pub struct LdaParams {
     /// calibrate in the running pipeline: collect this many labelled epochs, fit, write the model (where `model` points, or beside it if a file is there) and predict with it; 0: predict with the trained `model`. Set it while running to calibrate again
     #[param(default = 0, min = 0, max = 1000000, live)]
     pub calibrate: usize,
+}
+
+/// Parameters of `LogisticRegression`.
+#[derive(Clone, Debug, PartialEq, StageParams)]
+pub struct LogisticParams {
+    /// model file written by `neuropipe train` (relative to the pipeline file)
+    pub model: String,
+    /// publish each prediction as an event (recorders annotate it)
+    #[param(default = true)]
+    pub events: bool,
+    /// inverse regularisation strength used by `neuropipe train` (scikit-learn's C: smaller is a stronger L2 penalty)
+    #[param(default = 1.0, min = 1e-9, max = 1e9)]
+    pub c: f64,
+}
+
+/// Stage type specification of `LogisticRegression`.
+pub fn logistic_spec() -> StageSpec {
+    StageSpec::new(
+        "LogisticRegression",
+        "L2-regularised logistic regression (as scikit-learn's LogisticRegression) trained by `neuropipe train`: class probabilities and the predicted class per epoch",
+        build_logistic,
+    )
+    .input(PortSpec::any("in").doc("features: one frame per epoch (Vectorize, TangentSpace)"))
+    .output(
+        PortSpec::of("out", PayloadKind::F64)
+            .epochs()
+            .doc("one frame of class probabilities per epoch, labelled with the predicted class"),
+    )
+    .params::<LogisticParams>()
+    .with_pool()
+}
+
+fn build_logistic(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
+    let p: LogisticParams = b.parse_params()?;
+    build_linear(b, &p.model, p.events, 0, ModelFile::logistic)
 }
 
 /// Stage type specification.
@@ -69,14 +107,26 @@ pub fn check_features(info: &StreamInfo) -> Result<(), BuildError> {
 }
 
 fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
-    let (kind, info, _) = super::epoch_input_stream(b)?;
     let p: LdaParams = b.parse_params()?;
+    build_linear(b, &p.model, p.events, p.calibrate, ModelFile::lda)
+}
+
+/// The stage of a linear decoder whose model file's part `take` gives (`calibrate` > 0: LDA
+/// calibrating first).
+fn build_linear(
+    b: &mut StageBuilder<'_>,
+    model: &str,
+    events: bool,
+    calibrate: usize,
+    take: fn(&ModelFile) -> Result<LdaModel, String>,
+) -> Result<BoxedStage, BuildError> {
+    let (kind, info, _) = super::epoch_input_stream(b)?;
     check_features(&info)?;
-    let path = b.resolve_path(&p.model);
+    let path = b.resolve_path(model);
     let signature = Signature::of(&info);
     let classes = signature.classes.clone();
     // A trained model, unless the stage calibrates first and there is none yet.
-    let model = if p.calibrate > 0 && !path.exists() {
+    let model = if calibrate > 0 && !path.exists() {
         None
     } else {
         let file = ModelFile::load(&path).map_err(|e| BuildError::param("model", e))?;
@@ -86,16 +136,15 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
                 format!("{}: {why}; train it again on this pipeline", path.display()),
             ));
         }
-        Some(file.lda().map_err(|e| BuildError::param("model", e))?)
+        Some(take(&file).map_err(|e| BuildError::param("model", e))?)
     };
-    let predictions = Predictions::build(b, &info, &classes, p.events, Scores::PROBABILITY)?;
-    if p.calibrate > 0 {
-        predictions.status(&format!("calibrating: {} epochs to collect", p.calibrate));
+    let predictions = Predictions::build(b, &info, &classes, events, Scores::PROBABILITY)?;
+    if calibrate > 0 {
+        predictions.status(&format!("calibrating: {calibrate} epochs to collect"));
     }
     let features = signature.features.len();
     let rows = if classes.len() == 2 { 1 } else { classes.len() };
-    let calibration =
-        (p.calibrate > 0).then(|| Calibration::new(p.calibrate, features, classes.len()));
+    let calibration = (calibrate > 0).then(|| Calibration::new(calibrate, features, classes.len()));
     with_float!(kind, S => {
         let input = b.epochs_input::<Samples<S>>("in")?;
         Ok(BoxedStage::new(Lda::<S> {

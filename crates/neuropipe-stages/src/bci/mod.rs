@@ -11,7 +11,8 @@
 //!   covariances' Riemannian mean (as pyRiemann).
 //! * [`csp`]: `Csp`, a covariance through common spatial pattern filters (as pyRiemann).
 //! * [`xdawn`]: `Xdawn`, epochs through xDAWN spatial filters for ERPs (as pyRiemann).
-//! * [`lda`]: `Lda`, predictions from a shrinkage LDA, and [`mdm`]: `Mdm`, minimum distance
+//! * [`lda`]: `Lda`, predictions from a shrinkage LDA (and `LogisticRegression`), and
+//!   [`mdm`]: `Mdm`, minimum distance
 //!   to Riemannian mean, both trained by `neuropipe train` ([`model`]: the model file;
 //!   [`collect`]: the trainer's collector).
 //! * [`cca`]: `Cca` and `Fbcca`, training-free SSVEP decoders (canonical correlation with
@@ -57,6 +58,7 @@ pub fn specs() -> Vec<neuropipe_core::StageSpec> {
         csp::spec(),
         xdawn::spec(),
         lda::spec(),
+        lda::logistic_spec(),
         mdm::spec(),
         cca::spec(),
         cca::fbcca_spec(),

@@ -158,6 +158,8 @@ impl Transform {
 pub enum Decoder {
     /// Shrinkage LDA.
     Lda(LdaModel),
+    /// L2-regularised logistic regression (a linear model of the same layout as LDA's).
+    LogisticRegression(LdaModel),
     /// Minimum distance to Riemannian mean.
     Mdm(MdmModel),
 }
@@ -170,15 +172,16 @@ pub struct ModelFile {
     /// [`VERSION`].
     pub version: u32,
     /// The decoder: `"lda"` (shrinkage LDA, as scikit-learn's `solver="lsqr",
-    /// shrinkage="auto"`) or `"mdm"` (minimum distance to Riemannian mean, as pyRiemann's
+    /// shrinkage="auto"`), `"logreg"` (logistic regression, as scikit-learn's
+    /// `LogisticRegression`) or `"mdm"` (minimum distance to Riemannian mean, as pyRiemann's
     /// `MDM`).
     pub decoder: String,
     /// The feature stream the decoder takes.
     pub input: Signature,
-    /// LDA: coefficients, row-major (`rows × features`; one row for two classes).
+    /// LDA, logistic regression: coefficients, row-major (`rows × features`; one row for two classes).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub coef: Vec<f64>,
-    /// LDA: intercepts, one per row.
+    /// LDA, logistic regression: intercepts, one per row.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub intercept: Vec<f64>,
     /// MDM: the class means, `classes × channels × channels`, row-major.
@@ -207,6 +210,9 @@ impl ModelFile {
     ) -> ModelFile {
         let (name, coef, intercept, means) = match decoder {
             Decoder::Lda(m) => ("lda", m.coef.clone(), m.intercept.clone(), vec![]),
+            Decoder::LogisticRegression(m) => {
+                ("logreg", m.coef.clone(), m.intercept.clone(), vec![])
+            }
             Decoder::Mdm(m) => ("mdm", vec![], vec![], m.means.clone()),
         };
         ModelFile {
@@ -299,7 +305,7 @@ impl ModelFile {
         let classes = self.input.classes.len();
         let p = self.input.features.len();
         match self.decoder.as_str() {
-            "lda" => {
+            "lda" | "logreg" => {
                 let rows = if classes == 2 { 1 } else { classes };
                 if self.coef.len() != rows * p || self.intercept.len() != rows {
                     return Err(format!(
@@ -308,12 +314,17 @@ impl ModelFile {
                         self.intercept.len(),
                     ));
                 }
-                Ok(Decoder::Lda(LdaModel {
+                let m = LdaModel {
                     classes,
                     features: p,
                     coef: self.coef.clone(),
                     intercept: self.intercept.clone(),
-                }))
+                };
+                Ok(if self.decoder == "lda" {
+                    Decoder::Lda(m)
+                } else {
+                    Decoder::LogisticRegression(m)
+                })
             }
             "mdm" => {
                 let n = side(p).ok_or_else(|| {
@@ -324,7 +335,7 @@ impl ModelFile {
                     .map_err(|e| format!("MDM class means: {e}"))
             }
             other => Err(format!(
-                "decoder {other:?} is not one this neuropipe knows (lda, mdm)"
+                "decoder {other:?} is not one this neuropipe knows (lda, logreg, mdm)"
             )),
         }
     }
@@ -333,7 +344,16 @@ impl ModelFile {
     pub fn lda(&self) -> Result<LdaModel, String> {
         match self.decoder()? {
             Decoder::Lda(m) => Ok(m),
-            Decoder::Mdm(_) => Err(self.wrong_decoder("Lda")),
+            _ => Err(self.wrong_decoder("Lda")),
+        }
+    }
+
+    /// The logistic regression, or why this file holds none (for the `LogisticRegression`
+    /// stage).
+    pub fn logistic(&self) -> Result<LdaModel, String> {
+        match self.decoder()? {
+            Decoder::LogisticRegression(m) => Ok(m),
+            _ => Err(self.wrong_decoder("LogisticRegression")),
         }
     }
 
@@ -341,7 +361,7 @@ impl ModelFile {
     pub fn mdm(&self) -> Result<MdmModel, String> {
         match self.decoder()? {
             Decoder::Mdm(m) => Ok(m),
-            Decoder::Lda(_) => Err(self.wrong_decoder("Mdm")),
+            _ => Err(self.wrong_decoder("Mdm")),
         }
     }
 
