@@ -546,7 +546,7 @@ fn fitted_chain(cfg: &PipelineConfig, dec: usize) -> Result<Vec<usize>, String> 
         TRANSFORMS.contains(&s.kind.as_str()) && !chain.iter().any(|&c| cfg.stages[c].id == s.id)
     }) {
         return Err(format!(
-            "stage `{}` ({}) is fitted with a decoder it feeds directly; here it does not feed `{}`",
+            "stage `{}` ({}) is fitted with a decoder it feeds (directly; an Xdawn through a Vectorize); here it does not feed `{}`",
             s.id, s.kind, cfg.stages[dec].id
         ));
     }

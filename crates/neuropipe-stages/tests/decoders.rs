@@ -339,3 +339,62 @@ fn lda_calibrates_in_the_running_pipeline() {
     h.push("in", vector(60, 1));
     assert!(h.take::<Samples<f64>>("out").is_empty());
 }
+
+/// `LogisticRegression` calibrates the same way, fitting a logistic regression with its `c`
+/// (the model file says `logreg`, and a second stage loads it).
+#[test]
+fn logistic_regression_calibrates_in_the_running_pipeline() {
+    let dir = temp_dir("logreg-calibrate");
+    let path = dir.join("lr.json");
+    let mut h = Harness::new(neuropipe_stages::bci::lda::logistic_spec())
+        .param("model", path.to_str().unwrap())
+        .param("calibrate", 10)
+        .param("c", 0.5)
+        .input::<Samples<f64>>("in", features())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pool = h.pool::<Samples<f64>>(1, 2);
+    let vector = |i: u64, class: u32| {
+        let j = (i * 7 % 11) as f64 * 0.1 - 0.5;
+        let x = if class == 0 {
+            [j, 1.0 - j]
+        } else {
+            [2.0 + j, -1.0 - j]
+        };
+        let mut p = Harness::packet(&pool, i, &x);
+        p.header.label = Some(class);
+        p
+    };
+    for i in 0..14 {
+        h.push("in", vector(i, (i % 2) as u32));
+    }
+    let out = h.run_until::<Samples<f64>>("out", 4);
+    let labels: Vec<Option<u32>> = out.iter().map(|o| o.header.label).collect();
+    assert_eq!(labels, [Some(0), Some(1), Some(0), Some(1)]);
+    let m = ModelFile::load(&path).unwrap();
+    assert_eq!(m.decoder, "logreg");
+    assert_eq!(m.training.epochs, vec![5, 5]);
+    // The calibrated model equals a fit of the same epochs.
+    let (mut x, mut y) = (vec![], vec![]);
+    for i in 0..10 {
+        let j = (i * 7 % 11) as f64 * 0.1 - 0.5;
+        x.extend(if i % 2 == 0 {
+            [j, 1.0 - j]
+        } else {
+            [2.0 + j, -1.0 - j]
+        });
+        y.push((i % 2) as u32);
+    }
+    let want = neuropipe_dsp::decode::fit_logistic(&x, 2, &y, 2, 0.5).unwrap();
+    assert_eq!(m.logistic().unwrap(), want);
+    assert!(
+        m.lda().is_err(),
+        "an Lda stage refuses a logistic regression's file"
+    );
+    h.finish().unwrap();
+    let loaded = Harness::new(neuropipe_stages::bci::lda::logistic_spec())
+        .param("model", path.to_str().unwrap())
+        .input::<Samples<f64>>("in", features())
+        .build();
+    assert!(loaded.is_ok());
+}

@@ -367,7 +367,14 @@ impl<W: Write> XdfWriter<W> {
                             self.buf.extend_from_slice(&(v as i16).to_le_bytes());
                         }
                     }
-                    ChannelFormat::String => unreachable!("checked above"),
+                    ChannelFormat::String => {
+                        // Refused above already; kept total rather than assumed.
+                        self.buf.clear();
+                        return Err(XdfError::Data {
+                            stream: id,
+                            problem: "a string stream takes strings".into(),
+                        });
+                    }
                 }
             }
         }

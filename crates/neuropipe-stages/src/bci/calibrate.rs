@@ -1,6 +1,6 @@
-//! Calibration inside a running pipeline, for `Lda`: collect `n` labelled feature vectors
-//! (the cued epochs of a calibration run), fit the shrinkage LDA on them off the runtime's
-//! threads, cross-validate it, write its model file, and switch to predicting — the
+//! Calibration inside a running pipeline, for `Lda` and `LogisticRegression`: collect `n`
+//! labelled feature vectors (the cued epochs of a calibration run), fit the linear model
+//! ([`Linear`]) on them off the runtime's threads, cross-validate it, write its model file, and switch to predicting — the
 //! calibrate-then-run scenario of OpenViBE and NeuroPype without leaving the pipeline.
 //!
 //! The buffers for the `n` vectors are allocated when a calibration starts (at build, or when
@@ -9,14 +9,40 @@
 //! `<stem>_<k>.json` beside it: a calibration never replaces a model.
 
 use super::model::{Decoder, ModelFile, Signature, Training};
-use neuropipe_dsp::decode::{cross_validate_lda, LdaModel};
+use neuropipe_dsp::decode::{cross_validate, fit_logistic, FitError, LdaModel};
 use std::path::{Path, PathBuf};
+
+/// The linear model a stage fits: shrinkage LDA, or logistic regression with this `C`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Linear {
+    Lda,
+    Logistic(f64),
+}
+
+impl Linear {
+    /// Fits on `x` (`n × p`) with labels `y` in `0..classes`.
+    fn fit(self, x: &[f64], p: usize, y: &[u32], classes: usize) -> Result<LdaModel, FitError> {
+        match self {
+            Linear::Lda => LdaModel::fit(x, p, y, classes),
+            Linear::Logistic(c) => fit_logistic(x, p, y, classes, c),
+        }
+    }
+
+    /// The decoder to store in a model file.
+    pub(super) fn decoder(self, m: LdaModel) -> Decoder {
+        match self {
+            Linear::Lda => Decoder::Lda(m),
+            Linear::Logistic(_) => Decoder::LogisticRegression(m),
+        }
+    }
+}
 
 /// A calibration in progress.
 #[derive(Debug)]
 pub(super) struct Calibration {
     /// Epochs to collect.
     pub(super) target: usize,
+    kind: Linear,
     features: usize,
     classes: usize,
     x: Vec<f64>,
@@ -31,10 +57,12 @@ pub(super) struct Calibrated {
 }
 
 impl Calibration {
-    /// A calibration of `target` vectors of `features` values in `classes` classes.
-    pub(super) fn new(target: usize, features: usize, classes: usize) -> Calibration {
+    /// A calibration of `target` vectors of `features` values in `classes` classes, fitting
+    /// `kind`.
+    pub(super) fn new(target: usize, features: usize, classes: usize, kind: Linear) -> Calibration {
         Calibration {
             target,
+            kind,
             features,
             classes,
             x: Vec::with_capacity(target * features),
@@ -77,14 +105,33 @@ impl Calibration {
         stage: &str,
     ) -> Result<Calibrated, String> {
         let (p, k) = (self.features, self.classes);
-        let model = LdaModel::fit(&self.x, p, &self.y, k).map_err(|e| e.to_string())?;
+        let kind = self.kind;
+        let model = kind
+            .fit(&self.x, p, &self.y, k)
+            .map_err(|e| e.to_string())?;
         let mut counts = vec![0usize; k];
         for &l in &self.y {
             counts[l as usize] += 1;
         }
         let folds = counts.iter().copied().min().unwrap_or(0).min(5);
+        let mut d = vec![];
         let cv = (folds >= 2)
-            .then(|| cross_validate_lda(&self.x, p, &self.y, k, folds).ok())
+            .then(|| {
+                cross_validate(
+                    &self.x,
+                    p,
+                    &self.y,
+                    k,
+                    folds,
+                    |x, y| kind.fit(x, p, y, k),
+                    |m, row| {
+                        d.resize(m.rows(), 0.0);
+                        m.decision_into(row, &mut d);
+                        Ok((m.predict(&d), d[0]))
+                    },
+                )
+                .ok()
+            })
             .flatten();
         let training = Training {
             data: vec![format!(
@@ -107,7 +154,7 @@ impl Calibration {
             ),
             None => "too few epochs per class to cross-validate".to_string(),
         };
-        let file = ModelFile::new(&Decoder::Lda(model.clone()), signature, vec![], training);
+        let file = ModelFile::new(&kind.decoder(model.clone()), signature, vec![], training);
         let text = serde_json::to_string_pretty(&file).map_err(|e| e.to_string())? + "\n";
         let written = write_free(path, &text)?;
         let report = format!(

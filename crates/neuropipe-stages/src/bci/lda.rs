@@ -1,7 +1,7 @@
 //! `Lda`: predictions from a shrinkage linear discriminant trained by `neuropipe train`; and
 //! `LogisticRegression`, the same stage with an L2-regularised logistic regression (as
-//! scikit-learn's `LogisticRegression`, fitted by `neuropipe train` with the stage's `c`),
-//! which has no in-pipeline calibration.
+//! scikit-learn's `LogisticRegression`, fitted by `neuropipe train` or a calibration with
+//! the stage's `c`).
 //!
 //! Takes a feature stream (one frame per epoch, e.g. from `Vectorize`, `LogVariance` or
 //! `TangentSpace`) and sends, per epoch, one frame of class probabilities (scikit-learn's
@@ -17,7 +17,7 @@
 //! N labelled epochs, fits on them, writes the model and then predicts
 //! (`bci/calibrate.rs`); meanwhile it sends nothing and its readouts count the epochs.
 
-use super::calibrate::Calibration;
+use super::calibrate::{Calibration, Linear};
 use super::model::{ModelFile, Signature};
 use super::predict::{Predictions, Scores};
 use neuropipe_core::prelude::*;
@@ -44,9 +44,12 @@ pub struct LogisticParams {
     /// publish each prediction as an event (recorders annotate it)
     #[param(default = true)]
     pub events: bool,
-    /// inverse regularisation strength used by `neuropipe train` (scikit-learn's C: smaller is a stronger L2 penalty)
+    /// inverse regularisation strength used by `neuropipe train` and calibration (scikit-learn's C: smaller is a stronger L2 penalty)
     #[param(default = 1.0, min = 1e-9, max = 1e9)]
     pub c: f64,
+    /// calibrate in the running pipeline: collect this many labelled epochs, fit, write the model (where `model` points, or beside it if a file is there) and predict with it; 0: predict with the trained `model`. Set it while running to calibrate again
+    #[param(default = 0, min = 0, max = 1000000, live)]
+    pub calibrate: usize,
 }
 
 /// Stage type specification of `LogisticRegression`.
@@ -68,7 +71,14 @@ pub fn logistic_spec() -> StageSpec {
 
 fn build_logistic(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let p: LogisticParams = b.parse_params()?;
-    build_linear(b, &p.model, p.events, 0, ModelFile::logistic)
+    build_linear(
+        b,
+        &p.model,
+        p.events,
+        p.calibrate,
+        Linear::Logistic(p.c),
+        ModelFile::logistic,
+    )
 }
 
 /// Stage type specification.
@@ -108,16 +118,24 @@ pub fn check_features(info: &StreamInfo) -> Result<(), BuildError> {
 
 fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let p: LdaParams = b.parse_params()?;
-    build_linear(b, &p.model, p.events, p.calibrate, ModelFile::lda)
+    build_linear(
+        b,
+        &p.model,
+        p.events,
+        p.calibrate,
+        Linear::Lda,
+        ModelFile::lda,
+    )
 }
 
-/// The stage of a linear decoder whose model file's part `take` gives (`calibrate` > 0: LDA
-/// calibrating first).
+/// The stage of linear decoder `linear`, whose model file's part `take` gives (`calibrate` >
+/// 0: calibrating first).
 fn build_linear(
     b: &mut StageBuilder<'_>,
     model: &str,
     events: bool,
     calibrate: usize,
+    linear: Linear,
     take: fn(&ModelFile) -> Result<LdaModel, String>,
 ) -> Result<BoxedStage, BuildError> {
     let (kind, info, _) = super::epoch_input_stream(b)?;
@@ -144,7 +162,8 @@ fn build_linear(
     }
     let features = signature.features.len();
     let rows = if classes.len() == 2 { 1 } else { classes.len() };
-    let calibration = (calibrate > 0).then(|| Calibration::new(calibrate, features, classes.len()));
+    let calibration =
+        (calibrate > 0).then(|| Calibration::new(calibrate, features, classes.len(), linear));
     with_float!(kind, S => {
         let input = b.epochs_input::<Samples<S>>("in")?;
         Ok(BoxedStage::new(Lda::<S> {
@@ -154,6 +173,7 @@ fn build_linear(
             x: vec![0.0; features],
             model,
             calibration,
+            linear,
             signature,
             path,
         }))
@@ -171,6 +191,8 @@ where
     model: Option<LdaModel>,
     /// A calibration in progress.
     calibration: Option<Calibration>,
+    /// What a calibration fits.
+    linear: Linear,
     /// The feature stream (for the model file a calibration writes).
     signature: Signature,
     /// `model`'s path.
@@ -218,6 +240,7 @@ where
                     target,
                     self.x.len(),
                     self.signature.classes.len(),
+                    self.linear,
                 ));
             }
         }
@@ -270,6 +293,7 @@ where
                     n,
                     self.x.len(),
                     self.signature.classes.len(),
+                    self.linear,
                 ));
                 self.predictions
                     .status(&format!("calibrating: {n} epochs to collect"));
