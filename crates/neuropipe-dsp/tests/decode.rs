@@ -51,6 +51,32 @@ fn covariances_match_scikit_learn() {
     report_worst("covariances");
 }
 
+/// A fitted linear model against the reference case `get` reads: coefficients, intercepts,
+/// decision values and probabilities on the test rows within `tol`, identical predictions.
+fn assert_linear_model<'a>(m: &LdaModel, get: &impl Fn(&str) -> &'a Array, tol: f64, what: &str) {
+    assert_rel(&m.coef, &get("coef").data, tol, &format!("{what} coef"));
+    assert_rel(
+        &m.intercept,
+        &get("intercept").data,
+        tol,
+        &format!("{what} intercept"),
+    );
+    let xt = get("x_test");
+    let (want_d, want_p, want_y) = (get("decision"), get("proba"), get("predict"));
+    let mut d = vec![0.0; m.rows()];
+    let mut pr = vec![0.0; m.classes];
+    let (mut all_d, mut all_p) = (vec![], vec![]);
+    for (i, row) in xt.data.chunks_exact(m.features).enumerate() {
+        m.decision_into(row, &mut d);
+        m.proba_into(&d, &mut pr);
+        all_d.extend_from_slice(&d);
+        all_p.extend_from_slice(&pr);
+        assert_eq!(m.predict(&d), want_y.data[i] as usize, "{what} sample {i}");
+    }
+    assert_rel(&all_d, &want_d.data, tol, &format!("{what} decision"));
+    assert_rel(&all_p, &want_p.data, tol, &format!("{what} proba"));
+}
+
 #[test]
 fn shrinkage_lda_matches_scikit_learn() {
     let pack = Pack::load("bci.ref");
@@ -63,27 +89,7 @@ fn shrinkage_lda_matches_scikit_learn() {
         let y: Vec<u32> = get("y").data.iter().map(|&v| v as u32).collect();
         let classes = *y.iter().max().unwrap() as usize + 1;
         let m = LdaModel::fit(&x.data, p, &y, classes).unwrap();
-        assert_rel(&m.coef, &get("coef").data, TOL, &format!("lda {k} coef"));
-        assert_rel(
-            &m.intercept,
-            &get("intercept").data,
-            TOL,
-            &format!("lda {k} intercept"),
-        );
-        let xt = get("x_test");
-        let (want_d, want_p, want_y) = (get("decision"), get("proba"), get("predict"));
-        let mut d = vec![0.0; m.rows()];
-        let mut pr = vec![0.0; classes];
-        let (mut all_d, mut all_p) = (vec![], vec![]);
-        for (i, row) in xt.data.chunks_exact(p).enumerate() {
-            m.decision_into(row, &mut d);
-            m.proba_into(&d, &mut pr);
-            all_d.extend_from_slice(&d);
-            all_p.extend_from_slice(&pr);
-            assert_eq!(m.predict(&d), want_y.data[i] as usize, "lda {k} sample {i}");
-        }
-        assert_rel(&all_d, &want_d.data, TOL, &format!("lda {k} decision"));
-        assert_rel(&all_p, &want_p.data, TOL, &format!("lda {k} proba"));
+        assert_linear_model(&m, &get, TOL, &format!("lda {k}"));
     }
     report_worst("lda");
 }
@@ -105,32 +111,7 @@ fn logistic_regression_matches_scikit_learn() {
         let classes = *y.iter().max().unwrap() as usize + 1;
         let c = get("setup").data[0];
         let m = fit_logistic(&x.data, p, &y, classes, c).unwrap();
-        let tol = 1e-8;
-        assert_rel(&m.coef, &get("coef").data, tol, &format!("logreg {k} coef"));
-        assert_rel(
-            &m.intercept,
-            &get("intercept").data,
-            tol,
-            &format!("logreg {k} intercept"),
-        );
-        let xt = get("x_test");
-        let (want_d, want_p, want_y) = (get("decision"), get("proba"), get("predict"));
-        let mut d = vec![0.0; m.rows()];
-        let mut pr = vec![0.0; classes];
-        let (mut all_d, mut all_p) = (vec![], vec![]);
-        for (i, row) in xt.data.chunks_exact(p).enumerate() {
-            m.decision_into(row, &mut d);
-            m.proba_into(&d, &mut pr);
-            all_d.extend_from_slice(&d);
-            all_p.extend_from_slice(&pr);
-            assert_eq!(
-                m.predict(&d),
-                want_y.data[i] as usize,
-                "logreg {k} sample {i}"
-            );
-        }
-        assert_rel(&all_d, &want_d.data, tol, &format!("logreg {k} decision"));
-        assert_rel(&all_p, &want_p.data, tol, &format!("logreg {k} proba"));
+        assert_linear_model(&m, &get, 1e-8, &format!("logreg {k}"));
         report_worst(&format!(
             "logistic regression case {k} ({classes} classes, C = {c})"
         ));
