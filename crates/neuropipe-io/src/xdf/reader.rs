@@ -366,7 +366,9 @@ impl<R: Read + Seek> XdfSamples<R> {
                     ChannelFormat::Float32 => {
                         f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                     }
-                    ChannelFormat::Double64 => f64::from_le_bytes(b.try_into().unwrap_or([0; 8])),
+                    ChannelFormat::Double64 => {
+                        f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+                    }
                     ChannelFormat::Int32 => f64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])),
                     ChannelFormat::Int16 => f64::from(i16::from_le_bytes([b[0], b[1]])),
                     ChannelFormat::String => 0.0,

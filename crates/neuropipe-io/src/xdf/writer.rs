@@ -246,6 +246,13 @@ impl<W: Write> XdfWriter<W> {
         Ok(x)
     }
 
+    /// Starts a samples chunk of `n` samples of stream `id` (the samples follow).
+    fn begin_samples(&mut self, id: u32, n: usize) {
+        self.begin();
+        self.buf.extend_from_slice(&id.to_le_bytes());
+        varlen(&mut self.buf, n as u64);
+    }
+
     /// Starts a chunk: room for its head, then the content is appended.
     fn begin(&mut self) {
         self.buf.clear();
@@ -338,9 +345,7 @@ impl<W: Write> XdfWriter<W> {
         if timestamps.is_empty() {
             return Ok(());
         }
-        self.begin();
-        self.buf.extend_from_slice(&id.to_le_bytes());
-        varlen(&mut self.buf, timestamps.len() as u64);
+        self.begin_samples(id, timestamps.len());
         for (t, sample) in timestamps.iter().zip(values.chunks_exact(channels)) {
             self.buf.push(8);
             self.buf.extend_from_slice(&t.to_le_bytes());
@@ -410,9 +415,7 @@ impl<W: Write> XdfWriter<W> {
         if timestamps.is_empty() {
             return Ok(());
         }
-        self.begin();
-        self.buf.extend_from_slice(&id.to_le_bytes());
-        varlen(&mut self.buf, timestamps.len() as u64);
+        self.begin_samples(id, timestamps.len());
         for (t, v) in timestamps.iter().zip(values) {
             self.buf.push(8);
             self.buf.extend_from_slice(&t.to_le_bytes());

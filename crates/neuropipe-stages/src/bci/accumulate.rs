@@ -337,7 +337,7 @@ impl Accumulator {
 
     /// Selects the leading symbol: the packet, the event, the counts.
     async fn select(&mut self, ctx: &mut StageContext, h: &PacketHeader) -> Result<(), StageError> {
-        let (best, p) = self.leader();
+        let best = super::predict::argmax(&self.score);
         let reps = self.flashes.iter().copied().min().unwrap_or(0);
         let mut out = self.pool.acquire().await;
         out.set_shape(1, self.score.len())?;
@@ -346,6 +346,7 @@ impl Accumulator {
         for (o, s) in out.samples_mut().iter_mut().zip(&self.score) {
             *o = (s - m).exp() / sum;
         }
+        let p = out.samples()[best];
         let c = &mut self.counts;
         out.header.sequence = c.selected.iter().sum();
         out.header.first_frame = h.first_frame;
