@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, unit/integration tests (Rust and the Python
-# interoperability checks), and every example pipeline in pipelines/ validated and run briefly.
+# interoperability checks), the Python package (wheel, pytest, notebook), and every example
+# pipeline in pipelines/ validated and run briefly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -28,6 +29,9 @@ cargo build --release -p neuropipe-cli
 
 echo "== cargo test"
 cargo test --workspace --release
+
+echo "== python package (maturin wheel into a clean venv, pytest, the example notebook)"
+bash scripts/python_package.sh
 
 echo "== dashboard in headless Chromium (private network namespace)"
 if [ ! -x /usr/bin/chromium ]; then apt-get update && apt-get install -y chromium chromium-driver; fi

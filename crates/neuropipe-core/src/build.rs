@@ -206,6 +206,11 @@ impl<'a> StageBuilder<'a> {
     pub fn id(&self) -> &str {
         &self.cfg().id
     }
+    /// The stage's type name, as the pipeline file gives it (for factories registered under
+    /// several names, e.g. stage types a host defines at run time).
+    pub fn stage_type(&self) -> &str {
+        &self.cfg().kind
+    }
     /// Parameters with defaults filled in (types and ranges already checked).
     pub fn params(&self) -> &Params {
         &self.params

@@ -499,6 +499,25 @@ impl PipelineHandle {
     /// every packet it sends from now on, dropped oldest-first if the observer is slow, never
     /// slowing the pipeline. One tap per output at a time.
     pub fn tap(&self, endpoint: &str) -> Result<crate::tap::SignalTap, crate::tap::TapError> {
+        self.open_tap(endpoint, false)
+    }
+
+    /// Opens a lossless tap: like [`tap`](Self::tap), but the tapped output waits for the
+    /// observer instead of dropping, so the observer sees every packet and the pipeline runs
+    /// at its pace. For offline runs (a replay as fast as possible into a notebook); a live
+    /// source would back up behind a slow observer. Dropping the tap releases the output.
+    pub fn tap_lossless(
+        &self,
+        endpoint: &str,
+    ) -> Result<crate::tap::SignalTap, crate::tap::TapError> {
+        self.open_tap(endpoint, true)
+    }
+
+    fn open_tap(
+        &self,
+        endpoint: &str,
+        lossless: bool,
+    ) -> Result<crate::tap::SignalTap, crate::tap::TapError> {
         let taps = &self.shared.taps;
         let point = taps
             .iter()
@@ -517,7 +536,7 @@ impl PipelineHandle {
                 outputs: taps.iter().map(|t| t.endpoint.clone()).collect(),
             })?;
         point
-            .open()
+            .open(lossless)
             .ok_or_else(|| crate::tap::TapError::AlreadyTapped {
                 endpoint: point.endpoint.clone(),
             })

@@ -100,9 +100,24 @@ impl<T: Payload> LinkShared<T> {
     pub(crate) fn try_pop(&self) -> Option<Packet<T>> {
         self.q.pop()
     }
-    /// Returns every queued packet to its pool.
-    pub(crate) fn clear(&self) {
+    /// Queues `pkt` if there is room (never waits, never drops); wakes the receiver.
+    pub(crate) fn try_push(&self, pkt: Packet<T>) -> Result<(), Packet<T>> {
+        self.q.push(pkt)?;
+        self.data.notify_one();
+        Ok(())
+    }
+    /// Waits until the receiver frees room (a wake-up may be spurious: check again).
+    pub(crate) async fn space_ready(&self) {
+        self.space.notified().await;
+    }
+    /// The receiver took a packet: wakes a sender waiting for room.
+    pub(crate) fn space_freed(&self) {
+        self.space.notify_one();
+    }
+    /// Returns every queued packet to its pool and wakes a sender waiting for room.
+    pub(crate) fn clear_and_release(&self) {
         while self.q.pop().is_some() {}
+        self.space.notify_one();
     }
     /// The sender is gone: the receiver drains what is queued, then sees the end.
     pub(crate) fn close_sender(&self) {
@@ -238,7 +253,7 @@ impl<T: Payload> Output<T> {
         }
         let frames = packet.header.batch_size as u64;
         if let Some(tap) = &self.tap {
-            tap.offer(&packet);
+            tap.offer(&packet).await;
         }
         if self.links.is_empty() {
             // An optional output nobody linked: the packet goes back to its pool.

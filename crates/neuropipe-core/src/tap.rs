@@ -5,6 +5,11 @@
 //! [`SignalTap`] is open, each packet is copied into a buffer from the tap's own small pool
 //! (never the pipeline's) and queued drop-oldest: a slow or stuck observer loses tap packets,
 //! the pipeline loses nothing.
+//!
+//! A **lossless** tap ([`PipelineHandle::tap_lossless`](crate::PipelineHandle::tap_lossless))
+//! is for offline runs (a recording replayed as fast as possible into a notebook): instead of
+//! dropping, the tapped output waits for the observer, so the pipeline runs at the observer's
+//! pace. Closing the tap (drop) releases it at once.
 
 use crate::packet::{Packet, PacketHeader};
 use crate::payload::{Payload, PayloadKind, Sample, Samples};
@@ -37,6 +42,8 @@ const TAP_DEPTH: usize = 8;
 
 pub(crate) struct TapState {
     pub(crate) open: AtomicBool,
+    /// The open tap waits for its observer instead of dropping.
+    pub(crate) lossless: AtomicBool,
     pub(crate) dropped: AtomicU64,
 }
 
@@ -49,9 +56,12 @@ pub(crate) struct TapTx<T: Payload> {
 
 impl<T: Payload> TapTx<T> {
     #[inline]
-    pub(crate) fn offer(&self, pkt: &Packet<T>) {
+    pub(crate) async fn offer(&self, pkt: &Packet<T>) {
         if !self.state.open.load(Ordering::Relaxed) {
             return;
+        }
+        if self.state.lossless.load(Ordering::Acquire) {
+            return self.offer_lossless(pkt).await;
         }
         let Some(mut copy) = self.pool.try_acquire() else {
             self.state.dropped.fetch_add(1, Ordering::Relaxed);
@@ -63,6 +73,26 @@ impl<T: Payload> TapTx<T> {
         }
         if self.link.push_overwriting(copy) {
             self.state.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    /// Copies `pkt` and queues it, waiting for a buffer and for room while the tap stays open.
+    async fn offer_lossless(&self, pkt: &Packet<T>) {
+        // The pool holds two buffers more than the queue: one is free unless the observer is
+        // converting one; closing the tap returns the queued ones.
+        let mut copy = self.pool.acquire().await;
+        if let Some(d) = copy.try_mut() {
+            d.header = pkt.header;
+            d.payload.copy_from(&pkt.payload);
+        }
+        loop {
+            if !self.state.open.load(Ordering::Acquire) {
+                return;
+            }
+            match self.link.try_push(copy) {
+                Ok(()) => return,
+                Err(c) => copy = c,
+            }
+            self.link.space_ready().await;
         }
     }
     pub(crate) fn close(&self) {
@@ -92,6 +122,7 @@ pub(crate) fn new_tap<T: Payload>(
 ) -> (TapTx<T>, Option<TapPoint>) {
     let state = Arc::new(TapState {
         open: AtomicBool::new(false),
+        lossless: AtomicBool::new(false),
         dropped: AtomicU64::new(0),
     });
     let link = LinkShared::<T>::new(TAP_DEPTH, LinkPolicy::DropOldest);
@@ -111,10 +142,11 @@ pub(crate) fn new_tap<T: Payload>(
 }
 
 impl TapPoint {
-    pub(crate) fn open(&self) -> Option<SignalTap> {
+    pub(crate) fn open(&self, lossless: bool) -> Option<SignalTap> {
         if self.state.open.swap(true, Ordering::AcqRel) {
             return None;
         }
+        self.state.lossless.store(lossless, Ordering::Release);
         Some(SignalTap {
             endpoint: self.endpoint.clone(),
             state: self.state.clone(),
@@ -145,6 +177,10 @@ impl SignalTap {
     pub fn endpoint(&self) -> &str {
         &self.endpoint
     }
+    /// Whether the tapped output waits for this observer instead of dropping.
+    pub fn is_lossless(&self) -> bool {
+        self.state.lossless.load(Ordering::Relaxed)
+    }
     /// Tap packets dropped so far because the observer was slow (the pipeline lost nothing).
     pub fn dropped(&self) -> u64 {
         self.state.dropped.load(Ordering::Relaxed)
@@ -162,6 +198,8 @@ impl SignalTap {
 async fn next_from<S: Sample>(l: &LinkShared<Samples<S>>) -> Option<TapPacket> {
     loop {
         if let Some(p) = l.try_pop() {
+            // A lossless tap's sender may be waiting for room.
+            l.space_freed();
             // The tap's buffers are sized from the stream info; never trust a header past them.
             let n = p.header.len().min(p.payload.capacity());
             return Some(TapPacket {
@@ -179,11 +217,12 @@ async fn next_from<S: Sample>(l: &LinkShared<Samples<S>>) -> Option<TapPacket> {
 impl Drop for SignalTap {
     fn drop(&mut self) {
         self.state.open.store(false, Ordering::Release);
-        // Return queued copies to the tap pool.
+        self.state.lossless.store(false, Ordering::Release);
+        // Return queued copies to the tap pool, and release a lossless sender waiting for room.
         match &self.rx {
-            TapRxAny::I32(l) => l.clear(),
-            TapRxAny::F32(l) => l.clear(),
-            TapRxAny::F64(l) => l.clear(),
+            TapRxAny::I32(l) => l.clear_and_release(),
+            TapRxAny::F32(l) => l.clear_and_release(),
+            TapRxAny::F64(l) => l.clear_and_release(),
         }
     }
 }

@@ -461,3 +461,42 @@ async fn taps_copy_what_an_output_sends_and_a_stuck_observer_costs_nothing() {
         "the stuck tap dropped, the pipeline did not"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lossless_tap_sees_every_packet_of_a_flat_out_run_and_closing_it_releases_the_output() {
+    let p = build(json!({
+        "stages": [
+            {"id": "src", "type": "TestSource", "params": {"packets": 400, "interval_ms": 0}},
+            {"id": "add", "type": "TestAdd", "params": {"add": 1.0}},
+            {"id": "sink", "type": "TestSink", "params": {"probe": "lossless"}}
+        ],
+        "links": ["src -> add", "add -> sink"]
+    }));
+    let h = p.handle();
+    let mut all = h.tap_lossless("add").unwrap();
+    assert!(all.is_lossless());
+    // Abandoned after 5 packets: dropping it must let the source run to its end.
+    let mut abandoned = h.tap_lossless("src").unwrap();
+    let run = tokio::spawn(p.run());
+    for _ in 0..5 {
+        abandoned.next().await.unwrap();
+    }
+    drop(abandoned);
+    let mut next_frame = 0;
+    let mut packets = 0;
+    while let Some(pkt) = all.next().await {
+        assert_eq!(pkt.header.first_frame, next_frame, "in order, none missing");
+        assert_eq!(pkt.samples[0], pkt.header.first_frame as f64 + 1.0);
+        next_frame += u64::from(pkt.header.batch_size);
+        packets += 1;
+        if packets % 50 == 0 {
+            // A slow observer: the pipeline waits for it.
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    }
+    assert_eq!(packets, 400);
+    assert_eq!(all.dropped(), 0);
+    let report = run.await.unwrap();
+    assert_eq!(report.outcome, Outcome::Finished);
+    assert_continuous(&probe("lossless").headers.lock().unwrap(), 400, 4);
+}

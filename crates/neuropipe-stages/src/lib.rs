@@ -44,6 +44,7 @@ pub fn registry() -> Registry {
         .register(io::csv_recorder::spec())
         .register(io::xdf_recorder::spec())
         .register(io::replay::spec())
+        .register(io::push::spec())
         .register(io::cyton::spec())
         .register(io::summary::spec());
     r

@@ -7,6 +7,7 @@
 //! | `CsvRecorder` | [`csv_recorder`] |
 //! | `XdfRecorder` | [`xdf_recorder`] |
 //! | `FileReplay` | [`replay`] |
+//! | `PushSource` | [`push`] |
 //! | `CytonSource` | [`cyton`] |
 //! | `StdoutSummary` | [`summary`] |
 //!
@@ -19,6 +20,7 @@ pub mod cyton;
 mod cyton_reader;
 pub mod edf_recorder;
 pub mod paths;
+pub mod push;
 pub mod record_error;
 pub mod recorder;
 pub mod replay;
