@@ -11,7 +11,9 @@ any output as NumPy chunks, change parameters while it runs::
         p.set("bandpass", "high_hz", 30.0)     # the stage's reply, or ControlError
 
 Also: :mod:`neuropipe.dsp` (streaming filters equal to SciPy, state kept across calls) and
-:func:`read_edf` (EDF/EDF+/BDF/BDF+ into NumPy). Arrays are shaped ``(channels, times)``, as
+:func:`read_edf` (EDF/EDF+/BDF/BDF+ into NumPy), :func:`read_xdf` (XDF streams). Data in:
+a ``PushSource`` stage fed with ``Pipeline.push``; Python classes as stages:
+:func:`register_stage`. Arrays are shaped ``(channels, times)``, as
 MNE's. Errors are :class:`NeuropipeError` subclasses with the CLI's located messages.
 """
 
@@ -32,7 +34,7 @@ from ._neuropipe import (
     stage_types,
 )
 from . import dsp
-from .io import Recording, read_edf
+from .io import Recording, XdfStream, read_edf, read_xdf
 
 __all__ = [
     "Chunk",
@@ -46,9 +48,11 @@ __all__ = [
     "Recording",
     "Tap",
     "TapError",
+    "XdfStream",
     "__version__",
     "dsp",
     "read_edf",
+    "read_xdf",
     "register_stage",
     "schema",
     "stage_types",

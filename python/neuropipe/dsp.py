@@ -91,7 +91,7 @@ class Sos(_Streaming):
         super().__init__(channels, dtype)
 
     def _build(self, dtype: str):
-        return _neuropipe.SosFilter(self.sos, self.channels, dtype)
+        return _neuropipe.Filter.sos(self.sos, self.channels, dtype)
 
 
 class Bandpass(Sos):
@@ -143,7 +143,7 @@ class Fir(_Streaming):
         super().__init__(channels, dtype)
 
     def _build(self, dtype: str):
-        return _neuropipe.FirFilter(self.taps.tolist(), self.channels, dtype)
+        return _neuropipe.Filter.fir(self.taps.tolist(), self.channels, dtype)
 
 
 def filter(sos_or_taps: np.ndarray, x: np.ndarray) -> np.ndarray:

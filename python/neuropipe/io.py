@@ -1,4 +1,4 @@
-"""Files into NumPy: EDF, EDF+, BDF and BDF+ (neuropipe's validating reader)."""
+"""Files into NumPy: EDF, EDF+, BDF, BDF+ and XDF (neuropipe's validating readers)."""
 
 from __future__ import annotations
 
@@ -48,3 +48,37 @@ def read_edf(path: Union[str, "PathLike[str]"]) -> Recording:
     """
     d = _neuropipe.read_edf(str(path))
     return Recording(path=str(path), **d)
+
+
+@dataclass
+class XdfStream:
+    """One stream of an XDF file.
+
+    Numeric streams have ``data`` (channels, samples) float64 and ``timestamps`` (s) as
+    recorded: no clock synchronisation or dejittering (``pyxdf.load_xdf(...,
+    synchronize_clocks=False, dejitter_timestamps=False)`` gives the same values, transposed);
+    string (marker) streams have ``markers`` as (timestamp, text).
+    """
+
+    name: str
+    type: str
+    stream_id: int
+    channel_format: str
+    nominal_srate: float
+    source_id: str
+    ch_names: List[str]
+    units: List[str]
+    ch_types: List[str]
+    footer: bool
+    data: Optional[np.ndarray] = None
+    timestamps: Optional[np.ndarray] = None
+    markers: Optional[List[Tuple[float, str]]] = None
+
+
+def read_xdf(path: Union[str, "PathLike[str]"]) -> List[XdfStream]:
+    """Reads every stream of an XDF file (LabRecorder's, neuropipe's), in file order.
+
+    Raises :class:`neuropipe.FileError` with the byte offset of anything malformed. A file cut
+    short (no footers) is read up to its last whole chunk; ``footer`` says so.
+    """
+    return [XdfStream(**d) for d in _neuropipe.read_xdf(str(path))]

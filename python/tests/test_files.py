@@ -34,3 +34,44 @@ def test_a_truncated_file_is_refused_with_the_byte_offset(recording, tmp_path):
     with pytest.raises(neuropipe.FileError, match="cut.edf") as e:
         neuropipe.read_edf(bad)
     assert "byte" in str(e.value)
+
+
+def test_read_xdf_equals_pyxdf_on_a_recording_made_from_python(recording, tmp_path):
+    import pyxdf
+
+    path, data = recording
+    out = tmp_path / "session.xdf"
+    p = neuropipe.Pipeline.from_json(
+        {
+            "stages": [
+                {"id": "replay", "type": "FileReplay", "params": {"path": str(path), "realtime": False}},
+                {"id": "rec", "type": "XdfRecorder", "params": {"path": str(out)}},
+            ],
+            "links": ["replay -> rec"],
+        }
+    )
+    p.run()
+    streams = neuropipe.read_xdf(out)
+    eeg = next(s for s in streams if s.data is not None)
+    marks = next(s for s in streams if s.markers is not None)
+    assert eeg.ch_names == CHANNELS and eeg.units[0] == "microvolts" and eeg.footer
+    assert eeg.nominal_srate == RATE and eeg.channel_format == "float32"
+    np.testing.assert_allclose(eeg.data, data, rtol=0, atol=1e-4)  # float32 in the file
+    assert eeg.timestamps.shape == (data.shape[1],)
+    texts = [t for _, t in marks.markers]
+    assert "target" in texts and "nontarget" in texts
+
+    ref, _ = pyxdf.load_xdf(str(out), synchronize_clocks=False, dejitter_timestamps=False)
+    ref_eeg = next(s for s in ref if s["info"]["name"][0] == eeg.name)
+    np.testing.assert_array_equal(eeg.data, np.asarray(ref_eeg["time_series"], dtype=np.float64).T)
+    np.testing.assert_array_equal(eeg.timestamps, ref_eeg["time_stamps"])
+    ref_marks = next(s for s in ref if s["info"]["name"][0] == marks.name)
+    assert [m[0] for m in ref_marks["time_series"]] == texts
+    np.testing.assert_array_equal([t for t, _ in marks.markers], ref_marks["time_stamps"])
+
+
+def test_a_damaged_xdf_is_refused_with_the_byte_offset(tmp_path):
+    bad = tmp_path / "bad.xdf"
+    bad.write_bytes(b"XDF:" + bytes([1, 4, 1, 0, 0, 0]) + b"<?xml")
+    with pytest.raises(neuropipe.FileError, match="bad.xdf: byte"):
+        neuropipe.read_xdf(bad)

@@ -31,6 +31,7 @@ pub(crate) enum StageExit {
 #[derive(Clone)]
 pub(crate) struct RunEnv {
     pub(crate) cancel: CancellationToken,
+    /// A source cut off at a stop (see [`StageSpec::is_cut_on_stop`](crate::StageSpec)).
     pub(crate) is_source: bool,
     /// First failure of the pipeline: (stage id, message).
     pub(crate) failure: Arc<Mutex<Option<(String, String)>>>,
@@ -78,6 +79,7 @@ pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
 async fn drive<S: DataPlaneStage>(stage: &mut S, ctx: &mut StageContext, env: RunEnv) -> StageExit {
     let shared = ctx.shared.clone();
     let cancel = env.cancel.clone();
+    ctx.stop = cancel.clone();
     let mut paused = false;
     shared.set_state(StageState::Running);
     let exit = 'outer: loop {

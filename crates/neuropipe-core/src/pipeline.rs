@@ -299,12 +299,13 @@ fn build_stage(
         shared: shared.clone(),
         events: events.clone(),
         control_rx: rx,
+        stop: CancellationToken::new(),
     };
     Ok((
         BuiltStage {
             stage,
             ctx,
-            is_source: spec.is_source(),
+            is_source: spec.is_cut_on_stop(),
         },
         StageEntry {
             shared,

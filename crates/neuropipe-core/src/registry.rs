@@ -118,6 +118,10 @@ pub struct StageSpec {
     pub params: Vec<ParamSpec>,
     /// Whether the stage takes a `"stream"` object (sources: name, labels, units, types).
     pub stream_info: bool,
+    /// A source that, at a stop, sends what it already holds instead of being cut off (see
+    /// [`drains_on_stop`](Self::drains_on_stop)).
+    #[serde(skip)]
+    pub drains_on_stop: bool,
     /// The factory.
     #[serde(skip)]
     pub factory: StageFactory,
@@ -133,6 +137,7 @@ impl StageSpec {
             outputs: vec![],
             params: vec![],
             stream_info: false,
+            drains_on_stop: false,
             factory,
         }
     }
@@ -177,6 +182,20 @@ impl StageSpec {
     /// Whether the stage has no inputs.
     pub fn is_source(&self) -> bool {
         self.inputs.is_empty()
+    }
+    /// A source whose data the pipeline cannot afford to cut off at a stop (frames a host
+    /// already handed over): the runtime keeps running it after a stop, like any other stage
+    /// draining its input, and the stage learns of the stop through
+    /// [`StageContext::is_stopping`](crate::StageContext::is_stopping) /
+    /// [`stopping`](crate::StageContext::stopping), sends what it holds and ends with
+    /// `QueueClosed`. Other sources are cut off at once (their next frames do not exist yet).
+    pub fn drains_on_stop(mut self) -> Self {
+        self.drains_on_stop = true;
+        self
+    }
+    /// Whether the runtime cuts the stage off at a stop: a source that does not drain.
+    pub fn is_cut_on_stop(&self) -> bool {
+        self.is_source() && !self.drains_on_stop
     }
 }
 

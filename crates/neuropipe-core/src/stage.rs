@@ -75,6 +75,8 @@ pub struct StageContext {
     pub(crate) events: EventBus,
     pub(crate) control_rx:
         tokio::sync::mpsc::UnboundedReceiver<Box<crate::control::ControlRequest>>,
+    /// The pipeline's stop (set by the driver when the stage starts running).
+    pub(crate) stop: tokio_util::sync::CancellationToken,
 }
 
 impl StageContext {
@@ -98,6 +100,19 @@ impl StageContext {
         };
         self.shared.add_wait(t0);
         reached
+    }
+
+    /// Whether the pipeline is stopping (a stop was requested or a stage failed). Sources are
+    /// cut off at a stop; a source whose spec says
+    /// [`drains_on_stop`](crate::StageSpec::drains_on_stop) keeps being run and learns of the
+    /// stop here: it sends what it already holds, then ends with `QueueClosed`.
+    pub fn is_stopping(&self) -> bool {
+        self.stop.is_cancelled()
+    }
+
+    /// Completes when the pipeline is stopping (see [`is_stopping`](Self::is_stopping)).
+    pub async fn stopping(&self) {
+        self.stop.cancelled().await
     }
 
     /// Completes when a control message arrives for this stage (for stages waiting on

@@ -200,11 +200,12 @@ impl HarnessBuilder {
             shared: shared.clone(),
             events: events.clone(),
             control_rx: rx,
+            stop: CancellationToken::new(),
         };
         let cancel = CancellationToken::new();
         let run_env = RunEnv {
             cancel: cancel.clone(),
-            is_source: spec.is_source(),
+            is_source: spec.is_cut_on_stop(),
             failure: Arc::new(Mutex::new(None)),
         };
         let mut stage = stage;

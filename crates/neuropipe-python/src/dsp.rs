@@ -117,12 +117,6 @@ fn sos_array(sos: &Sos) -> Array2<f64> {
     Array2::from_shape_fn((s.len(), 6), |(i, j)| s[i][j])
 }
 
-/// The sample type a filter runs in, fixed at construction.
-enum Kind<F32, F64> {
-    F32(F32),
-    F64(F64),
-}
-
 fn dtype_kind(dtype: &str) -> PyResult<bool> {
     match dtype {
         "float32" => Ok(true),
@@ -198,60 +192,55 @@ fn check_shape(shape: &[usize], channels: usize) -> PyResult<()> {
     }
 }
 
-/// Runs `x` through a filter of either sample type, with the GIL released.
-macro_rules! process_any {
-    ($self:ident, $py:ident, $x:ident) => {{
-        let channels = $self.channels;
-        match &mut $self.inner {
-            Kind::F32(f) => {
-                let x: PyReadonlyArray2<'_, f32> = $x.extract().map_err(|_| {
-                    PyTypeError::new_err(
-                        "this filter runs in float32: pass a float32 array (x.astype(np.float32))",
-                    )
-                })?;
-                check_shape(x.shape(), channels)?;
-                let out = PyArray2::<f32>::zeros($py, x.dims(), false);
-                {
-                    let mut w = out.readwrite();
-                    let (xv, ov) = (x.as_array(), w.as_array_mut());
-                    $py.detach(|| filter_blocks(xv, ov, |b| f.process(b)));
-                }
-                Ok(out.into_any().unbind())
-            }
-            Kind::F64(f) => {
-                let x: PyReadonlyArray2<'_, f64> = $x.extract().map_err(|_| {
-                    PyTypeError::new_err(
-                        "this filter runs in float64: pass a float64 array (x.astype(np.float64))",
-                    )
-                })?;
-                check_shape(x.shape(), channels)?;
-                let out = PyArray2::<f64>::zeros($py, x.dims(), false);
-                {
-                    let mut w = out.readwrite();
-                    let (xv, ov) = (x.as_array(), w.as_array_mut());
-                    $py.detach(|| filter_blocks(xv, ov, |b| f.process(b)));
-                }
-                Ok(out.into_any().unbind())
-            }
-        }
-    }};
+/// Filters `x` (which must be a 2-D array of `T`, `channels` rows) into a new array, with
+/// the GIL released.
+fn run<T: FloatSample + numpy::Element>(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    channels: usize,
+    f: impl FnMut(&mut [T]) + Send,
+) -> PyResult<Py<PyAny>> {
+    let x: PyReadonlyArray2<'_, T> = x.extract().map_err(|_| {
+        let name = numpy::dtype::<T>(py).to_string();
+        PyTypeError::new_err(format!(
+            "this filter runs in {name}: pass a 2-D {name} array (x.astype(np.{name}))"
+        ))
+    })?;
+    check_shape(x.shape(), channels)?;
+    let out = PyArray2::<T>::zeros(py, x.dims(), false);
+    {
+        let mut w = out.readwrite();
+        let (xv, ov) = (x.as_array(), w.as_array_mut());
+        py.detach(|| filter_blocks(xv, ov, f));
+    }
+    Ok(out.into_any().unbind())
 }
 
-/// A streaming IIR filter in second-order sections (`sos` as SciPy's, shape (n, 6)) over
-/// `channels` channels, in float32 or float64 (the state is float64 either way).
-/// `process(x)` filters `(channels, times)` and keeps the state for the next call, like
-/// `scipy.signal.sosfilt(sos, x, zi=z)` with `z` carried over.
+/// The kernel behind a [`Filter`], its kind and sample type fixed at construction.
+enum Inner {
+    SosF32(neuropipe_dsp::SosFilter<f32>),
+    SosF64(neuropipe_dsp::SosFilter<f64>),
+    FirF32(neuropipe_dsp::FirFilter<f32>),
+    FirF64(neuropipe_dsp::FirFilter<f64>),
+}
+
+/// A streaming filter over `channels` channels, in float32 or float64 (the state is float64
+/// either way): `Filter.sos(sos, ...)` (second-order sections as SciPy's, shape (n, 6)) or
+/// `Filter.fir(taps, ...)`. `process(x)` filters `(channels, times)` and keeps the state for
+/// the next call, like `scipy.signal.sosfilt(sos, x, zi=z)` / `lfilter(taps, 1.0, x, zi=z)`
+/// with `z` carried over.
 #[pyclass(module = "neuropipe._neuropipe")]
-pub(crate) struct SosFilter {
-    inner: Kind<neuropipe_dsp::SosFilter<f32>, neuropipe_dsp::SosFilter<f64>>,
+pub(crate) struct Filter {
+    inner: Inner,
     channels: usize,
 }
 
 #[pymethods]
-impl SosFilter {
-    #[new]
+impl Filter {
+    /// An IIR filter in second-order sections.
+    #[staticmethod]
     #[pyo3(signature = (sos, channels, dtype = "float32"))]
-    fn new(sos: PyReadonlyArray2<'_, f64>, channels: usize, dtype: &str) -> PyResult<Self> {
+    fn sos(sos: PyReadonlyArray2<'_, f64>, channels: usize, dtype: &str) -> PyResult<Filter> {
         let a = sos.as_array();
         if a.ncols() != 6 {
             return Err(PyValueError::new_err(format!(
@@ -266,66 +255,44 @@ impl SosFilter {
             .collect();
         let sos = Sos::new(sections).map_err(design_err)?;
         let inner = if dtype_kind(dtype)? {
-            Kind::F32(neuropipe_dsp::SosFilter::new(&sos, channels).map_err(design_err)?)
+            Inner::SosF32(neuropipe_dsp::SosFilter::new(&sos, channels).map_err(design_err)?)
         } else {
-            Kind::F64(neuropipe_dsp::SosFilter::new(&sos, channels).map_err(design_err)?)
+            Inner::SosF64(neuropipe_dsp::SosFilter::new(&sos, channels).map_err(design_err)?)
         };
-        Ok(SosFilter { inner, channels })
+        Ok(Filter { inner, channels })
+    }
+
+    /// A FIR filter with these taps.
+    #[staticmethod]
+    #[pyo3(signature = (taps, channels, dtype = "float32"))]
+    fn fir(taps: Vec<f64>, channels: usize, dtype: &str) -> PyResult<Filter> {
+        let inner = if dtype_kind(dtype)? {
+            Inner::FirF32(neuropipe_dsp::FirFilter::new(&taps, channels).map_err(design_err)?)
+        } else {
+            Inner::FirF64(neuropipe_dsp::FirFilter::new(&taps, channels).map_err(design_err)?)
+        };
+        Ok(Filter { inner, channels })
     }
 
     /// Filters `x` (channels, times) and returns the result (same shape and dtype); the
     /// state carries over to the next call.
     fn process(&mut self, py: Python<'_>, x: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        process_any!(self, py, x)
+        let ch = self.channels;
+        match &mut self.inner {
+            Inner::SosF32(f) => run(py, x, ch, |b| f.process(b)),
+            Inner::SosF64(f) => run(py, x, ch, |b| f.process(b)),
+            Inner::FirF32(f) => run(py, x, ch, |b| f.process(b)),
+            Inner::FirF64(f) => run(py, x, ch, |b| f.process(b)),
+        }
     }
 
     /// Zero state, as a new filter.
     fn reset(&mut self) {
         match &mut self.inner {
-            Kind::F32(f) => f.reset(),
-            Kind::F64(f) => f.reset(),
-        }
-    }
-
-    /// Number of channels.
-    #[getter]
-    fn channels(&self) -> usize {
-        self.channels
-    }
-}
-
-/// A streaming FIR filter with `taps` over `channels` channels, in float32 or float64;
-/// `process(x)` equals `scipy.signal.lfilter(taps, 1.0, x, zi=z)` with `z` carried over.
-#[pyclass(module = "neuropipe._neuropipe")]
-pub(crate) struct FirFilter {
-    inner: Kind<neuropipe_dsp::FirFilter<f32>, neuropipe_dsp::FirFilter<f64>>,
-    channels: usize,
-}
-
-#[pymethods]
-impl FirFilter {
-    #[new]
-    #[pyo3(signature = (taps, channels, dtype = "float32"))]
-    fn new(taps: Vec<f64>, channels: usize, dtype: &str) -> PyResult<Self> {
-        let inner = if dtype_kind(dtype)? {
-            Kind::F32(neuropipe_dsp::FirFilter::new(&taps, channels).map_err(design_err)?)
-        } else {
-            Kind::F64(neuropipe_dsp::FirFilter::new(&taps, channels).map_err(design_err)?)
-        };
-        Ok(FirFilter { inner, channels })
-    }
-
-    /// Filters `x` (channels, times) and returns the result (same shape and dtype); the
-    /// history carries over to the next call.
-    fn process(&mut self, py: Python<'_>, x: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        process_any!(self, py, x)
-    }
-
-    /// Zero history, as a new filter.
-    fn reset(&mut self) {
-        match &mut self.inner {
-            Kind::F32(f) => f.reset(),
-            Kind::F64(f) => f.reset(),
+            Inner::SosF32(f) => f.reset(),
+            Inner::SosF64(f) => f.reset(),
+            Inner::FirF32(f) => f.reset(),
+            Inner::FirF64(f) => f.reset(),
         }
     }
 

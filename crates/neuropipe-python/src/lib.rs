@@ -9,7 +9,7 @@
 //!   lossless, for offline runs).
 //! * `dsp`: the streaming filters, stateful across calls, SciPy's designs.
 //! * `pystage`: Python classes as stage types (`register_stage`).
-//! * `files`: EDF/EDF+/BDF/BDF+ files into NumPy.
+//! * `files`: EDF/EDF+/BDF/BDF+ and XDF files into NumPy.
 //! * `errors`: the exception classes and how Rust errors become them.
 //!
 //! Arrays cross the boundary as MNE shapes them: `(channels, times)`.
@@ -41,12 +41,12 @@ fn _neuropipe(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<pipeline::Pipeline>()?;
     m.add_class::<tap::Tap>()?;
     m.add_class::<tap::Chunk>()?;
-    m.add_class::<dsp::SosFilter>()?;
-    m.add_class::<dsp::FirFilter>()?;
+    m.add_class::<dsp::Filter>()?;
     m.add_function(wrap_pyfunction!(dsp::butter, m)?)?;
     m.add_function(wrap_pyfunction!(dsp::iirnotch, m)?)?;
     m.add_function(wrap_pyfunction!(dsp::firwin, m)?)?;
     m.add_function(wrap_pyfunction!(files::read_edf, m)?)?;
+    m.add_function(wrap_pyfunction!(files::read_xdf, m)?)?;
     m.add_function(wrap_pyfunction!(pipeline::stage_types, m)?)?;
     m.add_function(wrap_pyfunction!(pipeline::schema, m)?)?;
     m.add_function(wrap_pyfunction!(pystage::register_stage, m)?)?;

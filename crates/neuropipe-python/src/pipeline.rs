@@ -295,29 +295,35 @@ impl Pipeline {
                 "the pipeline was already started (a pipeline runs once; build a new one)",
             ));
         }
+        // The address first: a refused one leaves the pipeline as it was, startable.
+        let addr = match serve {
+            None => None,
+            Some(addr) => {
+                let a: std::net::SocketAddr = addr.parse().map_err(|e| {
+                    PyValueError::new_err(format!(
+                        "serve: bad address `{addr}`: {e} (expected HOST:PORT, e.g. 127.0.0.1:7878)"
+                    ))
+                })?;
+                if !a.ip().is_loopback() {
+                    return Err(PyValueError::new_err(format!(
+                        "serve: {a} is not a loopback address; use the CLI (`neuropipe run --serve`) to serve with a token"
+                    )));
+                }
+                Some(a)
+            }
+        };
         self.ensure_built(py, &mut inner)?;
-        let (Some(built), Some(rt), Some(handle)) = (
-            inner.built.take(),
-            inner.runtime.clone(),
-            inner.handle.clone(),
-        ) else {
+        let (Some(rt), Some(handle)) = (inner.runtime.clone(), inner.handle.clone()) else {
             return Err(NeuropipeError::new_err("the pipeline is not built"));
         };
-        if let Some(addr) = serve {
-            let addr: std::net::SocketAddr = addr.parse().map_err(|e| {
-                PyValueError::new_err(format!(
-                    "serve: bad address `{addr}`: {e} (expected HOST:PORT, e.g. 127.0.0.1:7878)"
-                ))
-            })?;
-            if !addr.ip().is_loopback() {
-                return Err(PyValueError::new_err(format!(
-                    "serve: {addr} is not a loopback address; use the CLI (`neuropipe run --serve`) to serve with a token"
-                )));
-            }
+        if let Some(addr) = addr {
             let server = neuropipe_server::serve_isolated(handle, addr, Default::default())
                 .map_err(|e| NeuropipeError::new_err(format!("serve: {e}")))?;
             inner.server = Some(server);
         }
+        let Some(built) = inner.built.take() else {
+            return Err(NeuropipeError::new_err("the pipeline is not built"));
+        };
         inner.running = Some(rt.spawn(built.run()));
         Ok(())
     }

@@ -10,7 +10,7 @@
 //!   `on_marker(self, text, timestamp)` (called before the next packet).
 //!
 //! The Python code runs on a thread of the stage's own (a `BlockingWorker`), one packet at a
-//! time, so a slow Python stage backs its input queue up (or drops, per the link's policy)
+//! time (up to four queued for it), so a slow Python stage backs its input queue up (or drops, per the link's policy)
 //! while the other stages run on. Its cost per packet is the stage's `python` readout. An
 //! exception stops the pipeline like a Rust `Fatal`, the Python traceback in the message.
 
@@ -22,7 +22,7 @@ use numpy::ndarray::{Array1, Array2};
 use numpy::{IntoPyArray, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::PyDict;
 use serde_json::Value;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -174,6 +174,41 @@ struct PyStage<S: FloatSample> {
     readouts: Readouts,
     total_us: f64,
     packets: u64,
+    /// Packets with the Python thread.
+    in_flight: usize,
+    /// The input has ended: the stage finishes once the thread has given everything back.
+    input_done: bool,
+}
+
+/// Packets handed to the Python thread before their results come back: a burst keeps the
+/// thread busy instead of paying two thread wake-ups per packet (order is kept: one thread,
+/// first in, first out).
+const IN_FLIGHT: usize = 4;
+
+/// What the stage waited for.
+enum Next<S: FloatSample> {
+    Input(Result<Option<Packet<Samples<S>>>, StageError>),
+    Result(Option<Done<S>>),
+}
+
+impl<S: FloatSample> PyStage<S> {
+    /// Sends a processed packet on, with the stage's readouts.
+    async fn forward(&mut self, done: Option<Done<S>>) -> Result<(), StageError> {
+        let Some(Done(pkt, us)) = done else {
+            return Err(match self.worker.finish().await {
+                Err(e) => e,
+                Ok(()) => StageError::fatal("the Python thread ended"),
+            });
+        };
+        self.in_flight -= 1;
+        self.packets += 1;
+        self.total_us += us;
+        self.readouts.set(0, 0, self.total_us / self.packets as f64);
+        self.readouts.set(0, 1, us);
+        self.readouts.set(0, 2, self.packets as f64);
+        self.readouts.publish();
+        self.out.send(pkt).await
+    }
 }
 
 impl<S: FloatSample> DataPlaneStage for PyStage<S> {
@@ -185,23 +220,32 @@ impl<S: FloatSample> DataPlaneStage for PyStage<S> {
                     .await?;
             }
         }
-        let Some(pkt) = self.input.recv().await? else {
-            return Ok(());
+        if self.input_done || self.in_flight == IN_FLIGHT {
+            if self.in_flight == 0 {
+                return Err(StageError::QueueClosed);
+            }
+            let done = self.worker.recv().await;
+            return self.forward(done).await;
+        }
+        let next = tokio::select! {
+            biased;
+            r = self.worker.recv(), if self.in_flight > 0 => Next::Result(r),
+            p = self.input.recv() => Next::Input(p),
         };
-        self.worker.send(Job::Packet(pkt, self.rate)).await?;
-        let Some(Done(pkt, us)) = self.worker.recv().await else {
-            return Err(match self.worker.finish().await {
-                Err(e) => e,
-                Ok(()) => StageError::fatal("the Python thread ended"),
-            });
-        };
-        self.packets += 1;
-        self.total_us += us;
-        self.readouts.set(0, 0, self.total_us / self.packets as f64);
-        self.readouts.set(0, 1, us);
-        self.readouts.set(0, 2, self.packets as f64);
-        self.readouts.publish();
-        self.out.send(pkt).await
+        match next {
+            Next::Result(done) => self.forward(done).await,
+            Next::Input(Ok(Some(pkt))) => {
+                self.worker.send(Job::Packet(pkt, self.rate)).await?;
+                self.in_flight += 1;
+                Ok(())
+            }
+            Next::Input(Ok(None)) => Ok(()),
+            Next::Input(Err(StageError::QueueClosed)) => {
+                self.input_done = true;
+                Ok(())
+            }
+            Next::Input(Err(e)) => Err(e),
+        }
     }
 
     fn control(&mut self, msg: &ControlMsg, _: &mut StageContext) -> Result<Handled, StageError> {
@@ -351,8 +395,8 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         let thread_instance = Python::attach(|py| instance.clone_ref(py));
         let worker = BlockingWorker::spawn(
             format!("python:{}", b.id()),
-            1,
-            1,
+            IN_FLIGHT + 1,
+            IN_FLIGHT,
             move |link| python_thread::<S>(link, thread_instance),
         )
         .map_err(|e| BuildError::stage(e.to_string()))?;
@@ -367,47 +411,49 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             readouts,
             total_us: 0.0,
             packets: 0,
+            in_flight: 0,
+            input_done: false,
         }))
     })
 }
 
-/// The stage's Python thread: one job at a time, the GIL held only while calling Python.
+/// The stage's Python thread: one job at a time. It stays attached to the interpreter for
+/// its whole life and releases the GIL only while it waits for work, so taking the GIL per
+/// packet is a cheap re-acquire, not a new thread state each time.
 fn python_thread<S: FloatSample + numpy::Element>(
     mut link: WorkerLink<Job<S>, Done<S>>,
     instance: Py<PyAny>,
 ) -> Result<(), WorkerError> {
-    while let Some(job) = link.recv() {
-        match job {
-            Job::Packet(mut pkt, rate) => {
-                let t0 = Instant::now();
-                Python::attach(|py| process(py, &instance, &mut pkt, rate))
-                    .map_err(|e| Python::attach(|py| traceback(py, &e)))?;
-                let us = t0.elapsed().as_secs_f64() * 1e6;
-                if !link.send(Done(pkt, us)) {
-                    break;
+    Python::attach(|py| -> Result<(), WorkerError> {
+        while let Some(job) = py.detach(|| link.recv()) {
+            match job {
+                Job::Packet(mut pkt, rate) => {
+                    let t0 = Instant::now();
+                    process(py, &instance, &mut pkt, rate).map_err(|e| traceback(py, &e))?;
+                    let us = t0.elapsed().as_secs_f64() * 1e6;
+                    // The result channel holds every packet in flight: there is room, and
+                    // this never waits holding the GIL.
+                    if let Err(done) = link.try_send(Done(pkt, us)) {
+                        if !link.send(done) {
+                            break;
+                        }
+                    }
+                }
+                Job::Marker(text, t) => {
+                    on_marker(py, &instance, text, t).map_err(|e| traceback(py, &e))?
                 }
             }
-            Job::Marker(text, t) => {
-                Python::attach(|py| -> PyResult<()> {
-                    let obj = instance.bind(py);
-                    if obj.hasattr("on_marker")? {
-                        obj.call_method1(
-                            "on_marker",
-                            PyTuple::new(
-                                py,
-                                [
-                                    text.into_pyobject(py)?.into_any(),
-                                    t.into_pyobject(py)?.into_any(),
-                                ],
-                            )?,
-                        )?;
-                    }
-                    Ok(())
-                })
-                .map_err(|e| Python::attach(|py| traceback(py, &e)))?;
-            }
         }
+        drop(instance);
+        Ok(())
+    })
+}
+
+/// Calls the instance's `on_marker(text, timestamp)` if it has one.
+fn on_marker(py: Python<'_>, instance: &Py<PyAny>, text: String, t: f64) -> PyResult<()> {
+    let obj = instance.bind(py);
+    if obj.hasattr("on_marker")? {
+        obj.call_method1("on_marker", (text, t))?;
     }
-    Python::attach(|_py| drop(instance));
     Ok(())
 }

@@ -151,3 +151,44 @@ fn without_a_host_the_stage_is_refused_with_what_to_use_instead() {
         "{err}"
     );
 }
+
+#[test]
+fn frames_pushed_before_a_stop_all_arrive() {
+    let cfg = PipelineConfig::from_value(&json!({
+        "stages": [
+            {"id": "src", "type": "PushSource", "params": {"channels": 2, "sample_rate": 250, "frames": 8, "buffer": 4096}},
+            {"id": "cap", "type": "Capture", "params": {"name": "push-stop"}}
+        ],
+        // A short queue: most frames are still in the ring when the stop comes.
+        "links": [{"from": "src.out", "to": "cap.in", "capacity": 2}]
+    }))
+    .unwrap();
+    let host = Arc::new(PushHost::default());
+    let pipeline = building(&host, || Pipeline::build(&cfg, &registry())).unwrap();
+    let feed = host.feed("src").unwrap();
+    assert_eq!(
+        feed.push(4000, None, |c, k| (k * 2 + c) as f64, || Ok::<(), ()>(()))
+            .unwrap(),
+        4000
+    );
+    let handle = pipeline.handle();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let run = rt.spawn(pipeline.run());
+    handle.stop();
+    assert_eq!(rt.block_on(run).unwrap().outcome, Outcome::Finished);
+    let cap = neuropipe_testkit::stages::capture("push-stop");
+    let cap = cap.lock().unwrap();
+    assert_eq!(
+        cap.frames(),
+        4000,
+        "every frame pushed before the stop was sent"
+    );
+    assert!(matches!(
+        feed.push(1, None, |_, _| 0.0, || Ok::<(), ()>(())),
+        Err(PushError::Finished)
+    ));
+}

@@ -5,7 +5,7 @@
 //! timestamps. When the ring is full, `push` waits (`on_full: "block"`, backpressure to the
 //! caller) or drops what does not fit (`"drop"`: counted; the next packet carries the lost
 //! frames and a `LostSamples` event says how many). Frames pushed before a stop are sent
-//! before the stage finishes.
+//! before the stage finishes (the spec's `drains_on_stop`: the runtime does not cut it off).
 
 use neuropipe_core::prelude::*;
 use neuropipe_core::{with_float, FloatKind, FLAG_DISCONTINUITY, FLAG_LOST_SAMPLES};
@@ -51,6 +51,7 @@ pub fn spec() -> StageSpec {
     )
     .output(PortSpec::any("out").doc("f32 or f64 samples (sample_type) as pushed"))
     .with_stream_info()
+    .drains_on_stop()
     .params::<PushSourceParams>()
     .with_pool()
 }
@@ -216,6 +217,15 @@ impl PushFeed {
         self.data.notify_one();
     }
 
+    /// The stage is done (stopped, failed or ended): pushes fail, a waiting push wakes.
+    fn finish(&self) {
+        if let Ok(mut r) = self.ring.lock() {
+            r.finished = true;
+            r.closed = true;
+        }
+        self.space.notify_all();
+    }
+
     /// Frames dropped because the buffer was full (`on_full: "drop"`).
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
@@ -318,6 +328,11 @@ impl<S: FloatSample> PushSource<S> {
 
 impl<S: FloatSample> DataPlaneStage for PushSource<S> {
     async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
+        // A stop: no more pushes; what was pushed before it still goes out (the runtime keeps
+        // running this stage, `drains_on_stop`), then the stream ends.
+        if ctx.is_stopping() {
+            self.feed.finish();
+        }
         let pkt = self.pool.acquire().await;
         if self.send_one(ctx, pkt).await? {
             return Ok(());
@@ -328,25 +343,13 @@ impl<S: FloatSample> DataPlaneStage for PushSource<S> {
         tokio::select! {
             _ = self.feed.data.notified() => {}
             _ = ctx.control_pending() => {}
+            _ = ctx.stopping() => {}
         }
         Ok(())
     }
 
-    async fn finish(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
-        // A stop: what was pushed before it still goes out (unless nobody is left to take it).
-        loop {
-            let pkt = self.pool.acquire().await;
-            match self.send_one(ctx, pkt).await {
-                Ok(true) => {}
-                Ok(false) | Err(StageError::QueueClosed) => break,
-                Err(e) => return Err(e),
-            }
-        }
-        if let Ok(mut r) = self.feed.ring.lock() {
-            r.finished = true;
-            r.closed = true;
-        }
-        self.feed.space.notify_all();
+    async fn finish(&mut self, _ctx: &mut StageContext) -> Result<(), StageError> {
+        self.feed.finish();
         Ok(())
     }
 }
