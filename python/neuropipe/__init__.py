@@ -33,7 +33,7 @@ from ._neuropipe import (
     schema,
     stage_types,
 )
-from . import dsp
+from . import bci, dsp
 from .io import Recording, XdfStream, read_edf, read_xdf
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "TapError",
     "XdfStream",
     "__version__",
+    "bci",
     "dsp",
     "read_edf",
     "read_xdf",

@@ -9,6 +9,7 @@
 //!   lossless, for offline runs).
 //! * `dsp`: the streaming filters, stateful across calls, SciPy's designs.
 //! * `pystage`: Python classes as stage types (`register_stage`).
+//! * `bci`: covariances, Riemannian mean, tangent space, MDM and shrinkage LDA on arrays.
 //! * `files`: EDF/EDF+/BDF/BDF+ and XDF files into NumPy.
 //! * `errors`: the exception classes and how Rust errors become them.
 //!
@@ -16,6 +17,7 @@
 
 #![forbid(unsafe_code)]
 
+mod bci;
 mod convert;
 mod dsp;
 mod errors;
@@ -50,6 +52,11 @@ fn _neuropipe(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(pipeline::stage_types, m)?)?;
     m.add_function(wrap_pyfunction!(pipeline::schema, m)?)?;
     m.add_function(wrap_pyfunction!(pystage::register_stage, m)?)?;
+    m.add_function(wrap_pyfunction!(bci::covariances, m)?)?;
+    m.add_function(wrap_pyfunction!(bci::mean_riemann, m)?)?;
+    m.add_class::<bci::TangentSpace>()?;
+    m.add_class::<bci::Mdm>()?;
+    m.add_class::<bci::Lda>()?;
     Ok(())
 }
 

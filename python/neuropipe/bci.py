@@ -1,0 +1,104 @@
+"""BCI kernels on NumPy arrays, computed as pyRiemann and scikit-learn compute them — the
+same code the pipeline's ``Covariance``, ``TangentSpace``, ``Mdm`` and ``Lda`` stages run.
+
+Shapes as pyRiemann's: epochs ``(n_epochs, channels, times)``, covariance matrices
+``(n, channels, channels)``, features ``(n, n_features)``. Classes may be any labels (as
+scikit-learn's ``classes_``)::
+
+    from neuropipe import bci
+    C = bci.covariances(epochs, "oas")
+    clf = bci.MDM().fit(C[:80], y[:80])
+    proba = clf.predict_proba(C[80:])
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from . import _neuropipe
+from ._neuropipe import covariances, mean_riemann
+
+__all__ = ["LDA", "MDM", "TangentSpace", "covariances", "mean_riemann"]
+
+
+def _matrices(c) -> np.ndarray:
+    return np.ascontiguousarray(c, dtype=np.float64)
+
+
+class _Classes:
+    """Maps any labels to 0..k-1 (and back), as scikit-learn's ``classes_``."""
+
+    classes_: np.ndarray
+
+    def _index(self, y) -> np.ndarray:
+        self.classes_, idx = np.unique(np.asarray(y), return_inverse=True)
+        return idx.astype(np.int64)
+
+
+class TangentSpace:
+    """pyRiemann's ``TangentSpace(metric="riemann")``: the tangent space at the Riemannian
+    mean of the training matrices; ``transform`` gives ``(n, c(c+1)/2)`` vectors."""
+
+    def __init__(self) -> None:
+        self._ts = _neuropipe.TangentSpace()
+
+    def fit(self, C, y=None) -> "TangentSpace":
+        self._ts.fit(_matrices(C))
+        return self
+
+    def transform(self, C) -> np.ndarray:
+        return self._ts.transform(_matrices(C))
+
+    def fit_transform(self, C, y=None) -> np.ndarray:
+        return self.fit(C).transform(C)
+
+    @property
+    def reference_(self) -> np.ndarray:
+        return self._ts.reference
+
+
+class MDM(_Classes):
+    """pyRiemann's ``MDM()``: minimum distance to each class's Riemannian mean."""
+
+    def __init__(self) -> None:
+        self._mdm = _neuropipe.Mdm()
+
+    def fit(self, C, y) -> "MDM":
+        self._mdm.fit(_matrices(C), self._index(y))
+        return self
+
+    def transform(self, C) -> np.ndarray:
+        """Distances to the class means, ``(n, k)``."""
+        return self._mdm.transform(_matrices(C))
+
+    def predict_proba(self, C) -> np.ndarray:
+        return self._mdm.proba(self.transform(C))
+
+    def predict(self, C) -> np.ndarray:
+        return self.classes_[np.argmin(self.transform(C), axis=1)]
+
+
+class LDA(_Classes):
+    """scikit-learn's ``LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")``."""
+
+    def __init__(self) -> None:
+        self._lda = _neuropipe.Lda()
+
+    def fit(self, X, y) -> "LDA":
+        self._lda.fit(np.ascontiguousarray(X, dtype=np.float64), self._index(y))
+        return self
+
+    def _decision(self, X) -> np.ndarray:
+        return self._lda.decision_function(np.ascontiguousarray(X, dtype=np.float64))
+
+    def decision_function(self, X) -> np.ndarray:
+        d = self._decision(X)
+        return d[:, 0] if d.shape[1] == 1 else d
+
+    def predict_proba(self, X) -> np.ndarray:
+        return self._lda.proba(self._decision(X))
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[self._lda.predict_index(self._decision(X))]

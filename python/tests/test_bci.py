@@ -1,0 +1,67 @@
+"""neuropipe.bci against pyRiemann 0.12 and scikit-learn 1.9.1 (pinned) on the same epochs."""
+
+import numpy as np
+import pytest
+from pyriemann.classification import MDM as RefMDM
+from pyriemann.estimation import Covariances
+from pyriemann.tangentspace import TangentSpace as RefTS
+from pyriemann.geometry.mean import mean_riemann
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+from neuropipe import bci
+
+
+def epochs(n=60, channels=6, times=200, seed=3):
+    """Two classes differing in the variance of a channel pair (as motor imagery does)."""
+    rng = np.random.default_rng(seed)
+    y = np.array(["left", "right"])[rng.integers(0, 2, n)]
+    x = rng.standard_normal((n, channels, times)) * 10
+    x[y == "left", 1] *= 2.0
+    x[y == "right", 4] *= 2.0
+    mix = rng.standard_normal((channels, channels)) * 0.3 + np.eye(channels)
+    return np.einsum("ij,njt->nit", mix, x), y
+
+
+@pytest.mark.parametrize("estimator", ["scm", "lwf", "oas"])
+def test_covariances_equal_pyriemann(estimator):
+    x, _ = epochs()
+    ours = bci.covariances(x, estimator)
+    ref = Covariances(estimator).fit_transform(x)
+    np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())
+
+
+def test_mean_tangent_space_mdm_and_lda_equal_the_references():
+    x, y = epochs()
+    C = bci.covariances(x, "oas")
+    train, test = slice(0, 40), slice(40, None)
+    np.testing.assert_allclose(bci.mean_riemann(C), mean_riemann(C), rtol=1e-10)
+
+    ts = bci.TangentSpace().fit(C[train])
+    ref_ts = RefTS(metric="riemann").fit(C[train])
+    np.testing.assert_allclose(ts.reference_, ref_ts.reference_, rtol=1e-10)
+    np.testing.assert_allclose(ts.transform(C[test]), ref_ts.transform(C[test]), rtol=1e-9, atol=1e-10)
+
+    mdm = bci.MDM().fit(C[train], y[train])
+    ref_mdm = RefMDM().fit(C[train], y[train])
+    np.testing.assert_allclose(mdm.transform(C[test]), ref_mdm.transform(C[test]), rtol=1e-9)
+    np.testing.assert_allclose(mdm.predict_proba(C[test]), ref_mdm.predict_proba(C[test]), rtol=1e-9, atol=1e-12)
+    assert list(mdm.predict(C[test])) == list(ref_mdm.predict(C[test]))
+    assert list(mdm.classes_) == ["left", "right"]
+
+    f_train, f_test = ts.transform(C[train]), ts.transform(C[test])
+    lda = bci.LDA().fit(f_train, y[train])
+    ref_lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto").fit(f_train, y[train])
+    np.testing.assert_allclose(lda.decision_function(f_test), ref_lda.decision_function(f_test), rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(lda.predict_proba(f_test), ref_lda.predict_proba(f_test), rtol=1e-8, atol=1e-12)
+    assert list(lda.predict(f_test)) == list(ref_lda.predict(f_test))
+    # The classes are separable: both decode well above chance.
+    assert (lda.predict(f_test) == y[test]).mean() > 0.8
+
+
+def test_errors_are_clear():
+    with pytest.raises(ValueError, match="estimator"):
+        bci.covariances(np.zeros((2, 3, 10)), "nope")
+    with pytest.raises(RuntimeError, match="not fitted"):
+        bci.MDM().transform(np.stack([np.eye(3)] * 2))
+    with pytest.raises(ValueError, match="channels, channels"):
+        bci.TangentSpace().fit(np.zeros((2, 3, 4)))
