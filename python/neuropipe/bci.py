@@ -1,5 +1,6 @@
 """BCI kernels on NumPy arrays, computed as pyRiemann and scikit-learn compute them — the
-same code the pipeline's ``Covariance``, ``TangentSpace``, ``Mdm`` and ``Lda`` stages run.
+same code the pipeline's ``Covariance``, ``TangentSpace``, ``Mdm``, ``Csp``, ``Xdawn``,
+``Lda`` and ``LogisticRegression`` stages run.
 
 Shapes as pyRiemann's: epochs ``(n_epochs, channels, times)``, covariance matrices
 ``(n, channels, channels)``, features ``(n, n_features)``. Classes may be any labels (as
@@ -20,7 +21,7 @@ import numpy as np
 from . import _neuropipe
 from ._neuropipe import covariances, mean_riemann
 
-__all__ = ["LDA", "MDM", "TangentSpace", "covariances", "mean_riemann"]
+__all__ = ["CSP", "LDA", "LogisticRegression", "MDM", "TangentSpace", "Xdawn", "covariances", "mean_riemann"]
 
 
 def _matrices(c) -> np.ndarray:
@@ -102,3 +103,59 @@ class LDA(_Classes):
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[self._lda.predict_index(self._decision(X))]
+
+
+class LogisticRegression(LDA):
+    """scikit-learn's ``LogisticRegression(C=C)`` (L2, lbfgs/newton results: the optimum of
+    the same objective; intercepts unpenalised, multinomial for more than two classes)."""
+
+    def __init__(self, C: float = 1.0) -> None:
+        super().__init__()
+        self.C = float(C)
+
+    def fit(self, X, y) -> "LogisticRegression":
+        self._lda.fit_logistic(np.ascontiguousarray(X, dtype=np.float64), self._index(y), self.C)
+        return self
+
+
+class CSP(_Classes):
+    """pyRiemann's ``CSP(nfilter, metric="euclid", log=True)`` on covariances, two classes:
+    ``transform`` gives the log-variance of each filter's output."""
+
+    def __init__(self, nfilter: int = 4) -> None:
+        self.nfilter = int(nfilter)
+        self._csp = _neuropipe.Csp()
+
+    def fit(self, C, y) -> "CSP":
+        idx = self._index(y)
+        if len(self.classes_) != 2:
+            raise ValueError(f"CSP needs two classes, got {len(self.classes_)}")
+        self._csp.fit(_matrices(C), idx, self.nfilter)
+        return self
+
+    def transform(self, C) -> np.ndarray:
+        return self._csp.transform(_matrices(C))
+
+    @property
+    def filters_(self) -> np.ndarray:
+        return self._csp.filters
+
+
+class Xdawn(_Classes):
+    """pyRiemann's ``Xdawn(nfilter)`` on epochs ``(n, channels, times)``: ``nfilter`` filters
+    per class; ``transform`` gives ``(n, nfilter * classes, times)``."""
+
+    def __init__(self, nfilter: int = 4) -> None:
+        self.nfilter = int(nfilter)
+        self._xd = _neuropipe.Xdawn()
+
+    def fit(self, X, y) -> "Xdawn":
+        self._xd.fit(np.ascontiguousarray(X, dtype=np.float64), self._index(y), self.nfilter)
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        return self._xd.transform(np.ascontiguousarray(X, dtype=np.float64))
+
+    @property
+    def filters_(self) -> np.ndarray:
+        return self._xd.filters

@@ -65,3 +65,37 @@ def test_errors_are_clear():
         bci.MDM().transform(np.stack([np.eye(3)] * 2))
     with pytest.raises(ValueError, match="channels, channels"):
         bci.TangentSpace().fit(np.zeros((2, 3, 4)))
+
+
+def test_csp_xdawn_and_logistic_regression_equal_the_references():
+    from pyriemann.spatialfilters import CSP as RefCSP
+    from pyriemann.spatialfilters import Xdawn as RefXdawn
+    from sklearn.linear_model import LogisticRegression as RefLR
+
+    x, y = epochs(n=80)
+    C = bci.covariances(x, "scm")
+    csp = bci.CSP(nfilter=4).fit(C[:60], y[:60])
+    ref = RefCSP(nfilter=4, metric="euclid", log=True).fit(C[:60], y[:60])
+    np.testing.assert_allclose(csp.transform(C[60:]), ref.transform(C[60:]), rtol=1e-8, atol=1e-10)
+
+    # Evoked responses: class "target" adds a waveform on some channels.
+    rng = np.random.default_rng(5)
+    ev = rng.standard_normal((80, 6, 50))
+    target = rng.integers(0, 2, 80) == 1
+    ev[target, 2:5] += np.sin(np.linspace(0, np.pi, 50)) * 2
+    labels = np.where(target, "target", "nontarget")
+    xd = bci.Xdawn(nfilter=2).fit(ev, labels)
+    ref_xd = RefXdawn(nfilter=2).fit(ev, labels)
+    # Filters are defined up to sign: compare the outputs' magnitudes per filter.
+    ours, theirs = xd.transform(ev), ref_xd.transform(ev)
+    assert ours.shape == theirs.shape == (80, 4, 50)
+    signs = np.sign(np.sum(xd.filters_ * ref_xd.filters_, axis=1))
+    np.testing.assert_allclose(ours * signs[None, :, None], theirs, rtol=1e-8, atol=1e-10)
+
+    f = bci.TangentSpace().fit(C).transform(C)
+    for k in (2, 3):
+        yy = np.arange(80) % k
+        lr = bci.LogisticRegression(C=0.5).fit(f, yy)
+        ref_lr = RefLR(C=0.5, tol=1e-12, max_iter=100000, solver="newton-cholesky").fit(f, yy)
+        np.testing.assert_allclose(lr.predict_proba(f), ref_lr.predict_proba(f), rtol=1e-6, atol=1e-9)
+        assert list(lr.predict(f)) == list(ref_lr.predict(f))

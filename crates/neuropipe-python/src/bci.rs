@@ -5,7 +5,9 @@
 
 use neuropipe_dsp::decode::covariance::{empirical_into, ledoit_wolf_into, oas_into};
 use neuropipe_dsp::decode::riemann::mean_riemann as riemann_mean;
-use neuropipe_dsp::decode::{LdaModel, MdmModel, Spd, TangentSpaceModel};
+use neuropipe_dsp::decode::{
+    fit_logistic, CspModel, LdaModel, MdmModel, Spd, TangentSpaceModel, XdawnModel,
+};
 use numpy::ndarray::{Array2, Array3};
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArray3, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3,
@@ -271,8 +273,9 @@ impl Mdm {
     }
 }
 
-/// Shrinkage LDA as scikit-learn's `LinearDiscriminantAnalysis(solver="lsqr",
-/// shrinkage="auto")`; labels `0..k`.
+/// A linear decoder on labels `0..k`: shrinkage LDA as scikit-learn's
+/// `LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")` (`fit`), or L2 logistic
+/// regression as its `LogisticRegression(C)` (`fit_logistic`); both predict the same way.
 #[pyclass(module = "neuropipe._neuropipe")]
 pub(crate) struct Lda {
     model: Option<LdaModel>,
@@ -298,6 +301,25 @@ impl Lda {
         let flat: Vec<f64> = a.iter().copied().collect();
         self.model = Some(
             py.detach(|| LdaModel::fit(&flat, p, &y, k))
+                .map_err(value_error)?,
+        );
+        Ok(())
+    }
+
+    /// Fits an L2 logistic regression (inverse regularisation strength `c`) instead.
+    fn fit_logistic(
+        &mut self,
+        py: Python<'_>,
+        x: PyReadonlyArray2<'_, f64>,
+        y: PyReadonlyArray1<'_, i64>,
+        c: f64,
+    ) -> PyResult<()> {
+        let a = x.as_array();
+        let (n, p) = a.dim();
+        let (y, k) = labels(&y, n)?;
+        let flat: Vec<f64> = a.iter().copied().collect();
+        self.model = Some(
+            py.detach(|| fit_logistic(&flat, p, &y, k, c))
                 .map_err(value_error)?,
         );
         Ok(())
@@ -367,5 +389,157 @@ impl Lda {
             .map(|r| model.predict(&r.to_vec()) as i64)
             .collect();
         Ok(out.into_pyarray(py))
+    }
+}
+
+/// Common spatial patterns for two classes on covariances, as pyRiemann's
+/// `CSP(nfilter, metric="euclid", log=True)`; labels `0..2`.
+#[pyclass(module = "neuropipe._neuropipe")]
+pub(crate) struct Csp {
+    model: Option<CspModel>,
+}
+
+#[pymethods]
+impl Csp {
+    #[new]
+    fn new() -> Self {
+        Csp { model: None }
+    }
+
+    /// Fits `nfilter` filters on `(n, c, c)` covariances and labels `0..2`.
+    fn fit(
+        &mut self,
+        py: Python<'_>,
+        c: PyReadonlyArray3<'_, f64>,
+        y: PyReadonlyArray1<'_, i64>,
+        nfilter: usize,
+    ) -> PyResult<()> {
+        let (m, n, ch) = matrices(&c)?;
+        let (y, _) = labels(&y, n)?;
+        self.model = Some(
+            py.detach(|| CspModel::fit(&m, ch, &y, nfilter))
+                .map_err(value_error)?,
+        );
+        Ok(())
+    }
+
+    /// Log-variance of each filter's output, `(n, nfilter)`.
+    fn transform<'py>(
+        &self,
+        py: Python<'py>,
+        c: PyReadonlyArray3<'py, f64>,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let model = self.model.as_ref().ok_or_else(|| not_fitted("CSP"))?;
+        let (m, n, ch) = matrices(&c)?;
+        if ch != model.channels {
+            return Err(PyValueError::new_err(format!(
+                "fitted on {} channels, got {ch}",
+                model.channels
+            )));
+        }
+        let f = model.features();
+        let mut out = vec![0.0; n * f];
+        for (i, (x, o)) in m
+            .chunks_exact(ch * ch)
+            .zip(out.chunks_exact_mut(f))
+            .enumerate()
+        {
+            model.transform_into(x, o).map_err(|v| {
+                value_error(format!(
+                    "matrix {i}: a filter's output has variance {v}, no logarithm"
+                ))
+            })?;
+        }
+        Array2::from_shape_vec((n, f), out)
+            .map(|a| a.into_pyarray(py))
+            .map_err(value_error)
+    }
+
+    /// The filters as rows, `(nfilter, channels)` (pyRiemann's `filters_`).
+    #[getter]
+    fn filters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let m = self.model.as_ref().ok_or_else(|| not_fitted("CSP"))?;
+        Array2::from_shape_vec((m.features(), m.channels), m.filters.clone())
+            .map(|a| a.into_pyarray(py))
+            .map_err(value_error)
+    }
+}
+
+/// xDAWN spatial filters for evoked responses, as pyRiemann's `Xdawn(nfilter)`; labels `0..k`.
+#[pyclass(module = "neuropipe._neuropipe")]
+pub(crate) struct Xdawn {
+    model: Option<XdawnModel>,
+}
+
+/// `(n, c, t)` epochs as frame-major `(t, c)` blocks, concatenated.
+fn epochs_frame_major(x: &PyReadonlyArray3<'_, f64>) -> (Vec<f64>, usize, usize, usize) {
+    let a = x.as_array();
+    let (n, c, t) = a.dim();
+    let mut out = vec![0.0; n * c * t];
+    for (e, epoch) in a.outer_iter().enumerate() {
+        for ((ch, k), v) in epoch.indexed_iter() {
+            out[e * c * t + k * c + ch] = *v;
+        }
+    }
+    (out, n, c, t)
+}
+
+#[pymethods]
+impl Xdawn {
+    #[new]
+    fn new() -> Self {
+        Xdawn { model: None }
+    }
+
+    /// Fits `nfilter` filters per class on `(n, channels, times)` epochs and labels `0..k`.
+    fn fit(
+        &mut self,
+        py: Python<'_>,
+        x: PyReadonlyArray3<'_, f64>,
+        y: PyReadonlyArray1<'_, i64>,
+        nfilter: usize,
+    ) -> PyResult<()> {
+        let (frames, n, c, t) = epochs_frame_major(&x);
+        let (y, k) = labels(&y, n)?;
+        self.model = Some(
+            py.detach(|| XdawnModel::fit(&frames, c, t, &y, k, nfilter))
+                .map_err(value_error)?,
+        );
+        Ok(())
+    }
+
+    /// The filtered epochs, `(n, outputs, times)`.
+    fn transform<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray3<'py, f64>,
+    ) -> PyResult<Bound<'py, PyArray3<f64>>> {
+        let model = self.model.as_ref().ok_or_else(|| not_fitted("Xdawn"))?;
+        let (frames, n, c, t) = epochs_frame_major(&x);
+        if c != model.channels() {
+            return Err(PyValueError::new_err(format!(
+                "fitted on {} channels, got {c}",
+                model.channels()
+            )));
+        }
+        let k = model.outputs();
+        let mut out = Array3::<f64>::zeros((n, k, t));
+        let mut buf = vec![0.0; t * k];
+        for (e, mut o) in out.outer_iter_mut().enumerate() {
+            model.transform_into(&frames[e * c * t..(e + 1) * c * t], &mut buf);
+            for ((j, s), v) in o.indexed_iter_mut() {
+                *v = buf[s * k + j];
+            }
+        }
+        Ok(out.into_pyarray(py))
+    }
+
+    /// The filters as rows, `(outputs, channels)` (pyRiemann's `filters_`).
+    #[getter]
+    fn filters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let m = self.model.as_ref().ok_or_else(|| not_fitted("Xdawn"))?;
+        Array2::from_shape_vec((m.outputs(), m.channels()), m.filters().to_vec())
+            .map(|a| a.into_pyarray(py))
+            .map_err(value_error)
     }
 }

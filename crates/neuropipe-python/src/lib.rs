@@ -9,7 +9,8 @@
 //!   lossless, for offline runs).
 //! * `dsp`: the streaming filters, stateful across calls, SciPy's designs.
 //! * `pystage`: Python classes as stage types (`register_stage`).
-//! * `bci`: covariances, Riemannian mean, tangent space, MDM and shrinkage LDA on arrays.
+//! * `bci`: covariances, Riemannian mean, tangent space, MDM, CSP, xDAWN, shrinkage LDA and
+//!   logistic regression on arrays.
 //! * `files`: EDF/EDF+/BDF/BDF+ and XDF files into NumPy.
 //! * `errors`: the exception classes and how Rust errors become them.
 //!
@@ -57,6 +58,8 @@ fn _neuropipe(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<bci::TangentSpace>()?;
     m.add_class::<bci::Mdm>()?;
     m.add_class::<bci::Lda>()?;
+    m.add_class::<bci::Csp>()?;
+    m.add_class::<bci::Xdawn>()?;
     Ok(())
 }
 
