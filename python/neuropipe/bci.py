@@ -1,6 +1,7 @@
 """BCI kernels on NumPy arrays, computed as pyRiemann and scikit-learn compute them — the
 same code the pipeline's ``Covariance``, ``TangentSpace``, ``Mdm``, ``Csp``, ``Xdawn``,
-``Lda`` and ``LogisticRegression`` stages run.
+``Lda``, ``LogisticRegression`` and ``Cca`` stages run; :func:`epochs` cuts marker-locked
+windows as ``mne.Epochs`` does.
 
 Shapes as pyRiemann's: epochs ``(n_epochs, channels, times)``, covariance matrices
 ``(n, channels, channels)``, features ``(n, n_features)``. Classes may be any labels (as
@@ -21,7 +22,18 @@ import numpy as np
 from . import _neuropipe
 from ._neuropipe import covariances, mean_riemann
 
-__all__ = ["CSP", "LDA", "LogisticRegression", "MDM", "TangentSpace", "Xdawn", "covariances", "mean_riemann"]
+__all__ = [
+    "CCA",
+    "CSP",
+    "LDA",
+    "LogisticRegression",
+    "MDM",
+    "TangentSpace",
+    "Xdawn",
+    "covariances",
+    "epochs",
+    "mean_riemann",
+]
 
 
 def _matrices(c) -> np.ndarray:
@@ -159,3 +171,54 @@ class Xdawn(_Classes):
     @property
     def filters_(self) -> np.ndarray:
         return self._xd.filters
+
+
+class CCA:
+    """Training-free SSVEP decoding (Lin et al., 2006), as the ``Cca`` stage: each epoch's
+    largest canonical correlation with sin/cos references at each target frequency and its
+    ``harmonics``; ``predict`` gives the target frequency with the largest."""
+
+    def __init__(self, freqs, fs: float, harmonics: int = 3) -> None:
+        self.freqs = np.asarray(freqs, dtype=np.float64)
+        self.fs = float(fs)
+        self.harmonics = int(harmonics)
+
+    def fit(self, X=None, y=None) -> "CCA":
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        """Correlations ``(n, targets)`` of epochs ``(n, channels, times)``."""
+        return _neuropipe.cca_correlations(
+            np.ascontiguousarray(X, dtype=np.float64), self.freqs.tolist(), self.harmonics, self.fs
+        )
+
+    def predict(self, X) -> np.ndarray:
+        return self.freqs[np.argmax(self.transform(X), axis=1)]
+
+
+def epochs(data, sfreq: float, onsets, tmin: float, tmax: float, baseline=(None, 0.0)) -> np.ndarray:
+    """Marker-locked epochs ``(n, channels, times)`` of ``data`` (channels, samples), as
+    ``mne.Epochs(raw, events, tmin=tmin, tmax=tmax, baseline=baseline)`` cuts them: event
+    samples ``onsets`` (ints, in samples), window samples ``round(tmin*sfreq) ..
+    round(tmax*sfreq)`` inclusive, and each channel's mean over the baseline interval (None:
+    from the start / to the end; ``baseline=None``: none) subtracted. Windows that do not fit
+    in ``data`` raise ``ValueError`` (MNE drops them; here nothing is dropped silently)."""
+    data = np.asarray(data, dtype=np.float64)
+    onsets = np.asarray(onsets, dtype=np.int64)
+    start, stop = int(round(tmin * sfreq)), int(round(tmax * sfreq))
+    if stop < start:
+        raise ValueError(f"tmax ({tmax}) is before tmin ({tmin})")
+    bad = [int(o) for o in onsets if o + start < 0 or o + stop >= data.shape[1]]
+    if bad:
+        raise ValueError(f"events at samples {bad} have windows outside the data (0..{data.shape[1] - 1})")
+    idx = onsets[:, None] + np.arange(start, stop + 1)[None, :]
+    out = data[:, idx].transpose(1, 0, 2).copy()
+    if baseline is not None:
+        times = np.arange(start, stop + 1) / sfreq
+        lo = times[0] if baseline[0] is None else baseline[0]
+        hi = times[-1] if baseline[1] is None else baseline[1]
+        mask = (times >= lo) & (times <= hi)
+        if not mask.any():
+            raise ValueError(f"no sample in the baseline interval {baseline}")
+        out -= out[:, :, mask].mean(axis=2, keepdims=True)
+    return out

@@ -99,3 +99,41 @@ def test_csp_xdawn_and_logistic_regression_equal_the_references():
         ref_lr = RefLR(C=0.5, tol=1e-12, max_iter=100000, solver="newton-cholesky").fit(f, yy)
         np.testing.assert_allclose(lr.predict_proba(f), ref_lr.predict_proba(f), rtol=1e-6, atol=1e-9)
         assert list(lr.predict(f)) == list(ref_lr.predict(f))
+
+
+def test_cca_equals_numpy_canonical_correlation_and_finds_the_flicker():
+    fs, freqs, h = 250.0, [7.5, 12.0, 15.0], 2
+    rng = np.random.default_rng(8)
+    t = np.arange(500) / fs
+    x = rng.standard_normal((6, 4, 500))
+    truth = np.array([0, 1, 2, 0, 1, 2])
+    for e, k in enumerate(truth):
+        x[e, 1:3] += 0.8 * np.sin(2 * np.pi * freqs[k] * t)
+    cca = bci.CCA(freqs, fs, harmonics=h)
+    ours = cca.transform(x)
+
+    def ref(epoch, f):
+        refs = np.concatenate([[np.sin(2 * np.pi * k * f * t), np.cos(2 * np.pi * k * f * t)] for k in range(1, h + 1)])
+        qx, _ = np.linalg.qr((epoch - epoch.mean(axis=1, keepdims=True)).T)
+        qy, _ = np.linalg.qr((refs - refs.mean(axis=1, keepdims=True)).T)
+        return np.linalg.svd(qx.T @ qy, compute_uv=False)[0]
+
+    expected = np.array([[ref(e, f) for f in freqs] for e in x])
+    np.testing.assert_allclose(ours, expected, rtol=1e-10)
+    np.testing.assert_array_equal(cca.predict(x), np.asarray(freqs)[truth])
+
+
+def test_epochs_equal_mne_epochs():
+    import mne
+
+    sfreq = 250.0
+    rng = np.random.default_rng(2)
+    data = rng.standard_normal((3, 5000)) * 1e-5 + 2e-5
+    onsets = np.array([300, 1234, 2500, 4000])
+    ours = bci.epochs(data, sfreq, onsets, -0.2, 0.8, baseline=(None, 0.0))
+    raw = mne.io.RawArray(data, mne.create_info(3, sfreq, "eeg"), verbose="error")
+    events = np.column_stack([onsets, np.zeros(4, int), np.ones(4, int)])
+    ref = mne.Epochs(raw, events, tmin=-0.2, tmax=0.8, baseline=(None, 0.0), preload=True, verbose="error").get_data()
+    np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=1e-20)
+    with pytest.raises(ValueError, match="outside the data"):
+        bci.epochs(data, sfreq, [10], -0.2, 0.8)

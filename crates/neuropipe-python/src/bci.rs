@@ -543,3 +543,31 @@ impl Xdawn {
             .map_err(value_error)
     }
 }
+
+/// The largest canonical correlation of each epoch `(n, channels, times)` with the
+/// sin/cos references of each target frequency (`harmonics` each, sample rate `fs`), as the
+/// `Cca` stage computes it: `(n, targets)`.
+#[pyfunction]
+pub(crate) fn cca_correlations<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray3<'py, f64>,
+    freqs: Vec<f64>,
+    harmonics: usize,
+    fs: f64,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let (frames, n, c, t) = epochs_frame_major(&x);
+    let targets =
+        neuropipe_dsp::decode::CcaTargets::new(&freqs, harmonics, fs, t).map_err(value_error)?;
+    let k = targets.len();
+    let out = py.detach(|| {
+        let mut ws = targets.workspace(c);
+        let mut out = vec![0.0; n * k];
+        for (e, o) in out.chunks_exact_mut(k).enumerate() {
+            targets.correlations_into(&frames[e * c * t..(e + 1) * c * t], &mut ws, o);
+        }
+        out
+    });
+    Array2::from_shape_vec((n, k), out)
+        .map(|a| a.into_pyarray(py))
+        .map_err(value_error)
+}

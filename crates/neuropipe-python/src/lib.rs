@@ -9,8 +9,8 @@
 //!   lossless, for offline runs).
 //! * `dsp`: the streaming filters, stateful across calls, SciPy's designs.
 //! * `pystage`: Python classes as stage types (`register_stage`).
-//! * `bci`: covariances, Riemannian mean, tangent space, MDM, CSP, xDAWN, shrinkage LDA and
-//!   logistic regression on arrays.
+//! * `bci`: covariances, Riemannian mean, tangent space, MDM, CSP, xDAWN, shrinkage LDA,
+//!   logistic regression and SSVEP CCA on arrays.
 //! * `files`: EDF/EDF+/BDF/BDF+ and XDF files into NumPy.
 //! * `errors`: the exception classes and how Rust errors become them.
 //!
@@ -58,6 +58,7 @@ fn _neuropipe(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<bci::TangentSpace>()?;
     m.add_class::<bci::Mdm>()?;
     m.add_class::<bci::Lda>()?;
+    m.add_function(wrap_pyfunction!(bci::cca_correlations, m)?)?;
     m.add_class::<bci::Csp>()?;
     m.add_class::<bci::Xdawn>()?;
     Ok(())
