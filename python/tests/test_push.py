@@ -106,3 +106,24 @@ def test_push_errors_name_the_problem():
     with pytest.raises(neuropipe.NeuropipeError, match="ended|finished"):
         p.push("src", np.zeros((3, 10)))
     p.wait()
+
+
+def test_pushes_from_two_threads_never_interleave():
+    import threading
+
+    p = pipeline(buffer=32)
+    p.start()
+
+    def pusher(value):
+        for _ in range(40):
+            p.push("src", np.full((3, 25), value))
+
+    threads = [threading.Thread(target=pusher, args=(v,)) for v in (1.0, 2.0)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    p.end_stream("src")
+    # ContinuityCheck (fail_on_gap) would fail the run on any gap or time going back.
+    report = p.wait()
+    assert frames_in(report, "end") == 2 * 40 * 25

@@ -79,6 +79,8 @@ struct Ring {
 /// The shared end of one `PushSource`, held by the stage and by its host.
 pub struct PushFeed {
     ring: Mutex<Ring>,
+    /// Held for a whole push: pushes from two threads never interleave their frames.
+    pushing: Mutex<()>,
     /// Python waits here for room.
     space: Condvar,
     /// The stage waits here for frames.
@@ -136,6 +138,7 @@ impl PushFeed {
         sample: impl Fn(usize, usize) -> f64,
         mut interrupted: impl FnMut() -> Result<(), E>,
     ) -> Result<usize, PushError<E>> {
+        let _one_at_a_time = self.pushing.lock().map_err(|_| PushError::Finished)?;
         let ch = self.channels;
         let mut done = 0;
         let mut first = true;
@@ -143,8 +146,8 @@ impl PushFeed {
         let lock = || self.ring.lock().map_err(|_| PushError::Finished);
         let period = |k: usize| ((k as f64) / self.rate * 1e9).round() as u64;
         let t0_ns = {
-            let r = lock()?;
-            match (t0_ns, r.last_stamp_ns) {
+            let mut r = lock()?;
+            let t0 = match (t0_ns, r.last_stamp_ns) {
                 (Some(t), Some(prev)) if t <= prev => {
                     return Err(PushError::OutOfOrder {
                         previous_ns: prev,
@@ -157,11 +160,10 @@ impl PushFeed {
                     .clock
                     .now_ns()
                     .saturating_sub(period(n.saturating_sub(1))),
-            }
+            };
+            r.last_stamp_ns = Some(t0.saturating_add(period(n.saturating_sub(1))));
+            t0
         };
-        if let Ok(mut r) = self.ring.lock() {
-            r.last_stamp_ns = Some(t0_ns.saturating_add(period(n.saturating_sub(1))));
-        }
         while done < n {
             let mut r = lock()?;
             if r.finished {
@@ -383,6 +385,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     info.kind = "EEG".into();
     let info = b.source_stream(info)?;
     let feed = Arc::new(PushFeed {
+        pushing: Mutex::new(()),
         ring: Mutex::new(Ring {
             samples: vec![0.0; capacity * ch],
             index: vec![0; capacity],
