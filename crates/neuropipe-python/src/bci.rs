@@ -23,6 +23,49 @@ fn not_fitted(what: &str) -> PyErr {
     PyRuntimeError::new_err(format!("this {what} is not fitted yet: call fit() first"))
 }
 
+/// `values` as a `(rows, cols)` array.
+fn array2(
+    py: Python<'_>,
+    rows: usize,
+    cols: usize,
+    values: Vec<f64>,
+) -> PyResult<Bound<'_, PyArray2<f64>>> {
+    Array2::from_shape_vec((rows, cols), values)
+        .map(|a| a.into_pyarray(py))
+        .map_err(value_error)
+}
+
+/// Runs `f` on each `(c, c)` matrix of `c` (which must have the fitted `channels`), each
+/// giving `width` values, with the GIL released: an `(n, width)` array. An error of `f`
+/// names the problem; the matrix's index is added.
+fn per_matrix<'py>(
+    py: Python<'py>,
+    c: &PyReadonlyArray3<'py, f64>,
+    channels: usize,
+    width: usize,
+    mut f: impl FnMut(&[f64], &mut Spd, &mut [f64]) -> Result<(), String> + Send,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let (m, n, ch) = matrices(c)?;
+    if ch != channels {
+        return Err(PyValueError::new_err(format!(
+            "fitted on {channels} channels, got {ch}"
+        )));
+    }
+    let out = py.detach(|| -> Result<Vec<f64>, String> {
+        let mut spd = Spd::new(ch);
+        let mut out = vec![0.0; n * width];
+        for (i, (x, o)) in m
+            .chunks_exact(ch * ch)
+            .zip(out.chunks_exact_mut(width))
+            .enumerate()
+        {
+            f(x, &mut spd, o).map_err(|e| format!("matrix {i}: {e}"))?;
+        }
+        Ok(out)
+    });
+    array2(py, n, width, out.map_err(value_error)?)
+}
+
 /// `(n, c, c)` matrices as one flat, C-ordered vector (copied).
 fn matrices(c: &PyReadonlyArray3<'_, f64>) -> PyResult<(Vec<f64>, usize, usize)> {
     let a = c.as_array();
@@ -110,9 +153,7 @@ pub(crate) fn mean_riemann<'py>(
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
     let (m, _, ch) = matrices(&c)?;
     let (mean, _) = py.detach(|| riemann_mean(&m, ch)).map_err(value_error)?;
-    Array2::from_shape_vec((ch, ch), mean)
-        .map(|a| a.into_pyarray(py))
-        .map_err(value_error)
+    array2(py, ch, ch, mean)
 }
 
 /// Tangent space at the Riemannian mean of the training matrices (pyRiemann's
@@ -149,31 +190,11 @@ impl TangentSpace {
             .model
             .as_ref()
             .ok_or_else(|| not_fitted("TangentSpace"))?;
-        let (m, n, ch) = matrices(&c)?;
-        if ch != model.channels {
-            return Err(PyValueError::new_err(format!(
-                "fitted on {} channels, got {ch}",
-                model.channels
-            )));
-        }
-        let f = model.features();
-        let out = py.detach(|| -> Result<Vec<f64>, String> {
-            let mut spd = Spd::new(ch);
-            let mut out = vec![0.0; n * f];
-            for (i, (x, o)) in m
-                .chunks_exact(ch * ch)
-                .zip(out.chunks_exact_mut(f))
-                .enumerate()
-            {
-                model.transform_into(x, &mut spd, o).map_err(|ev| {
-                    format!("matrix {i} is not positive definite (eigenvalue {ev})")
-                })?;
-            }
-            Ok(out)
-        });
-        Array2::from_shape_vec((n, f), out.map_err(value_error)?)
-            .map(|a| a.into_pyarray(py))
-            .map_err(value_error)
+        per_matrix(py, &c, model.channels, model.features(), |x, spd, o| {
+            model
+                .transform_into(x, spd, o)
+                .map_err(|ev| format!("not positive definite (eigenvalue {ev})"))
+        })
     }
 
     /// The reference point (the training matrices' Riemannian mean).
@@ -183,9 +204,7 @@ impl TangentSpace {
             .model
             .as_ref()
             .ok_or_else(|| not_fitted("TangentSpace"))?;
-        Array2::from_shape_vec((m.channels, m.channels), m.reference.clone())
-            .map(|a| a.into_pyarray(py))
-            .map_err(value_error)
+        array2(py, m.channels, m.channels, m.reference.clone())
     }
 }
 
@@ -225,31 +244,11 @@ impl Mdm {
         c: PyReadonlyArray3<'py, f64>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let model = self.model.as_ref().ok_or_else(|| not_fitted("Mdm"))?;
-        let (m, n, ch) = matrices(&c)?;
-        if ch != model.channels {
-            return Err(PyValueError::new_err(format!(
-                "fitted on {} channels, got {ch}",
-                model.channels
-            )));
-        }
-        let k = model.classes;
-        let out = py.detach(|| -> Result<Vec<f64>, String> {
-            let mut spd = Spd::new(ch);
-            let mut out = vec![0.0; n * k];
-            for (i, (x, o)) in m
-                .chunks_exact(ch * ch)
-                .zip(out.chunks_exact_mut(k))
-                .enumerate()
-            {
-                model.distances_into(x, &mut spd, o).map_err(|ev| {
-                    format!("matrix {i} is not positive definite (eigenvalue {ev})")
-                })?;
-            }
-            Ok(out)
-        });
-        Array2::from_shape_vec((n, k), out.map_err(value_error)?)
-            .map(|a| a.into_pyarray(py))
-            .map_err(value_error)
+        per_matrix(py, &c, model.channels, model.classes, |x, spd, o| {
+            model
+                .distances_into(x, spd, o)
+                .map_err(|ev| format!("not positive definite (eigenvalue {ev})"))
+        })
     }
 
     /// Class probabilities `softmax(-d^2)` from distances `(n, k)` (pyRiemann's `predict_proba`).
@@ -430,38 +429,18 @@ impl Csp {
         c: PyReadonlyArray3<'py, f64>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let model = self.model.as_ref().ok_or_else(|| not_fitted("CSP"))?;
-        let (m, n, ch) = matrices(&c)?;
-        if ch != model.channels {
-            return Err(PyValueError::new_err(format!(
-                "fitted on {} channels, got {ch}",
-                model.channels
-            )));
-        }
-        let f = model.features();
-        let mut out = vec![0.0; n * f];
-        for (i, (x, o)) in m
-            .chunks_exact(ch * ch)
-            .zip(out.chunks_exact_mut(f))
-            .enumerate()
-        {
-            model.transform_into(x, o).map_err(|v| {
-                value_error(format!(
-                    "matrix {i}: a filter's output has variance {v}, no logarithm"
-                ))
-            })?;
-        }
-        Array2::from_shape_vec((n, f), out)
-            .map(|a| a.into_pyarray(py))
-            .map_err(value_error)
+        per_matrix(py, &c, model.channels, model.features(), |x, _, o| {
+            model
+                .transform_into(x, o)
+                .map_err(|v| format!("a filter's output has variance {v}, no logarithm"))
+        })
     }
 
     /// The filters as rows, `(nfilter, channels)` (pyRiemann's `filters_`).
     #[getter]
     fn filters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let m = self.model.as_ref().ok_or_else(|| not_fitted("CSP"))?;
-        Array2::from_shape_vec((m.features(), m.channels), m.filters.clone())
-            .map(|a| a.into_pyarray(py))
-            .map_err(value_error)
+        array2(py, m.features(), m.channels, m.filters.clone())
     }
 }
 
@@ -538,9 +517,7 @@ impl Xdawn {
     #[getter]
     fn filters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let m = self.model.as_ref().ok_or_else(|| not_fitted("Xdawn"))?;
-        Array2::from_shape_vec((m.outputs(), m.channels()), m.filters().to_vec())
-            .map(|a| a.into_pyarray(py))
-            .map_err(value_error)
+        array2(py, m.outputs(), m.channels(), m.filters().to_vec())
     }
 }
 
@@ -567,7 +544,5 @@ pub(crate) fn cca_correlations<'py>(
         }
         out
     });
-    Array2::from_shape_vec((n, k), out)
-        .map(|a| a.into_pyarray(py))
-        .map_err(value_error)
+    array2(py, n, k, out)
 }
