@@ -121,6 +121,7 @@ fn main() -> ExitCode {
         .init();
     let mut registry = neuropipe_stages::registry();
     neuropipe_lsl::register(&mut registry);
+    neuropipe_brainflow::register(&mut registry);
     match cli.command {
         Command::Run {
             pipeline,

@@ -22,6 +22,7 @@ fn section<'a>(text: &'a str, start: &str, end: &str) -> Vec<&'a str> {
 fn readme_stage_table_lists_every_registered_stage_type() {
     let mut registry = neuropipe_stages::registry();
     neuropipe_lsl::register(&mut registry);
+    neuropipe_brainflow::register(&mut registry);
     let registered: BTreeSet<String> = registry.names().map(str::to_string).collect();
     let text = readme();
     let table = section(&text, "| kind | stage types |", "Filters keep their state");

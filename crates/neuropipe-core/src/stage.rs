@@ -115,6 +115,17 @@ impl StageContext {
         self.stop.cancelled().await
     }
 
+    /// Awaits `fut`, counting the time as waiting rather than busy in the stage's metrics
+    /// (as [`Input::recv`](crate::Input::recv) and [`sleep_until`](Self::sleep_until) do):
+    /// for sources that wait on a device thread, e.g. a
+    /// [`BlockingWorker`](crate::blocking::BlockingWorker)'s `recv`.
+    pub async fn waiting<F: std::future::Future>(&self, fut: F) -> F::Output {
+        let t0 = Instant::now();
+        let out = fut.await;
+        self.shared.add_wait(t0);
+        out
+    }
+
     /// Completes when a control message arrives for this stage (for stages waiting on
     /// something other than an [`Input`](crate::Input), e.g. a device read in `select!`).
     pub async fn control_pending(&self) {

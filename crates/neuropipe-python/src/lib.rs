@@ -33,6 +33,12 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _neuropipe(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    // BrainFlowSource looks for BrainFlow's library in this interpreter's packages first.
+    if let Ok(exe) = py.import("sys")?.getattr("executable")?.extract::<String>() {
+        if !exe.is_empty() {
+            neuropipe_brainflow::locate::set_host_python(exe.into());
+        }
+    }
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("NeuropipeError", py.get_type::<errors::NeuropipeError>())?;
     m.add("ConfigError", py.get_type::<errors::ConfigError>())?;
@@ -69,6 +75,7 @@ fn _neuropipe(m: &Bound<'_, PyModule>) -> PyResult<()> {
 pub(crate) fn registry() -> neuropipe_core::Registry {
     let mut r = neuropipe_stages::registry();
     neuropipe_lsl::register(&mut r);
+    neuropipe_brainflow::register(&mut r);
     pystage::register_all(&mut r);
     r
 }

@@ -65,6 +65,7 @@ pub(crate) fn register_stage(
     let builtin = {
         let mut r = neuropipe_stages::registry();
         neuropipe_lsl::register(&mut r);
+        neuropipe_brainflow::register(&mut r);
         r.get(&name).is_some()
     };
     if builtin {
