@@ -338,6 +338,26 @@ def gen_fir() -> int:
     return p.write("fir.ref")
 
 
+# Rational resampling: resample_poly(x, up, down) for the rate pairs EEG sessions mix
+# (accelerometer 100 Hz or 50 Hz onto EEG 250 Hz, 250 Hz onto 1 kHz and back, 512 Hz onto
+# 500 Hz, 256 Hz onto 250 Hz).
+RESAMPLE = [(5, 2), (2, 5), (4, 1), (3, 2), (125, 128), (1, 3), (5, 1)]
+
+
+def gen_resample() -> int:
+    p = Pack()
+    for seed, frames, channels in [(7, 600, 3), (8, 311, 1)]:
+        x = signal(seed, frames, channels, fs=250.0)
+        p.add(f"signal/{seed}/x", x)
+        for up, down in RESAMPLE:
+            p.add(f"resample/{seed}/{up}/{down}/y", sig.resample_poly(x, up, down, axis=0))
+            if seed == 7:
+                m = max(up, down)
+                h = sig.firwin(2 * 10 * m + 1, 1.0 / m, window=("kaiser", 5.0)) * up
+                p.add(f"taps/{up}/{down}", h)
+    return p.write("resample.ref")
+
+
 # ---------------------------------------------------------------------------------------------
 # Spectra
 
@@ -385,7 +405,7 @@ def main() -> None:
     print(f"numpy {np.__version__}, scipy {scipy.__version__}", file=sys.stderr)
     OUT.mkdir(parents=True, exist_ok=True)
     total = 0
-    for gen in (gen_designs, gen_sosfilt, gen_precision, gen_fir, gen_welch):
+    for gen in (gen_designs, gen_sosfilt, gen_precision, gen_fir, gen_resample, gen_welch):
         n = gen()
         total += n
         print(f"{gen.__name__}: {n / 1024:.0f} KiB", file=sys.stderr)

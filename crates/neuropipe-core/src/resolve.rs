@@ -110,10 +110,24 @@ impl<'a> Resolver<'a> {
             return None;
         }
         if let Some(first) = input_owner.insert(to, j) {
+            // Name both streams and say how to combine them.
+            let this = format!("{}.{}", l.from.stage, fp.name);
+            let other = &self.cfg.links[first].from;
+            let other = match &other.port {
+                Some(p) => format!("{}.{p}", other.stage),
+                None => self
+                    .index
+                    .get(other.stage.as_str())
+                    .and_then(|&i| self.specs[i])
+                    .and_then(|s| s.outputs.first())
+                    .map_or(other.stage.clone(), |p| {
+                        format!("{}.{}", other.stage, p.name)
+                    }),
+            };
             self.errors.push(ConfigError::new(
                 format!("{path}.to"),
                 format!(
-                    "input `{}.{}` is already linked by $.links[{first}]; an input takes one link (an output can feed many)",
+                    "input `{}.{}` is already linked from `{other}` by $.links[{first}]; `{this}` cannot also feed it: an input takes one link (an output can feed many). To combine the two streams insert a `Merge` (a `Resample` first if their rates differ) and link each to its own input: \"{other} -> merge.in1\", \"{this} -> merge.in2\"",
                     l.to.stage, tp.name
                 ),
             ));

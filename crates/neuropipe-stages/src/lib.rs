@@ -13,6 +13,7 @@ pub mod convert;
 pub mod dsp;
 pub mod gain;
 pub mod io;
+pub mod merge;
 pub mod motor_imagery;
 pub mod oddball;
 pub mod quality;
@@ -29,6 +30,7 @@ pub fn registry() -> Registry {
         .register(convert::spec())
         .register(gain::spec())
         .register(check::spec())
+        .register(merge::spec())
         .register(quality::spec());
     // Signal processing: filters, decimation, re-referencing, channel selection, band power.
     for spec in dsp::specs() {

@@ -43,6 +43,7 @@ pub mod filter;
 pub mod fir;
 pub mod notch;
 pub mod rereference;
+pub mod resample;
 pub mod select;
 
 use neuropipe_core::{suggestion, BuildError, StageSpec, StreamInfo};
@@ -57,6 +58,7 @@ pub fn specs() -> Vec<StageSpec> {
         notch::spec(),
         fir::spec(),
         decimate::spec(),
+        resample::spec(),
         rereference::spec(),
         select::spec(),
         bandpower::spec(),

@@ -1,0 +1,249 @@
+//! `Resample`: rational resampling onto another rate (`rate_hz`, or `up`/`down`) with the
+//! filter of `scipy.signal.resample_poly(x, up, down)` (see [`Resampler`]): an accelerometer
+//! at 100 Hz onto an EEG's 250 Hz before a `Merge`, a 512 Hz amplifier onto 500 Hz. A
+//! transforming stage: output packets come from its own pool.
+//!
+//! # Headers of the output stream
+//!
+//! * `sample_rate` is the input rate · `up` / `down`; `frames_per_packet` is
+//!   `ceil(input frames_per_packet · up / down)`.
+//! * Output frame `m` is `resample_poly`'s output `m` for the input received (the filter's
+//!   start-up outputs, [`Resampler::lag`] of them, are not sent: they would stand for times
+//!   before the stream began). It is sent once input frame `⌊(m + lag) · down / up⌋` has
+//!   arrived: the stage delays the stream by `lag` output frames (`lag = 26` frames, 104 ms, for
+//!   100 → 250 Hz), and an input packet that completes no output frame sends nothing.
+//! * `timestamp` is the frame's **content time**: the time of input position `m · down / up`
+//!   (interpolated at the input rate from the input packets' timestamps), so a resampled stream
+//!   lines up with the streams it is merged with (see `Merge`), not with when it was computed.
+//! * `first_frame` counts output frames from the input's first `first_frame · up / down`. A gap
+//!   in the input frame indices moves it on by the gap in output frames (rounded); if the input
+//!   flagged the gap as lost samples, the output flags it too (`lost_frames` in output frames).
+//!   Other input flags are carried to the next output packet; a packet with outputs over a
+//!   non-finite input sample (NaN: missing) carries `FLAG_NONFINITE`.
+//!
+//! Start-up: with `steady_state` (default) the filter history is the first frame repeated, so
+//! a DC offset gives no start-up ramp; `false` starts from zeros, as `resample_poly`, whose
+//! output this stage then sends exactly (up to rounding), but for `resample_poly`'s last `lag`
+//! frames, which need input past the end.
+
+use neuropipe_core::prelude::*;
+use neuropipe_dsp::Resampler;
+
+/// Parameters of `Resample` (and the optional `pool`, see [`StageSpec::with_pool`]).
+#[derive(Clone, Debug, PartialEq, StageParams)]
+pub struct ResampleParams {
+    /// output rate (Hz); its ratio to the input rate must be up/down with both at most 1000. Or give up and down
+    #[param(min = 0.001, max = 1e6)]
+    pub rate_hz: Option<f64>,
+    /// upsampling factor (with down; instead of rate_hz)
+    #[param(min = 1, max = 1000)]
+    pub up: Option<usize>,
+    /// downsampling factor (with up; instead of rate_hz)
+    #[param(min = 1, max = 1000)]
+    pub down: Option<usize>,
+    /// fill the filter history with the first frame (no start-up ramp from a DC offset); false: zeros, as resample_poly
+    #[param(default = true)]
+    pub steady_state: bool,
+}
+
+/// Stage type specification.
+pub fn spec() -> StageSpec {
+    StageSpec::new(
+        "Resample",
+        "Rational resampling up/down onto another rate (resample_poly's filter and outputs), f32/f64",
+        build,
+    )
+    .input(PortSpec::any("in").doc("f32 or f64 samples"))
+    .output(PortSpec::any("out").doc("resampled samples at rate_hz (input rate x up / down)"))
+    .params::<ResampleParams>()
+    .with_pool()
+}
+
+/// `to / from` as a fraction `up / down` with both at most 1000, if there is one (within
+/// 1e-9 relative).
+pub fn ratio(from: f64, to: f64) -> Option<(usize, usize)> {
+    let r = to / from;
+    (1..=1000usize).find_map(|down| {
+        let up = (r * down as f64).round();
+        ((1.0..=1000.0).contains(&up) && (up / down as f64 - r).abs() <= 1e-9 * r)
+            .then_some((up as usize, down))
+    })
+}
+
+fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
+    let kind = b.float_input("in")?;
+    let p: ResampleParams = b.parse_params()?;
+    let info = b.input_stream("in")?.clone();
+    let fs = info.sample_rate;
+    let (up, down) = match (p.rate_hz, p.up, p.down) {
+        (Some(to), None, None) => ratio(fs, to).ok_or_else(|| {
+            BuildError::param(
+                "rate_hz",
+                format!("{to} Hz / {fs} Hz is not a ratio up/down with up and down at most 1000"),
+            )
+        })?,
+        (None, Some(up), Some(down)) => (up, down),
+        _ => {
+            return Err(BuildError::stage(
+                "give either `rate_hz` (the output rate) or both `up` and `down`",
+            ))
+        }
+    };
+    let channels = info.channel_count();
+    let probe = Resampler::<f64>::new(up, down, 1).map_err(|e| {
+        let param = if p.rate_hz.is_some() { "rate_hz" } else { "up" };
+        BuildError::param(param, format!("{e} (input {fs} Hz)"))
+    })?;
+    let (up, down) = (probe.up(), probe.down());
+    let out_cap = (info.frames_per_packet.max(1) * up).div_ceil(down);
+    let mut out_info = info.derived();
+    out_info.sample_rate = fs * up as f64 / down as f64;
+    out_info.frames_per_packet = out_cap;
+    out_info.filters.push(format!(
+        "resample_poly {up}/{down} ({fs} -> {} Hz)",
+        out_info.sample_rate
+    ));
+    with_float!(kind, S => {
+        let r = Resampler::<S>::new(up, down, channels)
+            .map_err(|e| BuildError::stage(e.to_string()))?;
+        let pool = b.pool::<Samples<S>>(out_cap, channels)?;
+        let input = b.input::<Samples<S>>("in")?;
+        let out = b.output::<Samples<S>>("out", out_info)?;
+        Ok(BoxedStage::new(Resample::<S> {
+            r,
+            up: up as u64,
+            down: down as u64,
+            channels,
+            out_cap,
+            ns_per_in_frame: 1e9 / fs,
+            init_pending: p.steady_state,
+            skip: probe.lag(),
+            in_before: 0,
+            pool,
+            input,
+            out,
+            expected_in: None,
+            next_out: 0,
+            sequence: 0,
+            pending_flags: 0,
+            pending_gap: 0,
+            pending_lost: false,
+        }))
+    })
+}
+
+/// The `Resample` stage.
+pub struct Resample<S: FloatSample> {
+    r: Resampler<S>,
+    up: u64,
+    down: u64,
+    channels: usize,
+    /// Frames per output packet (the pool's size).
+    out_cap: usize,
+    ns_per_in_frame: f64,
+    init_pending: bool,
+    /// Start-up outputs still to discard.
+    skip: usize,
+    /// Input frames received before the current packet.
+    in_before: u64,
+    pool: MemoryPool<Samples<S>>,
+    input: Input<Samples<S>>,
+    out: Output<Samples<S>>,
+    /// `first_frame` the next input packet should have.
+    expected_in: Option<u64>,
+    /// `first_frame` of the next output frame.
+    next_out: u64,
+    sequence: u64,
+    /// Input flags to carry to the next output packet.
+    pending_flags: u32,
+    /// Input frames missing (index gaps) since the last output packet.
+    pending_gap: u64,
+    /// Whether the input flagged a gap as lost samples.
+    pending_lost: bool,
+}
+
+impl<S: FloatSample> DataPlaneStage for Resample<S> {
+    async fn run(&mut self, _: &mut StageContext) -> Result<(), StageError> {
+        let Some(pkt) = self.input.recv().await? else {
+            return Ok(());
+        };
+        let h = pkt.header;
+        let (c, n) = (self.channels, h.frames());
+        if n > 0 && h.channels as usize != c {
+            return Err(StageError::fatal(format!(
+                "packet {} has {} channels but the stream has {c}",
+                h.sequence, h.channels
+            )));
+        }
+        match self.expected_in {
+            None => self.next_out = h.first_frame * self.up / self.down,
+            Some(e) if h.first_frame > e => {
+                self.pending_gap += h.first_frame - e;
+                self.pending_lost |= h.flags & FLAG_LOST_SAMPLES != 0;
+            }
+            Some(_) => {}
+        }
+        self.expected_in = Some(h.first_frame + n as u64);
+        self.pending_flags |= h.flags & !FLAG_LOST_SAMPLES;
+        if n == 0 {
+            return Ok(());
+        }
+        let data = pkt.samples();
+        if std::mem::take(&mut self.init_pending) {
+            self.r.init_steady_state(&data[..c]);
+        }
+        // Input chunks small enough that their outputs fit one pooled packet.
+        let per_chunk = ((self.out_cap as u64 * self.down) / self.up).max(1) as usize;
+        let in_before = self.in_before;
+        self.in_before += n as u64;
+        for chunk in data.chunks(per_chunk * c) {
+            let frames = chunk.len() / c;
+            let out_frames = self.r.output_frames(frames);
+            if out_frames == 0 {
+                self.r.process(chunk, &mut []);
+                continue;
+            }
+            let mut o = self.pool.acquire().await;
+            o.header = h;
+            o.set_shape(out_frames, c)?;
+            let written = self.r.process(chunk, o.samples_mut());
+            debug_assert_eq!(written, out_frames);
+            // The filter's start-up outputs are not sent.
+            let skip = self.skip.min(written);
+            self.skip -= skip;
+            if skip == written {
+                continue;
+            }
+            o.samples_mut().copy_within(skip * c..written * c, 0);
+            let sent = written - skip;
+            o.set_shape(sent, c)?;
+            // Content time of the first frame sent: input position m · down / up.
+            let m = self.r.output_count() - sent as u64 - self.r.lag() as u64;
+            let pos = (m * self.down) as f64 / self.up as f64 - in_before as f64;
+            let oh = &mut o.header;
+            oh.sequence = self.sequence;
+            oh.timestamp = (h.timestamp as f64 + pos * self.ns_per_in_frame)
+                .round()
+                .max(0.0) as u64;
+            oh.flags = std::mem::take(&mut self.pending_flags);
+            if self.r.take_resets() > 0 {
+                oh.flags |= FLAG_NONFINITE;
+            }
+            oh.lost_frames = 0;
+            let gap = std::mem::take(&mut self.pending_gap);
+            if gap > 0 {
+                let jump = (gap * self.up + self.down / 2) / self.down;
+                self.next_out += jump;
+                if std::mem::take(&mut self.pending_lost) && jump > 0 {
+                    oh.flags |= FLAG_LOST_SAMPLES;
+                    oh.lost_frames = u32::try_from(jump).unwrap_or(u32::MAX);
+                }
+            }
+            oh.first_frame = self.next_out;
+            self.next_out += sent as u64;
+            self.sequence += 1;
+            self.out.send(o).await?;
+        }
+        Ok(())
+    }
+}
