@@ -25,10 +25,13 @@
 //!   stage is paused) the thread stops pulling and liblsl buffers (`buffer_s`).
 //! * Stream loss: the inlet is created with liblsl's recovery on (it reconnects when an outlet
 //!   with the same source id comes back, keeping data already received). When no sample has
-//!   arrived for `lost_timeout_s`, `on_lost` decides: `fail` (default) stops the pipeline with
-//!   a `Fatal` error naming the stream, `end` ends the stream normally (end of stream flows
-//!   downstream: useful when the producer is a finite recording or test), `wait` keeps waiting
-//!   for the stream to come back.
+//!   arrived for `lost_timeout_s`, `on_lost` decides: `wait` (the default, as LabRecorder) keeps
+//!   the pipeline and its recordings running and waits for the stream to come back: the loss
+//!   and the return are `Discontinuity` pipeline events (recorders annotate them, with the
+//!   stream's name and how long it was gone) and the first packet after the return carries
+//!   `FLAG_DISCONTINUITY` (its timestamps show the gap; frame indices go on); `fail` stops the
+//!   pipeline with a `Fatal` error naming the stream; `end` ends the stream normally (end of
+//!   stream flows downstream: for a producer that is a finite recording or a test).
 //! * Markers: with `marker_name`, a string stream of that name is resolved too and every
 //!   sample's first channel becomes an `EventKind::Marker` pipeline event (recorders write them
 //!   as annotations), stamped with its LSL capture time (through the marker stream's own
@@ -61,8 +64,8 @@ pub struct LslInletParams {
     /// most frames per packet; a packet carries whatever had arrived, up to this
     #[param(default = 16, min = 1, max = 4096)]
     pub frames: usize,
-    /// no data for lost_timeout_s: fail (Fatal), end (end of stream) or wait for the stream to come back
-    #[param(default = "fail", choices = ["fail", "end", "wait"])]
+    /// no data for lost_timeout_s: wait for the stream to come back (annotated; the recording goes on), fail (Fatal) or end (end of stream)
+    #[param(default = "wait", choices = ["wait", "fail", "end"])]
     pub on_lost: String,
     /// silence after which the stream counts as lost
     #[param(default = 5.0, min = 0.1, max = 3600.0)]
@@ -138,6 +141,10 @@ enum FromInlet {
     Chunk(Chunk),
     /// A marker and its capture time on the pipeline clock (ns).
     Marker(String, u64),
+    /// No data for this many seconds (`on_lost: wait`): the stream is gone for now.
+    Lost(f64),
+    /// Data again after this many seconds without (`on_lost: wait`).
+    Back(f64),
     /// The stream ended (`on_lost: end`). (A failure ends the thread with its error.)
     End,
 }
@@ -243,7 +250,8 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     info.kind = meta.kind;
     info.channels = meta.channels;
     let info = b.source_stream(info)?;
-    with_float!(sample_type, S => inlet_stage::<S>(b, info, frames, n, worker))
+    let what = format!("[{}]", meta.summary);
+    with_float!(sample_type, S => inlet_stage::<S>(b, info, frames, n, worker, what))
 }
 
 fn inlet_stage<S: FloatSample>(
@@ -252,6 +260,7 @@ fn inlet_stage<S: FloatSample>(
     frames: usize,
     n: usize,
     worker: BlockingWorker<Chunk, FromInlet>,
+    what: String,
 ) -> Result<BoxedStage, BuildError>
 where
     Samples<S>: Payload,
@@ -274,6 +283,8 @@ where
         next_frame: 0,
         sequence: 0,
         ended: false,
+        discontinuity: false,
+        what,
         nonfinite: 0,
     }))
 }
@@ -456,6 +467,8 @@ fn pull_loop(
     // Offset from a remote LSL stamp to pipeline seconds.
     let to_pipeline = |ts: f64, corr: f64| ((ts + corr - s.offset_s) * 1e9).max(0.0) as u64;
     let mut chunk: Option<Chunk> = Some(first);
+    // `on_lost: wait`: the stream is gone (reported once), until data come again.
+    let mut gone = false;
     loop {
         if link.stopping() {
             return Ok(());
@@ -489,6 +502,12 @@ fn pull_loop(
             let silent = last_data.elapsed().as_secs_f64();
             if silent >= s.lost_timeout_s {
                 match s.on_lost {
+                    OnLost::Wait if !gone => {
+                        gone = true;
+                        if !link.send(FromInlet::Lost(silent)) {
+                            return Ok(());
+                        }
+                    }
                     OnLost::Wait => {}
                     OnLost::End => {
                         tracing::info!(
@@ -508,6 +527,12 @@ fn pull_loop(
             }
             continue;
         };
+        if std::mem::take(&mut gone) {
+            let away = last_data.elapsed().as_secs_f64();
+            if !link.send(FromInlet::Back(away)) {
+                return Ok(());
+            }
+        }
         last_data = Instant::now();
         c.stamps[0] = ts0;
         let more = inlet.drain_f64(&mut c.data[n..], &mut c.stamps[1..])?;
@@ -533,6 +558,10 @@ pub struct LslInlet<S: Sample> {
     next_frame: u64,
     sequence: u64,
     ended: bool,
+    /// The stream came back after a loss: the next packet is flagged.
+    discontinuity: bool,
+    /// The stream's name and what identifies it, for messages.
+    what: String,
     /// Non-finite samples received (for the first-time warning).
     nonfinite: u64,
 }
@@ -568,6 +597,9 @@ where
         h.sequence = self.sequence;
         h.first_frame = self.next_frame;
         h.timestamp = ts;
+        if std::mem::take(&mut self.discontinuity) {
+            h.flags |= FLAG_DISCONTINUITY;
+        }
         self.sequence += 1;
         self.next_frame += frames as u64;
         let bad = pkt.scrub_nonfinite() as u64;
@@ -618,6 +650,23 @@ where
                 FromInlet::Marker(text, time_ns) => {
                     // Stamped with the marker's LSL capture time mapped to the pipeline clock.
                     ctx.emit_event_at(time_ns, EventKind::Marker, text);
+                }
+                FromInlet::Lost(silent) => {
+                    let text = format!(
+                        "LSL stream {} lost: no data for {silent:.1} s; waiting for it to come back (the pipeline and its recordings go on)",
+                        self.what
+                    );
+                    tracing::warn!(stage = ctx.id(), "{text}");
+                    ctx.emit_event(EventKind::Discontinuity, text);
+                }
+                FromInlet::Back(away) => {
+                    let text = format!(
+                        "LSL stream {} back after {away:.1} s without data",
+                        self.what
+                    );
+                    tracing::info!(stage = ctx.id(), "{text}");
+                    ctx.emit_event(EventKind::Discontinuity, text);
+                    self.discontinuity = true;
                 }
                 FromInlet::End => {
                     self.ended = true;
