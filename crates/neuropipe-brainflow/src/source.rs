@@ -145,7 +145,7 @@ const COLUMNS: [ReadoutColumn; 6] = [
     ReadoutColumn::number(
         "frames",
         "",
-        "frames delivered (lost ones included in the count of indices, not here)",
+        "frames delivered (not counting lost ones: see `lost`)",
     ),
     ReadoutColumn::number("lost", "", "samples lost (package number jumps)"),
     ReadoutColumn::number(

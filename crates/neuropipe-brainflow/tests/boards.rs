@@ -137,7 +137,10 @@ fn synthetic_board_streams_every_sample_at_its_rate_with_brainflows_labels_and_m
     let aux_first: Vec<u64> = aux.headers.iter().map(|h| h.first_frame).collect();
     let first: Vec<u64> = cap.headers.iter().map(|h| h.first_frame).collect();
     assert_eq!(aux_first, first);
-    // The sample count matches the rate over the board's own time span (within 1 %).
+    // The sample count matches the rate over the board's own time span. Every sample BrainFlow
+    // made arrived (no package-number jump, above); the rate is BrainFlow's synthetic board's
+    // own pacing (a 4 ms sleep per sample with no catch-up, so it runs slow by its sleeps'
+    // overshoot on a loaded machine): within 1 % on an idle one, 5 % asserted.
     let (t0, t1) = (
         cap.headers[0].timestamp,
         cap.headers.last().unwrap().timestamp,
@@ -145,7 +148,7 @@ fn synthetic_board_streams_every_sample_at_its_rate_with_brainflows_labels_and_m
     let last_first = cap.headers.last().unwrap().first_frame;
     let rate = last_first as f64 / ((t1 - t0) as f64 / 1e9);
     assert!(
-        (rate / 250.0 - 1.0).abs() < 0.01,
+        (rate / 250.0 - 1.0).abs() < 0.05,
         "{last_first} frames over {} s: {rate} Hz",
         (t1 - t0) as f64 / 1e9
     );

@@ -20,10 +20,26 @@
 //! * **Skew**: per stream, the last and the largest timestamp difference to the reference
 //!   (ms), in the readouts. Streams of one clock show a constant skew; two devices' clocks
 //!   drift apart, and once the skew passes half a period a frame is dropped or filled.
+//! * **A stream that stalls** (a device unplugged, an LSL stream gone) does not stop the
+//!   others: once the reference's frame is `max_wait_s` old on the pipeline clock with nothing
+//!   from that stream, its channels are NaN (`missing`, flagged) until it sends again — then its
+//!   late frames are `dropped` (counted) until it is back in step. A stream that has not begun
+//!   within `max_wait_s` of the reference is left out the same way. `max_wait_s` must exceed the
+//!   delay of the slowest stream (a `Resample`'s lag, network latency). Only the reference is
+//!   waited for indefinitely: its frames are the output's.
 //! * Packets leave as soon as the streams allow (up to `in1`'s frames per packet); the stream
 //!   ends when any input ends.
 
 use neuropipe_core::prelude::*;
+use std::time::Duration;
+
+/// Parameters of `Merge`.
+#[derive(StageParams)]
+pub struct MergeParams {
+    /// seconds (pipeline clock) a stream may lag the reference with no data before its channels are NaN-filled (counted as missing) so the others go on
+    #[param(default = 1.0, min = 0.001, max = 3600.0)]
+    pub max_wait_s: f64,
+}
 
 /// Inputs a merge takes at most.
 pub const MAX_INPUTS: usize = 8;
@@ -45,6 +61,7 @@ pub fn spec() -> StageSpec {
         s = s.input(if i < 2 { p } else { p.optional() });
     }
     s.output(PortSpec::any("out").doc("every input's channels, in port order"))
+        .params::<MergeParams>()
         .with_pool()
 }
 
@@ -83,6 +100,7 @@ fn describe(port: &str, s: &StreamInfo) -> String {
 }
 
 fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
+    let MergeParams { max_wait_s } = b.parse_params()?;
     let ports: Vec<&str> = PORTS
         .iter()
         .copied()
@@ -153,6 +171,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
                 channels: s.channel_count(),
                 pkt: None,
                 pos: 0,
+                stalled: false,
                 counts: LaneCounts::default(),
             });
         }
@@ -166,6 +185,8 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             total,
             half_ns: period_ns / 2.0,
             period_ns,
+            max_wait_ns: (max_wait_s * 1e9) as u64,
+            clock: b.clock(),
             started: false,
             cur: None,
             filled: 0,
@@ -179,6 +200,8 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
 
 #[derive(Default)]
 struct LaneCounts {
+    /// Times the stream stalled (waits that ran out).
+    stalls: u64,
     dropped: u64,
     missing: u64,
     lead_in: u64,
@@ -193,6 +216,8 @@ struct Lane<S: FloatSample> {
     pkt: Option<Packet<Samples<S>>>,
     /// Next frame of `pkt`.
     pos: usize,
+    /// Nothing came within `max_wait_s`: the merge goes on without this stream until it sends.
+    stalled: bool,
     counts: LaneCounts,
 }
 
@@ -218,6 +243,8 @@ pub struct Merge<S: FloatSample> {
     total: usize,
     half_ns: f64,
     period_ns: f64,
+    max_wait_ns: u64,
+    clock: Clock,
     /// Every stream has begun and the first frames are aligned.
     started: bool,
     cur: Option<Packet<Samples<S>>>,
@@ -239,6 +266,8 @@ enum Step {
     LeadIn,
     /// The packet being filled must go first (the reference skipped frames).
     Flush,
+    /// A stalled lane's input ended.
+    Ended(usize),
 }
 
 impl<S: FloatSample> Merge<S> {
@@ -253,7 +282,22 @@ impl<S: FloatSample> Merge<S> {
         for i in 1..self.lanes.len() {
             loop {
                 let Some((ts, _)) = self.lanes[i].head(period) else {
-                    return Ok(Step::Need(i));
+                    let lane = &mut self.lanes[i];
+                    if !lane.stalled {
+                        return Ok(Step::Need(i));
+                    }
+                    // A stalled stream: take what it sent meanwhile, or go on without it.
+                    match lane.input.try_recv() {
+                        Ok(Some(p)) => {
+                            lane.pkt = Some(p);
+                            lane.pos = 0;
+                            lane.stalled = false;
+                            continue;
+                        }
+                        Ok(None) => break,
+                        Err(StageError::QueueClosed) => return Ok(Step::Ended(i)),
+                        Err(e) => return Err(e),
+                    }
                 };
                 if (ts as f64) < t as f64 - self.half_ns {
                     let lane = &mut self.lanes[i];
@@ -386,15 +430,47 @@ impl<S: FloatSample> DataPlaneStage for Merge<S> {
                 }
                 Step::Flush => return self.flush().await,
                 Step::LeadIn => {}
+                Step::Ended(i) => {
+                    let port = &self.lanes[i].port;
+                    tracing::info!(stage = ctx.id(), port = %port, "input ended: the merged stream ends");
+                    self.flush().await?;
+                    return Err(StageError::QueueClosed);
+                }
                 Step::Need(i) => {
                     // Send what is ready before waiting (no added latency).
                     if self.filled > 0 {
                         return self.flush().await;
                     }
+                    // Another stream is waited for until the reference's frame is
+                    // `max_wait_s` old; the reference, for as long as it takes.
+                    let wait = match (i, self.lanes[0].head(self.period_ns)) {
+                        (0, _) | (_, None) => None,
+                        (_, Some((t, _))) => Some(Duration::from_nanos(
+                            (t + self.max_wait_ns).saturating_sub(self.clock.now_ns()),
+                        )),
+                    };
                     let lane = &mut self.lanes[i];
                     lane.pkt = None;
                     lane.pos = 0;
-                    match lane.input.recv().await {
+                    let got = match wait {
+                        None => lane.input.recv().await,
+                        Some(d) => match tokio::time::timeout(d, lane.input.recv()).await {
+                            Ok(r) => r,
+                            Err(_) => {
+                                lane.stalled = true;
+                                lane.counts.stalls += 1;
+                                if lane.counts.stalls == 1 {
+                                    tracing::warn!(stage = ctx.id(), port = %lane.port, "no data within max_wait_s of the reference: merging without this stream (NaN, counted as missing) until it sends again");
+                                }
+                                if !self.started {
+                                    // It has not begun: the merge starts without it.
+                                    self.started = true;
+                                }
+                                continue;
+                            }
+                        },
+                    };
+                    match got {
                         Ok(Some(p)) => lane.pkt = Some(p),
                         Ok(None) => return Ok(()), // a control message
                         Err(StageError::QueueClosed) => {

@@ -321,3 +321,83 @@ fn streams_that_do_not_fit_are_build_errors_naming_both_and_what_to_insert() {
         "{e}"
     );
 }
+
+#[test]
+fn a_stream_that_stalls_is_nan_filled_after_max_wait_and_the_reference_goes_on() {
+    let cfg = PipelineConfig::from_value(&json!({
+        "stages": [
+            push_source("a", 2, 250.0, 20),
+            push_source("b", 1, 250.0, 20),
+            {"id": "merge", "type": "Merge", "params": {"max_wait_s": 1.0}},
+            {"id": "cap", "type": "Capture", "params": {"name": "ms-stall"}}
+        ],
+        "links": ["a -> merge.in1", "b -> merge.in2", "merge -> cap"]
+    }))
+    .unwrap();
+    let host = Arc::new(PushHost::default());
+    let pipeline = building(&host, || Pipeline::build(&cfg, &registry())).unwrap();
+    let handle = pipeline.handle();
+    let rt = runtime();
+    let run = rt.spawn(pipeline.run());
+    let (fa, fb) = (host.feed("a").unwrap(), host.feed("b").unwrap());
+    // `b` sends its first 100 frames, then nothing (stalled, not ended); `a` sends 500.
+    let t0 = fa.now_ns();
+    let ok = || Ok::<(), ()>(());
+    assert_eq!(
+        fb.push(100, Some(t0), |c, k| wave(c, k, 250.0), ok)
+            .unwrap(),
+        100
+    );
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(
+        fa.push(500, Some(t0), |c, k| wave(c, k, 250.0), ok)
+            .unwrap(),
+        500
+    );
+    let merged = |h: &PipelineHandle| {
+        h.snapshot()
+            .stages
+            .iter()
+            .find(|s| s.id == "cap")
+            .map_or(0, |s| s.frames_in)
+    };
+    let start = std::time::Instant::now();
+    while merged(&handle) < 500 && start.elapsed() < std::time::Duration::from_secs(30) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    fa.close();
+    fb.close();
+    let report = rt.block_on(run).unwrap();
+    assert_eq!(report.outcome, Outcome::Finished);
+    let r = report
+        .snapshot
+        .stages
+        .iter()
+        .find(|s| s.id == "merge")
+        .and_then(|s| s.readouts.clone())
+        .unwrap();
+    let cap = neuropipe_testkit::stages::capture("ms-stall");
+    let cap = std::mem::take(&mut *cap.lock().unwrap());
+    // Every frame of the reference, `b` beside its 100 and NaN after (counted, flagged).
+    assert_eq!(cap.frames(), 500, "the reference went on without b");
+    for (k, f) in cap.samples.chunks(3).enumerate() {
+        assert_eq!(f[0], wave(0, k, 250.0));
+        if k < 100 {
+            assert_eq!(f[2], wave(0, k, 250.0), "b's frame {k}");
+        } else {
+            assert!(f[2].is_nan(), "frame {k}: b stalled");
+        }
+    }
+    assert_eq!(cell(&r, 1, "missing"), 400.0);
+    assert_eq!(cell(&r, 1, "dropped"), 0.0);
+    let nan_flagged: usize = cap
+        .headers
+        .iter()
+        .filter(|h| h.flags & FLAG_NONFINITE != 0)
+        .map(|h| h.frames())
+        .sum();
+    assert!(
+        nan_flagged >= 400,
+        "{nan_flagged} frames in flagged packets"
+    );
+}

@@ -25,6 +25,7 @@
 //! so a DC offset produces no start-up ramp; `false` starts from zeros, exactly like
 //! `resample_poly` (whose output equals this stage's output 10 frames later).
 
+use super::rate_change::RateChange;
 use neuropipe_core::prelude::*;
 use neuropipe_dsp::Decimator;
 
@@ -81,12 +82,8 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             input,
             out,
             in_count: 0,
-            expected_in: None,
-            next_out: 0,
+            headers: RateChange::new(1, factor),
             sequence: 0,
-            pending_flags: 0,
-            pending_gap: 0,
-            pending_lost: false,
         }))
     })
 }
@@ -105,17 +102,8 @@ pub struct Decimate<S: FloatSample> {
     out: Output<Samples<S>>,
     /// Input frames consumed by the decimator (its phase is `in_count % factor`).
     in_count: u64,
-    /// `first_frame` the next input packet should have.
-    expected_in: Option<u64>,
-    /// `first_frame` of the next output frame.
-    next_out: u64,
+    headers: RateChange,
     sequence: u64,
-    /// Input flags to carry to the next output packet.
-    pending_flags: u32,
-    /// Input frames missing (index gaps) since the last output packet.
-    pending_gap: u64,
-    /// Whether the input flagged a gap as lost samples.
-    pending_lost: bool,
 }
 
 impl<S: FloatSample> DataPlaneStage for Decimate<S> {
@@ -131,16 +119,7 @@ impl<S: FloatSample> DataPlaneStage for Decimate<S> {
                 h.sequence, h.channels
             )));
         }
-        match self.expected_in {
-            None => self.next_out = h.first_frame / q as u64,
-            Some(e) if h.first_frame > e => {
-                self.pending_gap += h.first_frame - e;
-                self.pending_lost |= h.flags & FLAG_LOST_SAMPLES != 0;
-            }
-            Some(_) => {}
-        }
-        self.expected_in = Some(h.first_frame + n as u64);
-        self.pending_flags |= h.flags & !FLAG_LOST_SAMPLES;
+        self.headers.input(&h);
         if n == 0 {
             return Ok(());
         }
@@ -172,22 +151,8 @@ impl<S: FloatSample> DataPlaneStage for Decimate<S> {
             oh.sequence = self.sequence;
             oh.timestamp =
                 h.timestamp + ((start + first_offset) as f64 * self.ns_per_in_frame).round() as u64;
-            oh.flags = std::mem::take(&mut self.pending_flags);
-            if self.dec.take_resets() > 0 {
-                oh.flags |= FLAG_NONFINITE;
-            }
-            oh.lost_frames = 0;
-            let gap = std::mem::take(&mut self.pending_gap);
-            if gap > 0 {
-                let jump = (gap + q as u64 / 2) / q as u64;
-                self.next_out += jump;
-                if std::mem::take(&mut self.pending_lost) && jump > 0 {
-                    oh.flags |= FLAG_LOST_SAMPLES;
-                    oh.lost_frames = u32::try_from(jump).unwrap_or(u32::MAX);
-                }
-            }
-            oh.first_frame = self.next_out;
-            self.next_out += out_frames as u64;
+            let nonfinite = self.dec.take_resets() > 0;
+            self.headers.output(oh, out_frames, nonfinite);
             self.sequence += 1;
             self.out.send(o).await?;
         }

@@ -42,6 +42,7 @@ pub mod decimate;
 pub mod filter;
 pub mod fir;
 pub mod notch;
+mod rate_change;
 pub mod rereference;
 pub mod resample;
 pub mod select;

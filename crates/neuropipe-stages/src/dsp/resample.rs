@@ -26,6 +26,7 @@
 //! output this stage then sends exactly (up to rounding), but for `resample_poly`'s last `lag`
 //! frames, which need input past the end.
 
+use super::rate_change::RateChange;
 use neuropipe_core::prelude::*;
 use neuropipe_dsp::Resampler;
 
@@ -122,12 +123,8 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             pool,
             input,
             out,
-            expected_in: None,
-            next_out: 0,
+            headers: RateChange::new(up, down),
             sequence: 0,
-            pending_flags: 0,
-            pending_gap: 0,
-            pending_lost: false,
         }))
     })
 }
@@ -149,17 +146,8 @@ pub struct Resample<S: FloatSample> {
     pool: MemoryPool<Samples<S>>,
     input: Input<Samples<S>>,
     out: Output<Samples<S>>,
-    /// `first_frame` the next input packet should have.
-    expected_in: Option<u64>,
-    /// `first_frame` of the next output frame.
-    next_out: u64,
+    headers: RateChange,
     sequence: u64,
-    /// Input flags to carry to the next output packet.
-    pending_flags: u32,
-    /// Input frames missing (index gaps) since the last output packet.
-    pending_gap: u64,
-    /// Whether the input flagged a gap as lost samples.
-    pending_lost: bool,
 }
 
 impl<S: FloatSample> DataPlaneStage for Resample<S> {
@@ -175,16 +163,7 @@ impl<S: FloatSample> DataPlaneStage for Resample<S> {
                 h.sequence, h.channels
             )));
         }
-        match self.expected_in {
-            None => self.next_out = h.first_frame * self.up / self.down,
-            Some(e) if h.first_frame > e => {
-                self.pending_gap += h.first_frame - e;
-                self.pending_lost |= h.flags & FLAG_LOST_SAMPLES != 0;
-            }
-            Some(_) => {}
-        }
-        self.expected_in = Some(h.first_frame + n as u64);
-        self.pending_flags |= h.flags & !FLAG_LOST_SAMPLES;
+        self.headers.input(&h);
         if n == 0 {
             return Ok(());
         }
@@ -225,22 +204,8 @@ impl<S: FloatSample> DataPlaneStage for Resample<S> {
             oh.timestamp = (h.timestamp as f64 + pos * self.ns_per_in_frame)
                 .round()
                 .max(0.0) as u64;
-            oh.flags = std::mem::take(&mut self.pending_flags);
-            if self.r.take_resets() > 0 {
-                oh.flags |= FLAG_NONFINITE;
-            }
-            oh.lost_frames = 0;
-            let gap = std::mem::take(&mut self.pending_gap);
-            if gap > 0 {
-                let jump = (gap * self.up + self.down / 2) / self.down;
-                self.next_out += jump;
-                if std::mem::take(&mut self.pending_lost) && jump > 0 {
-                    oh.flags |= FLAG_LOST_SAMPLES;
-                    oh.lost_frames = u32::try_from(jump).unwrap_or(u32::MAX);
-                }
-            }
-            oh.first_frame = self.next_out;
-            self.next_out += sent as u64;
+            let nonfinite = self.r.take_resets() > 0;
+            self.headers.output(oh, sent, nonfinite);
             self.sequence += 1;
             self.out.send(o).await?;
         }
