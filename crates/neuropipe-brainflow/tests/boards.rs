@@ -109,6 +109,19 @@ fn synthetic_board_streams_every_sample_at_its_rate_with_brainflows_labels_and_m
         },
     );
     assert_eq!(report.outcome, Outcome::Finished);
+    // The source waits on its BrainFlow thread most of the time: waiting, not busy.
+    let src = report
+        .snapshot
+        .stages
+        .iter()
+        .find(|s| s.id == "board")
+        .unwrap();
+    let elapsed_ns = report.snapshot.elapsed_s * 1e9;
+    assert!(
+        (src.busy_ns as f64) < elapsed_ns / 2.0,
+        "board busy {} ns of {elapsed_ns} ns",
+        src.busy_ns
+    );
     let cap = captured("bf-syn");
     let aux = captured("bf-syn-aux");
     // Labels and units as BrainFlow gives them.

@@ -632,14 +632,24 @@ where
         loop {
             let msg = match self.worker.try_recv() {
                 Ok(Some(m)) => m,
-                Ok(None) => tokio::select! {
-                    biased;
-                    _ = ctx.control_pending() => return Ok(()),
-                    m = self.worker.recv() => match m {
-                        Some(m) => m,
-                        None => return Err(self.thread_failed().await),
-                    },
-                },
+                Ok(None) => {
+                    // Waiting for the inlet thread counts as waiting, not busy, in the metrics.
+                    let worker = &mut self.worker;
+                    let woke = ctx
+                        .waiting(async {
+                            tokio::select! {
+                                biased;
+                                _ = ctx.control_pending() => None,
+                                m = worker.recv() => Some(m),
+                            }
+                        })
+                        .await;
+                    match woke {
+                        None => return Ok(()),
+                        Some(Some(m)) => m,
+                        Some(None) => return Err(self.thread_failed().await),
+                    }
+                }
                 Err(()) => return Err(self.thread_failed().await),
             };
             match msg {

@@ -349,10 +349,18 @@ impl DataPlaneStage for CytonSource {
             let Some(reader) = &mut self.reader else {
                 return Err(StageError::fatal("the serial reader is gone"));
             };
-            let msg = tokio::select! {
-                biased;
-                _ = ctx.control_pending() => return Ok(()),
-                m = reader.worker.recv() => m,
+            // Waiting for the serial thread counts as waiting, not busy, in the metrics.
+            let woke = ctx
+                .waiting(async {
+                    tokio::select! {
+                        biased;
+                        _ = ctx.control_pending() => None,
+                        m = reader.worker.recv() => Some(m),
+                    }
+                })
+                .await;
+            let Some(msg) = woke else {
+                return Ok(());
             };
             match msg {
                 Some(m) => self.accept(m)?,
