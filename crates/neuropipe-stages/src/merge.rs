@@ -188,6 +188,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             max_wait_ns: (max_wait_s * 1e9) as u64,
             clock: b.clock(),
             started: false,
+            discontinuity: false,
             cur: None,
             filled: 0,
             next_ref: None,
@@ -247,6 +248,8 @@ pub struct Merge<S: FloatSample> {
     clock: Clock,
     /// Every stream has begun and the first frames are aligned.
     started: bool,
+    /// A frame was dropped: the packet holding the next output frame is flagged.
+    discontinuity: bool,
     cur: Option<Packet<Samples<S>>>,
     filled: usize,
     /// Reference frame index the next output frame should have.
@@ -307,9 +310,7 @@ impl<S: FloatSample> Merge<S> {
                         if lane.counts.dropped == 1 {
                             tracing::warn!(stage = ctx.id(), port = %lane.port, "dropped a frame more than half a period ahead of the reference (clock drift or skew); counted in the readouts");
                         }
-                        if let Some(c) = &mut self.cur {
-                            c.header.flags |= FLAG_DISCONTINUITY;
-                        }
+                        self.discontinuity = true;
                     } else {
                         lane.counts.lead_in += 1;
                     }
@@ -395,6 +396,9 @@ impl<S: FloatSample> Merge<S> {
         }
         if nan {
             out.header.flags |= FLAG_NONFINITE;
+        }
+        if std::mem::take(&mut self.discontinuity) {
+            out.header.flags |= FLAG_DISCONTINUITY;
         }
         self.filled += 1;
         self.next_out += 1;

@@ -401,3 +401,64 @@ fn a_stream_that_stalls_is_nan_filled_after_max_wait_and_the_reference_goes_on()
         "{nan_flagged} frames in flagged packets"
     );
 }
+
+#[test]
+fn a_clock_running_fast_has_its_extra_frames_dropped_counted_and_flagged() {
+    // `b`'s stamps run 1 ms further ahead every 50 frames (a device clock faster than the
+    // host's): once it is more than half a period (2 ms) ahead, one of its frames is dropped.
+    let ms = 1_000_000;
+    let v = json!({
+        "stages": [
+            push_source("a", 1, 250.0, 20),
+            push_source("b", 1, 250.0, 20),
+            {"id": "merge", "type": "Merge"},
+            {"id": "cap", "type": "Capture", "params": {"name": "ms-drift"}}
+        ],
+        "links": ["a -> merge.in1", "b -> merge.in2", "merge -> cap"]
+    });
+    let blocks = (0..8u64)
+        .map(|k| (50, T0 + k * 50 * 4 * ms - k * ms))
+        .collect();
+    let (cap, r) = run_pushed(
+        "ms-drift",
+        v,
+        &[
+            Feed {
+                stage: "a",
+                fs: 250.0,
+                blocks: vec![(400, T0)],
+            },
+            Feed {
+                stage: "b",
+                fs: 250.0,
+                blocks,
+            },
+        ],
+    );
+    let r = r.unwrap();
+    assert_eq!(cell(&r, 1, "dropped"), 2.0);
+    assert_eq!(cell(&r, 1, "missing"), 0.0);
+    // b's frames 150 and 350 are the ones dropped: b's frame beside a's frame k is k, then
+    // k + 1, then k + 2; b ends first (its frame 399 is beside a's 397).
+    let frames: Vec<&[f64]> = cap.samples.chunks(2).collect();
+    assert_eq!(frames.len(), 398);
+    for (k, f) in frames.iter().enumerate() {
+        let kb = k + usize::from(k >= 150) + usize::from(k >= 349);
+        assert_eq!(f[0], wave(0, k, 250.0), "a's frame {k}");
+        assert_eq!(f[1], wave(0, kb, 250.0), "b's frame {kb} beside a's {k}");
+    }
+    // The packets holding the frames after each drop are flagged.
+    let flagged: Vec<(u64, usize)> = cap
+        .headers
+        .iter()
+        .filter(|h| h.flags & FLAG_DISCONTINUITY != 0)
+        .map(|h| (h.first_frame, h.frames()))
+        .collect();
+    for k in [150u64, 349] {
+        assert!(
+            flagged.iter().any(|&(f, n)| f <= k && k < f + n as u64),
+            "frame {k} in a flagged packet: {flagged:?}"
+        );
+    }
+    assert_eq!(flagged.len(), 2, "{flagged:?}");
+}
