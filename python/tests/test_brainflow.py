@@ -33,8 +33,10 @@ def test_the_synthetic_board_arrives_with_brainflows_names_every_frame_in_order(
     assert all(c.lost_frames == 0 for c in chunks)
     data = np.concatenate([c.data for c in chunks], axis=1)
     assert data.shape[0] == 16 and np.all(np.isfinite(data))
-    stamps = np.concatenate([c.timestamps for c in chunks])
-    assert np.all(np.diff(stamps) >= 0)
+    # Packets carry BrainFlow's capture time of their first sample (the board's jitter shows
+    # within a packet's nominal spacing, not between packet starts): they never go back.
+    firsts_t = np.array([c.timestamps[0] for c in chunks])
+    assert np.all(np.diff(firsts_t) >= 0)
     board = next(s for s in p.metrics()["stages"] if s["id"] == "board")
     assert board["readouts"]["values"][0][1] == 0  # lost
 

@@ -6,7 +6,9 @@ BrainFlow's own Python package (pinned in python/requirements.txt).
 1. Records SECONDS (default 2) of BrainFlow's synthetic board (-1) and writes it with
    BrainFlow's DataFilter.write_file as `synthetic.csv` (BrainFlow's file format: one sample per
    line, every row of the board), and `gap.csv`: the same with 5 samples (rows 100-104) cut out,
-   a hole in the package numbers.
+   a hole in the package numbers; and `renumbered.csv`: every sample kept, samples 201-203
+   repeating sample 200's package number (the next numbers going on from it) and the count restarting at 0 from sample 300 (a
+   board or file starting over).
 2. Plays `synthetic.csv` back through BrainFlow's playback board (-3, master board -1) and
    writes what BrainFlow's own get_board_data returns, every row, to `reference.csv`
    (samples x rows, 17 significant digits: exact doubles).
@@ -59,6 +61,11 @@ def main():
     DataFilter.write_file(data, synthetic, "w")
     gap = np.delete(data, np.s_[100:105], axis=1)
     DataFilter.write_file(gap, os.path.join(out, "gap.csv"), "w")
+    renumbered = data.copy()
+    # (the numbers after the repeats go on from sample 200's, as a board numbering packets)
+    renumbered[0, 201:300] = (renumbered[0, 200] + np.maximum(0, np.arange(201, 300) - 203)) % 256
+    renumbered[0, 300:] = np.arange(renumbered.shape[1] - 300) % 256
+    DataFilter.write_file(renumbered, os.path.join(out, "renumbered.csv"), "w")
     # What BrainFlow reads back from its own file (write_file rounds to its text format).
     on_disk = DataFilter.read_file(synthetic)
     ref = play(synthetic, on_disk.shape[1])

@@ -17,10 +17,15 @@
 //!   every other measured row (accelerometer `accel_x`…, gyro, PPG, EDA, temperature,
 //!   battery, …, and BrainFlow's `marker` row) in BrainFlow's units. Values are BrainFlow's
 //!   doubles, delivered as `sample_type` (f64 by default: bit-identical to `get_board_data`).
-//! * **Lost samples**: BrainFlow's package number (modulo `package_wrap`) must go up by one
-//!   per sample; a jump is a loss, never filled: the next packet's `first_frame` moves on by
-//!   the number missing and carries `FLAG_LOST_SAMPLES` with `lost_frames`, a `LostSamples`
-//!   event is published and the readouts count it.
+//! * **Lost samples**: on boards whose package number counts every sample (modulo
+//!   `package_wrap`: by default the synthetic board and the Cyton, and playback or streaming
+//!   boards replaying them, modulo 256; set `package_wrap` for another board that does, 0 to
+//!   turn it off) a jump forward is a loss, never filled: the next packet's `first_frame` moves
+//!   on by the number missing and carries `FLAG_LOST_SAMPLES` with `lost_frames`, a
+//!   `LostSamples` event is published and the readouts count it. A repeated number is not a
+//!   loss; a jump back by more than half the wrap (a board or file restarting its count) is a
+//!   discontinuity, flagged, not a loss. Boards that number packets otherwise (Ganglion: two
+//!   samples per number, 0..200; Cyton+Daisy: steps of 2) are not checked by default.
 //! * **Timestamps** (`timestamps`): `device` maps BrainFlow's timestamp row (UNIX time of
 //!   capture) onto the pipeline clock through the UNIX-to-pipeline offset read when the
 //!   stream starts; `host` stamps each sample with the time it was taken from BrainFlow minus
@@ -113,9 +118,9 @@ pub struct BrainFlowSourceParams {
     /// packet stamps: "device" (BrainFlow's timestamp row, mapped to the pipeline clock) or "host" (when taken from BrainFlow)
     #[param(default = "device", choices = ["device", "host"])]
     pub timestamps: String,
-    /// the package number counts modulo this (256 for most boards); a jump is a loss. 0: do not check
-    #[param(default = 256, min = 0, max = 4294967296i64)]
-    pub package_wrap: i64,
+    /// the package number counts every sample modulo this; a jump forward is a loss. Default: 256 for the synthetic board and the Cyton (and playback of them), off for other boards; 0: do not check
+    #[param(min = 0, max = 4294967296i64)]
+    pub package_wrap: Option<i64>,
     /// insert Marker pipeline events whose text is a number into the board's stream (BrainFlow's insert_marker)
     #[param(default = false)]
     pub insert_markers: bool,
@@ -332,7 +337,13 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let poll = Duration::from_secs_f64((frames as f64 / rate / 2.0).clamp(0.001, 0.02));
     let capacity = (frames * 4).max((rate * 0.1).ceil() as usize).max(1);
     let ring = ((p.buffer_s * rate).ceil() as usize).max(capacity);
-    let wrap = u64::try_from(p.package_wrap).unwrap_or(0);
+    // Boards whose package number is known to count every sample, modulo 256.
+    let counts_samples = matches!(layout_board, -1 | 0);
+    let wrap = match p.package_wrap {
+        Some(w) => u64::try_from(w).unwrap_or(0),
+        None if counts_samples => 256,
+        None => 0,
+    };
     let readouts = b.readouts(&COLUMNS, vec![descr.name.clone()]);
     for c in [C_FRAMES, C_LOST, C_MARKERS, C_REFUSED] {
         readouts.set(0, c, 0.0);
@@ -397,6 +408,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             last_package: None,
             pending_lost: 0,
             discontinuity: false,
+            discontinuity_pending: false,
             drift_ref: None,
             counts: Counts::default(),
             readouts,
@@ -456,8 +468,10 @@ pub struct BrainFlowSource<S: FloatSample> {
     last_package: Option<u64>,
     /// Frames lost before the next packet.
     pending_lost: u64,
-    /// The next packet follows a pause.
+    /// The next packet follows a pause or a restart of the package count.
     discontinuity: bool,
+    /// The sample being unpacked follows a restart of the package count.
+    discontinuity_pending: bool,
     /// First (frame, stamp) of the stretch the drift is measured on.
     drift_ref: Option<(u64, u64)>,
     counts: Counts,
@@ -575,7 +589,12 @@ impl<S: FloatSample> BrainFlowSource<S> {
                 };
                 if let Some(last) = self.last_package {
                     let missing = (pkg + wrap - (last + 1) % wrap) % wrap;
-                    if missing > 0 {
+                    if pkg == last {
+                        // A repeated number: not a loss.
+                    } else if missing > wrap / 2 {
+                        // A jump back (the count restarted): a discontinuity, not a loss.
+                        self.discontinuity_pending = true;
+                    } else if missing > 0 {
                         self.next_frame += missing;
                         self.pending_lost += missing;
                         self.counts.lost += missing;
@@ -595,6 +614,16 @@ impl<S: FloatSample> BrainFlowSource<S> {
                     }
                 }
                 self.last_package = Some(pkg);
+                if std::mem::take(&mut self.discontinuity_pending) {
+                    // The packet being filled ends before the restart; the next is flagged.
+                    self.discontinuity = true;
+                    let done = self.finalize();
+                    self.pending = Some((chunk, col));
+                    if done.is_some() {
+                        return Ok(done);
+                    }
+                    continue;
+                }
             }
             if self.cur.is_none() {
                 let mut p = self.pool.acquire().await;

@@ -309,3 +309,49 @@ fn bad_parameters_are_build_errors_naming_the_parameter() {
         "{e}"
     );
 }
+
+#[test]
+fn a_repeated_package_number_is_no_loss_and_a_restarted_count_is_a_discontinuity() {
+    let Some(lib) = library() else { return };
+    let dir = reference_dir();
+    let _board = one_board();
+    let total = std::fs::read_to_string(dir.join("renumbered.csv"))
+        .unwrap()
+        .lines()
+        .count() as u64;
+    let (report, handle) = run_until(
+        json!({
+            "stages": [
+                {"id": "board", "type": "BrainFlowSource", "params": {
+                    "board_id": -3, "master_board": -1, "library": lib,
+                    "file": dir.join("renumbered.csv"), "frames": 16}},
+                {"id": "cap", "type": "Capture", "params": {"name": "bf-renumbered"}}
+            ],
+            "links": ["board.out -> cap"]
+        }),
+        Some(total),
+        Duration::from_secs(30),
+        |_| {},
+    );
+    assert_eq!(report.outcome, Outcome::Finished);
+    let cap = captured("bf-renumbered");
+    assert_eq!(cap.frames() as u64, total, "every sample");
+    assert_eq!(
+        readout(&handle, "board", "lost"),
+        0.0,
+        "nothing counted lost"
+    );
+    let mut next = 0;
+    for h in &cap.headers {
+        assert_eq!(h.first_frame, next, "indices continue");
+        assert_eq!(h.flags & FLAG_LOST_SAMPLES, 0);
+        next += h.frames() as u64;
+    }
+    let flagged: Vec<u64> = cap
+        .headers
+        .iter()
+        .filter(|h| h.flags & FLAG_DISCONTINUITY != 0)
+        .map(|h| h.first_frame)
+        .collect();
+    assert_eq!(flagged, vec![300], "the restart of the count");
+}

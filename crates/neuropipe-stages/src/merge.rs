@@ -292,6 +292,13 @@ impl<S: FloatSample> Merge<S> {
                     // A stalled stream: take what it sent meanwhile, or go on without it.
                     match lane.input.try_recv() {
                         Ok(Some(p)) => {
+                            let h = &p.header;
+                            if h.frames() > 0 && h.channels as usize != lane.channels {
+                                return Err(StageError::fatal(format!(
+                                    "`{}`: packet {} has {} channels but the stream has {}",
+                                    lane.port, h.sequence, h.channels, lane.channels
+                                )));
+                            }
                             lane.pkt = Some(p);
                             lane.pos = 0;
                             lane.stalled = false;
@@ -364,6 +371,7 @@ impl<S: FloatSample> Merge<S> {
         let row = &mut out.samples_mut()[f * self.total..(f + 1) * self.total];
         let mut at = 0;
         let mut nan = false;
+        let mut carried = 0;
         for (i, lane) in self.lanes.iter_mut().enumerate() {
             let c = lane.channels;
             let dst = &mut row[at..at + c];
@@ -375,6 +383,12 @@ impl<S: FloatSample> Merge<S> {
             match (matched, &lane.pkt) {
                 (Some(ts), Some(p)) => {
                     dst.copy_from_slice(&p.samples()[lane.pos * c..(lane.pos + 1) * c]);
+                    // The input's own marks travel on: a discontinuity or clipping (once per
+                    // input packet), a missing (NaN) sample.
+                    if lane.pos == 0 {
+                        carried |= p.header.flags & (FLAG_DISCONTINUITY | FLAG_OUT_OF_RANGE);
+                    }
+                    nan |= dst.iter().any(|v| !v.to_f64().is_finite());
                     lane.pos += 1;
                     let skew = ts as f64 - t as f64;
                     lane.counts.max_skew_ns = lane.counts.max_skew_ns.max(skew.abs());
@@ -400,6 +414,7 @@ impl<S: FloatSample> Merge<S> {
         if std::mem::take(&mut self.discontinuity) {
             out.header.flags |= FLAG_DISCONTINUITY;
         }
+        out.header.flags |= carried;
         self.filled += 1;
         self.next_out += 1;
         self.next_ref = Some(ref_index + 1);
@@ -475,7 +490,16 @@ impl<S: FloatSample> DataPlaneStage for Merge<S> {
                         },
                     };
                     match got {
-                        Ok(Some(p)) => lane.pkt = Some(p),
+                        Ok(Some(p)) => {
+                            let h = &p.header;
+                            if h.frames() > 0 && h.channels as usize != lane.channels {
+                                return Err(StageError::fatal(format!(
+                                    "`{}`: packet {} has {} channels but the stream has {}",
+                                    lane.port, h.sequence, h.channels, lane.channels
+                                )));
+                            }
+                            lane.pkt = Some(p);
+                        }
                         Ok(None) => return Ok(()), // a control message
                         Err(StageError::QueueClosed) => {
                             tracing::info!(stage = ctx.id(), port = %lane.port, "input ended: the merged stream ends");

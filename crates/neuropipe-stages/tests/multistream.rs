@@ -462,3 +462,56 @@ fn a_clock_running_fast_has_its_extra_frames_dropped_counted_and_flagged() {
     }
     assert_eq!(flagged.len(), 2, "{flagged:?}");
 }
+
+#[test]
+fn resampled_frames_keep_their_content_time_across_a_gap_and_their_nan_flags() {
+    // 100 Hz pushed in two blocks 10 s apart in time (frame indices contiguous), with a missing
+    // (NaN) sample at frame 50, resampled onto 250 Hz.
+    let cfg = PipelineConfig::from_value(&json!({
+        "stages": [
+            push_source("acc", 1, 100.0, 10),
+            {"id": "rs", "type": "Resample", "params": {"rate_hz": 250}},
+            {"id": "cap", "type": "Capture", "params": {"name": "ms-rs-gap"}}
+        ],
+        "links": ["acc -> rs", "rs -> cap"]
+    }))
+    .unwrap();
+    let host = Arc::new(PushHost::default());
+    let pipeline = building(&host, || Pipeline::build(&cfg, &registry())).unwrap();
+    let rt = runtime();
+    let run = rt.spawn(pipeline.run());
+    let feed = host.feed("acc").unwrap();
+    let ok = || Ok::<(), ()>(());
+    let value = |k: usize| if k == 50 { f64::NAN } else { wave(0, k, 100.0) };
+    let gap_t0 = T0 + 10_000_000_000;
+    feed.push(200, Some(T0), |_, k| value(k), ok).unwrap();
+    feed.push(200, Some(gap_t0), |_, k| value(200 + k), ok)
+        .unwrap();
+    feed.close();
+    assert_eq!(rt.block_on(run).unwrap().outcome, Outcome::Finished);
+    let cap = neuropipe_testkit::stages::capture("ms-rs-gap");
+    let cap = std::mem::take(&mut *cap.lock().unwrap());
+    // Output frame m stands for input position m · 2/5: before the gap (positions < 200) its
+    // time is T0 + m · 4 ms, after it gap_t0 + (m − 500) · 4 ms, whichever packet carried it.
+    for (h, _) in cap.packets() {
+        let m = h.first_frame;
+        let want = if m < 500 {
+            T0 + m * 4_000_000
+        } else {
+            gap_t0 + (m - 500) * 4_000_000
+        };
+        assert_eq!(h.timestamp, want, "output frame {m}");
+    }
+    // Every packet holding a NaN output (the sample at input 50 is in the filter for ~50
+    // outputs, over several packets) is flagged; no other is.
+    for (h, s) in cap.packets() {
+        let has_nan = s.iter().any(|v| v.is_nan());
+        assert_eq!(
+            h.flags & FLAG_NONFINITE != 0,
+            has_nan,
+            "packet at frame {}",
+            h.first_frame
+        );
+    }
+    assert!(cap.samples.iter().filter(|v| v.is_nan()).count() > 20);
+}

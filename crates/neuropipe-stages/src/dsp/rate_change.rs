@@ -14,8 +14,10 @@ pub(crate) struct RateChange {
     next_out: u64,
     /// Input flags to carry to the next output packet.
     pending_flags: u32,
-    /// Input frames missing (index gaps) since the last output packet.
-    pending_gap: u64,
+    /// Input frames missing (index gaps) so far, and the output frames skipped for them: the
+    /// jump is rounded on the total, so small gaps add up instead of vanishing.
+    gap_in: u64,
+    gap_out: u64,
     /// Whether the input flagged a gap as lost samples.
     pending_lost: bool,
 }
@@ -29,7 +31,8 @@ impl RateChange {
             expected_in: None,
             next_out: 0,
             pending_flags: 0,
-            pending_gap: 0,
+            gap_in: 0,
+            gap_out: 0,
             pending_lost: false,
         }
     }
@@ -40,7 +43,7 @@ impl RateChange {
         match self.expected_in {
             None => self.next_out = h.first_frame * self.up / self.down,
             Some(e) if h.first_frame > e => {
-                self.pending_gap += h.first_frame - e;
+                self.gap_in += h.first_frame - e;
                 self.pending_lost |= h.flags & FLAG_LOST_SAMPLES != 0;
             }
             Some(_) => {}
@@ -58,11 +61,11 @@ impl RateChange {
             oh.flags |= FLAG_NONFINITE;
         }
         oh.lost_frames = 0;
-        let gap = std::mem::take(&mut self.pending_gap);
-        if gap > 0 {
-            let jump = (gap * self.up + self.down / 2) / self.down;
+        let jump = (self.gap_in * self.up + self.down / 2) / self.down - self.gap_out;
+        if jump > 0 {
+            self.gap_out += jump;
             self.next_out += jump;
-            if std::mem::take(&mut self.pending_lost) && jump > 0 {
+            if std::mem::take(&mut self.pending_lost) {
                 oh.flags |= FLAG_LOST_SAMPLES;
                 oh.lost_frames = u32::try_from(jump).unwrap_or(u32::MAX);
             }

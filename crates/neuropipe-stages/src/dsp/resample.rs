@@ -116,10 +116,10 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             down: down as u64,
             channels,
             out_cap,
-            ns_per_in_frame: 1e9 / fs,
             init_pending: p.steady_state,
             skip: probe.lag(),
             in_before: 0,
+            anchors: Anchors::new(1e9 / fs),
             pool,
             input,
             out,
@@ -127,6 +127,54 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             sequence: 0,
         }))
     })
+}
+
+/// The last input packets' first frames (counting frames received) and timestamps, to time an
+/// output frame from the packet its content comes from. A fixed ring: no allocation.
+struct Anchors {
+    start: [u64; ANCHORS],
+    stamp: [u64; ANCHORS],
+    len: usize,
+    next: usize,
+    ns_per_frame: f64,
+}
+
+/// Input packets remembered: more than the filter's lag spans for any packet size worth using.
+const ANCHORS: usize = 64;
+
+impl Anchors {
+    fn new(ns_per_frame: f64) -> Self {
+        Anchors {
+            start: [0; ANCHORS],
+            stamp: [0; ANCHORS],
+            len: 0,
+            next: 0,
+            ns_per_frame,
+        }
+    }
+
+    fn push(&mut self, start: u64, stamp: u64) {
+        self.start[self.next] = start;
+        self.stamp[self.next] = stamp;
+        self.next = (self.next + 1) % ANCHORS;
+        self.len = (self.len + 1).min(ANCHORS);
+    }
+
+    /// The time of input position `pos` (frames received, fractional): from the latest packet
+    /// starting at or before it (the oldest remembered if it is older still).
+    fn time_of(&self, pos: f64) -> u64 {
+        let mut best = None;
+        for k in 1..=self.len {
+            let i = (self.next + ANCHORS - k) % ANCHORS;
+            best = Some(i);
+            if self.start[i] as f64 <= pos {
+                break;
+            }
+        }
+        let Some(i) = best else { return 0 };
+        let t = self.stamp[i] as f64 + (pos - self.start[i] as f64) * self.ns_per_frame;
+        t.round().max(0.0) as u64
+    }
 }
 
 /// The `Resample` stage.
@@ -137,12 +185,13 @@ pub struct Resample<S: FloatSample> {
     channels: usize,
     /// Frames per output packet (the pool's size).
     out_cap: usize,
-    ns_per_in_frame: f64,
     init_pending: bool,
     /// Start-up outputs still to discard.
     skip: usize,
     /// Input frames received before the current packet.
     in_before: u64,
+    /// Where recent input packets start and their timestamps.
+    anchors: Anchors,
     pool: MemoryPool<Samples<S>>,
     input: Input<Samples<S>>,
     out: Output<Samples<S>>,
@@ -173,7 +222,7 @@ impl<S: FloatSample> DataPlaneStage for Resample<S> {
         }
         // Input chunks small enough that their outputs fit one pooled packet.
         let per_chunk = ((self.out_cap as u64 * self.down) / self.up).max(1) as usize;
-        let in_before = self.in_before;
+        self.anchors.push(self.in_before, h.timestamp);
         self.in_before += n as u64;
         for chunk in data.chunks(per_chunk * c) {
             let frames = chunk.len() / c;
@@ -196,15 +245,19 @@ impl<S: FloatSample> DataPlaneStage for Resample<S> {
             o.samples_mut().copy_within(skip * c..written * c, 0);
             let sent = written - skip;
             o.set_shape(sent, c)?;
-            // Content time of the first frame sent: input position m · down / up.
+            // Content time of the first frame sent: input position m · down / up, timed from
+            // the input packet that holds it (an earlier one, across a gap in time).
             let m = self.r.output_count() - sent as u64 - self.r.lag() as u64;
-            let pos = (m * self.down) as f64 / self.up as f64 - in_before as f64;
+            let timestamp = self
+                .anchors
+                .time_of((m * self.down) as f64 / self.up as f64);
+            // Outputs over a missing input sample are NaN for as long as it is in the filter
+            // (several packets): the packet is flagged when it holds one.
+            self.r.take_resets();
+            let nonfinite = o.samples().iter().any(|v| !v.to_f64().is_finite());
             let oh = &mut o.header;
             oh.sequence = self.sequence;
-            oh.timestamp = (h.timestamp as f64 + pos * self.ns_per_in_frame)
-                .round()
-                .max(0.0) as u64;
-            let nonfinite = self.r.take_resets() > 0;
+            oh.timestamp = timestamp;
             self.headers.output(oh, sent, nonfinite);
             self.sequence += 1;
             self.out.send(o).await?;
