@@ -84,19 +84,8 @@ fn a_stream_that_disappears_and_comes_back_keeps_the_session_running() {
         (report, events.await.unwrap())
     });
     assert_eq!(report.outcome, Outcome::Finished, "{report:?}");
-    // The inlet waits on its thread most of the time: waiting, not busy.
-    let src = report
-        .snapshot
-        .stages
-        .iter()
-        .find(|s| s.id == "lsl")
-        .unwrap();
-    let elapsed_ns = report.snapshot.elapsed_s * 1e9;
-    assert!(
-        (src.busy_ns as f64) < elapsed_ns / 2.0,
-        "lsl busy {} ns of {elapsed_ns} ns",
-        src.busy_ns
-    );
+    // The source waits on its device thread most of the time: waiting, not busy.
+    neuropipe_testkit::assert_mostly_waiting(&report, "lsl");
     let cap = neuropipe_testkit::stages::capture("survive");
     let cap = cap.lock().unwrap();
     // Every sample of both halves, in order, none invented.

@@ -1,6 +1,6 @@
 //! Counting a running pipeline's allocations: [`allocations_while_running`].
 
-use neuropipe_core::{Outcome, Pipeline, PipelineHandle};
+use neuropipe_core::{Outcome, Pipeline, PipelineHandle, RunReport};
 use std::time::{Duration, Instant};
 
 /// What [`allocations_while_running`] saw.
@@ -63,4 +63,27 @@ pub fn allocations_while_running(
         .unwrap_or_else(|e| panic!("pipeline task: {e}"));
     assert_eq!(report.outcome, Outcome::Finished);
     counted
+}
+
+/// Asserts that stage `id` was busy for less than half of the run: a source waiting on its
+/// device thread must count that time as waiting
+/// ([`StageContext::waiting`](neuropipe_core::StageContext::waiting)), or `/metrics` and
+/// `neuropipe top` show an idle source as loaded. A ratio within one run, not a wall-clock
+/// threshold.
+///
+/// # Panics
+/// If the stage is not in the report, or was busy half the run or more.
+pub fn assert_mostly_waiting(report: &RunReport, id: &str) {
+    let stage = report
+        .snapshot
+        .stages
+        .iter()
+        .find(|s| s.id == id)
+        .unwrap_or_else(|| panic!("no stage `{id}` in the report"));
+    let elapsed_ns = report.snapshot.elapsed_s * 1e9;
+    assert!(
+        (stage.busy_ns as f64) < elapsed_ns / 2.0,
+        "`{id}` busy {} ns of {elapsed_ns} ns",
+        stage.busy_ns
+    );
 }
