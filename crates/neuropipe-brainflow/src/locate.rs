@@ -57,7 +57,7 @@ fn from_python(python: &Path) -> Result<PathBuf, String> {
 
 /// Finds the library: `explicit` (the `library` parameter) if given — it must exist —, else
 /// `BRAINFLOW_LIB`, else the `brainflow` package of the Python running this process (in the
-/// Python package), of `NEUROPIPE_PYTHON`, `$VIRTUAL_ENV/bin/python`, `python3` and `python`. The error lists every place searched and
+/// Python package), of `NEUROPIPE_PYTHON`, `$VIRTUAL_ENV/bin/python`, `./.venv/bin/python`, `python3` and `python`. The error lists every place searched and
 /// what was found there.
 pub fn find_library(explicit: Option<&Path>) -> Result<PathBuf, String> {
     if let Some(p) = explicit {
@@ -88,6 +88,11 @@ pub fn find_library(explicit: Option<&Path>) -> Result<PathBuf, String> {
     }
     if let Some(v) = std::env::var_os("VIRTUAL_ENV") {
         pythons.push(("VIRTUAL_ENV".into(), Path::new(&v).join("bin/python")));
+    }
+    // The venv `scripts/venv.sh` makes in the working directory (the README's setup).
+    let local = Path::new(".venv/bin/python");
+    if local.exists() {
+        pythons.push(("./.venv".into(), local.to_path_buf()));
     }
     for name in ["python3", "python"] {
         pythons.push(("PATH".into(), PathBuf::from(name)));

@@ -112,13 +112,9 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         let out = b.output::<Samples<S>>("out", out_info)?;
         Ok(BoxedStage::new(Resample::<S> {
             r,
-            up: up as u64,
-            down: down as u64,
-            channels,
             out_cap,
             init_pending: p.steady_state,
             skip: probe.lag(),
-            in_before: 0,
             anchors: Anchors::new(1e9 / fs),
             pool,
             input,
@@ -180,16 +176,11 @@ impl Anchors {
 /// The `Resample` stage.
 pub struct Resample<S: FloatSample> {
     r: Resampler<S>,
-    up: u64,
-    down: u64,
-    channels: usize,
     /// Frames per output packet (the pool's size).
     out_cap: usize,
     init_pending: bool,
     /// Start-up outputs still to discard.
     skip: usize,
-    /// Input frames received before the current packet.
-    in_before: u64,
     /// Where recent input packets start and their timestamps.
     anchors: Anchors,
     pool: MemoryPool<Samples<S>>,
@@ -205,7 +196,8 @@ impl<S: FloatSample> DataPlaneStage for Resample<S> {
             return Ok(());
         };
         let h = pkt.header;
-        let (c, n) = (self.channels, h.frames());
+        let (c, n) = (self.r.channels(), h.frames());
+        let (up, down) = (self.r.up() as u64, self.r.down() as u64);
         if n > 0 && h.channels as usize != c {
             return Err(StageError::fatal(format!(
                 "packet {} has {} channels but the stream has {c}",
@@ -221,9 +213,9 @@ impl<S: FloatSample> DataPlaneStage for Resample<S> {
             self.r.init_steady_state(&data[..c]);
         }
         // Input chunks small enough that their outputs fit one pooled packet.
-        let per_chunk = ((self.out_cap as u64 * self.down) / self.up).max(1) as usize;
-        self.anchors.push(self.in_before, h.timestamp);
-        self.in_before += n as u64;
+        let per_chunk = ((self.out_cap as u64 * down) / up).max(1) as usize;
+        // The resampler has consumed every earlier packet: its input count is where this one starts.
+        self.anchors.push(self.r.input_count(), h.timestamp);
         for chunk in data.chunks(per_chunk * c) {
             let frames = chunk.len() / c;
             let out_frames = self.r.output_frames(frames);
@@ -248,9 +240,7 @@ impl<S: FloatSample> DataPlaneStage for Resample<S> {
             // Content time of the first frame sent: input position m · down / up, timed from
             // the input packet that holds it (an earlier one, across a gap in time).
             let m = self.r.output_count() - sent as u64 - self.r.lag() as u64;
-            let timestamp = self
-                .anchors
-                .time_of((m * self.down) as f64 / self.up as f64);
+            let timestamp = self.anchors.time_of((m * down) as f64 / up as f64);
             // Outputs over a missing input sample are NaN for as long as it is in the filter
             // (several packets): the packet is flagged when it holds one.
             self.r.take_resets();
