@@ -10,7 +10,7 @@ labels/units/types, sample count, whether it has a footer, the time stamps (nume
 streams: first, last, and the largest deviation of the dejittered stamps from the raw
 ones), and for string streams every (time stamp, text). With OUT.f64, the first numeric
 stream's samples are written there as little-endian float64, frame-major, followed by its
-raw time stamps; and the stream is loaded into MNE (mne.io.RawArray, volts from the unit)
+raw time stamps (each further numeric stream's to OUT.f64.1, OUT.f64.2, ... alike); and the stream is loaded into MNE (mne.io.RawArray, volts from the unit)
 to report the channel names and types MNE sees.
 """
 
@@ -24,9 +24,10 @@ import pyxdf
 def main(path, out=None):
     raw_streams, _ = pyxdf.load_xdf(path, synchronize_clocks=False, dejitter_timestamps=False)
     streams, header = pyxdf.load_xdf(path, synchronize_clocks=True, dejitter_timestamps=True)
-    raw_by_name = {s["info"]["name"][0]: s for s in raw_streams}
+    raw_by_id = {s["info"]["stream_id"]: s for s in raw_streams}
     report = {"file_header": header["info"]["version"][0], "streams": []}
     first_numeric = None
+    numeric = 0
     for s in streams:
         info = s["info"]
         name = info["name"][0]
@@ -46,7 +47,7 @@ def main(path, out=None):
             "footer": "footer" in s,
         }
         ts = np.asarray(s["time_stamps"])
-        raw_ts = np.asarray(raw_by_name[name]["time_stamps"])
+        raw_ts = np.asarray(raw_by_id[info["stream_id"]]["time_stamps"])
         if info["channel_format"][0] == "string":
             entry["markers"] = [[float(t), v[0]] for t, v in zip(raw_ts, s["time_series"])]
         elif len(ts):
@@ -56,6 +57,12 @@ def main(path, out=None):
             entry["monotonic"] = bool(np.all(np.diff(raw_ts) > 0))
             if first_numeric is None:
                 first_numeric = (s, raw_ts, entry)
+            elif out:
+                with open(f"{out}.{numeric}", "wb") as f:
+                    f.write(np.asarray(s["time_series"], dtype=np.float64).astype("<f8").tobytes())
+                    f.write(raw_ts.astype("<f8").tobytes())
+            numeric += 1
+            entry["source_id"] = (info.get("source_id") or [None])[0]
         report["streams"].append(entry)
     if out and first_numeric is not None:
         s, raw_ts, entry = first_numeric

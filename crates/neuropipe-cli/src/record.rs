@@ -1,5 +1,8 @@
 //! `--record FILE`: adds a recorder stage (format from the extension) fed by the pipeline's
-//! processed output, without any change to the pipeline file.
+//! processed output, without any change to the pipeline file. An XDF file holds several
+//! streams, as LabRecorder records a session: `--record FILE.xdf` also records every other
+//! source's stream that does not flow into the processed output (a second device, an
+//! accelerometer, a BrainFlow board's `aux` rows), each as a stream of its own.
 
 use neuropipe_core::{LinkConfig, PayloadKind, PipelineConfig, PortPayload, Registry, StageConfig};
 use serde_json::{Map, Value};
@@ -121,7 +124,57 @@ pub fn attach(
     let mut link = LinkConfig::new(&from, &format!("{id}.in")).ok_or("bad endpoint")?;
     link.capacity = 64;
     cfg.links.push(link);
+    if kind == "XdfRecorder" {
+        let (further, left) = further_streams(cfg, registry, &from);
+        for (k, out) in further.iter().enumerate() {
+            let to = format!("{id}.in{}", k + 2);
+            let mut link = LinkConfig::new(out, &to).ok_or("bad endpoint")?;
+            link.capacity = 64;
+            cfg.links.push(link);
+        }
+        if !left.is_empty() {
+            tracing::warn!(
+                "--record: an XDF recorder takes 8 streams; not recorded: {}",
+                left.join(", ")
+            );
+        }
+    }
     Ok(())
+}
+
+/// Streams an XDF recording of `from` also takes: the continuous outputs of every source
+/// (a stage without inputs) that does not flow into `from`, in pipeline order, as
+/// `stage.port`; those beyond the recorder's 7 further inputs are returned second.
+fn further_streams(
+    cfg: &PipelineConfig,
+    registry: &Registry,
+    from: &str,
+) -> (Vec<String>, Vec<String>) {
+    // Stages upstream of `from` (their streams are in the processed output already).
+    let mut upstream = vec![from.split('.').next().unwrap_or(from).to_string()];
+    let mut i = 0;
+    while let Some(id) = upstream.get(i).cloned() {
+        for l in cfg.links.iter().filter(|l| l.to.stage == id) {
+            if !upstream.contains(&l.from.stage) {
+                upstream.push(l.from.stage.clone());
+            }
+        }
+        i += 1;
+    }
+    let mut streams = vec![];
+    for stage in &cfg.stages {
+        let Some(spec) = registry.get(&stage.kind) else {
+            continue;
+        };
+        if !spec.inputs.is_empty() || upstream.contains(&stage.id) {
+            continue;
+        }
+        for port in spec.outputs.iter().filter(|p| !p.epochs) {
+            streams.push(format!("{}.{}", stage.id, port.name));
+        }
+    }
+    let left = streams.split_off(streams.len().min(7));
+    (streams, left)
 }
 
 /// `--overwrite`: sets `"overwrite": true` on every stage that has the parameter (recorders).

@@ -55,15 +55,18 @@ fn pyxdf_reads_the_samples_timestamps_markers_and_metadata_neuropipe_wrote() {
         r#"{"stages": [
             {"id": "eeg", "type": "SimulatedEeg", "params": {"channels": 64, "sample_rate": 1000, "frames": 32, "task": "p300", "realtime": false, "duration_s": 12}},
             {"id": "volts", "type": "RawToVoltage"},
+            {"id": "acc", "type": "SimulatedEeg", "params": {"channels": 3, "sample_rate": 100, "frames": 10, "realtime": false, "duration_s": 12, "seed": 7, "line_hz": 20}},
             {"id": "xdf", "type": "XdfRecorder", "params": {"path": "session.xdf"}},
-            {"id": "csv", "type": "CsvRecorder", "params": {"path": "session.csv", "events_path": "events.csv"}}
-        ], "links": ["eeg -> volts", "volts -> xdf", "volts -> csv"]}"#,
+            {"id": "csv", "type": "CsvRecorder", "params": {"path": "session.csv", "events_path": "events.csv"}},
+            {"id": "acc_csv", "type": "CsvRecorder", "params": {"path": "acc.csv"}}
+        ], "links": ["eeg -> volts", "volts -> xdf", "volts -> csv", "acc -> xdf.in2", "acc -> acc_csv"]}"#,
     );
     let samples = d.join("samples.f64");
     let v = read_xdf(&py, &d.join("session.xdf"), Some(&samples));
     let streams = v["streams"].as_array().unwrap();
-    assert_eq!(streams.len(), 2, "{v}");
-    let (eeg, markers) = (&streams[0], &streams[1]);
+    assert_eq!(streams.len(), 3, "{v}");
+    let (eeg, markers, acc) = (&streams[0], &streams[1], &streams[2]);
+    assert_ne!(eeg["source_id"], acc["source_id"]);
     assert_eq!(eeg["type"], "EEG");
     assert_eq!(eeg["channel_format"], "float32");
     assert_eq!(eeg["nominal_srate"], 1000.0);
@@ -134,6 +137,28 @@ fn pyxdf_reads_the_samples_timestamps_markers_and_metadata_neuropipe_wrote() {
         assert_eq!(g[1].as_str().unwrap(), text);
         assert!(((g[0].as_f64().unwrap() - stamps[0]) - onset).abs() <= 1e-6);
     }
+    // The further stream (in2): its own rate, channels and format (raw int32 counts), every
+    // sample as the CSV recorder wrote it, its own time stamps (≤ 1 µs), starting with the
+    // EEG's (both sources start at the pipeline's time zero).
+    assert_eq!(acc["channel_format"], "int32");
+    assert_eq!(acc["nominal_srate"], 100.0);
+    assert_eq!(acc["samples"], 1_200);
+    assert_eq!(acc["footer"], true);
+    assert_eq!(acc["labels"].as_array().unwrap().len(), 3);
+    assert!((acc["first"].as_f64().unwrap() - eeg["first"].as_f64().unwrap()).abs() <= 1e-6);
+    let raw = read_f64(&d.join("samples.f64.1"));
+    let (values, acc_stamps) = raw.split_at(1_200 * 3);
+    let rows = csv_rows(&d.join("acc.csv"));
+    assert_eq!(rows.len(), 1_200);
+    for (k, row) in rows.iter().enumerate() {
+        assert!(
+            ((acc_stamps[k] - acc_stamps[0]) - row[0]).abs() <= 1e-6,
+            "acc sample {k}"
+        );
+        assert!((acc_stamps[k] - (acc_stamps[0] + k as f64 / 100.0)).abs() <= 1e-6);
+        assert_eq!(&values[k * 3..k * 3 + 3], &row[1..], "acc sample {k}");
+    }
+
     // MNE, from pyxdf's arrays: the names, types and rate, in volts.
     let mne = &v["mne"];
     assert_eq!(mne["ch_names"].as_array().unwrap().len(), 64);
@@ -268,26 +293,27 @@ fn a_hand_built_xdf_file_replays_to_its_samples_and_markers() {
         })
         .collect();
     assert_eq!(values, want_values);
-    // Markers at their frames (10 Hz: frame k at k / 10 s).
+    // Markers at their frames' time stamps in the file, from its first (10 Hz: frame k at
+    // k / 10 s, and 4.2 s later after the gap that follows frame 7).
     let events = event_rows(&d.join("events.csv"));
+    let gap_after = want["gap_after_frame"].as_f64().unwrap();
     let want_markers: Vec<(f64, String)> = want["markers"]
         .as_array()
         .unwrap()
         .iter()
         .map(|m| {
-            (
-                m[0].as_f64().unwrap() / 10.0,
-                m[1].as_str().unwrap().to_string(),
-            )
+            let frame = m[0].as_f64().unwrap();
+            let t = frame / 10.0 + if frame > gap_after { 4.2 } else { 0.0 };
+            (t, m[1].as_str().unwrap().to_string())
         })
         .collect();
     assert_eq!(events.len(), want_markers.len(), "{events:?}");
     for ((t, text), (wt, wtext)) in events.iter().zip(&want_markers) {
         assert_eq!(text, wtext);
-        assert!((t - wt).abs() < 1e-9, "{text} at {t} s, not {wt} s");
+        assert!((t - wt).abs() < 1e-6, "{text} at {t} s, not {wt} s");
     }
     let all = std::fs::read_to_string(d.join("events.csv")).unwrap();
-    assert!(all.contains("0.8,,\"discontinuity: 4.200 s gap"), "{all}");
+    assert!(all.contains("\n5,,\"discontinuity: 4.200 s gap\""), "{all}");
     // A stream that is not there is named with those that are.
     let p = d.join("missing.json");
     std::fs::write(
@@ -349,5 +375,167 @@ fn a_neuropipe_xdf_recording_replays_to_the_same_samples_and_markers() {
         assert_eq!(a.1, b.1);
         assert!((a.0 - b.0).abs() < 1e-6, "{a:?} vs {b:?}");
     }
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// `--record FILE.xdf` records the processed output and, as LabRecorder records a session,
+/// every other source's stream (here an accelerometer-like stream that only goes to a CSV
+/// file), each as a stream of its own with all its samples.
+#[test]
+fn record_xdf_takes_every_stream_of_the_pipeline() {
+    let Some(py) = python() else { return };
+    let d = tmp_dir("record-all");
+    let p = d.join("two.json");
+    std::fs::write(
+        &p,
+        r#"{"stages": [
+            {"id": "eeg", "type": "SimulatedEeg", "params": {"channels": 8, "realtime": false, "duration_s": 4}},
+            {"id": "volts", "type": "RawToVoltage"},
+            {"id": "band", "type": "Bandpass", "params": {"low_hz": 1, "high_hz": 40}},
+            {"id": "show", "type": "StdoutSummary"},
+            {"id": "acc", "type": "SimulatedEeg", "params": {"channels": 3, "sample_rate": 100, "frames": 10, "realtime": false, "duration_s": 4, "line_hz": 20}},
+            {"id": "acc_csv", "type": "CsvRecorder", "params": {"path": "acc.csv"}}
+        ], "links": ["eeg -> volts", "volts -> band", "band -> show", "acc -> acc_csv"]}"#,
+    )
+    .unwrap();
+    let xdf = d.join("session.xdf");
+    let out = bin()
+        .args(["run", p.to_str().unwrap(), "--quiet", "--record"])
+        .arg(&xdf)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = read_xdf(&py, &xdf, None);
+    let streams = v["streams"].as_array().unwrap();
+    assert_eq!(streams.len(), 3, "{v}");
+    let (eeg, acc) = (&streams[0], &streams[2]);
+    assert_eq!(eeg["samples"], 1_000);
+    assert_eq!(
+        eeg["filters"].as_str().map(|f| f.contains("1")),
+        Some(true),
+        "{eeg}"
+    );
+    assert_eq!(acc["nominal_srate"], 100.0);
+    assert_eq!(acc["labels"].as_array().unwrap().len(), 3);
+    assert_eq!(acc["samples"], csv_rows(&d.join("acc.csv")).len());
+    assert_eq!(acc["samples"], 400);
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// Every stream of an XDF session, each replayed by its own `FileReplay` (an EEG stream at
+/// 250 Hz and an accelerometer at 100 Hz starting 0.37 s later, on LSL's clock, in a file
+/// built from the specification by `scripts/xdf/make_session.py`), keeps its samples and its
+/// time stamps relative to the file's first one: recorded again into one XDF file, pyxdf
+/// finds the same values and the same stamps minus the file's origin, to 1 µs, whether
+/// replayed flat out or in real time.
+#[test]
+fn the_streams_of_one_xdf_file_replay_with_their_own_time_stamps() {
+    let Some(py) = python() else { return };
+    let d = tmp_dir("session-replay");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let source = d.join("session.xdf");
+    let made = std::process::Command::new(&py)
+        .arg(root.join("scripts/xdf/make_session.py"))
+        .arg(&source)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let original = d.join("original.f64");
+    read_xdf(&py, &source, Some(&original));
+    let eeg_in = read_f64(&original);
+    let acc_in = read_f64(&d.join("original.f64.1"));
+    for realtime in [false, true] {
+        let name = format!("again_{realtime}.xdf");
+        run_pipeline(
+            &d,
+            "replay.json",
+            &format!(
+                r#"{{"stages": [
+                {{"id": "eeg", "type": "FileReplay", "params": {{"path": "session.xdf", "stream": "Session EEG", "frames": 16, "sample_type": "f64", "realtime": {realtime}}}}},
+                {{"id": "acc", "type": "FileReplay", "params": {{"path": "session.xdf", "stream": "Session accel", "frames": 10, "sample_type": "f64", "realtime": {realtime}, "markers": false}}}},
+                {{"id": "xdf", "type": "XdfRecorder", "params": {{"path": "{name}"}}}}
+            ], "links": ["eeg -> xdf", "acc -> xdf.in2"]}}"#
+            ),
+        );
+        let again = d.join(format!("again_{realtime}.f64"));
+        let v = read_xdf(&py, &d.join(&name), Some(&again));
+        let streams = v["streams"].as_array().unwrap();
+        assert_eq!(streams[0]["name"], "Session EEG");
+        assert_eq!(streams[2]["name"], "Session accel");
+        assert_eq!(streams[2]["type"], "Accelerometer");
+        // Both markers, at their own times.
+        let marks: Vec<(f64, &str)> = streams[1]["markers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (m[0].as_f64().unwrap(), m[1].as_str().unwrap()))
+            .collect();
+        assert_eq!(marks.len(), 2, "{marks:?}");
+        assert!(
+            (marks[0].0 - 0.5).abs() <= 1e-6 && marks[0].1 == "start",
+            "{marks:?}"
+        );
+        assert!(
+            (marks[1].0 - 1.0).abs() <= 1e-6 && marks[1].1 == "probe",
+            "{marks:?}"
+        );
+        for (orig, got, n, ch) in [
+            (&eeg_in, read_f64(&again), 375, 4),
+            (
+                &acc_in,
+                read_f64(&d.join(format!("again_{realtime}.f64.1"))),
+                100,
+                3,
+            ),
+        ] {
+            assert_eq!(got.len(), n * (ch + 1), "realtime {realtime}");
+            assert_eq!(
+                &got[..n * ch],
+                &orig[..n * ch],
+                "values, realtime {realtime}"
+            );
+            for k in 0..n {
+                let (want, t) = (orig[n * ch + k] - 1000.0, got[n * ch + k]);
+                assert!((t - want).abs() <= 1e-6, "sample {k}: {t} vs {want}");
+            }
+        }
+    }
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// Two streams linked to one XDF recorder's `in`: the error names both and offers the
+/// recorder's free input `in2` next to a `Merge`.
+#[test]
+fn a_second_stream_into_a_recorder_is_pointed_to_its_free_input() {
+    let d = tmp_dir("second-stream");
+    let p = d.join("p.json");
+    std::fs::write(
+        &p,
+        r#"{"stages": [
+            {"id": "eeg", "type": "SimulatedEeg"},
+            {"id": "acc", "type": "SimulatedEeg", "params": {"channels": 3}},
+            {"id": "rec", "type": "XdfRecorder", "params": {"path": "s.xdf"}}
+        ], "links": ["eeg -> rec", "acc -> rec"]}"#,
+    )
+    .unwrap();
+    let out = bin()
+        .args(["validate", p.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr.contains("input `rec.in` is already linked from `eeg.out`")
+            && stderr.contains("\"acc.out -> rec.in2\""),
+        "{stderr}"
+    );
     std::fs::remove_dir_all(&d).unwrap();
 }

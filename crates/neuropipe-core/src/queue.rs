@@ -417,6 +417,20 @@ impl<T: Payload> Input<T> {
         Ok(None)
     }
 
+    /// Waits until a packet is queued or the producer has finished, without taking anything
+    /// (and without returning for control messages: wrap it in a `select!` with the stage's
+    /// main `recv`, which does). For stages reading several inputs at once, e.g. a recorder
+    /// writing every stream it is given as it arrives. Cancel-safe.
+    pub async fn ready(&self) {
+        loop {
+            if self.link.depth() > 0 || self.link.sender_closed() {
+                return;
+            }
+            // A push between the check and here leaves a permit: this returns at once.
+            self.link.data_ready().await;
+        }
+    }
+
     /// Packets waiting in the queue.
     pub fn len(&self) -> usize {
         self.link.depth()

@@ -124,10 +124,25 @@ impl<'a> Resolver<'a> {
                         format!("{}.{}", other.stage, p.name)
                     }),
             };
+            // A stage with further inputs (an XDF recorder's `in2` …) takes the stream there.
+            let free = self.specs[to.0].and_then(|spec| {
+                spec.inputs
+                    .iter()
+                    .enumerate()
+                    .find(|(pi, p)| !p.required && !input_owner.contains_key(&(to.0, *pi)))
+                    .map(|(_, p)| p.name)
+            });
+            let other_input = match free {
+                Some(port) => format!(
+                    " Or, as a stream of its own, link it to a free input of `{}`: \"{this} -> {}.{port}\".",
+                    l.to.stage, l.to.stage
+                ),
+                None => String::new(),
+            };
             self.errors.push(ConfigError::new(
                 format!("{path}.to"),
                 format!(
-                    "input `{}.{}` is already linked from `{other}` by $.links[{first}]; `{this}` cannot also feed it: an input takes one link (an output can feed many). To combine the two streams insert a `Merge` (a `Resample` first if their rates differ) and link each to its own input: \"{other} -> merge.in1\", \"{this} -> merge.in2\"",
+                    "input `{}.{}` is already linked from `{other}` by $.links[{first}]; `{this}` cannot also feed it: an input takes one link (an output can feed many). To combine the two streams insert a `Merge` (a `Resample` first if their rates differ) and link each to its own input: \"{other} -> merge.in1\", \"{this} -> merge.in2\".{other_input}",
                     l.to.stage, tp.name
                 ),
             ));
@@ -170,6 +185,11 @@ impl<'a> Resolver<'a> {
         let list = port_list(&e.stage, spec, ports, dir);
         let problem = match &e.port {
             None if ports.len() == 1 => return Some((si, 0)),
+            // The one port that must be linked, next to optional ones (a recorder's `in`
+            // before its further streams, a source's `out` before its `aux`).
+            None if ports.iter().filter(|p| p.required).count() == 1 => {
+                return ports.iter().position(|p| p.required).map(|pi| (si, pi));
+            }
             None => format!("name the port: `{}.<port>` ({list})", e.stage),
             Some(p) => match ports.iter().position(|x| x.name == p) {
                 Some(pi) => return Some((si, pi)),

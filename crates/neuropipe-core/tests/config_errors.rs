@@ -109,7 +109,7 @@ fn duplicate_ids_and_doubly_linked_inputs() {
         &format!(
             r#"{{"stages": [{OK_SOURCE}, {{"id": "s2", "type": "TestSource"}}, {OK_SINK}], "links": ["src.out -> sink.in", "s2.out -> sink.in"]}}"#
         ),
-        &["$.links[1].to: input `sink.in` is already linked from `src.out` by $.links[0]; `s2.out` cannot also feed it: an input takes one link (an output can feed many). To combine the two streams insert a `Merge` (a `Resample` first if their rates differ) and link each to its own input: \"src.out -> merge.in1\", \"s2.out -> merge.in2\""],
+        &["$.links[1].to: input `sink.in` is already linked from `src.out` by $.links[0]; `s2.out` cannot also feed it: an input takes one link (an output can feed many). To combine the two streams insert a `Merge` (a `Resample` first if their rates differ) and link each to its own input: \"src.out -> merge.in1\", \"s2.out -> merge.in2\"."],
     );
 }
 

@@ -1,7 +1,7 @@
 //! Recorders allocate nothing per packet: a counting global allocator compares a run of
 //! 10 s of signal with a run of 60 s (5 times more packets and records) through EDF, BDF,
-//! CSV and XDF (float32 and raw int32) recorders; the extra packets must not bring extra
-//! allocations.
+//! CSV and XDF (float32 and raw int32, and one file taking a further 100 Hz f64 stream on
+//! `in2`) recorders; the extra packets must not bring extra allocations.
 
 mod common;
 use common::*;
@@ -21,11 +21,13 @@ fn allocations_while_recording(seconds: f64, dir: &std::path::Path) -> u64 {
             {"id": "raw", "type": "BdfRecorder", "params": {"overwrite": true, "path": dir.join("raw.bdf")}},
             {"id": "csv", "type": "CsvRecorder", "params": {"overwrite": true, "path": dir.join("a.csv")}},
             {"id": "xdf", "type": "XdfRecorder", "params": {"overwrite": true, "path": dir.join("a.xdf")}},
-            {"id": "rawxdf", "type": "XdfRecorder", "params": {"overwrite": true, "path": dir.join("raw.xdf")}}
+            {"id": "rawxdf", "type": "XdfRecorder", "params": {"overwrite": true, "path": dir.join("raw.xdf")}},
+            {"id": "acc", "type": "SimulatedEeg", "params": {"channels": 3, "sample_rate": 100, "frames": 10, "realtime": false, "duration_s": seconds, "line_hz": 20}},
+            {"id": "acc_volts", "type": "RawToVoltage", "params": {"sample_type": "f64"}}
         ],
         "links": ["eeg.out -> volts.in", "eeg.out -> raw.in", "volts.out -> edf.in",
                   "volts.out -> bdf.in", "volts.out -> csv.in", "volts.out -> xdf.in",
-                  "eeg.out -> rawxdf.in"]
+                  "eeg.out -> rawxdf.in", "acc -> acc_volts", "acc_volts -> xdf.in2"]
     }));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -31,6 +31,7 @@
 
 use super::paths::{expand_template, OutputFile};
 pub use super::record_error::RecordError;
+use super::recorder_lanes::{lane_note, ready_any, Lane, LanePacket};
 use super::timeline::{annotation_text, Timeline};
 use super::writer::SizeReport;
 use super::writer::{spawn_writer, Done, Job, Writer, JOBS};
@@ -65,6 +66,27 @@ pub trait RecordFile: Send + 'static {
         duration_s: Option<f64>,
         text: &str,
     ) -> Result<(), RecordError>;
+    /// Appends frame-major values to further stream `lane` (input `in2` is lane 0), its first
+    /// frame at `t_ns` on the pipeline clock. Only formats holding several streams (XDF)
+    /// declare further inputs; the others never get this call.
+    fn write_lane(
+        &mut self,
+        lane: usize,
+        _data: &[f64],
+        _channels: usize,
+        _t_ns: u64,
+    ) -> Result<(), RecordError> {
+        Err(RecordError::Other(
+            format!("this format holds one stream (further stream {lane})").into(),
+        ))
+    }
+    /// A mark about further stream `lane` at `t_ns` on the pipeline clock (lost samples, a
+    /// discontinuity).
+    fn annotate_lane(&mut self, lane: usize, _t_ns: u64, _text: &str) -> Result<(), RecordError> {
+        Err(RecordError::Other(
+            format!("this format holds one stream (further stream {lane})").into(),
+        ))
+    }
     /// Samples clipped to the file's range so far (formats with a range; others 0).
     fn clipped(&self) -> u64 {
         0
@@ -148,6 +170,17 @@ pub fn build_recorder<F: RecordFile>(
     b: &mut StageBuilder<'_>,
     make: impl FnMut(&StreamInfo, &str) -> Result<F, BuildError> + Send + 'static,
 ) -> Result<BoxedStage, BuildError> {
+    build_with_lanes(b, vec![], make)
+}
+
+/// [`build_recorder`] for a format holding several streams: `lanes` are the further inputs
+/// (`in2` …, opened with `recorder_lanes::open_lanes`), written with
+/// [`RecordFile::write_lane`].
+pub(crate) fn build_with_lanes<F: RecordFile>(
+    b: &mut StageBuilder<'_>,
+    lanes: Vec<Lane>,
+    make: impl FnMut(&StreamInfo, &str) -> Result<F, BuildError> + Send + 'static,
+) -> Result<BoxedStage, BuildError> {
     let mut make: MakeFile<F> = Box::new(make);
     let RecorderParams {
         path,
@@ -189,11 +222,17 @@ pub fn build_recorder<F: RecordFile>(
     let kind = b.input_kind("in")?;
     // Every queued job holds one, the thread one more, and the stage fills one while it
     // waits for room: never short.
-    let buffers = Recycler::new(JOBS + 2, || vec![0.0; buf_frames * channels]);
+    let buf_len = lanes
+        .iter()
+        .map(Lane::buffer_len)
+        .fold(buf_frames * channels, usize::max);
+    let buffers = Recycler::new(JOBS + 2, || vec![0.0; buf_len]);
     with_sample!(kind, S => {
         let input = b.input::<Samples<S>>("in")?;
         Ok(BoxedStage::new(Recorder::<S, F> {
             input,
+            lanes,
+            main_closed: false,
             writer,
             out,
             timeline,
@@ -228,6 +267,10 @@ where
     Samples<S>: Payload,
 {
     input: Input<Samples<S>>,
+    /// Further streams (`in2` …) of a format holding several.
+    lanes: Vec<Lane>,
+    /// The main input ended while further streams go on (they are recorded to their end).
+    main_closed: bool,
     writer: Writer<F>,
     /// The file checked at build time or when recording was switched on.
     out: Option<OutputFile>,
@@ -450,6 +493,127 @@ where
         Ok(bad)
     }
 
+    /// With further streams: waits (counted as waiting) for the main input, any further
+    /// input, a control message or the stop deadline; writes what the further inputs have;
+    /// then takes the main input's packet if one is queued. `None`: the stop deadline passed.
+    #[allow(clippy::type_complexity)]
+    async fn next_with_lanes(
+        &mut self,
+        ctx: &StageContext,
+    ) -> Result<Option<Option<neuropipe_core::Packet<Samples<S>>>>, StageError> {
+        let deadline = self.stop_at.map(|(_, d)| d);
+        let (input, lanes, main_open) = (&self.input, &self.lanes, !self.main_closed);
+        ctx.waiting(async {
+            tokio::select! {
+                biased;
+                _ = ctx.control_pending() => {},
+                _ = input.ready(), if main_open => {},
+                _ = ready_any(lanes) => {},
+                _ = async {
+                    match deadline {
+                        Some(d) => tokio::time::sleep_until(d).await,
+                        None => std::future::pending().await,
+                    }
+                } => {},
+            }
+        })
+        .await;
+        let writing = self.recording || self.stop_at.is_some();
+        self.write_lanes(ctx, writing).await?;
+        let got = match self.main_closed {
+            true => None,
+            false => match self.input.try_recv() {
+                Err(StageError::QueueClosed) => {
+                    self.main_closed = true;
+                    tracing::info!(
+                        stage = ctx.id(),
+                        "input `in` ended: the further streams are recorded to their end"
+                    );
+                    None
+                }
+                r => r?,
+            },
+        };
+        if self.main_closed && self.lanes.iter().all(Lane::is_closed) {
+            return Err(StageError::QueueClosed);
+        }
+        match got {
+            Some(p) => Ok(Some(Some(p))),
+            None if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) => Ok(None),
+            None => Ok(Some(None)),
+        }
+    }
+
+    /// Takes what the further inputs have queued and, if `writing` (and the file is open),
+    /// writes it; otherwise passes it over. Returns whether anything was taken.
+    async fn write_lanes(&mut self, ctx: &StageContext, writing: bool) -> Result<bool, StageError> {
+        let writing = writing && matches!(self.writer, Writer::Running(_));
+        let mut any = false;
+        for i in 0..self.lanes.len() {
+            let mut taken = 0;
+            while let Some(pkt) = self.lanes[i].take(&mut taken, ctx.id()) {
+                any = true;
+                if writing {
+                    self.write_lane(ctx, i, pkt).await?;
+                }
+            }
+        }
+        Ok(any)
+    }
+
+    /// Writes one packet of further stream `i`, with marks for what it reports.
+    async fn write_lane(
+        &mut self,
+        ctx: &StageContext,
+        i: usize,
+        pkt: LanePacket,
+    ) -> Result<(), StageError> {
+        let h = *pkt.header();
+        let lane = &mut self.lanes[i];
+        let ch = lane.channels();
+        if h.channels as usize != ch {
+            return Err(StageError::fatal(format!(
+                "packet {} on `{}` has {} channels but its stream has {ch}",
+                h.sequence, lane.port, h.channels
+            )));
+        }
+        let rate = lane.info.sample_rate;
+        lane.packet_notes(i, &h, &mut self.notes);
+        self.send_notes().await?;
+        let (mut from, mut bad) = (0, 0);
+        while from < h.frames() {
+            let mut buf = self
+                .buffers
+                .take()
+                .ok_or_else(|| StageError::fatal("recorder: no free buffer (bug)"))?;
+            let (k, b) = pkt.copy_to(from, ch, &mut buf);
+            if k == 0 {
+                self.buffers.give(buf);
+                break;
+            }
+            bad += b;
+            let t_ns = h.timestamp + (from as f64 * 1e9 / rate).round() as u64;
+            self.send(Job::Lane {
+                lane: i,
+                buf,
+                len: k * ch,
+                channels: ch,
+                t_ns,
+            })
+            .await?;
+            from += k;
+        }
+        if bad > 0 {
+            ctx.count_nonfinite(bad);
+            let text = format!(
+                "{}: BAD_nonfinite: {bad} NaN/Inf samples",
+                self.lanes[i].info.name
+            );
+            self.send(lane_note(i, h.timestamp, &text)).await?;
+        }
+        Ok(())
+    }
+
     /// Reports samples the writer clipped since the last call.
     fn count_clipped(&mut self, ctx: &mut StageContext) {
         if let Writer::Running(w) = &mut self.writer {
@@ -477,6 +641,7 @@ where
         }
         self.count_clipped(ctx);
         let got = match self.stop_at {
+            _ if !self.lanes.is_empty() => self.next_with_lanes(ctx).await?,
             None => Some(self.input.recv().await?),
             Some((_, deadline)) => tokio::select! {
                 biased;
@@ -650,6 +815,13 @@ where
             return Ok(()); // failures are already reported; the writer kept what it could
         }
         self.open(ctx.id()).await?;
+        // What the further streams sent before the close belongs in this file.
+        // (Bounded: a stream sent flat out does not hold the close up.)
+        for _ in 0..64 {
+            if !self.write_lanes(ctx, true).await? {
+                break;
+            }
+        }
         let notes = &mut self.notes;
         self.timeline
             .place_all(|t, ev| notes.push(note(t, None, &annotation_text(ev))));

@@ -25,8 +25,12 @@
 //!   every string stream (markers) are replayed as markers on the sample nearest their time
 //!   stamp (markers outside the stream's span go to its first or last sample, with a
 //!   warning). A jump in the time stamps (more than 1.5 sample periods) is a discontinuity,
-//!   as for CSV. Packets are stamped from the replay's own clock, as for every format (the
-//!   file's time stamps give the gaps, not the packets' times).
+//!   as for CSV. Packets carry the file's own time stamps (`timestamps: file`, the default
+//!   for XDF; see `io/replay_times.rs`): time zero is the file's earliest stamp, so every
+//!   stream of a session replayed by its own `FileReplay` keeps its timing relative to the
+//!   others (each stage is one output port of the file), and a gap in the file is a gap in
+//!   time. `timestamps: replay` stamps from the replay's own clock instead (frame count /
+//!   rate), as for every other format.
 //! * Non-finite values (`nan`, `inf`, `1e400` in a CSV) follow the non-finite policy: they are
 //!   replayed as NaN in packets flagged [`FLAG_NONFINITE`](neuropipe_core::FLAG_NONFINITE)
 //!   and counted in the stage's metrics.
@@ -44,6 +48,7 @@
 
 use super::replay_reader::{spawn_reader, Chunk, Read, ReadPlan, CHUNKS};
 use super::replay_source::{open, ReplaySource};
+use super::replay_times::FileTimes;
 use neuropipe_core::blocking::BlockingWorker;
 use neuropipe_core::{
     with_float, BoxedStage, BuildError, ControlMsg, DataPlaneStage, EventKind, FloatKind,
@@ -76,6 +81,11 @@ pub struct FileReplayParams {
     /// sample type of the output packets: f32, or f64 for an end-to-end double-precision pipeline
     #[param(default = "f32")]
     pub sample_type: FloatKind,
+    /// how packets are stamped: "file" (XDF only, the default there: the file's own time stamps from its earliest one, so streams replayed from one file keep their relative timing) or "replay" (the replay's own clock: frame count / rate; the default for EDF/BDF/CSV)
+    pub timestamps: Option<String>,
+    /// replay the file's annotations / marker streams as marker events; false on all but one of several FileReplay stages reading the same file, so each marker is sent once
+    #[param(default = true)]
+    pub markers: bool,
 }
 
 /// Stage type specification.
@@ -108,6 +118,25 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         p.stream.as_deref(),
     )?;
     let channels = opened.channels.len();
+    let markers = if p.markers { opened.markers } else { vec![] };
+    let times = match (p.timestamps.as_deref(), opened.times) {
+        (None | Some("file"), Some((times, origin))) => {
+            Some(FileTimes::new(times, origin, opened.rate))
+        }
+        (Some("file"), None) => {
+            return Err(BuildError::param(
+                "timestamps",
+                "\"file\" needs a file with time stamps per sample (XDF); EDF/BDF/CSV are replayed on the replay's clock (\"replay\")",
+            ))
+        }
+        (None | Some("replay"), _) => None,
+        (Some(other), _) => {
+            return Err(BuildError::param(
+                "timestamps",
+                format!("{other:?} is not a choice: \"file\" or \"replay\""),
+            ))
+        }
+    };
     let name = opened.name.clone().unwrap_or_else(|| {
         path.file_stem()
             .map_or_else(|| given.clone(), |s| s.to_string_lossy().into_owned())
@@ -126,7 +155,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         let plan = ReadPlan {
             frames,
             channels,
-            cuts: opened.markers.iter().map(|m| m.0).collect(),
+            cuts: markers.iter().map(|m| m.0).collect(),
             looping,
         };
         Ok(BoxedStage::new(FileReplay::<S> {
@@ -134,7 +163,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         worker: None,
         chunks: (0..CHUNKS).map(|_| Chunk::new(frames, channels)).collect(),
         file: path.display().to_string(),
-        markers: opened.markers,
+        markers,
         pool,
         out,
         channels,
@@ -147,6 +176,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         next_frame: 0,
         sequence: 0,
         pacer: Pacer::new(opened.rate),
+        times,
         pass_frames: 0,
         passes: 0,
         nonfinite: 0,
@@ -182,6 +212,8 @@ pub struct FileReplay<S: FloatSample> {
     sequence: u64,
     /// Real-time pacing (drift-free, re-anchored after a pause).
     pacer: Pacer,
+    /// The file's own time stamps (`timestamps: file`), used instead of the pacer's.
+    times: Option<FileTimes>,
     /// Frames sent in the current pass (a loop of an empty file ends the stream).
     pass_frames: u64,
     passes: u64,
@@ -238,7 +270,10 @@ where
             if !all && *frame > self.sent_pos {
                 break;
             }
-            let at = self.pacer.frame_time_ns(pass_start + frame);
+            let at = match &self.times {
+                Some(t) => t.stamp_ns(*frame),
+                None => self.pacer.frame_time_ns(pass_start + frame),
+            };
             ctx.emit_event_at(at, EventKind::Marker, text.clone());
             self.next_marker += 1;
         }
@@ -314,6 +349,9 @@ where
                         return Err(StageError::QueueClosed);
                     }
                     // The reader has started the file over.
+                    if let Some(t) = &mut self.times {
+                        t.next_pass();
+                    }
                     self.passes += 1;
                     self.read_pos = 0;
                     self.sent_pos = 0;
@@ -325,8 +363,18 @@ where
         };
         let first = ready.pkt.header.first_frame;
         let n = ready.pkt.header.frames() as u64;
+        // The packet's place in this pass of the file.
+        let pos = self.read_pos - n;
+        let mut moved = false;
         if self.realtime {
-            let due = self.pacer.due(ctx.clock(), first, n);
+            let due = match &mut self.times {
+                Some(t) => {
+                    let (due, m) = t.due(ctx.clock(), pos, n);
+                    moved = m;
+                    due
+                }
+                None => self.pacer.due(ctx.clock(), first, n),
+            };
             if !ctx.sleep_until(due).await {
                 self.pending = Some(ready);
                 return Ok(()); // a control message is waiting
@@ -337,8 +385,11 @@ where
             gap_s,
             railed,
         } = ready;
-        pkt.header.timestamp = self.pacer.frame_time_ns(first);
-        if self.pacer.take_discontinuity() {
+        pkt.header.timestamp = match &self.times {
+            Some(t) => t.stamp_ns(pos),
+            None => self.pacer.frame_time_ns(first),
+        };
+        if self.pacer.take_discontinuity() || moved {
             pkt.header.flags |= FLAG_DISCONTINUITY;
         }
         if let Some(gap_s) = gap_s {
@@ -381,6 +432,9 @@ where
             // Continue with the next frame index, re-anchored in time: the pause shows as a
             // gap in timestamps, not in sample indices.
             self.pacer.reanchor();
+            if let (Some(t), true) = (&mut self.times, self.realtime) {
+                t.resume();
+            }
         }
         Ok(Handled::Default)
     }

@@ -53,6 +53,9 @@ pub(crate) struct Opened {
     /// The stream's own name and type, when the file has them (XDF).
     pub(crate) name: Option<String>,
     pub(crate) kind: Option<String>,
+    /// The stream's time stamps and the file's origin (its earliest time stamp), when the
+    /// file has them (XDF).
+    pub(crate) times: Option<(Vec<f64>, f64)>,
 }
 
 /// Where replayed frames come from.
@@ -355,6 +358,7 @@ fn open_edf(path: &Path, select: Option<&[String]>) -> Result<Opened, BuildError
         filters,
         name: None,
         kind: None,
+        times: None,
         source: ReplaySource::Edf(EdfFrames {
             path: path.to_path_buf(),
             file,
@@ -563,6 +567,7 @@ fn open_csv(
         filters: vec![],
         name: None,
         kind: None,
+        times: None,
         source: ReplaySource::Csv(CsvFrames {
             path: path.to_path_buf(),
             row: vec![0.0; labels.len()],
@@ -735,6 +740,13 @@ fn open_xdf(
         .filter(|(_, w)| w[1] - w[0] > 1.5 * period)
         .map(|(i, w)| (i as u64 + 1, w[1] - w[0] - period))
         .collect();
+    // The file's origin: its earliest time stamp, whichever stream has it.
+    let origin = index
+        .streams
+        .iter()
+        .filter_map(|s| s.timestamps.first())
+        .chain(index.strings.iter().map(|(_, t, _)| t))
+        .fold(f64::INFINITY, |a, &b| a.min(b));
     // Markers on the nearest frame; those beyond the stream's span by more than half a
     // period are placed at its first or last frame, and said so.
     let (first, last) = (ts[0], ts[ts.len() - 1]);
@@ -784,6 +796,7 @@ fn open_xdf(
         filters,
         name: Some(h.name.clone()),
         kind: Some(h.kind.clone()).filter(|k| !k.is_empty()),
+        times: Some((ts.clone(), origin)),
         source: ReplaySource::Xdf(XdfFrames {
             file: name.clone(),
             frame: vec![0.0; h.channel_count() * 4096],

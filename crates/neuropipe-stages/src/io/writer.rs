@@ -53,6 +53,21 @@ pub(crate) enum Job {
         duration_s: Option<f64>,
         text: String,
     },
+    /// Write `buf[..len]` (frame-major, `channels` per frame) to further stream `lane`
+    /// (`in2` is 0), its first frame at `t_ns` on the pipeline clock.
+    Lane {
+        lane: usize,
+        buf: Vec<f64>,
+        len: usize,
+        channels: usize,
+        t_ns: u64,
+    },
+    /// A mark about further stream `lane` at `t_ns` on the pipeline clock (text cleaned).
+    LaneNote {
+        lane: usize,
+        t_ns: u64,
+        text: String,
+    },
 }
 
 /// What the writer thread reports.
@@ -163,6 +178,23 @@ fn write_loop<F: RecordFile>(
                     );
                     annotate(&mut file, start_s, Some(span_s), &text, stage);
                     clipped.store(total, Ordering::Relaxed);
+                }
+            }
+            Job::Lane {
+                lane,
+                buf,
+                len,
+                channels,
+                t_ns,
+            } => {
+                let written = file.write_lane(lane, &buf[..len], channels, t_ns);
+                buffers.give(buf);
+                written?;
+            }
+            Job::LaneNote { lane, t_ns, text } => {
+                // As annotations: a rejected mark is worth a warning, not the recording.
+                if let Err(e) = file.annotate_lane(lane, t_ns, &text) {
+                    tracing::warn!(stage, "mark {text:?} of stream {}: {e}", lane + 2);
                 }
             }
             Job::Origin(ns) => file.origin(ns),

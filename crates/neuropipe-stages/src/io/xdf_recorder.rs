@@ -10,6 +10,13 @@
 //!   another type). Stream 2 (`<name>-markers`, type `Markers`, irregular rate) holds the
 //!   events as text, each at the timestamp of the sample it belongs to (an event with a
 //!   duration gets ` (N s)` after its text).
+//! * **Several streams**: further inputs `in2` … `in8` (an accelerometer, a second device,
+//!   a resampled stream: any rate, channel count and sample type) are recorded as streams
+//!   3 … 9 of the same file, each with its own header and its own packets' timestamps, as
+//!   LabRecorder records every stream of a session. The stage waits on all its inputs at
+//!   once: a stream that stops sending holds none of the others up (see
+//!   `io/recorder_lanes.rs`). Lost samples, discontinuities and non-finite values of a
+//!   further stream are marked in the marker stream with the stream's name.
 //! * **Timestamps**: every sample carries its own, in seconds on the pipeline clock
 //!   (monotonic, from the pipeline's start; packet timestamps, so a pause shows as a gap
 //!   and `pyxdf`'s dejittering sees the true sample times).
@@ -21,7 +28,8 @@
 //!   the recording ends. A file cut short by a crash or `kill -9` holds every chunk before
 //!   the cut, and `pyxdf` reads it (without footers).
 
-use super::recorder::{build_recorder, recorder_spec, RecordError, RecordFile};
+use super::recorder::{build_with_lanes, recorder_spec, RecordError, RecordFile};
+use super::recorder_lanes::{open_lanes, LANE_PORTS};
 use neuropipe_core::{
     BoxedStage, BuildError, PayloadKind, PortSpec, StageBuilder, StageParams, StageSpec, StreamInfo,
 };
@@ -40,12 +48,19 @@ pub struct XdfParams {
 
 /// Stage type specification.
 pub fn spec() -> StageSpec {
-    recorder_spec::<XdfParams>(StageSpec::new(
+    let spec = recorder_spec::<XdfParams>(StageSpec::new(
         "XdfRecorder",
         "Sink recording to XDF (LabRecorder's format, read by pyxdf): the stream with per-sample timestamps, and pipeline events as a marker stream",
         build,
     ))
-    .input(PortSpec::any("in").doc("any samples; metadata from the stream"))
+    .input(PortSpec::any("in").doc("any samples; metadata from the stream"));
+    LANE_PORTS.iter().fold(spec, |s, port| {
+        s.input(
+            PortSpec::any(port)
+                .doc("optional further stream (any rate, channels and sample type), recorded as a stream of its own")
+                .optional(),
+        )
+    })
 }
 
 /// The signal's stream id; the markers'.
@@ -71,8 +86,13 @@ fn xdf_unit(unit: &str) -> String {
         .map_or_else(|| unit.to_string(), |(_, name)| name.to_string())
 }
 
-/// The signal's and the markers' headers for stream `info` recorded by stage `stage`.
-fn headers(info: &StreamInfo, stage: &str) -> (StreamHeader, StreamHeader) {
+/// Stream id of further stream `lane` (`in2` is lane 0).
+fn lane_id(lane: usize) -> u32 {
+    3 + lane as u32
+}
+
+/// The header of stream `info` recorded by stage `stage` (from its port `port`).
+fn header(info: &StreamInfo, stage: &str, port: &str) -> StreamHeader {
     let format = match info.payload {
         PayloadKind::F32 => ChannelFormat::Float32,
         PayloadKind::I32 => ChannelFormat::Int32,
@@ -84,7 +104,7 @@ fn headers(info: &StreamInfo, stage: &str) -> (StreamHeader, StreamHeader) {
             .map(|c| ChannelMeta::new(&c.label, &xdf_unit(&c.unit), &c.kind))
             .collect(),
     );
-    signal.source_id = format!("neuropipe-{stage}");
+    signal.source_id = format!("neuropipe-{stage}-{port}");
     signal
         .desc
         .push(("manufacturer".into(), "neuropipe".into()));
@@ -97,6 +117,12 @@ fn headers(info: &StreamInfo, stage: &str) -> (StreamHeader, StreamHeader) {
         "time_base".into(),
         "seconds on the neuropipe pipeline clock (monotonic, from the pipeline's start)".into(),
     ));
+    signal
+}
+
+/// The signal's and the markers' headers for stream `info` recorded by stage `stage`.
+fn headers(info: &StreamInfo, stage: &str) -> (StreamHeader, StreamHeader) {
+    let signal = header(info, stage, "in");
     let mut markers = StreamHeader::new(
         &format!("{}-markers", info.name),
         "Markers",
@@ -110,12 +136,18 @@ fn headers(info: &StreamInfo, stage: &str) -> (StreamHeader, StreamHeader) {
 fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let XdfParams { markers } = b.parse_params()?;
     let stage = b.id().to_string();
-    build_recorder(b, move |info, path| {
+    let lanes = open_lanes(b)?;
+    let lane_headers: Vec<(StreamHeader, f64)> = lanes
+        .iter()
+        .map(|l| (header(&l.info, &stage, l.port), l.info.sample_rate))
+        .collect();
+    build_with_lanes(b, lanes, move |info, path| {
         let (signal, marker_header) = headers(info, &stage);
         Ok(XdfFile {
             path: PathBuf::from(path),
             signal,
             markers: markers.then_some(marker_header),
+            lanes: lane_headers.clone(),
             rate: info.sample_rate,
             writer: None,
             origin_s: 0.0,
@@ -132,6 +164,8 @@ pub struct XdfFile {
     path: PathBuf,
     signal: StreamHeader,
     markers: Option<StreamHeader>,
+    /// Further streams (`in2` …) and their rates.
+    lanes: Vec<(StreamHeader, f64)>,
     rate: f64,
     writer: Option<XdfWriter<File>>,
     /// The first frame's time (s, pipeline clock).
@@ -172,6 +206,9 @@ impl RecordFile for XdfFile {
         if let Some(m) = &self.markers {
             w.add_stream(MARKERS, m).map_err(|e| self.err(e))?;
         }
+        for (i, (h, _)) in self.lanes.iter().enumerate() {
+            w.add_stream(lane_id(i), h).map_err(|e| self.err(e))?;
+        }
         self.writer = Some(w);
         Ok(())
     }
@@ -197,6 +234,11 @@ impl RecordFile for XdfFile {
             r = w.clock_offset(SIGNAL, origin + t0_s, 0.0);
             if r.is_ok() && self.markers.is_some() {
                 r = w.clock_offset(MARKERS, origin + t0_s, 0.0);
+            }
+            for i in 0..self.lanes.len() {
+                if r.is_ok() {
+                    r = w.clock_offset(lane_id(i), origin + t0_s, 0.0);
+                }
             }
         }
         if r.is_ok() {
@@ -233,16 +275,63 @@ impl RecordFile for XdfFile {
         Ok(())
     }
 
+    fn write_lane(
+        &mut self,
+        lane: usize,
+        data: &[f64],
+        channels: usize,
+        t_ns: u64,
+    ) -> Result<(), RecordError> {
+        let Some(&(_, rate)) = self.lanes.get(lane) else {
+            return Err(self.err(XdfError::Stream(lane_id(lane), "no such stream")));
+        };
+        let n = data.len() / channels.max(1);
+        self.stamps.clear();
+        self.stamps
+            .extend((0..n).map(|i| (t_ns as f64 + i as f64 * 1e9 / rate) / 1e9));
+        let Some(w) = self.writer.as_mut() else {
+            return Err(self.not_open());
+        };
+        let r = w.write_numeric(lane_id(lane), &self.stamps, data);
+        r.map_err(|e| self.err(e))
+    }
+
+    fn annotate_lane(&mut self, _lane: usize, t_ns: u64, text: &str) -> Result<(), RecordError> {
+        if self.markers.is_none() {
+            return Ok(());
+        }
+        let Some(w) = self.writer.as_mut() else {
+            return Err(self.not_open());
+        };
+        let r = w.write_strings(MARKERS, &[t_ns as f64 / 1e9], &[text]);
+        r.map_err(|e| self.err(e))?;
+        self.marker_count += 1;
+        Ok(())
+    }
+
     fn finish(&mut self) -> Result<String, RecordError> {
         let Some(mut w) = self.writer.take() else {
             return Ok(format!("{}: not written", self.path.display()));
         };
         let samples = w.sample_count(SIGNAL);
+        let lanes: Vec<String> = (0..self.lanes.len())
+            .map(|i| {
+                format!(
+                    ", {} samples of {}",
+                    w.sample_count(lane_id(i)),
+                    self.lanes[i].0.name
+                )
+            })
+            .collect();
         let markers = self.markers.is_some();
+        let lane_count = self.lanes.len();
         let mut end = || -> Result<(), XdfError> {
             w.footer(SIGNAL)?;
             if markers {
                 w.footer(MARKERS)?;
+            }
+            for i in 0..lane_count {
+                w.footer(lane_id(i))?;
             }
             w.flush()
         };
@@ -252,8 +341,9 @@ impl RecordFile for XdfFile {
         file.sync_all()
             .map_err(|e| RecordError::io(&name, "syncing", e))?;
         Ok(format!(
-            "{name}: {samples} samples, {} markers",
-            self.marker_count
+            "{name}: {samples} samples, {} markers{}",
+            self.marker_count,
+            lanes.concat()
         ))
     }
 }

@@ -1,0 +1,94 @@
+//! `FileReplay`'s file-time stamps (`timestamps: file`, the default for XDF): each packet is
+//! stamped with its first sample's time stamp in the file, so that every stream replayed from
+//! one file keeps its timing relative to the others (an EEG stream and an accelerometer, each
+//! from its own `FileReplay` of the same XDF file, line up in a `Merge` as they were
+//! recorded), and jitter and gaps in the file's stamps are replayed as they are.
+//!
+//! * **One origin per file**: the earliest time stamp of any stream in the file (markers
+//!   included) is the pipeline clock's time zero, whichever stream a stage replays, so two
+//!   stages replaying one file agree to the nanosecond.
+//! * **Real time**: a packet is sent when its last sample's time (on that axis) comes.
+//! * **Pause**: on resume the axis moves by the time paused (each stage measures it
+//!   itself), the packet is flagged as a discontinuity, as with the replay's own clock.
+//! * **Loop**: the next pass starts one sample period after the last sample of the previous
+//!   one.
+//! * The time stamps are the file's raw ones; pyxdf's clock-offset correction (for files
+//!   whose streams came from other machines' clocks) is not applied.
+
+use neuropipe_core::Clock;
+use std::time::Instant;
+
+/// A replayed stream's time stamps, relative to its file's origin.
+pub(crate) struct FileTimes {
+    /// Seconds from the file's origin, per sample of the stream (non-empty).
+    times: Vec<f64>,
+    /// Sample period (s).
+    period: f64,
+    /// Pipeline-clock time (ns) of the file's origin in this pass.
+    base_ns: f64,
+    /// A pause ended: the next packet moves the axis by the time paused.
+    resumed: bool,
+}
+
+impl FileTimes {
+    /// Stamps `times` (seconds on the file's clock, one per sample, not empty) of a stream
+    /// at `rate` Hz, in a file whose earliest time stamp is `origin`.
+    pub(crate) fn new(times: Vec<f64>, origin: f64, rate: f64) -> FileTimes {
+        FileTimes {
+            times: times.into_iter().map(|t| t - origin).collect(),
+            period: 1.0 / rate,
+            base_ns: 0.0,
+            resumed: false,
+        }
+    }
+
+    /// Pipeline-clock time (ns) of sample `pos` of the stream (this pass).
+    pub(crate) fn stamp_ns(&self, pos: u64) -> u64 {
+        let last = self.times.len().saturating_sub(1);
+        let t = self.times.get(pos as usize).copied().unwrap_or_else(|| {
+            // Beyond the stamps (cannot happen: the reader reads the same stream).
+            self.times.get(last).copied().unwrap_or(0.0)
+                + (pos as usize - last) as f64 * self.period
+        });
+        (self.base_ns + t * 1e9).max(0.0).round() as u64
+    }
+
+    /// When the packet of samples `pos .. pos + n` is due (its last sample's time); after
+    /// a pause, first moves the axis by the time paused (and returns `true` for the
+    /// discontinuity).
+    pub(crate) fn due(&mut self, clock: &Clock, pos: u64, n: u64) -> (Instant, bool) {
+        let moved = std::mem::take(&mut self.resumed);
+        if moved {
+            let late = clock.now_ns() as f64 - self.stamp_ns(pos) as f64;
+            self.base_ns += late.max(0.0);
+        }
+        (clock.instant_at(self.stamp_ns(pos + n.max(1) - 1)), moved)
+    }
+
+    /// A pause ended (call on `Resume`).
+    pub(crate) fn resume(&mut self) {
+        self.resumed = true;
+    }
+
+    /// The file starts over: the next pass begins one period after this pass's last sample.
+    pub(crate) fn next_pass(&mut self) {
+        let last = self.times.len().saturating_sub(1) as u64;
+        let next = self.stamp_ns(last) as f64 + self.period * 1e9;
+        self.base_ns = next - self.times.first().copied().unwrap_or(0.0) * 1e9;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_follow_the_file_from_its_origin_and_loops_continue_after_the_last_sample() {
+        let mut t = FileTimes::new(vec![100.5, 100.6, 100.7, 104.0], 100.0, 10.0);
+        assert_eq!(t.stamp_ns(0), 500_000_000);
+        assert_eq!(t.stamp_ns(3), 4_000_000_000);
+        t.next_pass();
+        assert_eq!(t.stamp_ns(0), 4_100_000_000);
+        assert_eq!(t.stamp_ns(1), 4_200_000_000);
+    }
+}
