@@ -89,6 +89,8 @@ def recv(a):
         "channel_count": n,
         "srate": info.nominal_srate(),
         "source_id": info.source_id(),
+        "manufacturer": info.desc().child_value("manufacturer"),
+        "upstream_source_id": info.desc().child_value("upstream_source_id"),
         "labels": labels,
         "units": units,
         "types": types,
@@ -131,6 +133,7 @@ def markers(a):
 
 def send(a):
     info = pylsl.StreamInfo(a.name, "EEG", a.channels, a.rate, "float32", a.name + "-src")
+    info.desc().append_child_value("manufacturer", "pylsl test amplifier")
     chans = info.desc().append_child("channels")
     for c in range(a.channels):
         ch = chans.append_child("channel")

@@ -34,7 +34,11 @@ def main(out):
     acc_t = 1000.37 + np.arange(100) / 100
     acc = rng.standard_normal((100, 3))
     body = b"XDF:" + chunk(1, b'<?xml version="1.0"?><info><version>1.0</version></info>')
-    body += chunk(2, struct.pack("<I", 1) + header("Session EEG", "EEG", 4, 250, "float32", ["Fz", "Cz", "Pz", "Oz"]))
+    # The amplifier's identity, as an LSL app publishes it.
+    eeg_header = header("Session EEG", "EEG", 4, 250, "float32", ["Fz", "Cz", "Pz", "Oz"])
+    eeg_header = eeg_header.replace(b"<channel_count>", b"<source_id>amp-0042</source_id><channel_count>")
+    eeg_header = eeg_header.replace(b"<desc>", b"<desc><manufacturer>ACME Neuro</manufacturer>")
+    body += chunk(2, struct.pack("<I", 1) + eeg_header)
     body += chunk(2, struct.pack("<I", 2) + header("Session accel", "Accelerometer", 3, 100, "double64", ["x", "y", "z"]))
     body += chunk(2, struct.pack("<I", 3) + header("Session markers", "Markers", 1, 0, "string", []))
     # Chunks in arrival order: by the time of their last sample.

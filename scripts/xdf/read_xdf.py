@@ -43,6 +43,7 @@ def main(path, out=None):
             "units": [c["unit"][0] for c in chans],
             "types": [c["type"][0] for c in chans],
             "filters": (desc.get("filters") or [None])[0],
+            "manufacturer": (desc.get("manufacturer") or [None])[0],
             "samples": int(len(s["time_stamps"])),
             "footer": "footer" in s,
         }

@@ -268,6 +268,20 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         c.label = l;
         c.kind = "EEG".to_string();
     }
+    // The board and how it is reached: what tells two devices of one lab apart.
+    let address = [
+        &p.serial_number,
+        &p.serial_port,
+        &p.mac_address,
+        &p.ip_address,
+    ]
+    .into_iter()
+    .find(|a| !a.is_empty());
+    info.source_id = match address {
+        Some(a) => format!("brainflow:{board}@{a}"),
+        None => format!("brainflow:{board}"),
+    };
+    info.manufacturer = format!("{} (BrainFlow board {board})", descr.name);
     let info = b.source_stream(info)?;
     let mut aux_info = StreamInfo::new(
         &format!("{name} aux"),
@@ -278,6 +292,8 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         PayloadKind::from(p.sample_type),
     );
     aux_info.kind = "AUX".to_string();
+    aux_info.source_id = format!("{}-aux", info.source_id);
+    aux_info.manufacturer = info.manufacturer.clone();
     for (c, (_, label, kind)) in aux_info.channels.iter_mut().zip(&aux) {
         c.label = label.clone();
         c.kind = (*kind).to_string();

@@ -150,7 +150,14 @@ fn synthetic_board_streams_every_sample_at_its_rate_with_brainflows_labels_and_m
     assert_eq!(stream.labels(), names);
     assert!(stream.channels.iter().all(|c| c.unit == "uV"));
     assert_eq!(stream.sample_rate, 250.0);
+    // The board's identity, for recordings: BrainFlow's board name and id.
+    assert_eq!(stream.source_id, "brainflow:-1");
+    assert_eq!(
+        stream.manufacturer,
+        format!("{} (BrainFlow board -1)", descr.name)
+    );
     let aux_stream = aux.stream.as_ref().unwrap();
+    assert_eq!(aux_stream.source_id, "brainflow:-1-aux");
     let aux_labels = aux_stream.labels();
     for l in [
         "accel_x", "accel_y", "accel_z", "gyro_x", "battery", "marker",

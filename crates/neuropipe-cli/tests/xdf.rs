@@ -53,7 +53,8 @@ fn pyxdf_reads_the_samples_timestamps_markers_and_metadata_neuropipe_wrote() {
         &d,
         "session.json",
         r#"{"stages": [
-            {"id": "eeg", "type": "SimulatedEeg", "params": {"channels": 64, "sample_rate": 1000, "frames": 32, "task": "p300", "realtime": false, "duration_s": 12}},
+            {"id": "eeg", "type": "SimulatedEeg", "params": {"channels": 64, "sample_rate": 1000, "frames": 32, "task": "p300", "realtime": false, "duration_s": 12},
+             "stream": {"source_id": "amp-1234", "manufacturer": "ACME Neuro"}},
             {"id": "volts", "type": "RawToVoltage"},
             {"id": "acc", "type": "SimulatedEeg", "params": {"channels": 3, "sample_rate": 100, "frames": 10, "realtime": false, "duration_s": 12, "seed": 7, "line_hz": 20}},
             {"id": "xdf", "type": "XdfRecorder", "params": {"path": "session.xdf"}},
@@ -66,7 +67,11 @@ fn pyxdf_reads_the_samples_timestamps_markers_and_metadata_neuropipe_wrote() {
     let streams = v["streams"].as_array().unwrap();
     assert_eq!(streams.len(), 3, "{v}");
     let (eeg, markers, acc) = (&streams[0], &streams[1], &streams[2]);
-    assert_ne!(eeg["source_id"], acc["source_id"]);
+    // Each device's identity, through the conversion stage to the file.
+    assert_eq!(eeg["source_id"], "amp-1234");
+    assert_eq!(eeg["manufacturer"], "ACME Neuro");
+    assert_eq!(acc["source_id"], "neuropipe-sim-acc");
+    assert_eq!(acc["manufacturer"], "neuropipe (simulated)");
     assert_eq!(eeg["type"], "EEG");
     assert_eq!(eeg["channel_format"], "float32");
     assert_eq!(eeg["nominal_srate"], 1000.0);
@@ -469,6 +474,8 @@ fn the_streams_of_one_xdf_file_replay_with_their_own_time_stamps() {
         let v = read_xdf(&py, &d.join(&name), Some(&again));
         let streams = v["streams"].as_array().unwrap();
         assert_eq!(streams[0]["name"], "Session EEG");
+        assert_eq!(streams[0]["source_id"], "amp-0042");
+        assert_eq!(streams[0]["manufacturer"], "ACME Neuro");
         assert_eq!(streams[2]["name"], "Session accel");
         assert_eq!(streams[2]["type"], "Accelerometer");
         // Both markers, at their own times.

@@ -522,6 +522,12 @@ impl<'a> StageBuilder<'a> {
         if let Some(kind) = &o.kind {
             info.kind = kind.clone();
         }
+        if let Some(id) = &o.source_id {
+            info.source_id = id.clone();
+        }
+        if let Some(m) = &o.manufacturer {
+            info.manufacturer = m.clone();
+        }
         if let Some(labels) = &o.labels {
             if labels.len() != n {
                 return Err(BuildError::at(

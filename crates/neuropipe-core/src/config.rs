@@ -93,7 +93,7 @@ pub struct StageConfig {
 }
 
 /// Stream info a source's JSON may set: `"stream": {"name": .., "type": .., "labels": [..],
-/// "units": "uV" | [..], "types": "EEG" | [..]}`.
+/// "types": "EEG" | [..], "source_id": .., "manufacturer": ..}`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct StreamOverrides {
     /// Stream name.
@@ -108,6 +108,12 @@ pub struct StreamOverrides {
     /// Channel types (one for all or one per channel).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub types: Option<Vec<String>>,
+    /// The device's source id (e.g. its serial number).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_id: Option<String>,
+    /// The device's manufacturer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manufacturer: Option<String>,
 }
 
 /// One end of a link: `stage.port` (port optional when unambiguous).
@@ -545,7 +551,18 @@ fn parse_stream(c: &mut Ctx, path: &str, v: &Value) -> Option<StreamOverrides> {
         c.err(path, format!("must be an object, got {}", describe(v)));
         return None;
     };
-    c.unknown_keys(path, o, &["name", "type", "labels", "types"]);
+    c.unknown_keys(
+        path,
+        o,
+        &[
+            "name",
+            "type",
+            "labels",
+            "types",
+            "source_id",
+            "manufacturer",
+        ],
+    );
     let mut s = StreamOverrides::default();
     if let Some(v) = o.get("name") {
         s.name = c.string(&format!("{path}.name"), Some(v), "stream name");
@@ -570,6 +587,12 @@ fn parse_stream(c: &mut Ctx, path: &str, v: &Value) -> Option<StreamOverrides> {
     }
     if let Some(v) = o.get("types") {
         s.types = parse_string_or_list(c, &format!("{path}.types"), v);
+    }
+    if let Some(v) = o.get("source_id") {
+        s.source_id = c.string(&format!("{path}.source_id"), Some(v), "source id");
+    }
+    if let Some(v) = o.get("manufacturer") {
+        s.manufacturer = c.string(&format!("{path}.manufacturer"), Some(v), "manufacturer");
     }
     Some(s)
 }

@@ -78,7 +78,9 @@ pub fn pipeline_schema(registry: &Registry) -> Value {
                     "name": {"type": "string"},
                     "type": {"type": "string"},
                     "labels": {"type": "array", "items": {"type": "string"}},
-                    "types": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+                    "types": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+                    "source_id": {"type": "string", "description": "the device's source id (e.g. its serial number), recorded in XDF"},
+                    "manufacturer": {"type": "string", "description": "the device's manufacturer, recorded in XDF"}
                 }
             },
             "link": {

@@ -54,6 +54,15 @@ pub struct StreamInfo {
     /// epochs at build time ([`StageBuilder::input`](crate::StageBuilder::input)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epochs: Option<EpochLayout>,
+    /// The device or program the stream comes from, stable across its restarts (LSL's and
+    /// XDF's `source_id`: a serial number, a board and its port); empty when unknown. Kept
+    /// by every stage downstream, so a recording says which amplifier made it.
+    #[serde(default)]
+    pub source_id: String,
+    /// Who made that device (LSL/XDF `desc/manufacturer`, e.g. `OpenBCI`); empty when
+    /// unknown.
+    #[serde(default)]
+    pub manufacturer: String,
 }
 
 /// The shape of an epoch stream: every packet is one window of `times` frames cut around an
@@ -104,6 +113,8 @@ impl StreamInfo {
             filters: Vec::new(),
             adc_gain: None,
             epochs: None,
+            source_id: String::new(),
+            manufacturer: String::new(),
         }
     }
 

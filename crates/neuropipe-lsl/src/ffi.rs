@@ -199,6 +199,16 @@ impl Info {
             _info: PhantomData,
         }
     }
+    /// Text of `desc/<name>` (`""` if absent), e.g. `manufacturer`.
+    pub(crate) fn desc_value(&self, name: &str) -> String {
+        self.desc().child_value(name)
+    }
+
+    /// Appends `desc/<name>` with `value`.
+    pub(crate) fn append_desc_value(&mut self, name: &str, value: &str) {
+        self.desc_mut().append_child_value(name, value);
+    }
+
     /// One-line description for error messages.
     pub(crate) fn summary(&self) -> String {
         format!(

@@ -5,7 +5,8 @@
 //!   that *were* visible (a one-second resolve of everything), so `neuropipe validate` shows it.
 //! * Stream info: channel count, nominal rate, name and type from the stream; labels, units and
 //!   types from `desc/channels/channel/{label,unit,type}` (`Ch<i>` / `uV` / the stream type when
-//!   absent). Any numeric channel format is pulled in double precision and delivered as
+//!   absent); the source id and `desc/manufacturer` travel with the stream (recorders write
+//!   them). Any numeric channel format is pulled in double precision and delivered as
 //!   `sample_type` (`f32` by default, or `f64`). Irregular-rate streams are refused.
 //! * Declared shape: optional `channels` and `sample_rate` are what the pipeline expects; a
 //!   resolved stream that differs is an error. `neuropipe validate` never touches the network:
@@ -113,6 +114,8 @@ struct Resolved {
     rate: f64,
     channels: Vec<ChannelInfo>,
     summary: String,
+    source_id: String,
+    manufacturer: String,
 }
 
 /// Settings the thread runs with.
@@ -249,6 +252,8 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let mut info = StreamInfo::new(&meta.name, meta.rate, n, "uV", frames, payload);
     info.kind = meta.kind;
     info.channels = meta.channels;
+    info.source_id = meta.source_id;
+    info.manufacturer = meta.manufacturer;
     let info = b.source_stream(info)?;
     let what = format!("[{}]", meta.summary);
     with_float!(sample_type, S => inlet_stage::<S>(b, info, frames, n, worker, what))
@@ -421,6 +426,8 @@ fn inlet_thread(
             rate: full.rate(),
             channels,
             summary: full.summary(),
+            source_id: full.source_id(),
+            manufacturer: full.desc_value("manufacturer"),
         };
         Ok((inlet, markers, resolved))
     };

@@ -2,7 +2,9 @@
 //!
 //! * Metadata: stream name (default: the input stream's name), type (default `EEG`), source id
 //!   (default `neuropipe-<stage id>`), nominal rate, and `desc/channels/channel/{label,unit,
-//!   type}` from the input stream info.
+//!   type}` from the input stream info; the device's `desc/manufacturer` and its source id
+//!   as `desc/upstream_source_id` (the outlet keeps its own source id: an inlet re-resolving
+//!   the device by its id must never connect to this relay instead).
 //! * Data: each packet is pushed as one chunk (`lsl_push_chunk_ftp`, push-through), stamped
 //!   with the packet's capture time mapped onto the LSL clock: `lsl = pipeline_s + offset`,
 //!   `offset = local_clock() − pipeline_now` measured when the stage is built.
@@ -76,6 +78,11 @@ struct OutletSetup {
     name: String,
     kind: String,
     source_id: String,
+    /// `desc/manufacturer` (the upstream device's; empty: none written).
+    manufacturer: String,
+    /// `desc/upstream_source_id`: the source id of the device the stream comes from (the
+    /// outlet keeps its own id, so an inlet re-resolving the device never finds this relay).
+    upstream: String,
     rate: f64,
     channels: Vec<ChannelMeta>,
     markers: bool,
@@ -118,6 +125,8 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         name,
         kind,
         source_id,
+        manufacturer: info.manufacturer.clone(),
+        upstream: info.source_id.clone(),
         rate: info.sample_rate,
         channels: info
             .channels
@@ -311,6 +320,12 @@ fn outlet_thread(
     let n = s.channels.len();
     let mut info = ffi::Info::new(&s.name, &s.kind, n, s.rate, Format::Float32, &s.source_id)?;
     ffi::write_channels(&mut info, &s.channels);
+    if !s.manufacturer.is_empty() {
+        info.append_desc_value("manufacturer", &s.manufacturer);
+    }
+    if !s.upstream.is_empty() {
+        info.append_desc_value("upstream_source_id", &s.upstream);
+    }
     let outlet = ffi::Outlet::new(&info, s.max_buffered_s)?;
     let markers = if s.markers {
         // One channel, one string per marker: the type allows no other shape.

@@ -119,6 +119,9 @@ fn neuropipe_outlet_to_pylsl() {
     assert_eq!(meta["name"], "neuropipe-sim");
     assert_eq!(meta["type"], "EEG");
     assert_eq!(meta["source_id"], "neuropipe-sim-lsl");
+    // The device it comes from, in the outlet's description (the outlet keeps its own id).
+    assert_eq!(meta["manufacturer"], "neuropipe (simulated)");
+    assert_eq!(meta["upstream_source_id"], "neuropipe-sim-eeg");
     assert_eq!(meta["channel_count"], 8);
     assert_eq!(meta["srate"], 250.0);
     let labels: Vec<&str> = meta["labels"]
@@ -200,6 +203,9 @@ fn pylsl_outlet_to_neuropipe_inlet() {
     assert_eq!(info.name, "pylsl-eeg");
     assert_eq!(info.sample_rate, rate);
     assert_eq!(info.labels(), ["Py1", "Py2", "Py3", "Py4"]);
+    // The device's id and maker travel with the stream (recorders write them).
+    assert_eq!(info.source_id, "pylsl-eeg-src");
+    assert_eq!(info.manufacturer, "pylsl test amplifier");
     assert!(info.channels.iter().all(|c| c.unit == "microvolts"));
     let got = collected("from_pylsl");
     let frames = (seconds * rate) as usize;

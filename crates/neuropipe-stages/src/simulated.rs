@@ -242,6 +242,8 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         c.range = Some(crate::util::ADS1299_RANGE);
     }
     info.adc_gain = Some(gain as f64);
+    info.source_id = format!("neuropipe-sim-{}", b.id());
+    info.manufacturer = "neuropipe (simulated)".to_string();
     let info = b.source_stream(info)?;
     let pool = b.pool::<RawEegPacket>(frames, channels)?;
     let out = b.output::<RawEegPacket>("out", info.clone())?;

@@ -104,6 +104,8 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         c.range = Some(crate::util::ADS1299_RANGE);
     }
     info.adc_gain = Some(factor as f64);
+    info.source_id = format!("cyton@{port_name}");
+    info.manufacturer = "OpenBCI".to_string();
     let info = b.source_stream(info)?;
     // `neuropipe validate` never touches the port (another program may hold it); running,
     // or `validate --probe`, opens it.

@@ -145,6 +145,8 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let mut info = StreamInfo::new(&name, opened.rate, channels, "uV", frames, payload);
     info.channels = opened.channels;
     info.filters = opened.filters;
+    info.source_id = opened.source_id;
+    info.manufacturer = opened.manufacturer;
     if let Some(kind) = opened.kind {
         info.kind = kind;
     }

@@ -56,6 +56,9 @@ pub(crate) struct Opened {
     /// The stream's time stamps and the file's origin (its earliest time stamp), when the
     /// file has them (XDF).
     pub(crate) times: Option<(Vec<f64>, f64)>,
+    /// The device's source id and manufacturer, when the file has them (XDF).
+    pub(crate) source_id: String,
+    pub(crate) manufacturer: String,
 }
 
 /// Where replayed frames come from.
@@ -359,6 +362,8 @@ fn open_edf(path: &Path, select: Option<&[String]>) -> Result<Opened, BuildError
         name: None,
         kind: None,
         times: None,
+        source_id: String::new(),
+        manufacturer: String::new(),
         source: ReplaySource::Edf(EdfFrames {
             path: path.to_path_buf(),
             file,
@@ -568,6 +573,8 @@ fn open_csv(
         name: None,
         kind: None,
         times: None,
+        source_id: String::new(),
+        manufacturer: String::new(),
         source: ReplaySource::Csv(CsvFrames {
             path: path.to_path_buf(),
             row: vec![0.0; labels.len()],
@@ -797,6 +804,13 @@ fn open_xdf(
         name: Some(h.name.clone()),
         kind: Some(h.kind.clone()).filter(|k| !k.is_empty()),
         times: Some((ts.clone(), origin)),
+        source_id: h.source_id.clone(),
+        manufacturer: h
+            .desc
+            .iter()
+            .find(|(k, _)| k == "manufacturer")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default(),
         source: ReplaySource::Xdf(XdfFrames {
             file: name.clone(),
             frame: vec![0.0; h.channel_count() * 4096],

@@ -5,7 +5,9 @@
 //!
 //! * **Streams**: stream 1 is the recorded stream: its name, type, nominal rate, channel
 //!   labels, units (in the XDF meta-data convention's words: `microvolts`) and types, the
-//!   filters applied upstream (`desc/filters`), values in the format they arrive in (`f32`
+//!   filters applied upstream (`desc/filters`), the device's source id and
+//!   `desc/manufacturer` (as its source knows them: an LSL stream's, a BrainFlow board's, a
+//!   replayed file's, a `"stream"` override's; else this recorder's id and `neuropipe`), values in the format they arrive in (`f32`
 //!   as `float32`, `f64` as `double64`, raw `i32` counts as `int32`: never rounded to
 //!   another type). Stream 2 (`<name>-markers`, type `Markers`, irregular rate) holds the
 //!   events as text, each at the timestamp of the sample it belongs to (an event with a
@@ -104,10 +106,17 @@ fn header(info: &StreamInfo, stage: &str, port: &str) -> StreamHeader {
             .map(|c| ChannelMeta::new(&c.label, &xdf_unit(&c.unit), &c.kind))
             .collect(),
     );
-    signal.source_id = format!("neuropipe-{stage}-{port}");
-    signal
-        .desc
-        .push(("manufacturer".into(), "neuropipe".into()));
+    // The device's own id and maker when the source knows them (an LSL stream's, a
+    // BrainFlow board's, a replayed file's), else this recorder's.
+    signal.source_id = match info.source_id.as_str() {
+        "" => format!("neuropipe-{stage}-{port}"),
+        id => id.to_string(),
+    };
+    let maker = match info.manufacturer.as_str() {
+        "" => "neuropipe",
+        m => m,
+    };
+    signal.desc.push(("manufacturer".into(), maker.into()));
     if !info.filters.is_empty() {
         signal
             .desc
