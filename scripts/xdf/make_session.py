@@ -6,8 +6,11 @@ test that replays each stream with its own FileReplay and checks that they keep 
 Usage: make_session.py OUT.xdf
 
 "Session EEG": 4 float32 channels at 250 Hz, 375 samples from t = 1000.0 s (chunks of 25).
-"Session accel": 3 double64 channels at 100 Hz, 100 samples from t = 1000.37 s (chunks of
-10, interleaved with the EEG's as they would arrive). "Session markers": two markers.
+"Session accel": 3 double64 channels at 100 Hz, 100 samples, from another machine whose
+clock is 2.5 s behind and drifts 10 ppm: stamped from 997.87 s on its own clock, with clock
+offsets every 0.3 s (20 µs of noise, one 3 ms outlier) that put it at 1000.37 s on the
+recorder's (chunks of 10, interleaved with the EEG's as they would arrive). "Session
+markers": two markers. The EEG's and markers' clock offsets are 0 (the recording machine).
 pyxdf reads the file back before it is kept.
 """
 
@@ -31,7 +34,7 @@ def main(out):
     rng = np.random.default_rng(11)
     eeg_t = 1000.0 + np.arange(375) / 250
     eeg = (rng.standard_normal((375, 4)) * 20).astype(np.float32)
-    acc_t = 1000.37 + np.arange(100) / 100
+    acc_t = 997.87 + np.arange(100) / 100
     acc = rng.standard_normal((100, 3))
     body = b"XDF:" + chunk(1, b'<?xml version="1.0"?><info><version>1.0</version></info>')
     # The amplifier's identity, as an LSL app publishes it.
@@ -47,9 +50,12 @@ def main(out):
     for t, text in [(1000.5, "start"), (1001.0, "probe")]:
         m = struct.pack("<I", 3) + varlen(1) + b"\x08" + struct.pack("<d", t) + varlen(len(text)) + text.encode()
         parts.append((t, chunk(3, m)))
-    # Clock offsets (0: one machine), as LabRecorder measures them every 5 s.
+    # Clock offsets: 0 for the recording machine's streams; the accelerometer's machine.
     for t in (999.9, 1004.9):
-        parts += [(t, chunk(4, struct.pack("<Idd", sid, t, 0.0))) for sid in (1, 2, 3)]
+        parts += [(t, chunk(4, struct.pack("<Idd", sid, t, 0.0))) for sid in (1, 3)]
+    for k, t in enumerate(np.arange(999.9, 1001.6, 0.3)):
+        offset = 2.5 + 1e-5 * (t - 1000.0) + rng.normal(0, 20e-6) + (3e-3 if k == 2 else 0.0)
+        parts.append((t, chunk(4, struct.pack("<Idd", 2, t, offset))))
     for _, c in sorted(parts, key=lambda p: p[0]):
         body += c
     for sid in (1, 2, 3):

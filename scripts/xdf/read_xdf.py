@@ -3,14 +3,15 @@
 LabRecorder files) and prints what it found as JSON, for the Rust tests to compare with
 what neuropipe wrote.
 
-Usage: read_xdf.py FILE.xdf [OUT.f64]
+Usage: read_xdf.py FILE.xdf [OUT.f64 [synced]]
 
 JSON: per stream (in file order): name, type, channel_format, nominal_srate, channel
 labels/units/types, sample count, whether it has a footer, the time stamps (numeric
 streams: first, last, and the largest deviation of the dejittered stamps from the raw
 ones), and for string streams every (time stamp, text). With OUT.f64, the first numeric
 stream's samples are written there as little-endian float64, frame-major, followed by its
-raw time stamps (each further numeric stream's to OUT.f64.1, OUT.f64.2, ... alike); and the stream is loaded into MNE (mne.io.RawArray, volts from the unit)
+raw time stamps (each further numeric stream's to OUT.f64.1, OUT.f64.2, ... alike; with
+"synced", the stamps pyxdf gives with clock synchronisation and without dejittering); and the stream is loaded into MNE (mne.io.RawArray, volts from the unit)
 to report the channel names and types MNE sees.
 """
 
@@ -21,8 +22,10 @@ import numpy as np
 import pyxdf
 
 
-def main(path, out=None):
+def main(path, out=None, synced=False):
     raw_streams, _ = pyxdf.load_xdf(path, synchronize_clocks=False, dejitter_timestamps=False)
+    if synced:
+        raw_streams, _ = pyxdf.load_xdf(path, synchronize_clocks=True, dejitter_timestamps=False)
     streams, header = pyxdf.load_xdf(path, synchronize_clocks=True, dejitter_timestamps=True)
     raw_by_id = {s["info"]["stream_id"]: s for s in raw_streams}
     report = {"file_header": header["info"]["version"][0], "streams": []}
@@ -88,4 +91,4 @@ def main(path, out=None):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None)
+    main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None, len(sys.argv) > 3 and sys.argv[3] == "synced")

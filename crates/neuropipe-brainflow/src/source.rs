@@ -179,8 +179,6 @@ const C_REFUSED: usize = 5;
 
 /// Device stamps further than this from the host's time are not trusted.
 const MAX_STAMP_ERROR_NS: f64 = 5e9;
-/// Drift is reported once the board's stamps span this much.
-const DRIFT_SPAN_NS: f64 = 2e9;
 
 fn int(param: &str, v: i64) -> Result<i32, BuildError> {
     i32::try_from(v).map_err(|_| BuildError::param(param, format!("{v} is out of range")))
@@ -425,7 +423,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             pending_lost: 0,
             discontinuity: false,
             discontinuity_pending: false,
-            drift_ref: None,
+            drift: DriftMeter::new(rate),
             counts: Counts::default(),
             readouts,
         }))
@@ -488,8 +486,8 @@ pub struct BrainFlowSource<S: FloatSample> {
     discontinuity: bool,
     /// The sample being unpacked follows a restart of the package count.
     discontinuity_pending: bool,
-    /// First (frame, stamp) of the stretch the drift is measured on.
-    drift_ref: Option<(u64, u64)>,
+    /// The board's rate on its own stamps.
+    drift: DriftMeter,
     counts: Counts,
     readouts: Readouts,
 }
@@ -567,16 +565,9 @@ impl<S: FloatSample> BrainFlowSource<S> {
         self.last_ts = self.cur_ts;
         self.counts.frames += n as u64;
         // Drift: frames over the board's own elapsed time since the stretch began.
-        match self.drift_ref {
-            None => self.drift_ref = Some((self.cur_first, self.cur_ts)),
-            Some((f0, t0)) => {
-                let span = self.cur_ts.saturating_sub(t0) as f64;
-                if span >= DRIFT_SPAN_NS {
-                    let rate = (self.cur_first - f0) as f64 / span * 1e9;
-                    self.counts.rate = rate;
-                    self.counts.drift_ppm = (rate * self.period_ns / 1e9 - 1.0) * 1e6;
-                }
-            }
+        if let Some((rate, ppm)) = self.drift.record(self.cur_first, self.cur_ts) {
+            self.counts.rate = rate;
+            self.counts.drift_ppm = ppm;
         }
         Some((pkt, aux))
     }
@@ -744,7 +735,7 @@ impl<S: FloatSample> BrainFlowSource<S> {
                 // The package number moved on during the pause: not a loss.
                 self.last_package = None;
                 self.discontinuity = true;
-                self.drift_ref = None;
+                self.drift.restart();
             }
         }
     }

@@ -21,11 +21,19 @@ fn tmp_dir(name: &str) -> PathBuf {
 /// pyxdf's view of `path` (see `scripts/xdf/read_xdf.py`); with `samples`, the first
 /// numeric stream's values and raw time stamps are written there.
 fn read_xdf(py: &Path, path: &Path, samples: Option<&Path>) -> Value {
+    read_xdf_as(py, path, samples, false)
+}
+
+/// [`read_xdf`]; with `synced`, the dumped time stamps are pyxdf's clock-synchronised ones.
+fn read_xdf_as(py: &Path, path: &Path, samples: Option<&Path>, synced: bool) -> Value {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut cmd = std::process::Command::new(py);
     cmd.arg(root.join("scripts/xdf/read_xdf.py")).arg(path);
     if let Some(s) = samples {
         cmd.arg(s);
+        if synced {
+            cmd.arg("synced");
+        }
     }
     let out = cmd.output().unwrap();
     assert!(
@@ -432,11 +440,12 @@ fn record_xdf_takes_every_stream_of_the_pipeline() {
 }
 
 /// Every stream of an XDF session, each replayed by its own `FileReplay` (an EEG stream at
-/// 250 Hz and an accelerometer at 100 Hz starting 0.37 s later, on LSL's clock, in a file
-/// built from the specification by `scripts/xdf/make_session.py`), keeps its samples and its
-/// time stamps relative to the file's first one: recorded again into one XDF file, pyxdf
-/// finds the same values and the same stamps minus the file's origin, to 1 µs, whether
-/// replayed flat out or in real time.
+/// 250 Hz and an accelerometer at 100 Hz from another machine, whose clock offsets put it
+/// 0.37 s after the EEG, on LSL's clock, in a file built from the specification by
+/// `scripts/xdf/make_session.py`), keeps its samples and its time stamps relative to the
+/// file's first one: recorded again into one XDF file, pyxdf finds the same values and the
+/// stamps pyxdf's own clock synchronisation gives, minus the file's origin, to 1 µs,
+/// whether replayed flat out or in real time.
 #[test]
 fn the_streams_of_one_xdf_file_replay_with_their_own_time_stamps() {
     let Some(py) = python() else { return };
@@ -454,7 +463,7 @@ fn the_streams_of_one_xdf_file_replay_with_their_own_time_stamps() {
         String::from_utf8_lossy(&made.stderr)
     );
     let original = d.join("original.f64");
-    read_xdf(&py, &source, Some(&original));
+    read_xdf_as(&py, &source, Some(&original), true);
     let eeg_in = read_f64(&original);
     let acc_in = read_f64(&d.join("original.f64.1"));
     for realtime in [false, true] {
@@ -494,14 +503,10 @@ fn the_streams_of_one_xdf_file_replay_with_their_own_time_stamps() {
             (marks[1].0 - 1.0).abs() <= 1e-6 && marks[1].1 == "probe",
             "{marks:?}"
         );
-        for (orig, got, n, ch) in [
-            (&eeg_in, read_f64(&again), 375, 4),
-            (
-                &acc_in,
-                read_f64(&d.join(format!("again_{realtime}.f64.1"))),
-                100,
-                3,
-            ),
+        let acc_got = read_f64(&d.join(format!("again_{realtime}.f64.1")));
+        for (orig, got, n, ch, rate, frames) in [
+            (&eeg_in, read_f64(&again), 375, 4, 250.0, 16),
+            (&acc_in, acc_got.clone(), 100, 3, 100.0, 10),
         ] {
             assert_eq!(got.len(), n * (ch + 1), "realtime {realtime}");
             assert_eq!(
@@ -510,10 +515,30 @@ fn the_streams_of_one_xdf_file_replay_with_their_own_time_stamps() {
                 "values, realtime {realtime}"
             );
             for k in 0..n {
+                // A packet carries its first sample's time (pyxdf's synchronised stamp, to
+                // 1 µs); the samples after it follow at the nominal rate, so they differ from
+                // the file's by the source clock's drift over the packet (10 ppm and the
+                // offsets' noise here: well under 100 ppm).
+                let k0 = k - k % frames;
+                let first = orig[n * ch + k0] - 1000.0;
                 let (want, t) = (orig[n * ch + k] - 1000.0, got[n * ch + k]);
-                assert!((t - want).abs() <= 1e-6, "sample {k}: {t} vs {want}");
+                let nominal = got[n * ch + k0] + (k - k0) as f64 / rate;
+                let got0 = got[n * ch + k0];
+                assert!(
+                    (got0 - first).abs() <= 1e-6,
+                    "sample {k0}: {got0} vs {first}"
+                );
+                assert!((t - nominal).abs() <= 1e-9, "sample {k}: {t} vs {nominal}");
+                let drift = (k - k0) as f64 / rate * 1e-4;
+                assert!(
+                    (t - want).abs() <= 1e-6 + drift,
+                    "sample {k}: {t} vs {want}"
+                );
             }
         }
+        // The accelerometer's machine was 2.5 s behind: on the recorder's clock it starts
+        // 0.37 s after the EEG, as pyxdf puts it.
+        assert!((acc_got[300] - 0.37).abs() < 1e-4, "{}", acc_got[300]);
     }
     std::fs::remove_dir_all(&d).unwrap();
 }

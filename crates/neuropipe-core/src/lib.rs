@@ -44,6 +44,7 @@ mod clock;
 mod config;
 mod control;
 mod description;
+mod drift;
 mod driver;
 mod error;
 mod event;
@@ -75,6 +76,7 @@ pub mod prelude {
     pub use crate::build::StageBuilder;
     pub use crate::clock::{Clock, Pacer};
     pub use crate::control::{ControlMsg, Handled};
+    pub use crate::drift::DriftMeter;
     pub use crate::error::{BuildError, StageError};
     pub use crate::event::{EventKind, EventReceiver, PipelineEvent};
     pub use crate::packet::{

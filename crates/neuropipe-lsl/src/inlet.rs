@@ -271,6 +271,8 @@ where
     Samples<S>: Payload,
 {
     let pool = b.pool::<Samples<S>>(frames, n)?;
+    let drift = DriftMeter::new(info.sample_rate);
+    let readouts = b.readouts(&DriftMeter::COLUMNS, vec!["stream".to_string()]);
     let out = b.output::<Samples<S>>("out", info)?;
     let chunks = (0..CHUNKS)
         .map(|_| Chunk {
@@ -291,6 +293,8 @@ where
         discontinuity: false,
         what,
         nonfinite: 0,
+        drift,
+        readouts,
     }))
 }
 
@@ -571,6 +575,9 @@ pub struct LslInlet<S: Sample> {
     what: String,
     /// Non-finite samples received (for the first-time warning).
     nonfinite: u64,
+    /// The source's rate on its own stamps (readouts `rate`, `drift`).
+    drift: DriftMeter,
+    readouts: Readouts,
 }
 
 impl<S: FloatSample> LslInlet<S>
@@ -606,6 +613,12 @@ where
         h.timestamp = ts;
         if std::mem::take(&mut self.discontinuity) {
             h.flags |= FLAG_DISCONTINUITY;
+            self.drift.restart();
+        }
+        // The source's rate on its own stamps (mapped to the pipeline clock).
+        if let Some((rate, ppm)) = self.drift.record(self.next_frame, ts) {
+            self.readouts.set(0, 0, rate);
+            self.readouts.set(0, 1, ppm);
         }
         self.sequence += 1;
         self.next_frame += frames as u64;

@@ -203,6 +203,23 @@ fn pylsl_outlet_to_neuropipe_inlet() {
     assert_eq!(info.name, "pylsl-eeg");
     assert_eq!(info.sample_rate, rate);
     assert_eq!(info.labels(), ["Py1", "Py2", "Py3", "Py4"]);
+    // The source's rate on its own stamps (pylsl stamps at exactly 500 Hz here): the drift
+    // readout is that of the stamps, not of the delivery.
+    let st = report
+        .snapshot
+        .stages
+        .iter()
+        .find(|s| s.id == "lsl")
+        .unwrap();
+    let ro = st.readouts.as_ref().unwrap();
+    let (rate, ppm) = (
+        ro.value("stream", "rate").unwrap(),
+        ro.value("stream", "drift").unwrap(),
+    );
+    assert!(
+        (rate - 500.0).abs() < 0.05 && ppm.abs() < 100.0,
+        "{rate} Hz, {ppm} ppm"
+    );
     // The device's id and maker travel with the stream (recorders write them).
     assert_eq!(info.source_id, "pylsl-eeg-src");
     assert_eq!(info.manufacturer, "pylsl test amplifier");

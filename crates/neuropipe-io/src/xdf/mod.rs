@@ -13,7 +13,8 @@
 //! chunk (the footers are then missing, which it accepts).
 //!
 //! Reading ([`scan`], then [`XdfSamples`] for one numeric stream's values) is what
-//! `FileReplay` replays an XDF file with.
+//! `FileReplay` replays an XDF file with; [`ClockFit`] puts a stream's time stamps on the
+//! recorder's clock from its `ClockOffset` chunks, as pyxdf does.
 //!
 //! Values are written in the stream's [`ChannelFormat`]: `float32` (rounded from the `f64`
 //! given), `double64`, `int32`/`int16` (integral values only: anything else is an error,
@@ -37,7 +38,9 @@
 //! ```
 
 mod reader;
+mod sync;
 mod writer;
 
 pub use reader::{scan, XdfIndex, XdfSamples, XdfStream, XdfStrings};
+pub use sync::ClockFit;
 pub use writer::{ChannelFormat, ChannelMeta, StreamHeader, XdfError, XdfWriter, BOUNDARY};

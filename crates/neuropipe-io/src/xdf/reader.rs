@@ -17,6 +17,9 @@ pub struct XdfStream {
     pub timestamps: Vec<f64>,
     /// Whether its footer was found (a file cut short has none).
     pub footer: bool,
+    /// Its `ClockOffset` chunks, `(measurement time, offset)` in file order (see
+    /// [`ClockFit`](super::ClockFit)).
+    pub clock_offsets: Vec<(f64, f64)>,
 }
 
 /// The string samples of a file's string streams: `(stream id, time stamp, text)` (first
@@ -205,6 +208,7 @@ pub fn scan<R: Read + Seek>(r: &mut R) -> Result<XdfIndex, XdfError> {
                         header,
                         timestamps: vec![],
                         footer: false,
+                        clock_offsets: vec![],
                     });
                 } else if let Some(s) = index.streams.iter_mut().find(|s| s.id == id) {
                     s.footer = true;
@@ -234,8 +238,26 @@ pub fn scan<R: Read + Seek>(r: &mut R) -> Result<XdfIndex, XdfError> {
                 r.seek(SeekFrom::Start(start + len))
                     .map_err(|e| format_error(start, format!("seeking past a chunk: {e}")))?;
             }
+            4 => {
+                let mut b = [0u8; 20];
+                if body < 20 || r.read_exact(&mut b).is_err() {
+                    break; // cut short
+                }
+                let id = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                let f = |k: usize| {
+                    let mut x = [0u8; 8];
+                    x.copy_from_slice(&b[k..k + 8]);
+                    f64::from_le_bytes(x)
+                };
+                // An offset of a stream with no header yet has nothing to correct.
+                if let Some(s) = index.streams.iter_mut().find(|s| s.id == id) {
+                    s.clock_offsets.push((f(4), f(12)));
+                }
+                r.seek(SeekFrom::Start(start + len))
+                    .map_err(|e| format_error(start, format!("seeking past a chunk: {e}")))?;
+            }
             _ => {
-                // File header, clock offsets, boundaries: skipped.
+                // File header, boundaries: skipped.
                 r.seek(SeekFrom::Start(start + len))
                     .map_err(|e| format_error(start, format!("seeking past a chunk: {e}")))?;
             }

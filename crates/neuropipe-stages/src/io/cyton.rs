@@ -26,9 +26,9 @@
 use super::cyton_reader::{Msg, Reader, ReaderConfig};
 use crate::simulated::default_labels;
 use neuropipe_core::{
-    BoxedStage, BuildError, ControlMsg, DataPlaneStage, EventKind, Handled, MemoryPool, Output,
-    Packet, PayloadKind, PortSpec, RawEegPacket, StageBuilder, StageContext, StageError,
-    StageParams, StageSpec, StreamInfo, FLAG_DISCONTINUITY, FLAG_LOST_SAMPLES,
+    BoxedStage, BuildError, ControlMsg, DataPlaneStage, DriftMeter, EventKind, Handled, MemoryPool,
+    Output, Packet, PayloadKind, PortSpec, RawEegPacket, Readouts, StageBuilder, StageContext,
+    StageError, StageParams, StageSpec, StreamInfo, FLAG_DISCONTINUITY, FLAG_LOST_SAMPLES,
 };
 use neuropipe_io::cyton::{CytonEvent, CytonParser, Gain, BAUD_RATE, CHANNELS, SAMPLE_RATE};
 use serialport::SerialPort;
@@ -156,6 +156,8 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         discontinuity: false,
         lost_total: 0,
         garbage_total: 0,
+        drift: DriftMeter::new(SAMPLE_RATE),
+        readouts: b.readouts(&DriftMeter::COLUMNS, vec!["board".to_string()]),
     }))
 }
 
@@ -203,6 +205,9 @@ pub struct CytonSource {
     discontinuity: bool,
     lost_total: u64,
     garbage_total: u64,
+    /// The board's rate on the host's clock (readouts `rate`, `drift`).
+    drift: DriftMeter,
+    readouts: Readouts,
 }
 
 impl CytonSource {
@@ -267,6 +272,15 @@ impl CytonSource {
         h.lost_frames = self.cur_lost.min(u64::from(u32::MAX)) as u32;
         self.sequence += 1;
         self.last_ts = ts;
+        // The board's crystal against the host's clock (read times: jittery, so measured
+        // over seconds). A pause starts a new stretch.
+        if self.cur_flags & FLAG_DISCONTINUITY != 0 {
+            self.drift.restart();
+        }
+        if let Some((rate, ppm)) = self.drift.record(self.cur_first, ts) {
+            self.readouts.set(0, 0, rate);
+            self.readouts.set(0, 1, ppm);
+        }
         Some(pkt)
     }
 

@@ -30,7 +30,9 @@
 //!   stream of a session replayed by its own `FileReplay` keeps its timing relative to the
 //!   others (each stage is one output port of the file), and a gap in the file is a gap in
 //!   time. `timestamps: replay` stamps from the replay's own clock instead (frame count /
-//!   rate), as for every other format.
+//!   rate), as for every other format. The stamps are first put on the recorder's clock
+//!   from each stream's `ClockOffset` chunks as pyxdf does on load (`clock_sync`, default
+//!   on; `neuropipe_io::xdf::ClockFit`), so streams recorded from several machines line up.
 //! * Non-finite values (`nan`, `inf`, `1e400` in a CSV) follow the non-finite policy: they are
 //!   replayed as NaN in packets flagged [`FLAG_NONFINITE`](neuropipe_core::FLAG_NONFINITE)
 //!   and counted in the stage's metrics.
@@ -83,6 +85,9 @@ pub struct FileReplayParams {
     pub sample_type: FloatKind,
     /// how packets are stamped: "file" (XDF only, the default there: the file's own time stamps from its earliest one, so streams replayed from one file keep their relative timing) or "replay" (the replay's own clock: frame count / rate; the default for EDF/BDF/CSV)
     pub timestamps: Option<String>,
+    /// XDF only: put every stream's time stamps on the recorder's clock from the file's clock offsets (pyxdf's synchronize_clocks, its default); false replays the stamps as stored
+    #[param(default = true)]
+    pub clock_sync: bool,
     /// replay the file's annotations / marker streams as marker events; false on all but one of several FileReplay stages reading the same file, so each marker is sent once
     #[param(default = true)]
     pub markers: bool,
@@ -116,6 +121,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
         p.signals.as_deref(),
         p.sample_rate,
         p.stream.as_deref(),
+        p.clock_sync,
     )?;
     let channels = opened.channels.len();
     let markers = if p.markers { opened.markers } else { vec![] };

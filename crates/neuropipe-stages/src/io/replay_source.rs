@@ -135,6 +135,7 @@ pub(crate) fn open(
     select: Option<&[String]>,
     sample_rate: Option<f64>,
     stream: Option<&str>,
+    clock_sync: bool,
 ) -> Result<Opened, BuildError> {
     let name = path.display().to_string();
     // A FIFO would block the build forever and a device (`/dev/zero`) never ends: only
@@ -168,7 +169,7 @@ pub(crate) fn open(
                 format!("{name} is an XDF file, whose streams have their own sample rate: leave out sample_rate"),
             ));
         }
-        open_xdf(path, select, stream)?
+        open_xdf(path, select, stream, clock_sync)?
     } else if is_edf {
         if sample_rate.is_some() {
             return Err(BuildError::param(
@@ -655,19 +656,43 @@ fn sorted(a: f64, b: f64) -> [f64; 2] {
 
 /// Opens XDF file `path`: the numeric stream named `stream` (default: the first), its
 /// channels named in `select`; every string stream's samples become markers on the frame
-/// nearest their time stamp.
+/// nearest their time stamp. With `clock_sync`, every stream's stamps are first put on the
+/// recorder's clock from its clock offsets, as pyxdf does.
 fn open_xdf(
     path: &Path,
     select: Option<&[String]>,
     stream: Option<&str>,
+    clock_sync: bool,
 ) -> Result<Opened, BuildError> {
-    use neuropipe_io::xdf::{scan, ChannelFormat, XdfSamples};
+    use neuropipe_io::xdf::{scan, ChannelFormat, ClockFit, XdfSamples};
     let name = path.display().to_string();
     let bad = |e: neuropipe_io::xdf::XdfError| BuildError::param("path", format!("{name}: {e}"));
     let mut file = File::open(path)
         .map(BufReader::new)
         .map_err(|e| BuildError::param("path", format!("cannot open {name}: {e}")))?;
-    let index = scan(&mut file).map_err(bad)?;
+    let mut index = scan(&mut file).map_err(bad)?;
+    if clock_sync {
+        // Every stream on the recorder's clock (markers from another machine included).
+        for s in &mut index.streams {
+            let fit = ClockFit::new(&s.clock_offsets);
+            if fit.resets > 0 {
+                tracing::warn!(
+                    "{name}: stream {:?}'s clock offsets go back in time {} times (its source's clock was reset): fitted as one line, where pyxdf fits each stretch",
+                    s.header.name,
+                    fit.resets
+                );
+            }
+            if fit.is_identity() {
+                continue;
+            }
+            for t in &mut s.timestamps {
+                *t = fit.correct(*t);
+            }
+            for (_, t, _) in index.strings.iter_mut().filter(|m| m.0 == s.id) {
+                *t = fit.correct(*t);
+            }
+        }
+    }
     let numeric: Vec<_> = index
         .streams
         .iter()

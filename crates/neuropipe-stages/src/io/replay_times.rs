@@ -12,8 +12,8 @@
 //!   itself), the packet is flagged as a discontinuity, as with the replay's own clock.
 //! * **Loop**: the next pass starts one sample period after the last sample of the previous
 //!   one.
-//! * The time stamps are the file's raw ones; pyxdf's clock-offset correction (for files
-//!   whose streams came from other machines' clocks) is not applied.
+//! * The time stamps are the file's, after pyxdf's clock-offset correction (`clock_sync`,
+//!   done when the file is opened: `io/replay_source.rs`).
 
 use neuropipe_core::Clock;
 use std::time::Instant;
