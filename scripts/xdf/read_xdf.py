@@ -49,6 +49,7 @@ def main(path, out=None, synced=False):
             "manufacturer": (desc.get("manufacturer") or [None])[0],
             "samples": int(len(s["time_stamps"])),
             "footer": "footer" in s,
+            "measured_srate": next((float(m[0]) for m in [((s.get("footer") or {}).get("info") or {}).get("measured_srate")] if m), None),
         }
         ts = np.asarray(s["time_stamps"])
         raw_ts = np.asarray(raw_by_id[info["stream_id"]]["time_stamps"])

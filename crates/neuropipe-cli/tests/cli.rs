@@ -200,7 +200,11 @@ fn published_schema_is_current() {
 fn hardware_examples_validate_offline_and_probe_finds_the_missing_device() {
     // `validate` never touches serial ports or the network: the hardware examples are valid on
     // a machine with no board and no stream.
-    for name in ["cyton_to_bdf.json", "lsl_to_edf.json"] {
+    for name in [
+        "cyton_to_bdf.json",
+        "lsl_to_edf.json",
+        "lsl_session_to_xdf.json",
+    ] {
         let path = format!(
             "{}/../../pipelines/hardware/{name}",
             env!("CARGO_MANIFEST_DIR")

@@ -461,8 +461,13 @@ impl<W: Write> XdfWriter<W> {
     /// Ends stream `id` with its footer: first and last timestamp, sample count.
     pub fn footer(&mut self, id: u32) -> Result<(), XdfError> {
         let s = self.stream(id)?.clone();
+        // The rate the samples really came at, over the whole stream (as LabRecorder's).
+        let measured = match s.first {
+            Some(first) if s.count > 1 && s.last > first => (s.count - 1) as f64 / (s.last - first),
+            _ => 0.0,
+        };
         let xml = format!(
-            "<?xml version=\"1.0\"?>\n<info>\n  <first_timestamp>{}</first_timestamp>\n  <last_timestamp>{}</last_timestamp>\n  <sample_count>{}</sample_count>\n  <clock_offsets></clock_offsets>\n</info>\n",
+            "<?xml version=\"1.0\"?>\n<info>\n  <first_timestamp>{}</first_timestamp>\n  <last_timestamp>{}</last_timestamp>\n  <sample_count>{}</sample_count>\n  <measured_srate>{measured}</measured_srate>\n  <clock_offsets></clock_offsets>\n</info>\n",
             s.first.unwrap_or(0.0),
             if s.count > 0 { s.last } else { 0.0 },
             s.count
@@ -552,6 +557,13 @@ mod tests {
         let footer = String::from_utf8(c[4].1[4..].to_vec()).unwrap();
         assert!(footer.contains("<sample_count>2</sample_count>"));
         assert!(footer.contains("<last_timestamp>1.01</last_timestamp>"));
+        let measured: f64 = footer
+            .split("<measured_srate>")
+            .nth(1)
+            .and_then(|r| r.split('<').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap();
+        assert!((measured - 100.0).abs() < 1e-9, "{footer}");
     }
 
     #[test]
