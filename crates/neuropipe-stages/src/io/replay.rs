@@ -373,14 +373,9 @@ where
         let n = ready.pkt.header.frames() as u64;
         // The packet's place in this pass of the file.
         let pos = self.read_pos - n;
-        let mut moved = false;
         if self.realtime {
             let due = match &mut self.times {
-                Some(t) => {
-                    let (due, m) = t.due(ctx.clock(), pos, n);
-                    moved = m;
-                    due
-                }
+                Some(t) => t.due(ctx.clock(), pos, n),
                 None => self.pacer.due(ctx.clock(), first, n),
             };
             if !ctx.sleep_until(due).await {
@@ -397,6 +392,10 @@ where
             Some(t) => t.stamp_ns(pos),
             None => self.pacer.frame_time_ns(first),
         };
+        let moved = self
+            .times
+            .as_mut()
+            .is_some_and(FileTimes::take_discontinuity);
         if self.pacer.take_discontinuity() || moved {
             pkt.header.flags |= FLAG_DISCONTINUITY;
         }

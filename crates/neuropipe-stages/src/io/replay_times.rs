@@ -28,6 +28,8 @@ pub(crate) struct FileTimes {
     base_ns: f64,
     /// A pause ended: the next packet moves the axis by the time paused.
     resumed: bool,
+    /// The axis moved: the next packet sent is flagged (see `take_discontinuity`).
+    discontinuity: bool,
 }
 
 impl FileTimes {
@@ -39,6 +41,7 @@ impl FileTimes {
             period: 1.0 / rate,
             base_ns: 0.0,
             resumed: false,
+            discontinuity: false,
         }
     }
 
@@ -54,15 +57,21 @@ impl FileTimes {
     }
 
     /// When the packet of samples `pos .. pos + n` is due (its last sample's time); after
-    /// a pause, first moves the axis by the time paused (and returns `true` for the
-    /// discontinuity).
-    pub(crate) fn due(&mut self, clock: &Clock, pos: u64, n: u64) -> (Instant, bool) {
-        let moved = std::mem::take(&mut self.resumed);
-        if moved {
+    /// a pause, first moves the axis by the time paused (the packet is then a
+    /// discontinuity: [`take_discontinuity`](Self::take_discontinuity)).
+    pub(crate) fn due(&mut self, clock: &Clock, pos: u64, n: u64) -> Instant {
+        if std::mem::take(&mut self.resumed) {
             let late = clock.now_ns() as f64 - self.stamp_ns(pos) as f64;
             self.base_ns += late.max(0.0);
+            self.discontinuity = true;
         }
-        (clock.instant_at(self.stamp_ns(pos + n.max(1) - 1)), moved)
+        clock.instant_at(self.stamp_ns(pos + n.max(1) - 1))
+    }
+
+    /// Whether the packet about to be sent follows a pause (true once per pause; a packet
+    /// whose wait was interrupted keeps it for when it is sent).
+    pub(crate) fn take_discontinuity(&mut self) -> bool {
+        std::mem::take(&mut self.discontinuity)
     }
 
     /// A pause ended (call on `Resume`).
@@ -90,5 +99,20 @@ mod tests {
         t.next_pass();
         assert_eq!(t.stamp_ns(0), 4_100_000_000);
         assert_eq!(t.stamp_ns(1), 4_200_000_000);
+    }
+
+    #[test]
+    fn a_pause_moves_the_axis_once_and_flags_the_packet_even_if_its_wait_is_interrupted() {
+        let clock = Clock::new();
+        let mut t = FileTimes::new((0..100).map(|k| k as f64 / 10.0).collect(), 0.0, 10.0);
+        t.resume();
+        // Sample 0 is due at 0; the clock is already past it: the axis moves to now.
+        let before = clock.now_ns();
+        let _ = t.due(&clock, 0, 5);
+        assert!(t.stamp_ns(0) >= before);
+        // The wait was interrupted (a control message): the retry keeps the flag.
+        let _ = t.due(&clock, 0, 5);
+        assert!(t.take_discontinuity());
+        assert!(!t.take_discontinuity());
     }
 }
