@@ -212,13 +212,13 @@ fn pylsl_outlet_to_neuropipe_inlet() {
         .find(|s| s.id == "lsl")
         .unwrap();
     let ro = st.readouts.as_ref().unwrap();
-    let (rate, ppm) = (
+    let (measured, ppm) = (
         ro.value("stream", "rate").unwrap(),
         ro.value("stream", "drift").unwrap(),
     );
     assert!(
-        (rate - 500.0).abs() < 0.05 && ppm.abs() < 100.0,
-        "{rate} Hz, {ppm} ppm"
+        (measured - rate).abs() < 0.05 && ppm.abs() < 100.0,
+        "{measured} Hz, {ppm} ppm"
     );
     // The device's id and maker travel with the stream (recorders write them).
     assert_eq!(info.source_id, "pylsl-eeg-src");
@@ -226,7 +226,17 @@ fn pylsl_outlet_to_neuropipe_inlet() {
     assert!(info.channels.iter().all(|c| c.unit == "microvolts"));
     let got = collected("from_pylsl");
     let frames = (seconds * rate) as usize;
-    assert_eq!(got.len(), frames * channels, "every sample");
+    // Which frame is missing, if one is (the sender's frame index is in the values).
+    let first_off = got
+        .chunks(channels)
+        .enumerate()
+        .find(|(f, row)| row[0] != *f as f32 * 0.5 + 0.25)
+        .map(|(f, row)| format!("frame {f} holds sender frame {}", (row[0] - 0.25) / 0.5));
+    assert_eq!(
+        got.len(),
+        frames * channels,
+        "every sample (first out of place: {first_off:?})"
+    );
     for (i, v) in got.iter().enumerate() {
         let (f, c) = (i / channels, i % channels);
         let want = f as f32 * 0.5 + c as f32 * 1000.0 + 0.25;
