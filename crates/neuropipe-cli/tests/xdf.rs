@@ -228,17 +228,29 @@ fn an_xdf_recording_is_readable_after_ctrl_c_and_after_kill_9() {
 
 /// Runs pipeline JSON `text` (written to `dir/name`) to its end.
 fn run_pipeline(dir: &Path, name: &str, text: &str) {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    let out = bin()
-        .args(["run", p.to_str().unwrap(), "--quiet"])
-        .output()
-        .unwrap();
+    run_pipeline_with(dir, name, text, &[]);
+}
+
+/// [`run_pipeline`] with further `run` arguments (`--record x.xdf`).
+fn run_pipeline_with(dir: &Path, name: &str, text: &str, extra: &[&Path]) {
+    let out = run_file(dir, name, text, extra);
     assert!(
         out.status.success(),
         "{name}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Writes pipeline `text` to `dir/name` and runs it (`--quiet`, then `extra`), whatever the
+/// outcome.
+fn run_file(dir: &Path, name: &str, text: &str, extra: &[&Path]) -> std::process::Output {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    bin()
+        .args(["run", p.to_str().unwrap(), "--quiet"])
+        .args(extra)
+        .output()
+        .unwrap()
 }
 
 /// CSV rows as numbers (time column first), without the header.
@@ -403,9 +415,10 @@ fn a_neuropipe_xdf_recording_replays_to_the_same_samples_and_markers() {
 fn record_xdf_takes_every_stream_of_the_pipeline() {
     let Some(py) = python() else { return };
     let d = tmp_dir("record-all");
-    let p = d.join("two.json");
-    std::fs::write(
-        &p,
+    let xdf = d.join("session.xdf");
+    run_pipeline_with(
+        &d,
+        "two.json",
         r#"{"stages": [
             {"id": "eeg", "type": "SimulatedEeg", "params": {"channels": 8, "realtime": false, "duration_s": 4}},
             {"id": "volts", "type": "RawToVoltage"},
@@ -414,18 +427,7 @@ fn record_xdf_takes_every_stream_of_the_pipeline() {
             {"id": "acc", "type": "SimulatedEeg", "params": {"channels": 3, "sample_rate": 100, "frames": 10, "realtime": false, "duration_s": 4, "line_hz": 20}},
             {"id": "acc_csv", "type": "CsvRecorder", "params": {"path": "acc.csv"}}
         ], "links": ["eeg -> volts", "volts -> band", "band -> show", "acc -> acc_csv"]}"#,
-    )
-    .unwrap();
-    let xdf = d.join("session.xdf");
-    let out = bin()
-        .args(["run", p.to_str().unwrap(), "--quiet", "--record"])
-        .arg(&xdf)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        &[Path::new("--record"), &xdf],
     );
     let v = read_xdf(&py, &xdf, None);
     let streams = v["streams"].as_array().unwrap();
@@ -579,21 +581,17 @@ fn a_second_stream_into_a_recorder_is_pointed_to_its_free_input() {
 fn an_xdf_recording_is_readable_after_a_fatal_error() {
     let Some(py) = python() else { return };
     let d = tmp_dir("fatal");
-    let p = d.join("fatal.json");
-    std::fs::write(
-        &p,
+    let out = run_file(
+        &d,
+        "fatal.json",
         r#"{"stages": [
             {"id": "eeg", "type": "SimulatedEeg", "params": {"channels": 8, "realtime": false, "duration_s": 4}},
             {"id": "volts", "type": "RawToVoltage"},
             {"id": "xdf", "type": "XdfRecorder", "params": {"path": "fatal.xdf"}},
             {"id": "check", "type": "ContinuityCheck", "params": {"expect_frames": 100}}
         ], "links": ["eeg -> volts", "volts -> xdf", "volts -> check"]}"#,
-    )
-    .unwrap();
-    let out = bin()
-        .args(["run", p.to_str().unwrap(), "--quiet"])
-        .output()
-        .unwrap();
+        &[],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("stage `check` failed"), "{stderr}");
