@@ -546,6 +546,74 @@ fn the_streams_of_one_xdf_file_replay_with_their_own_time_stamps() {
     std::fs::remove_dir_all(&d).unwrap();
 }
 
+/// A session whose accelerometer machine restarted half-way (`make_session.py … reset`: its
+/// clock jumps back 993 s, its clock offsets with it) replays on one continuous axis, each
+/// side of the reset synchronised with its own line, as pyxdf: every packet's first stamp
+/// equal to pyxdf's synchronised stamp minus the file's origin (1 µs), the values unchanged,
+/// and no discontinuity at the reset (the raw stamps jump back 993 s there).
+#[test]
+fn a_clock_reset_in_a_session_replays_synchronised_as_pyxdf() {
+    let Some(py) = python() else { return };
+    let d = tmp_dir("session-reset");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let source = d.join("session.xdf");
+    let made = std::process::Command::new(&py)
+        .arg(root.join("scripts/xdf/make_session.py"))
+        .arg(&source)
+        .arg("reset")
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let original = d.join("original.f64");
+    read_xdf_as(&py, &source, Some(&original), true);
+    let orig = read_f64(&d.join("original.f64.1"));
+    run_pipeline(
+        &d,
+        "replay.json",
+        r#"{"stages": [
+            {"id": "acc", "type": "FileReplay", "params": {"path": "session.xdf", "stream": "Session accel", "frames": 10, "sample_type": "f64", "markers": false}},
+            {"id": "xdf", "type": "XdfRecorder", "params": {"path": "again.xdf"}}
+        ], "links": ["acc -> xdf"]}"#,
+    );
+    let again = d.join("again.f64");
+    let v = read_xdf(&py, &d.join("again.xdf"), Some(&again));
+    let got = read_f64(&again);
+    let (n, ch) = (100, 3);
+    assert_eq!(got.len(), n * (ch + 1));
+    assert_eq!(&got[..n * ch], &orig[..n * ch], "values");
+    // pyxdf's synchronised stamps are continuous across the reset (the raw ones jump 993 s).
+    let stamps = |x: &[f64]| x[n * ch..].to_vec();
+    let (want, t) = (stamps(&orig), stamps(&got));
+    assert!((want[50] - want[49] - 0.01).abs() < 1e-3, "{want:?}");
+    for k in 0..n {
+        // Packets of 10 from sample 0 (no markers cut them): a packet's first stamp is
+        // pyxdf's, the samples after it follow at the nominal rate (within the clock's drift
+        // over one packet).
+        let k0 = k - k % 10;
+        let drift = (k - k0) as f64 / 100.0 * 1e-4;
+        assert!(
+            (t[k] - (want[k] - 1000.0)).abs() <= 1e-6 + drift,
+            "sample {k}: {} vs {}",
+            t[k],
+            want[k] - 1000.0
+        );
+    }
+    // No discontinuity marked at the reset.
+    let streams = v["streams"].as_array().unwrap();
+    for m in streams.iter().filter_map(|s| s["markers"].as_array()) {
+        assert!(
+            m.iter()
+                .all(|m| !m[1].as_str().unwrap_or("").contains("discontinuity")),
+            "{m:?}"
+        );
+    }
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
 /// Two streams linked to one XDF recorder's `in`: the error names both and offers the
 /// recorder's free input `in2` next to a `Merge`.
 #[test]

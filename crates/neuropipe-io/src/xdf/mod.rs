@@ -13,8 +13,8 @@
 //! chunk (the footers are then missing, which it accepts).
 //!
 //! Reading ([`scan`], then [`XdfSamples`] for one numeric stream's values) is what
-//! `FileReplay` replays an XDF file with; [`ClockFit`] puts a stream's time stamps on the
-//! recorder's clock from its `ClockOffset` chunks, as pyxdf does.
+//! `FileReplay` replays an XDF file with; [`ClockSync`] puts a stream's time stamps on the
+//! recorder's clock from its `ClockOffset` chunks, as pyxdf does (clock resets included).
 //!
 //! Values are written in the stream's [`ChannelFormat`]: `float32` (rounded from the `f64`
 //! given), `double64`, `int32`/`int16` (integral values only: anything else is an error,
@@ -38,9 +38,10 @@
 //! ```
 
 mod reader;
+mod resets;
 mod sync;
 mod writer;
 
 pub use reader::{scan, XdfIndex, XdfSamples, XdfStream, XdfStrings};
-pub use sync::ClockFit;
+pub use sync::{ClockFit, ClockSync};
 pub use writer::{ChannelFormat, ChannelMeta, StreamHeader, XdfError, XdfWriter, BOUNDARY};

@@ -32,7 +32,9 @@
 //!   time. `timestamps: replay` stamps from the replay's own clock instead (frame count /
 //!   rate), as for every other format. The stamps are first put on the recorder's clock
 //!   from each stream's `ClockOffset` chunks as pyxdf does on load (`clock_sync`, default
-//!   on; `neuropipe_io::xdf::ClockFit`), so streams recorded from several machines line up.
+//!   on; `neuropipe_io::xdf::ClockSync`), so streams recorded from several machines line up;
+//!   a source whose clock was reset during the recording (pyxdf's reset detection) has each
+//!   stretch between resets synchronised with its own line.
 //! * Non-finite values (`nan`, `inf`, `1e400` in a CSV) follow the non-finite policy: they are
 //!   replayed as NaN in packets flagged [`FLAG_NONFINITE`](neuropipe_core::FLAG_NONFINITE)
 //!   and counted in the stage's metrics.

@@ -664,7 +664,7 @@ fn open_xdf(
     stream: Option<&str>,
     clock_sync: bool,
 ) -> Result<Opened, BuildError> {
-    use neuropipe_io::xdf::{scan, ChannelFormat, ClockFit, XdfSamples};
+    use neuropipe_io::xdf::{scan, ChannelFormat, ClockSync, XdfSamples};
     let name = path.display().to_string();
     let bad = |e: neuropipe_io::xdf::XdfError| BuildError::param("path", format!("{name}: {e}"));
     let mut file = File::open(path)
@@ -674,23 +674,25 @@ fn open_xdf(
     if clock_sync {
         // Every stream on the recorder's clock (markers from another machine included).
         for s in &mut index.streams {
-            let fit = ClockFit::new(&s.clock_offsets);
-            if fit.resets > 0 {
-                tracing::warn!(
-                    "{name}: stream {:?}'s clock offsets go back in time {} times (its source's clock was reset): fitted as one line, where pyxdf fits each stretch",
+            let sync = ClockSync::new(&s.clock_offsets);
+            if sync.resets() > 0 {
+                tracing::info!(
+                    "{name}: stream {:?}'s source clock was reset {} times: each stretch between resets synchronised on its own, as pyxdf",
                     s.header.name,
-                    fit.resets
+                    sync.resets()
                 );
             }
-            if fit.is_identity() {
+            if sync.is_identity() {
                 continue;
             }
-            for t in &mut s.timestamps {
-                *t = fit.correct(*t);
-            }
-            for (_, t, _) in index.strings.iter_mut().filter(|m| m.0 == s.id) {
-                *t = fit.correct(*t);
-            }
+            sync.apply(&mut s.timestamps);
+            sync.apply(
+                index
+                    .strings
+                    .iter_mut()
+                    .filter(|m| m.0 == s.id)
+                    .map(|m| &mut m.1),
+            );
         }
     }
     let numeric: Vec<_> = index
