@@ -448,7 +448,8 @@ fn record_xdf_takes_every_stream_of_the_pipeline() {
 /// `scripts/xdf/make_session.py`), keeps its samples and its time stamps relative to the
 /// file's first one: recorded again into one XDF file, pyxdf finds the same values and the
 /// stamps pyxdf's own clock synchronisation gives, minus the file's origin, to 1 µs,
-/// whether replayed flat out or in real time.
+/// whether replayed flat out or in real time, by a `FileReplay` per stream or by one with a
+/// port per stream.
 #[test]
 fn the_streams_of_one_xdf_file_replay_with_their_own_time_stamps() {
     let Some(py) = python() else { return };
@@ -469,19 +470,29 @@ fn the_streams_of_one_xdf_file_replay_with_their_own_time_stamps() {
     read_xdf_as(&py, &source, Some(&original), true);
     let eeg_in = read_f64(&original);
     let acc_in = read_f64(&d.join("original.f64.1"));
-    for realtime in [false, true] {
-        let name = format!("again_{realtime}.xdf");
-        run_pipeline(
-            &d,
-            "replay.json",
-            &format!(
+    // Each stream by its own FileReplay, or both by one (`streams`, a port each: the
+    // accelerometer's packets then last as long as the EEG's 16 frames, 6 frames).
+    for (realtime, one_stage) in [(false, false), (true, false), (false, true), (true, true)] {
+        let name = format!("again_{realtime}_{one_stage}.xdf");
+        let stages = if one_stage {
+            format!(
+                r#"{{"stages": [
+                {{"id": "rep", "type": "FileReplay", "params": {{"path": "session.xdf", "streams": ["Session EEG", "Session accel"], "frames": 16, "sample_type": "f64", "realtime": {realtime}}}}},
+                {{"id": "xdf", "type": "XdfRecorder", "params": {{"path": "{name}"}}}}
+            ], "links": ["rep -> xdf", "rep.out2 -> xdf.in2"]}}"#
+            )
+        } else {
+            format!(
                 r#"{{"stages": [
                 {{"id": "eeg", "type": "FileReplay", "params": {{"path": "session.xdf", "stream": "Session EEG", "frames": 16, "sample_type": "f64", "realtime": {realtime}}}}},
                 {{"id": "acc", "type": "FileReplay", "params": {{"path": "session.xdf", "stream": "Session accel", "frames": 10, "sample_type": "f64", "realtime": {realtime}, "markers": false}}}},
                 {{"id": "xdf", "type": "XdfRecorder", "params": {{"path": "{name}"}}}}
             ], "links": ["eeg -> xdf", "acc -> xdf.in2"]}}"#
-            ),
-        );
+            )
+        };
+        run_pipeline(&d, "replay.json", &stages);
+        let realtime = format!("{realtime}_{one_stage}");
+        let acc_frames = if one_stage { 6 } else { 10 };
         let again = d.join(format!("again_{realtime}.f64"));
         let v = read_xdf(&py, &d.join(&name), Some(&again));
         let streams = v["streams"].as_array().unwrap();
@@ -509,7 +520,7 @@ fn the_streams_of_one_xdf_file_replay_with_their_own_time_stamps() {
         let acc_got = read_f64(&d.join(format!("again_{realtime}.f64.1")));
         for (orig, got, n, ch, rate, frames) in [
             (&eeg_in, read_f64(&again), 375, 4, 250.0, 16),
-            (&acc_in, acc_got.clone(), 100, 3, 100.0, 10),
+            (&acc_in, acc_got.clone(), 100, 3, 100.0, acc_frames),
         ] {
             assert_eq!(got.len(), n * (ch + 1), "realtime {realtime}");
             assert_eq!(

@@ -299,6 +299,17 @@ impl<'a> StageBuilder<'a> {
         matches!(self.in_link(port), Ok(Some(_)))
     }
 
+    /// Whether output `port` is linked (an optional output nobody links drops its packets).
+    pub fn is_output_linked(&self, port: &str) -> bool {
+        let Ok(pi) = Self::port_index(&self.spec.outputs, port, "output", self.spec.type_name)
+        else {
+            return false;
+        };
+        self.env.links_from[self.idx]
+            .iter()
+            .any(|&j| self.env.links[j].from == (self.idx, pi))
+    }
+
     /// Opens input `port` for packets of type `T` of a continuous stream: the stage keeps the
     /// returned [`Input`]. A stream of epochs (from `Epoch` or `Window`) is refused with the
     /// reason: a filter or a recorder would treat windows as if they followed each other.
@@ -494,7 +505,19 @@ impl<'a> StageBuilder<'a> {
                 BuildError::param("pool", format!("pool `{name}` has the wrong payload type"))
             });
         }
-        let name = self.id().to_string();
+        // The stage's id; a second private pool of the same stage (a further output port's)
+        // is `id#2`, and so on, so that reports tell them apart.
+        let id = self.id().to_string();
+        let earlier = self
+            .env
+            .pool_infos
+            .iter()
+            .filter(|(n, _)| *n == id || n.strip_prefix(&id).is_some_and(|r| r.starts_with('#')))
+            .count();
+        let name = match earlier {
+            0 => id,
+            n => format!("{id}#{}", n + 1),
+        };
         let count = self.env.auto_pool_count;
         let bytes = (frames * channels * T::KIND.sample_bytes()).saturating_mul(count);
         if bytes > crate::config::MAX_POOL_BYTES {

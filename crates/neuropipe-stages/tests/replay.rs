@@ -385,3 +385,196 @@ async fn replayed_recordings_keep_their_prefilter() {
     assert_eq!(stream.filters, ["HP:1Hz LP:40Hz", "HP:1Hz LP:40Hz"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Writes an XDF session: "EEG" (2 ch, 250 Hz, 2 s from t = 50.0), "Accel" (1 ch, 100 Hz,
+/// 2 s from t = 50.1) and two markers; returns each stream's values, frame-major.
+fn write_session_xdf(path: &Path) -> (Vec<f64>, Vec<f64>) {
+    use neuropipe_io::xdf::{ChannelFormat, ChannelMeta, StreamHeader, XdfWriter};
+    let mut w = XdfWriter::new(std::fs::File::create(path).unwrap()).unwrap();
+    let eeg = StreamHeader::new("EEG", "EEG", ChannelFormat::Double64, 250.0).channels(vec![
+        ChannelMeta::new("Cz", "microvolts", "EEG"),
+        ChannelMeta::new("Pz", "microvolts", "EEG"),
+    ]);
+    let acc = StreamHeader::new("Accel", "Accelerometer", ChannelFormat::Double64, 100.0)
+        .channels(vec![ChannelMeta::new("x", "g", "ACC")]);
+    w.add_stream(1, &eeg).unwrap();
+    w.add_stream(2, &acc).unwrap();
+    w.add_stream(
+        3,
+        &StreamHeader::new("Markers", "Markers", ChannelFormat::String, 0.0),
+    )
+    .unwrap();
+    let eeg_t: Vec<f64> = (0..500).map(|k| 50.0 + k as f64 / 250.0).collect();
+    let eeg_v: Vec<f64> = (0..1000).map(|k| (k as f64 * 0.37).sin() * 10.0).collect();
+    let acc_t: Vec<f64> = (0..200).map(|k| 50.1 + k as f64 / 100.0).collect();
+    let acc_v: Vec<f64> = (0..200).map(|k| 1.0 + k as f64 * 1e-3).collect();
+    w.write_numeric(1, &eeg_t, &eeg_v).unwrap();
+    w.write_numeric(2, &acc_t, &acc_v).unwrap();
+    w.write_strings(3, &[50.5, 51.5], &["one", "two"]).unwrap();
+    for id in 1..=3 {
+        w.footer(id).unwrap();
+    }
+    (eeg_v, acc_v)
+}
+
+/// One `FileReplay` replays two streams of an XDF session, each on its own port with its
+/// own rate, channels and the file's time stamps, in real time; a pause moves both streams'
+/// time axes by the same time (flagged once on each), so they keep their timing against
+/// each other; every value arrives, each marker once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_replay_stage_replays_several_xdf_streams_on_their_own_ports() {
+    let dir = temp_dir("xdf-streams");
+    let src = dir.join("session.xdf");
+    let (eeg_v, acc_v) = write_session_xdf(&src);
+    let p = build(json!({
+        "stages": [
+            {"id": "replay", "type": "FileReplay", "params": {"path": src, "streams": ["EEG", "Accel"], "frames": 25, "sample_type": "f64"}},
+            {"id": "eeg", "type": "Capture", "params": {"name": "streams-eeg"}},
+            {"id": "acc", "type": "Capture", "params": {"name": "streams-acc"}}
+        ],
+        "links": ["replay -> eeg", "replay.out2 -> acc"]
+    }));
+    let h = p.handle();
+    let streams = h.output_streams("replay").unwrap();
+    assert_eq!(
+        (streams[0].name.as_str(), streams[0].sample_rate),
+        ("EEG", 250.0)
+    );
+    assert_eq!(
+        (streams[1].name.as_str(), streams[1].sample_rate),
+        ("Accel", 100.0)
+    );
+    assert_eq!(streams[1].channels[0].unit, "g");
+    // The accelerometer's packets last as long as the EEG's (25 frames at 250 Hz).
+    assert_eq!(streams[1].frames_per_packet, 10);
+    let mut events = h.events();
+    let run = tokio::spawn(p.run());
+    let eeg = capture("streams-eeg");
+    let t0 = Instant::now();
+    while eeg.lock().unwrap().frames() < 100 {
+        assert!(t0.elapsed() < Duration::from_secs(30), "replay too slow");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    h.pause("replay").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    h.resume("replay").await.unwrap();
+    assert_eq!(run.await.unwrap().outcome, Outcome::Finished);
+    let acc = capture("streams-acc");
+    let (eeg, acc) = (eeg.lock().unwrap(), acc.lock().unwrap());
+    assert_eq!(eeg.samples, eeg_v);
+    assert_eq!(acc.samples, acc_v);
+    // Each packet's stamp minus its first sample's time in the file (from the file's origin,
+    // 50.0): 0 before the pause, one shift after it, the same for both streams.
+    let shifts = |headers: &[neuropipe_core::PacketHeader], rate: f64, t0: f64| {
+        let mut shifts: Vec<f64> = vec![];
+        for hd in headers {
+            let file_t = t0 + hd.first_frame as f64 / rate;
+            let shift = hd.timestamp as f64 / 1e9 - file_t;
+            let flagged = hd.flags & FLAG_DISCONTINUITY != 0;
+            match shifts.last() {
+                None => assert!(shift.abs() < 1e-6, "{shift}"),
+                Some(&s) if !flagged => assert!((shift - s).abs() < 1e-6, "{shift} vs {s}"),
+                Some(_) => {}
+            }
+            if shifts.is_empty() || flagged {
+                shifts.push(shift);
+            }
+        }
+        shifts
+    };
+    let (se, sa) = (
+        shifts(&eeg.headers, 250.0, 0.0),
+        shifts(&acc.headers, 100.0, 0.1),
+    );
+    assert_eq!(se.len(), 2, "one discontinuity in the EEG: {se:?}");
+    assert_eq!(
+        sa.len(),
+        2,
+        "one discontinuity in the accelerometer: {sa:?}"
+    );
+    assert!((se[1] - sa[1]).abs() < 1e-6, "{se:?} vs {sa:?}");
+    // The pause lasted at least 300 ms; the axis moved by that less at most one packet.
+    assert!(se[1] > 0.2, "{se:?}");
+    let mut markers = vec![];
+    while let Ok(e) = events.try_recv() {
+        if e.kind == EventKind::Marker {
+            markers.push(e.text);
+        }
+    }
+    assert_eq!(markers, ["one", "two"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `streams` mistakes are named at build: with `stream`, a stream listed twice or missing,
+/// a port beyond the streams listed, on a file that is not XDF.
+#[test]
+fn xdf_streams_mistakes_are_build_errors() {
+    let dir = temp_dir("xdf-streams-errors");
+    let src = dir.join("session.xdf");
+    write_session_xdf(&src);
+    let pipeline = |params: Value, links: Value| {
+        let mut p = json!({"path": src});
+        for (k, v) in params.as_object().unwrap() {
+            p[k] = v.clone();
+        }
+        json!({
+            "stages": [
+                {"id": "replay", "type": "FileReplay", "params": p},
+                {"id": "a", "type": "Capture", "params": {"name": "e1"}},
+                {"id": "b", "type": "Capture", "params": {"name": "e2"}}
+            ],
+            "links": links
+        })
+    };
+    let both = json!(["replay -> a", "replay.out2 -> b"]);
+    for (params, links, want) in [
+        (
+            json!({"stream": "EEG", "streams": ["EEG"]}),
+            both.clone(),
+            "not both",
+        ),
+        (
+            json!({"streams": ["EEG", "EEG"]}),
+            both.clone(),
+            "\"EEG\" twice",
+        ),
+        (
+            json!({"streams": ["EEG", "Gyro"]}),
+            both.clone(),
+            "no numeric stream \"Gyro\" (its numeric streams: EEG, Accel)",
+        ),
+        (
+            json!({"streams": ["EEG"]}),
+            both.clone(),
+            "`out2` is linked, but this FileReplay replays 1 stream",
+        ),
+        (
+            json!({"streams": ["EEG", "Accel"], "signals": ["Cz"]}),
+            both.clone(),
+            "with several `streams`",
+        ),
+        (json!({"streams": []}), both.clone(), "lists no stream"),
+    ] {
+        let errors = build_errors(pipeline(params.clone(), links));
+        let text: Vec<String> = errors
+            .iter()
+            .map(|e| format!("{}: {}", e.path, e.message))
+            .collect();
+        let text = text.join("\n");
+        assert!(text.contains(want), "{params}: {text}");
+    }
+    let csv = dir.join("x.csv");
+    std::fs::write(&csv, "timestamp_s,a\n0,1\n0.01,2\n").unwrap();
+    let errors = build_errors(json!({
+        "stages": [
+            {"id": "replay", "type": "FileReplay", "params": {"path": csv, "streams": ["a", "b"]}},
+            {"id": "a", "type": "Capture", "params": {"name": "e3"}}
+        ],
+        "links": ["replay -> a"]
+    }));
+    assert!(
+        format!("{errors:?}").contains("not an XDF file"),
+        "{errors:?}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -25,6 +25,7 @@ pub mod record_error;
 pub mod recorder;
 mod recorder_lanes;
 pub mod replay;
+mod replay_lane;
 mod replay_reader;
 mod replay_source;
 mod replay_times;

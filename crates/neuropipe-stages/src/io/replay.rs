@@ -1,5 +1,5 @@
-//! `FileReplay`: a source replaying an EDF, EDF+, BDF, BDF+, XDF or CSV file as `f32` packets,
-//! in real time or as fast as the pipeline takes them.
+//! `FileReplay`: a source replaying an EDF, EDF+, BDF, BDF+, XDF or CSV file as `f32` (or
+//! `f64`) packets, in real time or as fast as the pipeline takes them.
 //!
 //! * The stream info comes from the file: labels, units (voltages converted to µV), sample
 //!   rate. The replayed signals must share one rate (choose them with `signals`); EDF+
@@ -11,15 +11,16 @@
 //!   annotation onsets), so a recorder downstream writes each at the same sample.
 //! * Real-time pacing is drift-free, from the pipeline clock (like `SimulatedEeg`): packet
 //!   `k` is sent when its last frame is due. A pause shows as a timestamp gap with
-//!   [`FLAG_DISCONTINUITY`]; frame indices continue.
+//!   [`FLAG_DISCONTINUITY`](neuropipe_core::FLAG_DISCONTINUITY); frame indices continue.
 //! * With `loop`, the file starts over at its end, frame indices still increasing (the
 //!   signal jumps, time does not). Without it the stream ends at the end of the file.
 //! * Gaps between the records of an EDF+D/BDF+D file are not waited for: the first packet
-//!   after one carries [`FLAG_DISCONTINUITY`].
+//!   after one carries [`FLAG_DISCONTINUITY`](neuropipe_core::FLAG_DISCONTINUITY).
 //! * CSV: a `timestamp_s` (or `time`) first column gives the rate (or give `sample_rate`);
 //!   values are taken as µV. A jump in the time column (more than 1.5 sample periods, or
 //!   backwards) is not replayed as contiguous: the packet ends before it, the next one carries
-//!   [`FLAG_DISCONTINUITY`], and a `discontinuity` event with the gap's length is recorded.
+//!   [`FLAG_DISCONTINUITY`](neuropipe_core::FLAG_DISCONTINUITY), and a `discontinuity`
+//!   event with the gap's length is recorded.
 //! * XDF (recognised by its magic): one numeric stream (`stream`, by name; default the
 //!   first), with its name, type, labels, units (voltages to µV) and types; the samples of
 //!   every string stream (markers) are replayed as markers on the sample nearest their time
@@ -27,9 +28,17 @@
 //!   warning). A jump in the time stamps (more than 1.5 sample periods) is a discontinuity,
 //!   as for CSV. Packets carry the file's own time stamps (`timestamps: file`, the default
 //!   for XDF; see `io/replay_times.rs`): time zero is the file's earliest stamp, so every
-//!   stream of a session replayed by its own `FileReplay` keeps its timing relative to the
-//!   others (each stage is one output port of the file), and a gap in the file is a gap in
-//!   time. `timestamps: replay` stamps from the replay's own clock instead (frame count /
+//!   stream of a session keeps its timing relative to the others, and a gap in the file is
+//!   a gap in time.
+//! * XDF `streams`: several numeric streams of the file replayed by one stage, each on a
+//!   port of its own (`out`, then `out2` … `out8`; see `io/replay_lane.rs`), with its own
+//!   rate, channels, metadata and reader thread; `frames` counts the first stream's frames,
+//!   the others' packets last as long. The stage sends the packets in the order they fall
+//!   due; a pause moves every stream's axis by the same time (flagged on each), a loop
+//!   starts them all over together (one period after the stream ending last; a stream
+//!   that ended earlier is flagged at its gap). Markers are
+//!   placed on the first stream. Several `FileReplay` stages reading one file (`stream`
+//!   each, `markers: false` on all but one) do the same. `timestamps: replay` stamps from the replay's own clock instead (frame count /
 //!   rate), as for every other format. The stamps are first put on the recorder's clock
 //!   from each stream's `ClockOffset` chunks as pyxdf does on load (`clock_sync`, default
 //!   on; `neuropipe_io::xdf::ClockSync`), so streams recorded from several machines line up;
@@ -50,16 +59,20 @@
 //! Relative paths are resolved against the pipeline file's directory (the one rule for paths:
 //! `StageBuilder::resolve_path`).
 
-use super::replay_reader::{spawn_reader, Chunk, Read, ReadPlan, CHUNKS};
-use super::replay_source::{open, ReplaySource};
+use super::replay_lane::{Lane, Ready};
+use super::replay_reader::{Read, ReadPlan};
+use super::replay_source::{open, Opened};
 use super::replay_times::FileTimes;
-use neuropipe_core::blocking::BlockingWorker;
 use neuropipe_core::{
     with_float, BoxedStage, BuildError, ControlMsg, DataPlaneStage, EventKind, FloatKind,
-    FloatSample, Handled, MemoryPool, Output, Pacer, Packet, Payload, PayloadKind, PortSpec,
-    Samples, StageBuilder, StageContext, StageError, StageParams, StageSpec, StreamInfo,
-    FLAG_DISCONTINUITY, FLAG_OUT_OF_RANGE,
+    FloatSample, Handled, Payload, PayloadKind, PortSpec, Samples, StageBuilder, StageContext,
+    StageError, StageParams, StageSpec, StreamInfo, FLAG_OUT_OF_RANGE,
 };
+
+/// The output ports: `out`, then one per further stream of XDF `streams`.
+const OUT_PORTS: [&str; 8] = [
+    "out", "out2", "out3", "out4", "out5", "out6", "out7", "out8",
+];
 
 /// Parameters of `FileReplay`.
 #[derive(StageParams)]
@@ -82,6 +95,8 @@ pub struct FileReplayParams {
     pub sample_rate: Option<f64>,
     /// XDF only: the name of the numeric stream to replay (default: the first); the string streams' samples are replayed as markers
     pub stream: Option<String>,
+    /// XDF only: several numeric streams replayed together, each on a port of its own (the first on out, the next on out2 … out8), with its own rate, channels and the file's time stamps; frames counts the first stream's frames, the others' packets last as long
+    pub streams: Option<Vec<String>>,
     /// sample type of the output packets: f32, or f64 for an end-to-end double-precision pipeline
     #[param(default = "f32")]
     pub sample_type: FloatKind,
@@ -97,7 +112,7 @@ pub struct FileReplayParams {
 
 /// Stage type specification.
 pub fn spec() -> StageSpec {
-    StageSpec::new(
+    let mut spec = StageSpec::new(
         "FileReplay",
         "Replays an EDF/EDF+/BDF/BDF+, XDF or CSV file (annotations and marker streams as marker events)",
         build,
@@ -105,232 +120,263 @@ pub fn spec() -> StageSpec {
     .output(
         PortSpec::any("out")
             .doc("f32 or f64 samples (sample_type) in the file's units (voltages in µV)"),
-    )
-    .with_stream_info()
-    .params::<FileReplayParams>()
-    .with_pool()
+    );
+    for port in &OUT_PORTS[1..] {
+        spec = spec.output(PortSpec::any(port).optional().doc(
+            "XDF `streams`: the next stream listed, with its own rate, channels and time stamps",
+        ));
+    }
+    spec.with_stream_info()
+        .params::<FileReplayParams>()
+        .with_pool()
+}
+
+/// The streams to replay from `stream` / `streams` (empty: the file's first).
+fn chosen_streams(p: &FileReplayParams) -> Result<Vec<String>, BuildError> {
+    match (&p.stream, &p.streams) {
+        (Some(_), Some(_)) => Err(BuildError::param(
+            "streams",
+            "give either `stream` (one stream) or `streams` (several, a port each), not both",
+        )),
+        (Some(s), None) => Ok(vec![s.clone()]),
+        (None, Some(v)) if v.is_empty() => Err(BuildError::param(
+            "streams",
+            "lists no stream: name the file's numeric streams to replay, or leave it out for the first",
+        )),
+        (None, Some(v)) if v.len() > OUT_PORTS.len() => Err(BuildError::param(
+            "streams",
+            format!(
+                "lists {} streams; one FileReplay has {} ports (out, out2 … out8): replay the others with a second FileReplay (\"markers\": false)",
+                v.len(),
+                OUT_PORTS.len()
+            ),
+        )),
+        (None, Some(v)) => Ok(v.clone()),
+        (None, None) => Ok(vec![]),
+    }
 }
 
 fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
     let p: FileReplayParams = b.parse_params()?;
-    let given = p.path;
+    let given = p.path.clone();
     let path = b.resolve_path(&given);
-    let realtime = p.realtime;
-    let looping = p.looping;
-    let frames = p.frames;
+    let streams = chosen_streams(&p)?;
+    let several = streams.len() > 1;
+    if several && p.signals.is_some() {
+        return Err(BuildError::param(
+            "signals",
+            "selects channels of one stream: with several `streams` each is replayed whole",
+        ));
+    }
+    if several && p.timestamps.as_deref() == Some("replay") {
+        return Err(BuildError::param(
+            "timestamps",
+            "several `streams` keep their timing against each other on the file's time stamps: \"replay\" would give each a clock of its own (leave it out)",
+        ));
+    }
     let opened = open(
         &path,
         p.signals.as_deref(),
         p.sample_rate,
-        p.stream.as_deref(),
+        &streams,
         p.clock_sync,
     )?;
-    let channels = opened.channels.len();
-    let markers = if p.markers { opened.markers } else { vec![] };
-    let times = match (p.timestamps.as_deref(), opened.times) {
-        (None | Some("file"), Some((times, origin))) => {
-            Some(FileTimes::new(times, origin, opened.rate))
-        }
-        (Some("file"), None) => {
+    for port in &OUT_PORTS[opened.len()..] {
+        if b.is_output_linked(port) {
             return Err(BuildError::param(
-                "timestamps",
-                "\"file\" needs a file with time stamps per sample (XDF); EDF/BDF/CSV are replayed on the replay's clock (\"replay\")",
-            ))
+                "streams",
+                format!(
+                    "`{port}` is linked, but this FileReplay replays {} stream{}: list the XDF file's streams in `streams` (the first goes to out, the next to out2, …)",
+                    opened.len(),
+                    if opened.len() == 1 { "" } else { "s" }
+                ),
+            ));
         }
-        (None | Some("replay"), _) => None,
-        (Some(other), _) => {
-            return Err(BuildError::param(
-                "timestamps",
-                format!("{other:?} is not a choice: \"file\" or \"replay\""),
-            ))
-        }
-    };
-    let name = opened.name.clone().unwrap_or_else(|| {
-        path.file_stem()
-            .map_or_else(|| given.clone(), |s| s.to_string_lossy().into_owned())
-    });
-    let payload = PayloadKind::from(p.sample_type);
-    let mut info = StreamInfo::new(&name, opened.rate, channels, "uV", frames, payload);
-    info.channels = opened.channels;
-    info.filters = opened.filters;
-    info.source_id = opened.source_id;
-    info.manufacturer = opened.manufacturer;
-    if let Some(kind) = opened.kind {
-        info.kind = kind;
     }
-    let info = b.source_stream(info)?;
+    let file = path.display().to_string();
+    let markers = if p.markers {
+        opened[0].markers.clone()
+    } else {
+        vec![]
+    };
+    let mut times = Vec::with_capacity(opened.len());
+    for o in &opened {
+        times.push(match (p.timestamps.as_deref(), &o.times) {
+            (None | Some("file"), Some((t, origin))) => {
+                Some(FileTimes::new(t.clone(), *origin, o.rate))
+            }
+            (Some("file"), None) => {
+                return Err(BuildError::param(
+                    "timestamps",
+                    "\"file\" needs a file with time stamps per sample (XDF); EDF/BDF/CSV are replayed on the replay's clock (\"replay\")",
+                ))
+            }
+            (None | Some("replay"), _) => None,
+            (Some(other), _) => {
+                return Err(BuildError::param(
+                    "timestamps",
+                    format!("{other:?} is not a choice: \"file\" or \"replay\""),
+                ))
+            }
+        });
+    }
+    // A loop moves every stream's axis by the file's span (the earliest first sample to
+    // the latest last one, plus its period), the same for all.
+    let pass_ns = {
+        let spans: Vec<(f64, f64)> = times.iter().flatten().map(FileTimes::span_ns).collect();
+        let first = spans.iter().map(|s| s.0).fold(f64::INFINITY, f64::min);
+        let end = spans.iter().map(|s| s.1).fold(f64::NEG_INFINITY, f64::max);
+        (!spans.is_empty()).then_some(end - first)
+    };
+    let payload = PayloadKind::from(p.sample_type);
+    let rate0 = opened[0].rate;
     with_float!(p.sample_type, S => {
-        let pool = b.pool::<Samples<S>>(frames, channels)?;
-        let out = b.output::<Samples<S>>("out", info)?;
-        let plan = ReadPlan {
-            frames,
-            channels,
-            cuts: markers.iter().map(|m| m.0).collect(),
-            looping,
-        };
+        let mut lanes = Vec::with_capacity(opened.len());
+        for (k, (o, times)) in opened.into_iter().zip(times).enumerate() {
+            // The first stream's packets have `frames` frames, the others' last as long.
+            let frames = if k == 0 {
+                p.frames
+            } else {
+                ((p.frames as f64 * o.rate / rate0).round() as usize).clamp(1, 4096)
+            };
+            let (info, label) = lane_stream(b, &o, k, frames, payload, &path, &given)?;
+            let channels = o.channels.len();
+            let pool = b.pool::<Samples<S>>(frames, channels)?;
+            let out = b.output::<Samples<S>>(OUT_PORTS[k], info)?;
+            let plan = ReadPlan {
+                frames,
+                channels,
+                cuts: if k == 0 { markers.iter().map(|m| m.0).collect() } else { vec![] },
+                looping: p.looping,
+            };
+            let label = if several { label } else { file.clone() };
+            lanes.push(Lane::new(o.source, plan, label, pool, out, o.rate, times));
+        }
         Ok(BoxedStage::new(FileReplay::<S> {
-        source: Some((opened.source, plan)),
-        worker: None,
-        chunks: (0..CHUNKS).map(|_| Chunk::new(frames, channels)).collect(),
-        file: path.display().to_string(),
-        markers,
-        pool,
-        out,
-        channels,
-        realtime,
-        looping,
-        pending: None,
-        read_pos: 0,
-        sent_pos: 0,
-        next_marker: 0,
-        next_frame: 0,
-        sequence: 0,
-        pacer: Pacer::new(opened.rate),
-        times,
-        pass_frames: 0,
-        passes: 0,
-        nonfinite: 0,
-    }))
+            lanes,
+            file,
+            markers,
+            next_marker: 0,
+            realtime: p.realtime,
+            looping: p.looping,
+            pass_ns,
+            passes: 0,
+            resumed: false,
+        }))
     })
 }
 
-/// The `FileReplay` stage, emitting samples of type `S`.
-pub struct FileReplay<S: FloatSample> {
-    /// The file and how to read it, until the first `run` hands them to the reader thread.
-    source: Option<(ReplaySource, ReadPlan)>,
-    worker: Option<BlockingWorker<Chunk, Read>>,
-    /// The chunks, until the first `run` hands them to the reader thread.
-    chunks: Vec<Chunk>,
-    file: String,
-    /// (frame in the file, text), sorted.
-    markers: Vec<(u64, String)>,
-    pool: MemoryPool<Samples<S>>,
-    out: Output<Samples<S>>,
-    channels: usize,
-    realtime: bool,
-    looping: bool,
-    /// A packet read but not sent yet (its deadline was interrupted by a control message).
-    pending: Option<Ready<S>>,
-    /// Frames of the file read in this pass.
-    read_pos: u64,
-    /// Frames of the file sent in this pass.
-    sent_pos: u64,
-    /// First marker not emitted yet.
-    next_marker: usize,
-    /// Frame index of the stream (never reset).
-    next_frame: u64,
-    sequence: u64,
-    /// Real-time pacing (drift-free, re-anchored after a pause).
-    pacer: Pacer,
-    /// The file's own time stamps (`timestamps: file`), used instead of the pacer's.
-    times: Option<FileTimes>,
-    /// Frames sent in the current pass (a loop of an empty file ends the stream).
-    pass_frames: u64,
-    passes: u64,
-    /// Non-finite samples replayed (for the first-time warning).
-    nonfinite: u64,
+/// The stream lane `k` carries (the stage's `"stream"` overrides apply to the first) and its
+/// name in messages (the file and the stream).
+fn lane_stream(
+    b: &StageBuilder<'_>,
+    o: &Opened,
+    k: usize,
+    frames: usize,
+    payload: PayloadKind,
+    path: &std::path::Path,
+    given: &str,
+) -> Result<(StreamInfo, String), BuildError> {
+    let name = o.name.clone().unwrap_or_else(|| {
+        path.file_stem()
+            .map_or_else(|| given.to_string(), |s| s.to_string_lossy().into_owned())
+    });
+    let mut info = StreamInfo::new(&name, o.rate, o.channels.len(), "uV", frames, payload);
+    info.channels = o.channels.clone();
+    info.filters = o.filters.clone();
+    info.source_id = o.source_id.clone();
+    info.manufacturer = o.manufacturer.clone();
+    if let Some(kind) = &o.kind {
+        info.kind = kind.clone();
+    }
+    let info = if k == 0 { b.source_stream(info)? } else { info };
+    Ok((info, format!("{} stream {name:?}", path.display())))
 }
 
-/// A packet read, with what the reader noticed about its frames.
-struct Ready<S: 'static>
+/// The `FileReplay` stage, emitting samples of type `S`: one lane per replayed stream.
+pub struct FileReplay<S: FloatSample>
 where
     Samples<S>: Payload,
 {
-    pkt: Packet<Samples<S>>,
-    gap_s: Option<f64>,
-    railed: u64,
+    /// The replayed streams: `out` first, then `out2` … (XDF `streams`).
+    lanes: Vec<Lane<S>>,
+    file: String,
+    /// (frame of the first lane's stream in the file, text), sorted.
+    markers: Vec<(u64, String)>,
+    /// First marker not emitted yet.
+    next_marker: usize,
+    realtime: bool,
+    looping: bool,
+    /// With the file's time stamps: how far (ns) each pass moves every lane's axis, the
+    /// same for all so that they keep their timing across loops.
+    pass_ns: Option<f64>,
+    passes: u64,
+    /// A pause ended: the lanes' file-time axes move by the time paused, together.
+    resumed: bool,
 }
 
 impl<S: FloatSample> FileReplay<S>
 where
     Samples<S>: Payload,
 {
-    /// Starts the reader thread (first `run`) and gives it the chunks to fill.
-    fn start(&mut self) -> Result<(), StageError> {
-        let Some((source, plan)) = self.source.take() else {
-            return Ok(());
-        };
-        let worker = spawn_reader(source, plan, &self.file)?;
-        for c in self.chunks.drain(..) {
-            // Never full: the job channel holds every chunk there is.
-            let _ = worker.try_send(c);
-        }
-        self.worker = Some(worker);
-        Ok(())
-    }
-
-    /// The reader's error once it has ended (or an error saying it ended).
-    async fn reader_failed(&mut self) -> StageError {
-        let outcome = match self.worker.as_mut() {
-            Some(w) => w.finish().await,
-            None => Ok(()),
-        };
-        match outcome {
-            Err(e) => e,
-            Ok(()) => StageError::fatal(format!("the reader of {} ended early", self.file)),
-        }
-    }
-
-    /// Publishes the markers at or before the last frame sent, each stamped with the
-    /// timestamp of its own sample (so recorders place it there, whatever the packets).
+    /// Publishes the markers at or before the last frame the first lane sent, each stamped
+    /// with the timestamp of its own sample (so recorders place it there, whatever the
+    /// packets).
     fn emit_markers(&mut self, ctx: &StageContext, all: bool) {
+        let lane = &self.lanes[0];
         // Stream frame of the file's frame 0 in this pass.
-        let pass_start = self.next_frame - self.read_pos;
+        let pass_start = lane.next_frame - lane.read_pos;
         while let Some((frame, text)) = self.markers.get(self.next_marker) {
-            if !all && *frame > self.sent_pos {
+            if !all && *frame > lane.sent_pos {
                 break;
             }
-            let at = match &self.times {
+            let at = match &lane.times {
                 Some(t) => t.stamp_ns(*frame),
-                None => self.pacer.frame_time_ns(pass_start + frame),
+                None => lane.pacer.frame_time_ns(pass_start + frame),
             };
             ctx.emit_event_at(at, EventKind::Marker, text.clone());
             self.next_marker += 1;
         }
     }
 
-    /// The next chunk as a packet (the chunk goes back to the reader).
-    async fn packet(&mut self, c: Chunk) -> Result<Ready<S>, StageError> {
-        let mut pkt = self.pool.acquire().await;
-        let n = c.frames;
-        pkt.set_shape(n, self.channels)?;
-        for (d, &v) in pkt.samples_mut().iter_mut().zip(&c.data) {
-            *d = S::from_f64(v);
+    /// Reads every running lane's next packet; `false` if a control message came first.
+    async fn fill(&mut self, ctx: &mut StageContext) -> Result<bool, StageError> {
+        for i in 0..self.lanes.len() {
+            while !self.lanes[i].ended && self.lanes[i].head.is_none() {
+                match self.lanes[i].next_read(ctx).await? {
+                    None => return Ok(false),
+                    Some(Read::Chunk(c)) => self.lanes[i].take_chunk(c).await?,
+                    Some(Read::EndOfPass) => self.end_of_pass(i, ctx),
+                }
+            }
         }
-        let h = &mut pkt.header;
-        h.sequence = self.sequence;
-        h.first_frame = self.next_frame;
-        if c.discontinuity {
-            h.flags |= FLAG_DISCONTINUITY;
-        }
-        let (gap_s, railed) = (c.gap_s, c.railed);
-        if let Some(w) = &self.worker {
-            let _ = w.try_send(c); // never full: see `start`
-        }
-        self.sequence += 1;
-        self.next_frame += n as u64;
-        self.read_pos += n as u64;
-        Ok(Ready { pkt, gap_s, railed })
+        Ok(true)
     }
 
-    /// The reader's next message; `None` if a control message came first.
-    async fn next_read(&mut self, ctx: &mut StageContext) -> Result<Option<Read>, StageError> {
-        let Some(w) = self.worker.as_mut() else {
-            return Err(self.reader_failed().await);
-        };
-        let read = match w.try_recv() {
-            Ok(Some(r)) => Some(r),
-            Ok(None) => tokio::select! {
-                biased;
-                _ = ctx.control_pending() => return Ok(None),
-                r = w.recv() => r,
-            },
-            Err(()) => None,
-        };
-        match read {
-            Some(r) => Ok(Some(r)),
-            None => Err(self.reader_failed().await),
+    /// Lane `i` reached the end of the file: it ends, or (looping) starts over.
+    fn end_of_pass(&mut self, i: usize, ctx: &StageContext) {
+        if i == 0 {
+            self.emit_markers(ctx, true); // annotations after the last sample
         }
+        let lane = &mut self.lanes[i];
+        if !self.looping || lane.pass_frames == 0 {
+            lane.ended = true;
+            return;
+        }
+        // The reader has started the file over.
+        lane.next_pass(self.pass_ns);
+        if i == 0 {
+            self.passes += 1;
+            self.next_marker = 0;
+        }
+    }
+
+    /// The running lane whose next packet falls due first.
+    fn next_lane(&self) -> Option<usize> {
+        (0..self.lanes.len())
+            .filter_map(|i| Some((self.lanes[i].head_due_ns()?, i)))
+            .min()
+            .map(|(_, i)| i)
     }
 }
 
@@ -339,73 +385,55 @@ where
     Samples<S>: Payload,
 {
     async fn run(&mut self, ctx: &mut StageContext) -> Result<(), StageError> {
-        self.start()?;
+        for lane in &mut self.lanes {
+            lane.start()?;
+        }
         self.emit_markers(ctx, false);
-        let ready = match self.pending.take() {
-            Some(p) => p,
-            None => match self.next_read(ctx).await? {
-                None => return Ok(()), // a control message is waiting
-                Some(Read::Chunk(c)) => self.packet(c).await?,
-                Some(Read::EndOfPass) => {
-                    self.emit_markers(ctx, true); // annotations after the last sample
-                    if !self.looping || self.pass_frames == 0 {
-                        tracing::info!(
-                            stage = ctx.id(),
-                            file = %self.file,
-                            passes = self.passes + 1,
-                            frames = self.next_frame,
-                            "end of file"
-                        );
-                        return Err(StageError::QueueClosed);
-                    }
-                    // The reader has started the file over.
-                    if let Some(t) = &mut self.times {
-                        t.next_pass();
-                    }
-                    self.passes += 1;
-                    self.read_pos = 0;
-                    self.sent_pos = 0;
-                    self.next_marker = 0;
-                    self.pass_frames = 0;
-                    return Ok(());
-                }
-            },
-        };
-        let first = ready.pkt.header.first_frame;
-        let n = ready.pkt.header.frames() as u64;
-        // The packet's place in this pass of the file.
-        let pos = self.read_pos - n;
-        if self.realtime {
-            let due = match &mut self.times {
-                Some(t) => t.due(ctx.clock(), pos, n),
-                None => self.pacer.due(ctx.clock(), first, n),
-            };
-            if !ctx.sleep_until(due).await {
-                self.pending = Some(ready);
-                return Ok(()); // a control message is waiting
+        if !self.fill(ctx).await? {
+            return Ok(()); // a control message is waiting
+        }
+        if std::mem::take(&mut self.resumed) {
+            // After a pause every file-time axis moves by the same time: from the earliest
+            // packet waiting to now.
+            let now = ctx.clock().now_ns() as f64;
+            let earliest = self.lanes.iter().filter_map(Lane::head_stamp_ns).min();
+            let late = earliest.map_or(0.0, |e| (now - e as f64).max(0.0));
+            for t in self.lanes.iter_mut().filter_map(|l| l.times.as_mut()) {
+                t.shift(late);
             }
         }
-        let Ready {
+        let Some(i) = self.next_lane() else {
+            let frames: u64 = self.lanes.iter().map(|l| l.next_frame).sum();
+            tracing::info!(
+                stage = ctx.id(),
+                file = %self.file,
+                passes = self.passes + 1,
+                frames,
+                "end of file"
+            );
+            return Err(StageError::QueueClosed);
+        };
+        if self.realtime {
+            if let Some(due) = self.lanes[i].head_due(ctx.clock()) {
+                if !ctx.sleep_until(due).await {
+                    return Ok(()); // a control message is waiting
+                }
+            }
+        }
+        let lane = &mut self.lanes[i];
+        let Some(Ready {
             mut pkt,
             gap_s,
             railed,
-        } = ready;
-        pkt.header.timestamp = match &self.times {
-            Some(t) => t.stamp_ns(pos),
-            None => self.pacer.frame_time_ns(first),
+        }) = lane.take_head()
+        else {
+            return Ok(());
         };
-        let moved = self
-            .times
-            .as_mut()
-            .is_some_and(FileTimes::take_discontinuity);
-        if self.pacer.take_discontinuity() || moved {
-            pkt.header.flags |= FLAG_DISCONTINUITY;
-        }
         if let Some(gap_s) = gap_s {
             ctx.emit_event_at(
                 pkt.header.timestamp,
                 EventKind::Discontinuity,
-                format!("discontinuity: {gap_s:.3} s gap in {}", self.file),
+                format!("discontinuity: {gap_s:.3} s gap in {}", lane.label),
             );
         }
         if railed > 0 {
@@ -415,20 +443,26 @@ where
         }
         let bad = pkt.scrub_nonfinite() as u64;
         if bad > 0 {
-            if self.nonfinite == 0 {
+            if lane.nonfinite == 0 {
                 tracing::warn!(
                     stage = ctx.id(),
-                    file = %self.file,
-                    "non-finite values (NaN/Inf) in the file from frame {first}: replayed as NaN, flagged, annotated by recorders"
+                    file = %lane.label,
+                    "non-finite values (NaN/Inf) in the file from frame {}: replayed as NaN, flagged, annotated by recorders",
+                    pkt.header.first_frame
                 );
             }
-            self.nonfinite += bad;
+            lane.nonfinite += bad;
             ctx.count_nonfinite(bad);
         }
-        self.out.send(pkt).await?;
-        self.sent_pos += n;
-        self.pass_frames += n;
-        self.emit_markers(ctx, false);
+        if i == 0 {
+            lane.out.send(pkt).await?;
+        } else if lane.out.send(pkt).await.is_err() {
+            // A further stream's consumers are gone: the others go on.
+            lane.ended = true;
+        }
+        if i == 0 {
+            self.emit_markers(ctx, false);
+        }
         Ok(())
     }
 
@@ -440,10 +474,10 @@ where
         if let ControlMsg::Resume = msg {
             // Continue with the next frame index, re-anchored in time: the pause shows as a
             // gap in timestamps, not in sample indices.
-            self.pacer.reanchor();
-            if let (Some(t), true) = (&mut self.times, self.realtime) {
-                t.resume();
+            for lane in &mut self.lanes {
+                lane.pacer.reanchor();
             }
+            self.resumed = self.realtime;
         }
         Ok(Handled::Default)
     }

@@ -6,6 +6,7 @@ use super::units::{split_typed_label, volts_to_microvolts};
 use neuropipe_core::{BuildError, ChannelInfo, FloatSample};
 use neuropipe_io::csv::CsvReader;
 use neuropipe_io::edf::{EdfFormat, EdfReader, EdfVariant, SignalHeader};
+use neuropipe_io::xdf::{XdfIndex, XdfStream};
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -129,14 +130,15 @@ impl ReplaySource {
 
 /// Opens `path` (EDF/BDF by their version field, XDF by its magic, otherwise CSV), keeping
 /// the signals named in `select` (all if `None`), in that order; from an XDF file, the
-/// numeric stream named `stream` (default: the first).
+/// numeric streams named in `streams`, in that order (default: the first), each opened for
+/// a reader of its own. Other files give one [`Opened`].
 pub(crate) fn open(
     path: &Path,
     select: Option<&[String]>,
     sample_rate: Option<f64>,
-    stream: Option<&str>,
+    streams: &[String],
     clock_sync: bool,
-) -> Result<Opened, BuildError> {
+) -> Result<Vec<Opened>, BuildError> {
     let name = path.display().to_string();
     // A FIFO would block the build forever and a device (`/dev/zero`) never ends: only
     // regular files are replayed.
@@ -156,9 +158,13 @@ pub(crate) fn open(
         .map_err(|e| BuildError::param("path", format!("cannot open {name}: {e}")))?;
     let is_edf = n == 8 && (head == *b"0       " || head == EdfFormat::Bdf.version_field());
     let is_xdf = n >= 4 && head[..4] == *b"XDF:";
-    if stream.is_some() && !is_xdf {
+    if !streams.is_empty() && !is_xdf {
         return Err(BuildError::param(
-            "stream",
+            if streams.len() > 1 {
+                "streams"
+            } else {
+                "stream"
+            },
             format!("{name} is not an XDF file: only XDF files hold several streams"),
         ));
     }
@@ -169,7 +175,7 @@ pub(crate) fn open(
                 format!("{name} is an XDF file, whose streams have their own sample rate: leave out sample_rate"),
             ));
         }
-        open_xdf(path, select, stream, clock_sync)?
+        open_xdf(path, select, streams, clock_sync)?
     } else if is_edf {
         if sample_rate.is_some() {
             return Err(BuildError::param(
@@ -177,19 +183,21 @@ pub(crate) fn open(
                 format!("{name} is an EDF/BDF file, which has its own sample rate: leave out sample_rate"),
             ));
         }
-        open_edf(path, select)?
+        vec![open_edf(path, select)?]
     } else {
-        open_csv(path, select, sample_rate)?
+        vec![open_csv(path, select, sample_rate)?]
     };
     // A file's own rate gets the same bounds as the `sample_rate` parameter.
-    if !(MIN_RATE..=MAX_RATE).contains(&opened.rate) {
-        return Err(BuildError::param(
-            "path",
-            format!(
-                "{name}: its sample rate {:e} Hz is outside {MIN_RATE}..={MAX_RATE} Hz (a corrupt record duration or timestamp column?)",
-                opened.rate
-            ),
-        ));
+    for o in &opened {
+        if !(MIN_RATE..=MAX_RATE).contains(&o.rate) {
+            return Err(BuildError::param(
+                "path",
+                format!(
+                    "{name}: its sample rate {:e} Hz is outside {MIN_RATE}..={MAX_RATE} Hz (a corrupt record duration or timestamp column?)",
+                    o.rate
+                ),
+            ));
+        }
     }
     Ok(opened)
 }
@@ -654,17 +662,18 @@ fn sorted(a: f64, b: f64) -> [f64; 2] {
     [a.min(b), a.max(b)]
 }
 
-/// Opens XDF file `path`: the numeric stream named `stream` (default: the first), its
+/// Opens XDF file `path`: the numeric streams named in `streams` (default: the first), their
 /// channels named in `select`; every string stream's samples become markers on the frame
-/// nearest their time stamp. With `clock_sync`, every stream's stamps are first put on the
-/// recorder's clock from its clock offsets, as pyxdf does.
+/// nearest their time stamp in the first stream. With `clock_sync`, every stream's stamps
+/// are first put on the recorder's clock from its clock offsets, as pyxdf does. The file is
+/// scanned once, whatever the number of streams.
 fn open_xdf(
     path: &Path,
     select: Option<&[String]>,
-    stream: Option<&str>,
+    streams: &[String],
     clock_sync: bool,
-) -> Result<Opened, BuildError> {
-    use neuropipe_io::xdf::{scan, ChannelFormat, ClockSync, XdfSamples};
+) -> Result<Vec<Opened>, BuildError> {
+    use neuropipe_io::xdf::{scan, ChannelFormat, ClockSync};
     let name = path.display().to_string();
     let bad = |e: neuropipe_io::xdf::XdfError| BuildError::param("path", format!("{name}: {e}"));
     let mut file = File::open(path)
@@ -707,28 +716,67 @@ fn open_xdf(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let chosen = match stream {
-        Some(want) => numeric
-            .iter()
-            .find(|s| s.header.name == want)
-            .ok_or_else(|| {
-                BuildError::param(
-                    "stream",
-                    format!(
-                        "{name} has no numeric stream {want:?} (its numeric streams: {})",
-                        names()
-                    ),
-                )
-            })?,
-        None => numeric.first().ok_or_else(|| {
-            BuildError::param("path", format!("{name} holds no numeric stream to replay"))
-        })?,
+    let param = if streams.len() > 1 {
+        "streams"
+    } else {
+        "stream"
     };
+    let chosen: Vec<&XdfStream> = if streams.is_empty() {
+        vec![numeric.first().ok_or_else(|| {
+            BuildError::param("path", format!("{name} holds no numeric stream to replay"))
+        })?]
+    } else {
+        let mut chosen = Vec::with_capacity(streams.len());
+        for (k, want) in streams.iter().enumerate() {
+            if streams[..k].contains(want) {
+                return Err(BuildError::param(
+                    param,
+                    format!("lists stream {want:?} twice"),
+                ));
+            }
+            chosen.push(
+                *numeric
+                    .iter()
+                    .find(|s| s.header.name == *want)
+                    .ok_or_else(|| {
+                        BuildError::param(
+                            param,
+                            format!(
+                                "{name} has no numeric stream {want:?} (its numeric streams: {})",
+                                names()
+                            ),
+                        )
+                    })?,
+            );
+        }
+        chosen
+    };
+    chosen
+        .iter()
+        .enumerate()
+        .map(|(k, c)| xdf_stream(path, &index, c, select, k == 0, param))
+        .collect()
+}
+
+/// One numeric stream `chosen` of the scanned (and synchronised) XDF file `path`, its
+/// channels named in `select`; with `with_markers`, the string streams' samples as markers
+/// on its frames.
+fn xdf_stream(
+    path: &Path,
+    index: &XdfIndex,
+    chosen: &XdfStream,
+    select: Option<&[String]>,
+    with_markers: bool,
+    param: &str,
+) -> Result<Opened, BuildError> {
+    use neuropipe_io::xdf::XdfSamples;
+    let name = path.display().to_string();
+    let bad = |e: neuropipe_io::xdf::XdfError| BuildError::param("path", format!("{name}: {e}"));
     let h = &chosen.header;
     let rate = h.nominal_srate;
     if rate <= 0.0 {
         return Err(BuildError::param(
-            "stream",
+            param,
             format!("{name}: stream {:?} has an irregular rate (nominal_srate 0): FileReplay replays regularly sampled streams", h.name),
         ));
     }
@@ -788,6 +836,7 @@ fn open_xdf(
     let mut markers: Vec<(u64, String)> = index
         .strings
         .iter()
+        .filter(|_| with_markers)
         .map(|(_, t, text)| {
             if *t < first - 0.5 * period || *t > last + 0.5 * period {
                 outside += 1;
@@ -819,7 +868,7 @@ fn open_xdf(
         File::open(path)
             .map(BufReader::new)
             .map_err(|e| BuildError::param("path", format!("cannot open {name}: {e}")))?,
-        &index,
+        index,
         chosen.id,
     )
     .map_err(bad)?;

@@ -8,10 +8,11 @@
 //!   included) is the pipeline clock's time zero, whichever stream a stage replays, so two
 //!   stages replaying one file agree to the nanosecond.
 //! * **Real time**: a packet is sent when its last sample's time (on that axis) comes.
-//! * **Pause**: on resume the axis moves by the time paused (each stage measures it
-//!   itself), the packet is flagged as a discontinuity, as with the replay's own clock.
+//! * **Pause**: on resume the axis moves by the time paused (the stage measures it, once for
+//!   all the streams it replays), the packet is flagged as a discontinuity, as with the
+//!   replay's own clock.
 //! * **Loop**: the next pass starts one sample period after the last sample of the previous
-//!   one.
+//!   one (of the stream that ends last, when a stage replays several).
 //! * The time stamps are the file's, after pyxdf's clock-offset correction (`clock_sync`,
 //!   done when the file is opened: `io/replay_source.rs`).
 
@@ -26,8 +27,6 @@ pub(crate) struct FileTimes {
     period: f64,
     /// Pipeline-clock time (ns) of the file's origin in this pass.
     base_ns: f64,
-    /// A pause ended: the next packet moves the axis by the time paused.
-    resumed: bool,
     /// The axis moved: the next packet sent is flagged (see `take_discontinuity`).
     discontinuity: bool,
 }
@@ -40,7 +39,6 @@ impl FileTimes {
             times: times.into_iter().map(|t| t - origin).collect(),
             period: 1.0 / rate,
             base_ns: 0.0,
-            resumed: false,
             discontinuity: false,
         }
     }
@@ -56,16 +54,15 @@ impl FileTimes {
         (self.base_ns + t * 1e9).max(0.0).round() as u64
     }
 
-    /// When the packet of samples `pos .. pos + n` is due (its last sample's time); after
-    /// a pause, first moves the axis by the time paused (the packet is then a
-    /// discontinuity: [`take_discontinuity`](Self::take_discontinuity)).
-    pub(crate) fn due(&mut self, clock: &Clock, pos: u64, n: u64) -> Instant {
-        if std::mem::take(&mut self.resumed) {
-            let late = clock.now_ns() as f64 - self.stamp_ns(pos) as f64;
-            self.base_ns += late.max(0.0);
-            self.discontinuity = true;
-        }
+    /// When the packet of samples `pos .. pos + n` is due (its last sample's time).
+    pub(crate) fn due(&self, clock: &Clock, pos: u64, n: u64) -> Instant {
         clock.instant_at(self.stamp_ns(pos + n.max(1) - 1))
+    }
+
+    /// Moves the axis by `ns` (after a pause): the next packet sent is a discontinuity.
+    pub(crate) fn shift(&mut self, ns: f64) {
+        self.base_ns += ns;
+        self.discontinuity = true;
     }
 
     /// Whether the packet about to be sent follows a pause (true once per pause; a packet
@@ -74,16 +71,26 @@ impl FileTimes {
         std::mem::take(&mut self.discontinuity)
     }
 
-    /// A pause ended (call on `Resume`).
-    pub(crate) fn resume(&mut self) {
-        self.resumed = true;
+    /// The stream's first sample and the end of its last one (its time plus one period), in
+    /// ns from the file's origin: a pass's span.
+    pub(crate) fn span_ns(&self) -> (f64, f64) {
+        let first = self.times.first().copied().unwrap_or(0.0);
+        let last = self.times.last().copied().unwrap_or(0.0);
+        (first * 1e9, (last + self.period) * 1e9)
     }
 
-    /// The file starts over: the next pass begins one period after this pass's last sample.
-    pub(crate) fn next_pass(&mut self) {
-        let last = self.times.len().saturating_sub(1) as u64;
-        let next = self.stamp_ns(last) as f64 + self.period * 1e9;
-        self.base_ns = next - self.times.first().copied().unwrap_or(0.0) * 1e9;
+    /// The file starts over: the axis moves by `pass_ns` (the stage's span over all its
+    /// streams), or by default so that the next pass begins one period after this pass's
+    /// last sample.
+    /// A stream that ends before the others (or starts after them) has a gap in time
+    /// between two passes: the first packet of the next pass is then a discontinuity.
+    pub(crate) fn next_pass(&mut self, pass_ns: Option<f64>) {
+        let (first, end) = self.span_ns();
+        let by = pass_ns.unwrap_or(end - first);
+        self.base_ns += by;
+        if by - (end - first) > 0.5 * self.period * 1e9 {
+            self.discontinuity = true;
+        }
     }
 }
 
@@ -96,22 +103,27 @@ mod tests {
         let mut t = FileTimes::new(vec![100.5, 100.6, 100.7, 104.0], 100.0, 10.0);
         assert_eq!(t.stamp_ns(0), 500_000_000);
         assert_eq!(t.stamp_ns(3), 4_000_000_000);
-        t.next_pass();
+        t.next_pass(None);
         assert_eq!(t.stamp_ns(0), 4_100_000_000);
         assert_eq!(t.stamp_ns(1), 4_200_000_000);
+        assert!(!t.take_discontinuity());
+        // A stage replaying streams that end later moves every axis by its whole span: a
+        // gap in this stream's time, flagged.
+        t.next_pass(Some(5e9));
+        assert_eq!(t.stamp_ns(0), 9_100_000_000);
+        assert!(t.take_discontinuity());
     }
 
     #[test]
     fn a_pause_moves_the_axis_once_and_flags_the_packet_even_if_its_wait_is_interrupted() {
         let clock = Clock::new();
         let mut t = FileTimes::new((0..100).map(|k| k as f64 / 10.0).collect(), 0.0, 10.0);
-        t.resume();
-        // Sample 0 is due at 0; the clock is already past it: the axis moves to now.
-        let before = clock.now_ns();
-        let _ = t.due(&clock, 0, 5);
-        assert!(t.stamp_ns(0) >= before);
-        // The wait was interrupted (a control message): the retry keeps the flag.
-        let _ = t.due(&clock, 0, 5);
+        t.shift(2.5e9);
+        assert_eq!(t.stamp_ns(0), 2_500_000_000);
+        // The wait for the packet was interrupted (a control message): the retry keeps the
+        // flag until the packet is sent.
+        let first = t.due(&clock, 0, 5);
+        assert_eq!(t.due(&clock, 0, 5), first);
         assert!(t.take_discontinuity());
         assert!(!t.take_discontinuity());
     }
