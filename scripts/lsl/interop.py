@@ -21,7 +21,15 @@ crates/neuropipe-lsl/tests/interop.rs do both.
       after waiting up to --wait seconds for a consumer. Lingers 1 s before closing.
       With --markers N, also a string stream NAME-markers with a marker "m<frame>" on every
       N-th frame (from frame N), stamped with that frame's own timestamp and pushed just before
-      the chunk holding the frame, as a stimulus program stamps its events.
+      the chunk holding the frame, as a stimulus program stamps its events. Prints JSON with
+      the frames sent and t0, the LSL time stamp of frame 0 (frame f is stamped t0 + f/rate).
+
+  interop.py xdf FILE --name NAME --t0 T0 --rate R
+      Reads an XDF file neuropipe recorded from a `send` stream (with pyxdf, without and with
+      clock synchronisation, no dejittering) and prints JSON: the stream's samples, the
+      largest difference between its raw stamps and the sender's (t0 + frame/rate, the frame
+      read from the values), its clock offsets, and for each marker mN in the file's marker
+      stream the synchronised stamp of sender frame N minus the marker's stamp.
 """
 import argparse
 import json
@@ -171,7 +179,41 @@ def send(a):
         outlet.push_chunk(chunk, timestamp=t0 + (frame + n - 1) / a.rate)
         frame += n
     time.sleep(1.0)
-    print(json.dumps({"sent_frames": total}))
+    print(json.dumps({"sent_frames": total, "t0": t0}))
+    return 0
+
+
+def xdf(a):
+    import pyxdf
+
+    def by_name(synced):
+        streams, _ = pyxdf.load_xdf(a.file, synchronize_clocks=synced, dejitter_timestamps=False)
+        return {s["info"]["name"][0]: s for s in streams}
+
+    raw, synced = by_name(False), by_name(True)
+    r = raw[a.name]
+    stamps = np.asarray(r["time_stamps"])
+    # The sender's frame index, from the values (float64: t0 + frames / rate in float32 would
+    # round to milliseconds).
+    frames = np.round((np.asarray(r["time_series"], dtype=np.float64)[:, 0] - 0.25) / 0.5)
+    sent = a.t0 + frames / a.rate
+    on_pipeline = np.asarray(synced[a.name]["time_stamps"])
+    marker_errors = {}
+    for s in synced.values():
+        if s["info"]["type"][0] != "Markers":
+            continue
+        for ts, text in zip(s["time_stamps"], s["time_series"]):
+            if text[0].startswith("m") and text[0][1:].isdigit():
+                k = np.nonzero(frames == int(text[0][1:]))[0]
+                if len(k):
+                    marker_errors[text[0]] = float(on_pipeline[k[0]] - ts)
+    print(json.dumps({
+        "samples": int(len(stamps)),
+        "max_raw_error": float(np.max(np.abs(stamps - sent))),
+        "clock_times": [float(t) for t in r["clock_times"]],
+        "clock_values": [float(v) for v in r["clock_values"]],
+        "marker_errors": marker_errors,
+    }))
     return 0
 
 
@@ -196,8 +238,13 @@ def main():
     s.add_argument("--chunk", type=int, default=10)
     s.add_argument("--wait", type=float, default=20.0)
     s.add_argument("--markers", type=int, default=0)
+    x = sub.add_parser("xdf")
+    x.add_argument("file")
+    x.add_argument("--name", required=True)
+    x.add_argument("--t0", type=float, required=True)
+    x.add_argument("--rate", type=float, required=True)
     a = p.parse_args()
-    return {"recv": recv, "markers": markers, "send": send}[a.cmd](a)
+    return {"recv": recv, "markers": markers, "send": send, "xdf": xdf}[a.cmd](a)
 
 
 if __name__ == "__main__":

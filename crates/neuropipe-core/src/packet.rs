@@ -44,6 +44,12 @@ pub struct PacketHeader {
     /// Bit flags: [`FLAG_DISCONTINUITY`], [`FLAG_LOST_SAMPLES`], [`FLAG_NONFINITE`],
     /// [`FLAG_OUT_OF_RANGE`].
     pub flags: u32,
+    /// The clock correction (ns) a source included in `timestamp` to put a device's own
+    /// time stamp on the pipeline clock: `timestamp − clock_offset_ns` is the stamp on the
+    /// source's clock (an LSL stream's stamp on its sender's LSL clock). Recorders that keep
+    /// raw stamps with their clock offsets, as LabRecorder does (XDF), write both; 0 for
+    /// sources stamping on the pipeline clock, and for packets a stage builds anew.
+    pub clock_offset_ns: i64,
     /// On an epoch stream ([`StreamInfo::epochs`](crate::StreamInfo::epochs)): the index of
     /// the epoch's class in [`EpochLayout::classes`](crate::EpochLayout::classes); `None` for
     /// unlabelled data and continuous streams.

@@ -17,7 +17,9 @@
 //! * Timestamps: each sample's LSL timestamp plus the inlet's `time_correction()` (refreshed
 //!   every few seconds) is this machine's LSL clock; minus the LSL-to-pipeline clock offset
 //!   measured at build time it becomes a pipeline timestamp. A packet's timestamp is that of
-//!   its first frame; `first_frame` counts frames received since the stream was opened.
+//!   its first frame; `first_frame` counts frames received since the stream was opened. The
+//!   correction travels with the packet (`PacketHeader::clock_offset_ns`), so an
+//!   `XdfRecorder` writes the stream's raw LSL stamps with its clock offsets, as LabRecorder.
 //! * Low-latency pull: a [`BlockingWorker`] thread (liblsl inlets are not `Send`) blocks for the first
 //!   sample (100 ms slices, so it can stop), then drains what is already buffered without
 //!   waiting, up to `frames` frames. A packet therefore carries **between 1 and `frames`
@@ -137,6 +139,9 @@ struct Chunk {
     data: Vec<f64>,
     stamps: Vec<f64>,
     frames: usize,
+    /// The correction (ns) included in `stamps`: the inlet's `time_correction` minus the
+    /// LSL-to-pipeline clock offset (see `PacketHeader::clock_offset_ns`).
+    offset_ns: i64,
 }
 
 /// From the thread to `run`.
@@ -279,6 +284,7 @@ where
             data: vec![0.0; frames * n],
             stamps: vec![0.0; frames],
             frames: 0,
+            offset_ns: 0,
         })
         .collect();
     Ok(BoxedStage::new(LslInlet::<S> {
@@ -551,6 +557,7 @@ fn pull_loop(
         for t in &mut c.stamps[..c.frames] {
             *t = to_pipeline(*t, correction) as f64;
         }
+        c.offset_ns = ((correction - s.offset_s) * 1e9).round() as i64;
         if !link.send(FromInlet::Chunk(c)) {
             return Ok(());
         }
@@ -605,12 +612,14 @@ where
             *d = S::from_f64(v);
         }
         let ts = c.stamps[0] as u64;
+        let offset_ns = c.offset_ns;
         // Never full: the job channel holds every chunk there is.
         let _ = self.worker.try_send(c);
         let h = &mut pkt.header;
         h.sequence = self.sequence;
         h.first_frame = self.next_frame;
         h.timestamp = ts;
+        h.clock_offset_ns = offset_ns;
         if std::mem::take(&mut self.discontinuity) {
             h.flags |= FLAG_DISCONTINUITY;
             self.drift.restart();

@@ -395,3 +395,122 @@ fn predictions_reach_pylsl_stamped_at_their_stimulus() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An LSL stream recorded to XDF is written as LabRecorder writes it: its raw stamps (the
+/// sender's own LSL time stamps, t0 + frame / rate, to 1 µs) with `ClockOffset` chunks
+/// holding the inlet's correction onto the pipeline clock, so that pyxdf's clock
+/// synchronisation puts it on the file's clock: each pylsl marker (recorded on the pipeline
+/// clock in the file's marker stream) then lies on the synchronised stamp of the frame it
+/// marks, to 100 µs.
+#[test]
+fn lsl_streams_are_recorded_to_xdf_with_raw_stamps_and_clock_offsets() {
+    if !common::enter_netns("lsl_streams_are_recorded_to_xdf_with_raw_stamps_and_clock_offsets") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("np-lsl-xdf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let py = Command::new(python())
+        .arg(root().join("scripts/lsl/interop.py"))
+        .args([
+            "send",
+            "--name",
+            "pylsl-xdf",
+            "--channels",
+            "2",
+            "--rate",
+            "500",
+        ])
+        .args([
+            "--seconds",
+            "3",
+            "--chunk",
+            "10",
+            "--wait",
+            "20",
+            "--markers",
+            "500",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start interop.py");
+    let xdf = dir.join("session.xdf");
+    let cfg = PipelineConfig::from_value(&serde_json::json!({
+        "stages": [
+            { "id": "lsl", "type": "LslInlet",
+              "params": { "name": "pylsl-xdf", "marker_name": "pylsl-xdf-markers",
+                          "timeout_s": 20, "on_lost": "end", "lost_timeout_s": 1.5 } },
+            { "id": "rec", "type": "XdfRecorder", "params": { "path": xdf, "overwrite": true } }
+        ],
+        "links": [ "lsl.out -> rec.in" ]
+    }))
+    .unwrap();
+    let report = runtime().block_on(async {
+        let reg = registry();
+        let p = tokio::task::spawn_blocking(move || Pipeline::build(&cfg, &reg))
+            .await
+            .unwrap()
+            .expect("resolves the pylsl streams");
+        tokio::time::timeout(Duration::from_secs(40), p.run())
+            .await
+            .expect("ends when pylsl's outlet goes away")
+    });
+    assert_eq!(report.outcome, Outcome::Finished, "{report:?}");
+    let sent = py.wait_with_output().unwrap();
+    assert!(sent.status.success());
+    let sent: serde_json::Value = serde_json::from_slice(&sent.stdout).expect("send's JSON");
+    let t0 = sent["t0"].as_f64().unwrap();
+    let check = Command::new(python())
+        .arg(root().join("scripts/lsl/interop.py"))
+        .arg("xdf")
+        .arg(&xdf)
+        .args([
+            "--name",
+            "pylsl-xdf",
+            "--t0",
+            &format!("{t0:.9}"),
+            "--rate",
+            "500",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    println!("{v}");
+    assert_eq!(v["samples"], 1500);
+    let raw_error = v["max_raw_error"].as_f64().unwrap();
+    assert!(
+        raw_error <= 1e-6,
+        "raw stamps are the sender's: {raw_error} s off"
+    );
+    // The correction: the inlet's time_correction (about 0 on one machine) minus the LSL
+    // clock's offset from the pipeline's, the same in every chunk here (3 s: the first one
+    // and the one measured when the correction was first refreshed, at most).
+    let values: Vec<f64> = v["clock_values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert!(!values.is_empty());
+    let spread = values
+        .iter()
+        .fold(0.0f64, |m, x| m.max((x - values[0]).abs()));
+    assert!(spread < 1e-3, "{values:?}");
+    // On the file's clock after pyxdf's synchronisation: every marker on its frame.
+    let errors = v["marker_errors"].as_object().unwrap();
+    let mut names: Vec<&str> = errors.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["m1000", "m500"]);
+    for (name, e) in errors {
+        let e = e.as_f64().unwrap();
+        assert!(
+            e.abs() < 1e-4,
+            "{name}: the synchronised stamp is {e} s from the marker"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

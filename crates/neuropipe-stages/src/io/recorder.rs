@@ -56,6 +56,14 @@ pub trait RecordFile: Send + 'static {
     /// The pipeline-clock timestamp (ns) of the recording's first frame, before any write or
     /// annotation (formats with absolute timestamps, XDF, place everything from it).
     fn origin(&mut self, _first_frame_ns: u64) {}
+    /// From the next samples on, the main stream (`lane` `None`) or further stream `lane`
+    /// carries time stamps that include a source's clock correction of `offset_ns`
+    /// ([`PacketHeader::clock_offset_ns`]). Formats keeping raw stamps with clock offsets,
+    /// as LabRecorder (XDF), write the stamps minus the offset and the offset; the others
+    /// write the corrected stamps (the default: nothing to do).
+    fn clock_offset(&mut self, _lane: Option<usize>, _offset_ns: i64) -> Result<(), RecordError> {
+        Ok(())
+    }
     /// Appends frame-major values; `t0_ns` is the time of the first frame relative to the
     /// first frame of the recording, from packet timestamps.
     fn write(&mut self, data: &[f64], channels: usize, t0_ns: u64) -> Result<(), RecordError>;
@@ -245,6 +253,7 @@ pub(crate) fn build_with_lanes<F: RecordFile>(
             failed: false,
             frames: 0,
             ts0: None,
+            sent_offset: None,
             prev: None,
             make,
             info,
@@ -289,6 +298,9 @@ where
     frames: u64,
     /// Timestamp of the first packet (the recording's time zero).
     ts0: Option<u64>,
+    /// The clock offset last told the writer for this recording (see
+    /// [`RecordFile::clock_offset`]).
+    sent_offset: Option<i64>,
     /// Timestamp and frames of the previous packet.
     prev: Option<(u64, usize)>,
     /// Makes the file of the next recording.
@@ -578,8 +590,17 @@ where
             )));
         }
         let rate = lane.info.sample_rate;
+        let offset = (lane.sent_offset != Some(h.clock_offset_ns)).then_some(h.clock_offset_ns);
+        lane.sent_offset = Some(h.clock_offset_ns);
         lane.packet_notes(i, &h, &mut self.notes);
         self.send_notes().await?;
+        if let Some(offset_ns) = offset {
+            self.send(Job::ClockOffset {
+                lane: Some(i),
+                offset_ns,
+            })
+            .await?;
+        }
         let (mut from, mut bad) = (0, 0);
         while from < h.frames() {
             let mut buf = self
@@ -694,6 +715,15 @@ where
                 h.timestamp
             }
         };
+        if self.sent_offset != Some(h.clock_offset_ns) {
+            self.sent_offset = Some(h.clock_offset_ns);
+            let offset_ns = h.clock_offset_ns;
+            self.send(Job::ClockOffset {
+                lane: None,
+                offset_ns,
+            })
+            .await?;
+        }
         let rel_ns = h.timestamp.saturating_sub(ts0);
         let n = h.frames();
         let start_s = if F::CONTIGUOUS {
@@ -804,6 +834,10 @@ where
         self.path = path;
         self.frames = 0;
         self.ts0 = None;
+        self.sent_offset = None;
+        for lane in &mut self.lanes {
+            lane.sent_offset = None;
+        }
         self.prev = None;
         self.timeline.restart();
     }

@@ -83,6 +83,8 @@ pub(crate) struct Lane {
     closed: bool,
     /// Timestamp and frames of its previous packet (for the gap at a discontinuity).
     prev: Option<(u64, usize)>,
+    /// The clock offset last told the writer (see `RecordFile::clock_offset`).
+    pub(crate) sent_offset: Option<i64>,
 }
 
 /// Opens every linked further input of the recorder being built: a continuous stream with
@@ -118,6 +120,7 @@ pub(crate) fn open_lanes(b: &mut StageBuilder<'_>) -> Result<Vec<Lane>, BuildErr
             input,
             closed: false,
             prev: None,
+            sent_offset: None,
         });
     }
     Ok(lanes)

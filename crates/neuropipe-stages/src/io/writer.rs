@@ -62,6 +62,9 @@ pub(crate) enum Job {
         channels: usize,
         t_ns: u64,
     },
+    /// From the next samples on, the main stream (`lane` `None`) or further stream `lane`
+    /// carries time stamps corrected by `offset_ns` (see `PacketHeader::clock_offset_ns`).
+    ClockOffset { lane: Option<usize>, offset_ns: i64 },
     /// A mark about further stream `lane` at `t_ns` on the pipeline clock (text cleaned).
     LaneNote {
         lane: usize,
@@ -198,6 +201,7 @@ fn write_loop<F: RecordFile>(
                 }
             }
             Job::Origin(ns) => file.origin(ns),
+            Job::ClockOffset { lane, offset_ns } => file.clock_offset(lane, offset_ns)?,
             Job::Note {
                 onset_s,
                 duration_s,

@@ -21,10 +21,15 @@
 //!   further stream are marked in the marker stream with the stream's name.
 //! * **Timestamps**: every sample carries its own, in seconds on the pipeline clock
 //!   (monotonic, from the pipeline's start; packet timestamps, so a pause shows as a gap
-//!   and `pyxdf`'s dejittering sees the true sample times).
-//! * **Clock offsets**: both streams are stamped on the file's clock, so their
-//!   `ClockOffset` chunks (one at the start, then every 5 s of signal, as LabRecorder
-//!   measures them) say 0, and `pyxdf`'s clock synchronisation leaves the stamps as they are.
+//!   and `pyxdf`'s dejittering sees the true sample times), or on its source's clock (below).
+//! * **Clock offsets**: a stream whose source put a device's own stamps on the pipeline clock
+//!   with a correction ([`PacketHeader::clock_offset_ns`](neuropipe_core::PacketHeader):
+//!   an `LslInlet`, the sender's LSL stamps plus `time_correction`) is written as LabRecorder
+//!   writes it: the raw stamps, on the sender's clock, and `ClockOffset` chunks holding the
+//!   correction (measured at the sender's time: at the start, every 5 s of signal, and
+//!   whenever the correction changes), so that pyxdf's clock synchronisation (a robust fit
+//!   over the whole session) puts it on the file's clock. Streams stamped on the pipeline
+//!   clock, and the marker stream, have offsets 0: their stamps stay as they are.
 //! * **Valid at every moment**: each chunk reaches the file in one write; a `Boundary`
 //!   chunk every 10 s of signal; the footers (first and last timestamp, sample count) when
 //!   the recording ends. A file cut short by a crash or `kill -9` holds every chunk before
@@ -163,6 +168,8 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             stamps: Vec::with_capacity(4096),
             since_boundary_s: 0.0,
             next_offset_s: 0.0,
+            offset: (0.0, false),
+            lane_offsets: vec![(0.0, false); lane_headers.len()],
             marker_count: 0,
         })
     })
@@ -184,6 +191,10 @@ pub struct XdfFile {
     since_boundary_s: f64,
     /// Signal time (s from the first frame) of the next clock offsets.
     next_offset_s: f64,
+    /// The main stream's clock correction (s) and whether it changed since last written.
+    offset: (f64, bool),
+    /// Each further stream's.
+    lane_offsets: Vec<(f64, bool)>,
     marker_count: u64,
 }
 
@@ -226,27 +237,48 @@ impl RecordFile for XdfFile {
         self.origin_s = first_frame_ns as f64 / 1e9;
     }
 
+    fn clock_offset(&mut self, lane: Option<usize>, offset_ns: i64) -> Result<(), RecordError> {
+        let off = offset_ns as f64 / 1e9;
+        let slot = match lane {
+            None => Some(&mut self.offset),
+            Some(i) => self.lane_offsets.get_mut(i),
+        };
+        if let Some(o) = slot {
+            o.1 |= off != o.0;
+            o.0 = off;
+        }
+        Ok(())
+    }
+
     fn write(&mut self, data: &[f64], channels: usize, t0_ns: u64) -> Result<(), RecordError> {
         let n = data.len() / channels.max(1);
-        let (origin, rate) = (self.origin_s, self.rate);
+        let (origin, rate, off) = (self.origin_s, self.rate, self.offset.0);
+        // Raw stamps: the pipeline's minus the source's correction (0 for most sources).
         self.stamps.clear();
         self.stamps
-            .extend((0..n).map(|i| origin + (t0_ns as f64 + i as f64 * 1e9 / rate) / 1e9));
+            .extend((0..n).map(|i| origin + (t0_ns as f64 + i as f64 * 1e9 / rate) / 1e9 - off));
         let Some(w) = self.writer.as_mut() else {
             return Err(self.not_open());
         };
         let t0_s = t0_ns as f64 / 1e9;
+        // Now on the file's clock; each stream's offset is measured at its own clock's time
+        // (as LabRecorder: the recorder's time minus the offset).
+        let now = origin + t0_s;
+        let periodic = t0_s >= self.next_offset_s;
         let mut r = Ok(());
-        if t0_s >= self.next_offset_s {
-            // Same clock as the file's: offset 0, collected now.
+        if periodic || self.offset.1 {
+            self.offset.1 = false;
+            r = w.clock_offset(SIGNAL, now - off, off);
+        }
+        if periodic {
             self.next_offset_s = t0_s + OFFSET_EVERY_S;
-            r = w.clock_offset(SIGNAL, origin + t0_s, 0.0);
             if r.is_ok() && self.markers.is_some() {
-                r = w.clock_offset(MARKERS, origin + t0_s, 0.0);
+                r = w.clock_offset(MARKERS, now, 0.0);
             }
-            for i in 0..self.lanes.len() {
+            for (i, o) in self.lane_offsets.iter_mut().enumerate() {
                 if r.is_ok() {
-                    r = w.clock_offset(lane_id(i), origin + t0_s, 0.0);
+                    o.1 = false;
+                    r = w.clock_offset(lane_id(i), now - o.0, o.0);
                 }
             }
         }
@@ -295,13 +327,23 @@ impl RecordFile for XdfFile {
             return Err(self.err(XdfError::Stream(lane_id(lane), "no such stream")));
         };
         let n = data.len() / channels.max(1);
+        let (off, changed) = self.lane_offsets.get(lane).copied().unwrap_or((0.0, false));
         self.stamps.clear();
         self.stamps
-            .extend((0..n).map(|i| (t_ns as f64 + i as f64 * 1e9 / rate) / 1e9));
+            .extend((0..n).map(|i| (t_ns as f64 + i as f64 * 1e9 / rate) / 1e9 - off));
         let Some(w) = self.writer.as_mut() else {
             return Err(self.not_open());
         };
-        let r = w.write_numeric(lane_id(lane), &self.stamps, data);
+        let mut r = Ok(());
+        if changed {
+            r = w.clock_offset(lane_id(lane), t_ns as f64 / 1e9 - off, off);
+            if let Some(o) = self.lane_offsets.get_mut(lane) {
+                o.1 = false;
+            }
+        }
+        if r.is_ok() {
+            r = w.write_numeric(lane_id(lane), &self.stamps, data);
+        }
         r.map_err(|e| self.err(e))
     }
 
