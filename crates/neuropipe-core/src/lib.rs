@@ -56,6 +56,7 @@ mod payload;
 mod pipeline;
 #[allow(unsafe_code)]
 mod pool;
+mod precise_sleep;
 mod queue;
 mod readout;
 mod registry;

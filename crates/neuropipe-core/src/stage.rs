@@ -88,7 +88,8 @@ impl StageContext {
     pub fn clock(&self) -> &Clock {
         &self.shared.clock
     }
-    /// Sleeps until `deadline` (on the tokio timer) unless a control message arrives first.
+    /// Sleeps until `deadline` (to a fraction of a millisecond: the process's timer thread,
+    /// not tokio's millisecond timer) unless a control message arrives first.
     /// Returns `true` if the deadline was reached, `false` if woken for a control message —
     /// then return `Ok(())` from `run` so the runtime can deliver it. For paced sources.
     pub async fn sleep_until(&self, deadline: Instant) -> bool {
@@ -96,7 +97,7 @@ impl StageContext {
         let reached = tokio::select! {
             biased;
             _ = self.shared.control_ready.notified() => false,
-            _ = tokio::time::sleep_until(deadline.into()) => true,
+            _ = crate::precise_sleep::sleep_until(deadline) => true,
         };
         self.shared.add_wait(t0);
         reached
