@@ -442,6 +442,25 @@ fn record_xdf_takes_every_stream_of_the_pipeline() {
     std::fs::remove_dir_all(&d).unwrap();
 }
 
+/// `scripts/xdf/make_session.py` writes `dir/session.xdf` (with `extra` arguments, e.g.
+/// `reset`); returns its path.
+fn make_session(py: &Path, dir: &Path, extra: &[&str]) -> std::path::PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let source = dir.join("session.xdf");
+    let made = std::process::Command::new(py)
+        .arg(root.join("scripts/xdf/make_session.py"))
+        .arg(&source)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    source
+}
+
 /// Every stream of an XDF session, each replayed by its own `FileReplay` (an EEG stream at
 /// 250 Hz and an accelerometer at 100 Hz from another machine, whose clock offsets put it
 /// 0.37 s after the EEG, on LSL's clock, in a file built from the specification by
@@ -454,18 +473,7 @@ fn record_xdf_takes_every_stream_of_the_pipeline() {
 fn the_streams_of_one_xdf_file_replay_with_their_own_time_stamps() {
     let Some(py) = python() else { return };
     let d = tmp_dir("session-replay");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let source = d.join("session.xdf");
-    let made = std::process::Command::new(&py)
-        .arg(root.join("scripts/xdf/make_session.py"))
-        .arg(&source)
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    let source = make_session(&py, &d, &[]);
     let original = d.join("original.f64");
     read_xdf_as(&py, &source, Some(&original), true);
     let eeg_in = read_f64(&original);
@@ -566,19 +574,7 @@ fn the_streams_of_one_xdf_file_replay_with_their_own_time_stamps() {
 fn a_clock_reset_in_a_session_replays_synchronised_as_pyxdf() {
     let Some(py) = python() else { return };
     let d = tmp_dir("session-reset");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let source = d.join("session.xdf");
-    let made = std::process::Command::new(&py)
-        .arg(root.join("scripts/xdf/make_session.py"))
-        .arg(&source)
-        .arg("reset")
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    let source = make_session(&py, &d, &["reset"]);
     let original = d.join("original.f64");
     read_xdf_as(&py, &source, Some(&original), true);
     let orig = read_f64(&d.join("original.f64.1"));

@@ -49,6 +49,22 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// Builds `cfg` (resolving its pylsl streams) and runs it until its `LslInlet` ends the
+/// stream (`on_lost: end`) when pylsl's outlet goes away; it must finish cleanly.
+fn run_until_the_sender_leaves(cfg: PipelineConfig) {
+    let report = runtime().block_on(async {
+        let reg = registry();
+        let p = tokio::task::spawn_blocking(move || Pipeline::build(&cfg, &reg))
+            .await
+            .unwrap()
+            .expect("resolves the pylsl streams");
+        tokio::time::timeout(Duration::from_secs(40), p.run())
+            .await
+            .expect("ends when pylsl's outlet goes away")
+    });
+    assert_eq!(report.outcome, Outcome::Finished, "{report:?}");
+}
+
 #[test]
 fn neuropipe_outlet_to_pylsl() {
     if !common::enter_netns("neuropipe_outlet_to_pylsl") {
@@ -282,17 +298,7 @@ fn pylsl_markers_land_on_their_sample_for_any_chunk_size() {
             "links": [ "lsl.out -> rec.in" ]
         }))
         .unwrap();
-        let report = runtime().block_on(async {
-            let reg = registry();
-            let p = tokio::task::spawn_blocking(move || Pipeline::build(&cfg, &reg))
-                .await
-                .unwrap()
-                .expect("resolves the pylsl streams");
-            tokio::time::timeout(Duration::from_secs(40), p.run())
-                .await
-                .expect("ends when pylsl's outlet goes away")
-        });
-        assert_eq!(report.outcome, Outcome::Finished, "{report:?}");
+        run_until_the_sender_leaves(cfg);
         assert!(py.wait().unwrap().success());
 
         let mut r = neuropipe_io::edf::EdfReader::open(&edf).unwrap();
@@ -444,17 +450,7 @@ fn lsl_streams_are_recorded_to_xdf_with_raw_stamps_and_clock_offsets() {
         "links": [ "lsl.out -> rec.in" ]
     }))
     .unwrap();
-    let report = runtime().block_on(async {
-        let reg = registry();
-        let p = tokio::task::spawn_blocking(move || Pipeline::build(&cfg, &reg))
-            .await
-            .unwrap()
-            .expect("resolves the pylsl streams");
-        tokio::time::timeout(Duration::from_secs(40), p.run())
-            .await
-            .expect("ends when pylsl's outlet goes away")
-    });
-    assert_eq!(report.outcome, Outcome::Finished, "{report:?}");
+    run_until_the_sender_leaves(cfg);
     let sent = py.wait_with_output().unwrap();
     assert!(sent.status.success());
     let sent: serde_json::Value = serde_json::from_slice(&sent.stdout).expect("send's JSON");

@@ -11,14 +11,6 @@ use serde_json::json;
 static ALLOC: neuropipe_testkit::CountingAllocator = neuropipe_testkit::CountingAllocator;
 
 /// Frames the sink has received so far.
-fn sink_frames(h: &PipelineHandle) -> f64 {
-    h.snapshot()
-        .stages
-        .iter()
-        .find(|s| s.id == "check")
-        .map_or(0.0, |s| s.frames_in as f64)
-}
-
 #[test]
 fn running_dsp_pipeline_allocates_nothing_per_packet() {
     let cfg = PipelineConfig::from_value(&json!({
@@ -35,7 +27,12 @@ fn running_dsp_pipeline_allocates_nothing_per_packet() {
     }))
     .unwrap();
     let pipeline = Pipeline::build(&cfg, &neuropipe_stages::registry()).unwrap();
-    let c = neuropipe_testkit::allocations_while_running(pipeline, sink_frames, 20_000.0, 4_000.0);
+    let c = neuropipe_testkit::allocations_while_running(
+        pipeline,
+        neuropipe_testkit::check_frames,
+        20_000.0,
+        4_000.0,
+    );
     assert!(
         c.progress >= 4_000.0,
         "pipeline made progress: {} output frames",

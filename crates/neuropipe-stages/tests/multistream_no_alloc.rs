@@ -9,14 +9,6 @@ use serde_json::json;
 #[global_allocator]
 static ALLOC: neuropipe_testkit::CountingAllocator = neuropipe_testkit::CountingAllocator;
 
-fn sink_frames(h: &PipelineHandle) -> f64 {
-    h.snapshot()
-        .stages
-        .iter()
-        .find(|s| s.id == "check")
-        .map_or(0.0, |s| s.frames_in as f64)
-}
-
 #[test]
 fn resampling_and_merging_allocate_nothing_per_packet() {
     let cfg = PipelineConfig::from_value(&json!({
@@ -33,7 +25,12 @@ fn resampling_and_merging_allocate_nothing_per_packet() {
     }))
     .unwrap();
     let pipeline = Pipeline::build(&cfg, &neuropipe_stages::registry()).unwrap();
-    let c = neuropipe_testkit::allocations_while_running(pipeline, sink_frames, 20_000.0, 4_000.0);
+    let c = neuropipe_testkit::allocations_while_running(
+        pipeline,
+        neuropipe_testkit::check_frames,
+        20_000.0,
+        4_000.0,
+    );
     assert!(c.progress >= 4_000.0, "{} merged frames", c.progress);
     assert_eq!(
         c.allocations, 0,

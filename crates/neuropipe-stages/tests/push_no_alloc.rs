@@ -10,14 +10,6 @@ use std::sync::Arc;
 #[global_allocator]
 static ALLOC: neuropipe_testkit::CountingAllocator = neuropipe_testkit::CountingAllocator;
 
-fn sink_frames(h: &PipelineHandle) -> f64 {
-    h.snapshot()
-        .stages
-        .iter()
-        .find(|s| s.id == "check")
-        .map_or(0.0, |s| s.frames_in as f64)
-}
-
 #[test]
 fn pushing_and_sending_allocate_nothing_per_packet() {
     let cfg = PipelineConfig::from_value(&json!({
@@ -56,7 +48,12 @@ fn pushing_and_sending_allocate_nothing_per_packet() {
             pushes += 1;
         }
     });
-    let c = neuropipe_testkit::allocations_while_running(pipeline, sink_frames, 20_000.0, 20_000.0);
+    let c = neuropipe_testkit::allocations_while_running(
+        pipeline,
+        neuropipe_testkit::check_frames,
+        20_000.0,
+        20_000.0,
+    );
     let pushes = pusher.join().unwrap();
     assert!(pushes >= 400, "the host pushed {pushes} blocks");
     assert!(c.progress >= 20_000.0, "{} frames flowed", c.progress);

@@ -10,14 +10,6 @@ use serde_json::json;
 #[global_allocator]
 static ALLOC: neuropipe_testkit::CountingAllocator = neuropipe_testkit::CountingAllocator;
 
-fn sink_frames(h: &PipelineHandle) -> f64 {
-    h.snapshot()
-        .stages
-        .iter()
-        .find(|s| s.id == "check")
-        .map_or(0.0, |s| s.frames_in as f64)
-}
-
 /// 30 s of a 64-channel 1 kHz float32 stream and a 3-channel 100 Hz double64 stream, written
 /// in chunks of 100 ms as a recorder would.
 fn write_session(path: &std::path::Path) {
@@ -68,7 +60,12 @@ fn replaying_several_xdf_streams_allocates_nothing_per_packet() {
     }))
     .unwrap();
     let pipeline = Pipeline::build(&cfg, &neuropipe_stages::registry()).unwrap();
-    let c = neuropipe_testkit::allocations_while_running(pipeline, sink_frames, 1_000.0, 3_000.0);
+    let c = neuropipe_testkit::allocations_while_running(
+        pipeline,
+        neuropipe_testkit::check_frames,
+        1_000.0,
+        3_000.0,
+    );
     assert!(c.progress >= 3_000.0, "{} frames", c.progress);
     assert_eq!(
         c.allocations, 0,

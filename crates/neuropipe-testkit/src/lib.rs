@@ -20,7 +20,7 @@
 pub mod running;
 pub mod stages;
 
-pub use running::{allocations_while_running, assert_mostly_waiting, Counted};
+pub use running::{allocations_while_running, assert_mostly_waiting, check_frames, Counted};
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

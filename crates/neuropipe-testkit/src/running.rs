@@ -14,6 +14,16 @@ pub struct Counted {
     pub windows: u64,
 }
 
+/// Frames that have reached the stage named `check` (the usual progress measure for
+/// [`allocations_while_running`]: a `ContinuityCheck` sink with that id); 0 before it runs.
+pub fn check_frames(h: &PipelineHandle) -> f64 {
+    h.snapshot()
+        .stages
+        .iter()
+        .find(|s| s.id == "check")
+        .map_or(0.0, |s| s.frames_in as f64)
+}
+
 /// Runs `pipeline` on a two-worker runtime; once `progress` has reached `warm_up` (every
 /// task, queue and timer in its steady state), counts allocations in windows of 250 ms until
 /// `progress` has advanced by `enough` (or 60 s have passed), then stops the pipeline and
