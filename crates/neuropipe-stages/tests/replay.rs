@@ -389,6 +389,11 @@ async fn replayed_recordings_keep_their_prefilter() {
 /// Writes an XDF session: "EEG" (2 ch, 250 Hz, 2 s from t = 50.0), "Accel" (1 ch, 100 Hz,
 /// 2 s from t = 50.1) and two markers; returns each stream's values, frame-major.
 fn write_session_xdf(path: &Path) -> (Vec<f64>, Vec<f64>) {
+    write_session_xdf_with(path, 200)
+}
+
+/// [`write_session_xdf`] with `acc_frames` accelerometer frames.
+fn write_session_xdf_with(path: &Path, acc_frames: usize) -> (Vec<f64>, Vec<f64>) {
     use neuropipe_io::xdf::{ChannelFormat, ChannelMeta, StreamHeader, XdfWriter};
     let mut w = XdfWriter::new(std::fs::File::create(path).unwrap()).unwrap();
     let eeg = StreamHeader::new("EEG", "EEG", ChannelFormat::Double64, 250.0).channels(vec![
@@ -406,8 +411,8 @@ fn write_session_xdf(path: &Path) -> (Vec<f64>, Vec<f64>) {
     .unwrap();
     let eeg_t: Vec<f64> = (0..500).map(|k| 50.0 + k as f64 / 250.0).collect();
     let eeg_v: Vec<f64> = (0..1000).map(|k| (k as f64 * 0.37).sin() * 10.0).collect();
-    let acc_t: Vec<f64> = (0..200).map(|k| 50.1 + k as f64 / 100.0).collect();
-    let acc_v: Vec<f64> = (0..200).map(|k| 1.0 + k as f64 * 1e-3).collect();
+    let acc_t: Vec<f64> = (0..acc_frames).map(|k| 50.1 + k as f64 / 100.0).collect();
+    let acc_v: Vec<f64> = (0..acc_frames).map(|k| 1.0 + k as f64 * 1e-3).collect();
     w.write_numeric(1, &eeg_t, &eeg_v).unwrap();
     w.write_numeric(2, &acc_t, &acc_v).unwrap();
     w.write_strings(3, &[50.5, 51.5], &["one", "two"]).unwrap();
@@ -502,6 +507,36 @@ async fn one_replay_stage_replays_several_xdf_streams_on_their_own_ports() {
         }
     }
     assert_eq!(markers, ["one", "two"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A stream that ends before the others ends on its own port at once: a `Merge` of a short
+/// accelerometer stream (0.8 s, resampled to 250 Hz) with a 2 s EEG stream, both from one
+/// `FileReplay`, ends with the accelerometer (174 merged frames). Were the port left open
+/// until the stage ends, the `Merge` would go on to the EEG's end with the accelerometer's
+/// channel missing (NaN, flagged: 375 frames).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_ending_first_ends_on_its_port() {
+    let dir = temp_dir("xdf-streams-short");
+    let src = dir.join("session.xdf");
+    write_session_xdf_with(&src, 80);
+    let p = build(json!({
+        "stages": [
+            {"id": "replay", "type": "FileReplay", "params": {"path": src, "streams": ["EEG", "Accel"], "frames": 25, "realtime": false}},
+            {"id": "rs", "type": "Resample", "params": {"rate_hz": 250}},
+            {"id": "merge", "type": "Merge"},
+            {"id": "cap", "type": "Capture", "params": {"name": "streams-short"}}
+        ],
+        "links": ["replay -> merge.in1", "replay.out2 -> rs", "rs -> merge.in2", "merge -> cap"]
+    }));
+    let report = tokio::time::timeout(Duration::from_secs(60), p.run())
+        .await
+        .expect("the pipeline ends with the accelerometer stream");
+    assert_eq!(report.outcome, Outcome::Finished);
+    let cap = capture("streams-short");
+    let frames = cap.lock().unwrap().frames();
+    // The merged stream covers (about) the accelerometer's 0.8 s, not the EEG's 2 s.
+    assert!((100..=250).contains(&frames), "{frames} merged frames");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -37,8 +37,11 @@
 //!   due; a pause moves every stream's axis by the same time (flagged on each), a loop
 //!   starts them all over together (one period after the stream ending last; a stream
 //!   that ended earlier is flagged at its gap). Markers are
-//!   placed on the first stream. Several `FileReplay` stages reading one file (`stream`
-//!   each, `markers: false` on all but one) do the same. `timestamps: replay` stamps from the replay's own clock instead (frame count /
+//!   placed on the first stream. A stream that ends before the others ends on its port at
+//!   once (a `Merge` downstream then ends with it, rather than going on with its channels
+//!   missing). Several
+//!   `FileReplay` stages reading one file (`stream` each, `markers: false` on all but one)
+//!   do the same. `timestamps: replay` stamps from the replay's own clock instead (frame count /
 //!   rate), as for every other format. The stamps are first put on the recorder's clock
 //!   from each stream's `ClockOffset` chunks as pyxdf does on load (`clock_sync`, default
 //!   on; `neuropipe_io::xdf::ClockSync`), so streams recorded from several machines line up;
@@ -360,7 +363,7 @@ where
         }
         let lane = &mut self.lanes[i];
         if !self.looping || lane.pass_frames == 0 {
-            lane.ended = true;
+            lane.end();
             return;
         }
         // The reader has started the file over.
@@ -455,10 +458,10 @@ where
             ctx.count_nonfinite(bad);
         }
         if i == 0 {
-            lane.out.send(pkt).await?;
-        } else if lane.out.send(pkt).await.is_err() {
+            lane.send(pkt).await?;
+        } else if lane.send(pkt).await.is_err() {
             // A further stream's consumers are gone: the others go on.
-            lane.ended = true;
+            lane.end();
         }
         if i == 0 {
             self.emit_markers(ctx, false);

@@ -36,7 +36,9 @@ where
     /// The file, and the stream when the stage replays several: for messages.
     pub(crate) label: String,
     pool: MemoryPool<Samples<S>>,
-    pub(crate) out: Output<Samples<S>>,
+    /// Its output port, until the stream ends: dropping it ends the stream downstream
+    /// (a `Merge` of a stream that ends early must not wait for it).
+    out: Option<Output<Samples<S>>>,
     channels: usize,
     /// The next packet, read but not sent yet (its deadline may have been interrupted by a
     /// control message).
@@ -81,7 +83,7 @@ where
             chunks: (0..CHUNKS).map(|_| Chunk::new(frames, channels)).collect(),
             label,
             pool,
-            out,
+            out: Some(out),
             channels,
             head: None,
             ended: false,
@@ -168,6 +170,22 @@ where
         self.read_pos += n as u64;
         self.head = Some(Ready { pkt, gap_s, railed });
         Ok(())
+    }
+
+    /// The stream has ended: its consumers see the end of stream now, whatever the other
+    /// streams of the stage do.
+    pub(crate) fn end(&mut self) {
+        self.ended = true;
+        self.out = None;
+    }
+
+    /// Sends a packet on the lane's port; `QueueClosed` once its consumers are gone (or the
+    /// lane has ended).
+    pub(crate) async fn send(&mut self, pkt: Packet<Samples<S>>) -> Result<(), StageError> {
+        match &mut self.out {
+            Some(out) => out.send(pkt).await,
+            None => Err(StageError::QueueClosed),
+        }
     }
 
     /// The file starts over: the reader has rewound.
