@@ -29,24 +29,22 @@
 //!   as for CSV. Packets carry the file's own time stamps (`timestamps: file`, the default
 //!   for XDF; see `io/replay_times.rs`): time zero is the file's earliest stamp, so every
 //!   stream of a session keeps its timing relative to the others, and a gap in the file is
-//!   a gap in time.
+//!   a gap in time. `timestamps: replay` stamps from the replay's own clock instead (frame
+//!   count / rate), as for every other format. The stamps are first put on the recorder's
+//!   clock from each stream's `ClockOffset` chunks as pyxdf does on load (`clock_sync`,
+//!   default on; `neuropipe_io::xdf::ClockSync`), so streams recorded from several machines
+//!   line up; a source whose clock was reset during the recording (pyxdf's reset detection)
+//!   has each stretch between resets synchronised with its own line.
 //! * XDF `streams`: several numeric streams of the file replayed by one stage, each on a
 //!   port of its own (`out`, then `out2` … `out8`; see `io/replay_lane.rs`), with its own
 //!   rate, channels, metadata and reader thread; `frames` counts the first stream's frames,
 //!   the others' packets last as long. The stage sends the packets in the order they fall
 //!   due; a pause moves every stream's axis by the same time (flagged on each), a loop
 //!   starts them all over together (one period after the stream ending last; a stream
-//!   that ended earlier is flagged at its gap). Markers are
-//!   placed on the first stream. A stream that ends before the others ends on its port at
-//!   once (a `Merge` downstream then ends with it, rather than going on with its channels
-//!   missing). Several
-//!   `FileReplay` stages reading one file (`stream` each, `markers: false` on all but one)
-//!   do the same. `timestamps: replay` stamps from the replay's own clock instead (frame count /
-//!   rate), as for every other format. The stamps are first put on the recorder's clock
-//!   from each stream's `ClockOffset` chunks as pyxdf does on load (`clock_sync`, default
-//!   on; `neuropipe_io::xdf::ClockSync`), so streams recorded from several machines line up;
-//!   a source whose clock was reset during the recording (pyxdf's reset detection) has each
-//!   stretch between resets synchronised with its own line.
+//!   that ended earlier is flagged at its gap). Markers are placed on the first stream. A
+//!   stream that ends before the others ends on its port at once (a `Merge` downstream then
+//!   ends with it, rather than going on with its channels missing). Several `FileReplay`
+//!   stages reading one file (`stream` each, `markers: false` on all but one) do the same.
 //! * Non-finite values (`nan`, `inf`, `1e400` in a CSV) follow the non-finite policy: they are
 //!   replayed as NaN in packets flagged [`FLAG_NONFINITE`](neuropipe_core::FLAG_NONFINITE)
 //!   and counted in the stage's metrics.
