@@ -169,7 +169,7 @@ fn build(b: &mut StageBuilder<'_>) -> Result<BoxedStage, BuildError> {
             since_boundary_s: 0.0,
             next_offset_s: 0.0,
             offset: (0.0, false),
-            lane_offsets: vec![(0.0, false); lane_headers.len()],
+            lane_offsets: vec![(f64::NAN, false); lane_headers.len()],
             marker_count: 0,
         })
     })
@@ -193,7 +193,8 @@ pub struct XdfFile {
     next_offset_s: f64,
     /// The main stream's clock correction (s) and whether it changed since last written.
     offset: (f64, bool),
-    /// Each further stream's.
+    /// Each further stream's (NaN until its first packet: no offset is written for a stream
+    /// before its source is known, so that pyxdf sees no jump from a guessed 0).
     lane_offsets: Vec<(f64, bool)>,
     marker_count: u64,
 }
@@ -276,7 +277,7 @@ impl RecordFile for XdfFile {
                 r = w.clock_offset(MARKERS, now, 0.0);
             }
             for (i, o) in self.lane_offsets.iter_mut().enumerate() {
-                if r.is_ok() {
+                if r.is_ok() && !o.0.is_nan() {
                     o.1 = false;
                     r = w.clock_offset(lane_id(i), now - o.0, o.0);
                 }
@@ -327,7 +328,11 @@ impl RecordFile for XdfFile {
             return Err(self.err(XdfError::Stream(lane_id(lane), "no such stream")));
         };
         let n = data.len() / channels.max(1);
-        let (off, changed) = self.lane_offsets.get(lane).copied().unwrap_or((0.0, false));
+        // Known by now: the recorder tells the offset before a stream's first packet.
+        let (off, changed) = match self.lane_offsets.get(lane).copied() {
+            Some((off, changed)) if !off.is_nan() => (off, changed),
+            _ => (0.0, true),
+        };
         self.stamps.clear();
         self.stamps
             .extend((0..n).map(|i| (t_ns as f64 + i as f64 * 1e9 / rate) / 1e9 - off));
@@ -338,7 +343,7 @@ impl RecordFile for XdfFile {
         if changed {
             r = w.clock_offset(lane_id(lane), t_ns as f64 / 1e9 - off, off);
             if let Some(o) = self.lane_offsets.get_mut(lane) {
-                o.1 = false;
+                *o = (off, false);
             }
         }
         if r.is_ok() {
@@ -396,5 +401,62 @@ impl RecordFile for XdfFile {
             self.marker_count,
             lanes.concat()
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use neuropipe_io::xdf::scan;
+
+    /// A further stream whose source corrects its clock (an LSL stream on `in2`) gets raw
+    /// stamps and its own offsets, and no offset before its first packet (a guessed 0 would
+    /// look like a clock reset to pyxdf); the main stream on the pipeline clock keeps 0.
+    #[test]
+    fn a_further_streams_offsets_start_with_its_first_packet() {
+        let path = std::env::temp_dir().join(format!("np-xdf-offsets-{}.xdf", std::process::id()));
+        let header = |name: &str, rate| {
+            StreamHeader::new(name, "EEG", ChannelFormat::Double64, rate)
+                .channels(vec![ChannelMeta::new("C", "microvolts", "EEG")])
+        };
+        let mut f = XdfFile {
+            path: path.clone(),
+            signal: header("main", 10.0),
+            markers: None,
+            lanes: vec![(header("lsl", 10.0), 10.0)],
+            rate: 10.0,
+            writer: None,
+            origin_s: 0.0,
+            stamps: Vec::new(),
+            since_boundary_s: 0.0,
+            next_offset_s: 0.0,
+            offset: (0.0, false),
+            lane_offsets: vec![(f64::NAN, false)],
+            marker_count: 0,
+        };
+        f.create().unwrap();
+        f.origin(1_000_000_000);
+        f.clock_offset(None, 0).unwrap();
+        // 0 s and 5 s: periodic offsets, the further stream not yet heard from.
+        f.write(&[1.0; 10], 1, 0).unwrap();
+        f.write(&[1.0; 10], 1, 5_000_000_000).unwrap();
+        // Its first packet at 6 s on the pipeline clock, stamped with a -1000 s correction.
+        f.clock_offset(Some(0), -1_000_000_000_000).unwrap();
+        f.write_lane(0, &[2.0; 10], 1, 6_000_000_000).unwrap();
+        f.write(&[1.0; 10], 1, 10_000_000_000).unwrap();
+        f.finish().unwrap();
+        let mut file = std::io::BufReader::new(File::open(&path).unwrap());
+        let index = scan(&mut file).unwrap();
+        let (main, lane) = (&index.streams[0], &index.streams[1]);
+        assert!(
+            main.clock_offsets.iter().all(|o| o.1 == 0.0),
+            "{:?}",
+            main.clock_offsets
+        );
+        assert_eq!(main.clock_offsets.len(), 3);
+        // Offsets from its first packet on, measured on its own clock.
+        assert_eq!(lane.clock_offsets, [(1006.0, -1000.0), (1011.0, -1000.0)]);
+        assert_eq!(lane.timestamps[0], 1006.0);
+        std::fs::remove_file(&path).unwrap();
     }
 }
