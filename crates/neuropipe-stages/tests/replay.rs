@@ -455,11 +455,18 @@ async fn one_replay_stage_replays_several_xdf_streams_on_their_own_ports() {
     let mut events = h.events();
     let run = tokio::spawn(p.run());
     let eeg = capture("streams-eeg");
-    let t0 = Instant::now();
-    while eeg.lock().unwrap().frames() < 100 {
-        assert!(t0.elapsed() < Duration::from_secs(30), "replay too slow");
+    // Pause once 100 EEG frames have arrived (polled a bounded number of times: no clock
+    // reading is asserted).
+    for _ in 0..6_000 {
+        if eeg.lock().unwrap().frames() >= 100 {
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    assert!(
+        eeg.lock().unwrap().frames() >= 100,
+        "100 EEG frames before the pause"
+    );
     h.pause("replay").await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     h.resume("replay").await.unwrap();
