@@ -60,6 +60,7 @@ row bdf_write "cargo bench -q -p neuropipe-io --bench bdf_write -- --noplot --wa
   'time:|thrpt:|^[a-z].*/'
 row xdf "bash scripts/xdf/throughput.sh" 'MB/s|UTC'
 row paced_cpu "bash scripts/paced_cpu.sh 15 3" ''
+row paced_cpu_1thread "bash scripts/paced_cpu.sh 15 3 --threads 1" ''
 row control "cargo run -q --release -p neuropipe-server --example control_latency" ''
 row dashboard "bash scripts/dashboard_cpu.sh 10" 'CPU'
 row lsl "LSLAPICFG=$PWD/crates/neuropipe-lsl/lsl_api.cfg unshare -n sh -c 'ip link set lo up && exec \"\$@\"' sh $PY scripts/lsl/latency.py --neuropipe target/release/neuropipe" '^\||^[0-9]+ ch'

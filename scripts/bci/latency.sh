@@ -10,14 +10,16 @@
 # 8-13 Hz → Epoch 0.5-3.5 s → Covariance (OAS) → TangentSpace → Lda → sink), a cue every
 # 4.5 s, against its Python twin (pyRiemann Covariances + TangentSpace, scikit-learn LDA).
 #
-# Usage: scripts/bci/latency.sh [BIN] [CHANNELS] [SECONDS] [p300|mi]
-#        (defaults: release binary, 64, 60, p300)
+# Usage: scripts/bci/latency.sh [BIN] [CHANNELS] [SECONDS] [p300|mi] [RUN OPTIONS...]
+#        (defaults: release binary, 64, 60, p300; RUN OPTIONS go to `neuropipe run`, e.g.
+#        `--threads 1`)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${1:-$root/target/release/neuropipe}
 channels=${2:-64}
 secs=${3:-60}
 task=${4:-p300}
+shift $(( $# < 4 ? $# : 4 ))
 case "$task" in
   p300) pipeline=p300_speller.json ;;
   mi) pipeline=motor_imagery_tangent.json ;;
@@ -43,8 +45,8 @@ for s in v["stages"]:
 json.dump(v, open(sys.argv[2], "w"))
 PY
 "$bin" train "$tmp/speller.json" --duration 240 > "$tmp/train.txt"
-"$bin" run "$tmp/speller.json" --duration "$secs" --quiet --stats-json "$tmp/stats.json" > /dev/null 2> "$tmp/run.txt"
-echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs"
+"$bin" run "$tmp/speller.json" --duration "$secs" --quiet --stats-json "$tmp/stats.json" "$@" > /dev/null 2> "$tmp/run.txt"
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs, run options: ${*:-none}"
 "$py" - "$tmp/stats.json" "$channels" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))

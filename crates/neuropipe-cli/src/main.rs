@@ -74,6 +74,11 @@ enum Command {
         /// Write the final per-stage metrics as JSON to FILE.
         #[arg(long, value_name = "FILE")]
         stats_json: Option<PathBuf>,
+        /// Worker threads to run the stages on (overrides the pipeline's "threads"; default:
+        /// one per CPU). 1 is the cheapest for a paced pipeline: each packet then goes through
+        /// the whole chain on one thread.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+        threads: Option<u16>,
         /// No live status line.
         #[arg(long)]
         quiet: bool,
@@ -133,6 +138,7 @@ fn main() -> ExitCode {
             require_token,
             read_token_file,
             stats_json,
+            threads,
             quiet,
             overwrite,
         } => run(
@@ -147,6 +153,7 @@ fn main() -> ExitCode {
                 require_token,
                 read_token_file,
                 stats_json,
+                threads,
                 quiet,
                 overwrite,
             },
@@ -173,6 +180,7 @@ struct RunArgs {
     require_token: bool,
     read_token_file: Option<PathBuf>,
     stats_json: Option<PathBuf>,
+    threads: Option<u16>,
     quiet: bool,
     overwrite: bool,
 }
@@ -329,11 +337,8 @@ fn run(registry: &Registry, args: RunArgs) -> ExitCode {
         Ok(p) => p,
         Err(e) => return report_invalid(&name, &e),
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("neuropipe")
-        .build()
-    {
+    let threads = args.threads.map(usize::from).or(cfg.threads);
+    let rt = match neuropipe_core::build_runtime(threads) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start the async runtime: {e}");

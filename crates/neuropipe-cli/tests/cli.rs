@@ -121,6 +121,38 @@ fn default_pipeline_runs_for_a_duration_with_stats() {
 }
 
 #[test]
+fn one_worker_thread_runs_the_whole_pipeline() {
+    let stats = tmp("one_thread.json");
+    let o = bin()
+        .args([
+            "run",
+            "--threads",
+            "1",
+            "--duration",
+            "1",
+            "--quiet",
+            "--stats-json",
+        ])
+        .arg(&stats)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{:?}", text(&o));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    let stages = v["stages"].as_array().unwrap();
+    let frames = |id: &str, key: &str| {
+        stages.iter().find(|s| s["id"] == id).unwrap()[key]
+            .as_u64()
+            .unwrap()
+    };
+    assert!(frames("eeg", "frames_out") >= 200, "about 1 s at 250 Hz");
+    assert_eq!(frames("check", "frames_in"), frames("eeg", "frames_out"));
+    let o = bin().args(["run", "--threads", "0"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("--threads"), "{:?}", text(&o));
+}
+
+#[test]
 fn sigint_stops_cleanly_with_exit_0() {
     let stats = tmp("sigint.json");
     let child = bin()

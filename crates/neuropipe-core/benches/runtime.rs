@@ -122,11 +122,7 @@ fn chain(stages: usize, packets: u64, interval_us: Option<f64>) -> Pipeline {
 }
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
+    build_runtime(Some(2)).unwrap()
 }
 
 fn bench_pool(c: &mut Criterion) {
@@ -155,9 +151,11 @@ fn bench_pipelines(c: &mut Criterion) {
 
 criterion_group!(benches, bench_pool, bench_pipelines);
 
-/// Latency of paced traffic: one packet every `interval` through `stages` stages.
-fn latency(stages: usize, interval_us: f64, packets: u64) -> (u64, u64, u64) {
-    let report = rt().block_on(chain(stages, packets, Some(interval_us)).run());
+/// Latency of paced traffic: one packet every `interval` through `stages` stages, on
+/// `threads` worker threads.
+fn latency(stages: usize, interval_us: f64, packets: u64, threads: usize) -> (u64, u64, u64) {
+    let rt = build_runtime(Some(threads)).unwrap();
+    let report = rt.block_on(chain(stages, packets, Some(interval_us)).run());
     let sink = report.snapshot.stages.last().unwrap();
     (
         sink.latency_p50_ns.unwrap(),
@@ -169,18 +167,20 @@ fn latency(stages: usize, interval_us: f64, packets: u64) -> (u64, u64, u64) {
 fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
-    println!("\nend-to-end latency, paced (source emit -> sink recv), 64 ch x 32 frames, 2 worker threads");
+    println!("\nend-to-end latency, paced (source emit -> sink recv), 64 ch x 32 frames");
     println!(
         "{:<34} {:>10} {:>10} {:>10}",
         "case", "p50 µs", "p99 µs", "max µs"
     );
-    for (name, stages, iv) in [
-        ("one hop, 1 packet/ms", 2, 1000.0),
-        ("5 stages (4 hops), 1 packet/ms", 5, 1000.0),
-        ("one hop, 1 packet/4 ms", 2, 4000.0),
+    for (name, stages, iv, threads) in [
+        ("one hop, 1 packet/ms", 2, 1000.0, 2),
+        ("5 stages (4 hops), 1 packet/ms", 5, 1000.0, 2),
+        ("one hop, 1 packet/4 ms", 2, 4000.0, 2),
+        ("one hop, 1 packet/ms, 1 thread", 2, 1000.0, 1),
+        ("5 stages, 1 packet/ms, 1 thread", 5, 1000.0, 1),
     ] {
         let n = (3.0e6 / iv) as u64;
-        let (p50, p99, max) = latency(stages, iv, n);
+        let (p50, p99, max) = latency(stages, iv, n, threads);
         println!(
             "{name:<34} {:>10.1} {:>10.1} {:>10.1}",
             p50 as f64 / 1e3,

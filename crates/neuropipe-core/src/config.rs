@@ -13,6 +13,8 @@
 //! }
 //! ```
 //!
+//! A top-level `"threads"` sets the worker threads the stages run on (default: one per CPU;
+//! see [`build_runtime`](crate::build_runtime)).
 //! A top-level `"$schema"` key (for editors; see `neuropipe schema`) is accepted and ignored.
 //! `pools` is optional (a stage without a `pool` parameter gets a private pool sized for it);
 //! a link's port can be left out when the stage has exactly one port on that side
@@ -38,6 +40,8 @@ pub(crate) const MAX_POOL_COUNT: usize = 65_536;
 pub(crate) const MAX_CHANNELS: usize = 4096;
 /// Largest frames per packet accepted.
 pub(crate) const MAX_FRAMES: usize = 1 << 20;
+/// Largest number of worker threads accepted (`"threads"`).
+pub(crate) const MAX_THREADS: usize = 256;
 /// Largest memory one pool may preallocate (bytes): a typo must not exhaust the machine.
 pub(crate) const MAX_POOL_BYTES: usize = 1 << 31;
 
@@ -49,6 +53,10 @@ pub struct PipelineConfig {
     /// Free text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Worker threads to run the stages on (`None`: one per CPU); see
+    /// [`build_runtime`](crate::build_runtime).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
     /// Declared memory pools.
     pub pools: Vec<PoolConfig>,
     /// Stages in file order.
@@ -304,7 +312,15 @@ impl PipelineConfig {
         c.unknown_keys(
             "$",
             top,
-            &["$schema", "name", "description", "pools", "stages", "links"],
+            &[
+                "$schema",
+                "name",
+                "description",
+                "threads",
+                "pools",
+                "stages",
+                "links",
+            ],
         );
         let name = match top.get("name") {
             None => "pipeline".to_string(),
@@ -313,6 +329,9 @@ impl PipelineConfig {
         let description = top
             .get("description")
             .and_then(|v| c.string("$.description", Some(v), "description"));
+        let threads = top
+            .get("threads")
+            .and_then(|v| c.uint("$.threads", Some(v), 1, MAX_THREADS));
         let pools = parse_array(&mut c, top.get("pools"), "$.pools", false, parse_pool);
         let stages = parse_array(&mut c, top.get("stages"), "$.stages", true, parse_stage);
         let links = parse_array(&mut c, top.get("links"), "$.links", false, parse_link);
@@ -343,6 +362,7 @@ impl PipelineConfig {
                 base_dir: None,
                 name,
                 description,
+                threads,
                 pools,
                 stages,
                 links,

@@ -30,7 +30,8 @@
 //! packet (see the `no_alloc` test).
 #![warn(unreachable_pub)]
 #![deny(missing_docs)]
-// `unsafe` lives only in the packet lease (`packet.rs`, `pool.rs`), each block argued.
+// `unsafe` lives only in the packet lease (`packet.rs`, `pool.rs`) and in registering a
+// stage's timer with tokio (`stage_timer.rs`), each block argued.
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
@@ -61,11 +62,14 @@ mod queue;
 mod readout;
 mod registry;
 mod resolve;
+mod runtime;
 mod sample_dispatch;
 pub mod schema;
 mod shared;
 mod stage;
 mod stage_params;
+#[allow(unsafe_code)]
+mod stage_timer;
 mod state;
 mod stream;
 mod tap;
@@ -122,6 +126,7 @@ pub mod host {
     pub use crate::queue::LinkPolicy;
     pub use crate::readout::{ReadoutColumn, ReadoutSnapshot};
     pub use crate::registry::Registry;
+    pub use crate::runtime::build_runtime;
     pub use crate::state::PipelineState;
     pub use crate::state::StageState;
     pub use crate::stream::{ChannelInfo, EpochLayout, StreamInfo};

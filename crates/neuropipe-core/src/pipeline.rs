@@ -300,6 +300,7 @@ fn build_stage(
         events: events.clone(),
         control_rx: rx,
         stop: CancellationToken::new(),
+        timer: Default::default(),
     };
     Ok((
         BuiltStage {

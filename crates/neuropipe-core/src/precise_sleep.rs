@@ -1,4 +1,6 @@
-//! Sleeping to a deadline to a fraction of a millisecond, for paced sources.
+//! Sleeping to a deadline to a fraction of a millisecond, for paced sources, where a stage
+//! has no timer of its own ([`stage_timer`](crate::stage_timer): not Linux, no `timerfd`, or
+//! a stage sleeping twice at once).
 //!
 //! tokio's timer counts whole milliseconds: a deadline is rounded up to the next tick and an
 //! idle worker parks with a millisecond timeout, so a task woken by it runs 0.5–2 ms after

@@ -1,7 +1,7 @@
 //! JSON Schema of the pipeline format, generated from the stage registry so editors can
 //! complete stage types and their parameters (`neuropipe schema > pipeline.schema.json`).
 
-use crate::config::{MAX_CAPACITY, MAX_CHANNELS, MAX_FRAMES, MAX_POOL_COUNT};
+use crate::config::{MAX_CAPACITY, MAX_CHANNELS, MAX_FRAMES, MAX_POOL_COUNT, MAX_THREADS};
 use crate::registry::Registry;
 use serde_json::{json, Map, Value};
 
@@ -53,6 +53,8 @@ pub fn pipeline_schema(registry: &Registry) -> Value {
             "$schema": {"type": "string"},
             "name": {"type": "string"},
             "description": {"type": "string"},
+            "threads": {"type": "integer", "minimum": 1, "maximum": MAX_THREADS,
+                        "description": "worker threads the stages run on (default: one per CPU; 1 is the cheapest for a paced pipeline)"},
             "pools": {"type": "array", "items": {"$ref": "#/$defs/pool"}},
             "stages": {"type": "array", "minItems": 1, "items": {"oneOf": stage_variants}},
             "links": {"type": "array", "items": {"$ref": "#/$defs/link"}}

@@ -77,6 +77,8 @@ pub struct StageContext {
         tokio::sync::mpsc::UnboundedReceiver<Box<crate::control::ControlRequest>>,
     /// The pipeline's stop (set by the driver when the stage starts running).
     pub(crate) stop: tokio_util::sync::CancellationToken,
+    /// The stage's own timer for [`sleep_until`](Self::sleep_until).
+    pub(crate) timer: crate::stage_timer::StageTimer,
 }
 
 impl StageContext {
@@ -88,8 +90,9 @@ impl StageContext {
     pub fn clock(&self) -> &Clock {
         &self.shared.clock
     }
-    /// Sleeps until `deadline` (to a fraction of a millisecond: the process's timer thread,
-    /// not tokio's millisecond timer) unless a control message arrives first.
+    /// Sleeps until `deadline` (to a fraction of a millisecond: the stage's own timer, woken on
+    /// the worker that runs it, not tokio's millisecond timer) unless a control message
+    /// arrives first.
     /// Returns `true` if the deadline was reached, `false` if woken for a control message —
     /// then return `Ok(())` from `run` so the runtime can deliver it. For paced sources.
     pub async fn sleep_until(&self, deadline: Instant) -> bool {
@@ -97,7 +100,7 @@ impl StageContext {
         let reached = tokio::select! {
             biased;
             _ = self.shared.control_ready.notified() => false,
-            _ = crate::precise_sleep::sleep_until(deadline) => true,
+            _ = self.timer.sleep_until(deadline) => true,
         };
         self.shared.add_wait(t0);
         reached

@@ -190,7 +190,7 @@ impl HarnessBuilder {
             })
             .collect();
         let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
+            .enable_all()
             .build()
             .map_err(|e| {
                 ConfigErrors(vec![ConfigError::new("$", format!("harness runtime: {e}"))])
@@ -201,6 +201,7 @@ impl HarnessBuilder {
             events: events.clone(),
             control_rx: rx,
             stop: CancellationToken::new(),
+            timer: Default::default(),
         };
         let cancel = CancellationToken::new();
         let run_env = RunEnv {
@@ -318,6 +319,7 @@ fn layout(
     let cfg = PipelineConfig {
         name: format!("harness for {}", spec.type_name),
         description: None,
+        threads: None,
         pools: vec![],
         stages,
         links: vec![],

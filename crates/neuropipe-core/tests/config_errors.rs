@@ -21,6 +21,29 @@ fn valid_pipeline_has_no_errors() {
 }
 
 #[test]
+fn threads_must_be_a_whole_number_from_1() {
+    let links = r#""links": ["src.out -> sink.in"]"#;
+    check(
+        &format!(r#"{{"threads": 1, "stages": [{OK_SOURCE}, {OK_SINK}], {links}}}"#),
+        &[],
+    );
+    check(
+        &format!(r#"{{"threads": 0, "stages": [{OK_SOURCE}, {OK_SINK}], {links}}}"#),
+        &["$.threads: must be an integer in 1..=256, got number 0"],
+    );
+    check(
+        &format!(r#"{{"threads": "two", "stages": [{OK_SOURCE}, {OK_SINK}], {links}}}"#),
+        &["$.threads: must be an integer in 1..=256, got string \"two\""],
+    );
+    let cfg = neuropipe_core::PipelineConfig::parse(&format!(
+        r#"{{"threads": 3, "stages": [{OK_SOURCE}, {OK_SINK}], {links}}}"#
+    ))
+    .unwrap();
+    assert_eq!(cfg.threads, Some(3));
+    assert_eq!(cfg.to_json()["threads"], 3, "kept when written back");
+}
+
+#[test]
 fn malformed_json_gives_line_and_column() {
     check(
         "{\n  \"stages\": [\n    {\"id\": \"a\",}\n  ]\n}",
@@ -170,7 +193,7 @@ fn structural_problems_are_all_reported_at_once() {
     check(
         r#"{"stage": [], "links": {}, "pools": [3]}"#,
         &[
-            "$.stage: unknown key `stage` (did you mean \"stages\"?) (valid keys: $schema, name, description, pools, stages, links)",
+            "$.stage: unknown key `stage` (did you mean \"stages\"?) (valid keys: $schema, name, description, threads, pools, stages, links)",
             "$.pools[0]: a pool must be an object with name, payload, frames, channels, count; got number 3",
             "$.stages: missing: a pipeline needs a \"stages\" array",
             "$.links: must be an array, got an object",

@@ -71,10 +71,7 @@ impl Pipeline {
                 })
             })
             .map_err(|e| config_error(py, &self.name, &e))?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .thread_name("neuropipe")
-            .build()
+        let runtime = neuropipe_core::build_runtime(cfg.threads)
             .map_err(|e| NeuropipeError::new_err(format!("cannot start the runtime: {e}")))?;
         let handle = built.handle();
         inner.events = Some(handle.events());
