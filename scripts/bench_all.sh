@@ -59,6 +59,7 @@ row simulator "cargo run -q --release -p neuropipe-stages --example sim_bench --
 row bdf_write "cargo bench -q -p neuropipe-io --bench bdf_write -- --noplot --warm-up-time 1 --measurement-time 3" \
   'time:|thrpt:|^[a-z].*/'
 row xdf "bash scripts/xdf/throughput.sh" 'MB/s|UTC'
+row replay "bash scripts/io/replay_throughput.sh 20" ''
 row paced_cpu "bash scripts/paced_cpu.sh 15 3" ''
 row paced_cpu_1thread "bash scripts/paced_cpu.sh 15 3 --threads 1" ''
 row control "cargo run -q --release -p neuropipe-server --example control_latency" ''

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""LSL latency on loopback: a neuropipe LslOutlet -> pylsl inlet, next to pylsl -> pylsl,
-measured the same way in the same run.
+"""LSL latency on loopback: a neuropipe LslOutlet -> pylsl inlet, and a neuropipe relay
+(pylsl -> LslInlet -> LslOutlet -> pylsl), next to pylsl -> pylsl, measured the same way in
+the same run.
 
 Stream: 8 channels float32 at 1000 Hz in chunks of 10 frames (a chunk every 10 ms).
 Both senders stamp each chunk's last frame with its capture time on the LSL clock (neuropipe:
@@ -9,7 +10,11 @@ pushed as soon as it is due), so the figure includes each sender's own schedulin
 neuropipe, the pipeline (SimulatedEeg -> RawToVoltage -> LslOutlet thread).
 The pylsl receiver blocks for a sample, drains what is buffered, and records
 local_clock() - (stamp of the newest frame + time_correction) for every pull: transport
-latency of the newest data. A third row (pylsl, stamped at push) is pure transport.
+latency of the newest data. A third row (pylsl, stamped at push) is pure transport. The relay
+row keeps the pylsl sender's stamps (the inlet maps them onto the pipeline clock, the outlet
+back), so it is the pylsl -> pylsl figure plus the pipeline's hop in and out.
+"split" counts the pulls that found only part of a chunk: the sender's liblsl handed a chunk
+to the network in pieces, and the newest frame such a pull sees is up to a chunk old.
 
 Must run on loopback only:
   LSLAPICFG=$PWD/crates/neuropipe-lsl/lsl_api.cfg \\
@@ -46,6 +51,7 @@ def measure(name, seconds, warmup=1.0):
     tc = inlet.time_correction(timeout=5.0)
     buf = np.zeros((1000, CHANNELS), dtype=np.float32)
     lat = []
+    split = 0
     t_end = time.monotonic() + warmup + seconds
     t_warm = time.monotonic() + warmup
     while time.monotonic() < t_end:
@@ -65,8 +71,9 @@ def measure(name, seconds, warmup=1.0):
         now = pylsl.local_clock()
         if time.monotonic() >= t_warm:
             lat.append(now - (newest + tc))
+            split += (1 + len(tss)) % CHUNK != 0
     del inlet
-    return np.array(lat) * 1e3
+    return np.array(lat) * 1e3, split
 
 
 def pylsl_sender(name, seconds, stamp_at_push, ready):
@@ -100,6 +107,38 @@ def run_pylsl(seconds, stamp_at_push):
     return lat
 
 
+def run_relay(binary, seconds):
+    """pylsl sender (stamped at the chunk's due time) -> neuropipe LslInlet -> LslOutlet ->
+    pylsl inlet."""
+    src = "lat-relay-src"
+    ready = threading.Event()
+    th = threading.Thread(target=pylsl_sender, args=(src, seconds + 6.0, False, ready))
+    th.start()
+    ready.wait()
+    pipeline = {
+        "name": "lsl_relay_latency",
+        "stages": [
+            {"id": "lsl_in", "type": "LslInlet",
+             "params": {"name": src, "channels": CHANNELS, "sample_rate": RATE,
+                        "frames": CHUNK, "sample_type": "f32"}},
+            {"id": "lsl_out", "type": "LslOutlet", "params": {"name": "lat-relay"}},
+        ],
+        "links": ["lsl_in.out -> lsl_out.in"],
+    }
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(pipeline, f)
+        path = f.name
+    proc = subprocess.Popen([binary, "run", path, "--duration", str(seconds + 4), "--quiet"],
+                            stderr=subprocess.DEVNULL)
+    try:
+        lat = measure("lat-relay", seconds)
+    finally:
+        proc.wait(timeout=60)
+        os.unlink(path)
+        th.join()
+    return lat
+
+
 def run_neuropipe(binary, seconds):
     pipeline = {
         "name": "lsl_latency",
@@ -124,9 +163,10 @@ def run_neuropipe(binary, seconds):
     return lat
 
 
-def row(label, ms):
-    return (f"| {label} | {len(ms)} | {np.median(ms):.3f} | {np.percentile(ms, 99):.3f} | "
-            f"{np.max(ms):.3f} |")
+def row(label, result):
+    ms, split = result
+    return (f"| {label} | {len(ms)} | {split} | {np.median(ms):.3f} | "
+            f"{np.percentile(ms, 99):.3f} | {np.max(ms):.3f} |")
 
 
 def main():
@@ -143,18 +183,19 @@ def main():
         "neuropipe LslOutlet -> pylsl": run_neuropipe(a.neuropipe, a.seconds),
         "pylsl -> pylsl": run_pylsl(a.seconds, stamp_at_push=False),
         "pylsl -> pylsl (stamped at push)": run_pylsl(a.seconds, stamp_at_push=True),
+        "pylsl -> neuropipe LslInlet -> LslOutlet -> pylsl": run_relay(a.neuropipe, a.seconds),
     }
     print(f"8 ch float32 @ {RATE:.0f} Hz, chunks of {CHUNK}, {a.seconds:.0f} s each, loopback; "
           f"liblsl: neuropipe 1.13 (protocol {110}), pylsl {pylsl.library_version()}")
-    print("| sender -> pylsl inlet | pulls | median ms | p99 ms | max ms |")
-    print("|---|---|---|---|---|")
+    print("| sender -> pylsl inlet | pulls | split | median ms | p99 ms | max ms |")
+    print("|---|---|---|---|---|---|")
     for k, v in results.items():
         print(row(k, v))
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({k: {"n": len(v), "median_ms": float(np.median(v)),
+            json.dump({k: {"n": len(v), "split": s, "median_ms": float(np.median(v)),
                            "p99_ms": float(np.percentile(v, 99)), "max_ms": float(np.max(v))}
-                       for k, v in results.items()}, f, indent=1)
+                       for k, (v, s) in results.items()}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -197,6 +197,39 @@ async fn csv_round_trip_is_exact() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_sample_of_many_channels_lands_in_its_place() {
+    // Channel counts that leave a partial block in the decoder (it works 16 signals at a
+    // time), up to high-density grids; each channel its own frequency, so a sample in the
+    // wrong place is far off.
+    for channels in [37, 1023] {
+        let dir = temp_dir(&format!("wide{channels}"));
+        let src = dir.join("wide.bdf");
+        write_test_edf(&src, EdfFormat::Bdf, channels, 50.0, 2, &[], None);
+        let name = format!("wide{channels}");
+        run(replay_to_capture(
+            &src,
+            &name,
+            json!({"frames": 16, "sample_type": "f64"}),
+        ))
+        .await;
+        let mut edf = EdfReader::open(&src).unwrap();
+        let want: Vec<Vec<f64>> = (0..channels).map(|c| edf.read_signal(c).unwrap()).collect();
+        let cap = capture(&name);
+        let cap = cap.lock().unwrap();
+        assert_eq!(cap.frames(), 100);
+        for (i, &got) in cap.samples.iter().enumerate() {
+            let (f, c) = (i / channels, i % channels);
+            let w = want[c][f];
+            assert!(
+                (got - w).abs() <= 1e-9 * w.abs().max(1.0),
+                "{channels} ch, frame {f}, channel {c}: {got} vs {w}"
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loop_keeps_frame_indices_increasing() {
     let dir = temp_dir("loop");
     let src = dir.join("loop.edf");

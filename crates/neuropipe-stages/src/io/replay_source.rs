@@ -393,6 +393,10 @@ fn open_edf(path: &Path, select: Option<&[String]>) -> Result<Opened, BuildError
     })
 }
 
+/// Signals decoded together per frame (see [`EdfFrames::load`]): 16 `f64` are two cache
+/// lines of a frame.
+const DECODE_BLOCK: usize = 16;
+
 /// How to turn one signal's digital samples into output values.
 struct SignalConv {
     /// Byte offset of the signal in a data record.
@@ -442,13 +446,22 @@ impl EdfFrames {
         let ch = self.signals.len();
         let bps = self.format.bytes_per_sample();
         self.railed_at.fill(0);
-        for (c, s) in self.signals.iter().enumerate() {
-            let bytes = &self.raw[s.offset..s.offset + self.spr * bps];
-            for (k, b) in bytes.chunks_exact(bps).enumerate() {
-                let d = self.format.decode_sample(b);
-                self.railed_at[k] += u32::from(d <= s.dmin || d >= s.dmax);
-                let phys = f64::from(d - s.dmin) * s.lsb + s.pmin;
-                self.decoded[k * ch + c] = phys * s.scale;
+        // The record holds each signal's samples together; the output is frame-major. A block
+        // of signals at a time, frame by frame: each frame's part of the output is written
+        // whole (a few cache lines) instead of one sample per cache line (and, at 1,024
+        // channels, per memory page), which kept the cost per sample from staying flat as
+        // the channel count grows.
+        for (b, block) in self.signals.chunks(DECODE_BLOCK).enumerate() {
+            let c0 = b * DECODE_BLOCK;
+            for (k, railed) in self.railed_at.iter_mut().enumerate() {
+                let row = &mut self.decoded[k * ch + c0..k * ch + c0 + block.len()];
+                for (out, s) in row.iter_mut().zip(block) {
+                    let at = s.offset + k * bps;
+                    let d = self.format.decode_sample(&self.raw[at..at + bps]);
+                    *railed += u32::from(d <= s.dmin || d >= s.dmax);
+                    let phys = f64::from(d - s.dmin) * s.lsb + s.pmin;
+                    *out = phys * s.scale;
+                }
             }
         }
         if self.gap_before.get(r as usize).copied().unwrap_or(false) {
