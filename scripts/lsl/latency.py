@@ -107,6 +107,20 @@ def run_pylsl(seconds, stamp_at_push):
     return lat
 
 
+def run_pipeline(binary, pipeline, stream, seconds):
+    """Runs `pipeline` with `neuropipe run` while measuring the LSL stream `stream`."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(pipeline, f)
+        path = f.name
+    proc = subprocess.Popen([binary, "run", path, "--duration", str(seconds + 4), "--quiet"],
+                            stderr=subprocess.DEVNULL)
+    try:
+        return measure(stream, seconds)
+    finally:
+        proc.wait(timeout=60)
+        os.unlink(path)
+
+
 def run_relay(binary, seconds):
     """pylsl sender (stamped at the chunk's due time) -> neuropipe LslInlet -> LslOutlet ->
     pylsl inlet."""
@@ -125,18 +139,10 @@ def run_relay(binary, seconds):
         ],
         "links": ["lsl_in.out -> lsl_out.in"],
     }
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump(pipeline, f)
-        path = f.name
-    proc = subprocess.Popen([binary, "run", path, "--duration", str(seconds + 4), "--quiet"],
-                            stderr=subprocess.DEVNULL)
     try:
-        lat = measure("lat-relay", seconds)
+        return run_pipeline(binary, pipeline, "lat-relay", seconds)
     finally:
-        proc.wait(timeout=60)
-        os.unlink(path)
         th.join()
-    return lat
 
 
 def run_neuropipe(binary, seconds):
@@ -150,17 +156,7 @@ def run_neuropipe(binary, seconds):
         ],
         "links": ["eeg.out -> volts.in", "volts.out -> lsl.in"],
     }
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump(pipeline, f)
-        path = f.name
-    proc = subprocess.Popen([binary, "run", path, "--duration", str(seconds + 4), "--quiet"],
-                            stderr=subprocess.DEVNULL)
-    try:
-        lat = measure("lat-neuropipe", seconds)
-    finally:
-        proc.wait(timeout=60)
-        os.unlink(path)
-    return lat
+    return run_pipeline(binary, pipeline, "lat-neuropipe", seconds)
 
 
 def row(label, result):

@@ -169,12 +169,13 @@ impl<T: FloatSample> Decimator<T> {
             // CPU at run time; it has no other precondition.
             return unsafe { process_avx2(self, input, output) };
         }
-        self.process_with::<false>(input, output)
+        self.process_with::<16>(input, output)
     }
 
-    /// The kernel; `WIDE`: compiled for 256-bit vectors (more channels per pass, same sums).
+    /// The kernel for `V`-byte vectors (16: the portable build, 32: AVX2): more channels per
+    /// pass, the same sums.
     #[inline(always)]
-    fn process_with<const WIDE: bool>(&mut self, input: &[T], output: &mut [T]) -> usize {
+    fn process_with<const V: usize>(&mut self, input: &[T], output: &mut [T]) -> usize {
         let c = self.channels;
         let q = self.factor;
         let mut written = 0;
@@ -186,13 +187,13 @@ impl<T: FloatSample> Decimator<T> {
             while f + q < frames {
                 let two = &mut output[written * c..(written + 2) * c];
                 let (a, b) = two.split_at_mut(c);
-                fir_rows2::<T, WIDE>(window, &self.taps_rev, self.symmetric, [f, f + q], [a, b]);
+                fir_rows2::<T, V>(window, &self.taps_rev, self.symmetric, [f, f + q], [a, b]);
                 written += 2;
                 f += 2 * q;
             }
             if f < frames {
                 let out = &mut output[written * c..(written + 1) * c];
-                fir_row::<T, WIDE>(window, &self.taps_rev, self.symmetric, f, out);
+                fir_row::<T, V>(window, &self.taps_rev, self.symmetric, f, out);
                 written += 1;
             }
             if held > 0 {
@@ -229,7 +230,7 @@ impl<T: FloatSample> Decimator<T> {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn process_avx2<T: FloatSample>(d: &mut Decimator<T>, input: &[T], output: &mut [T]) -> usize {
-    d.process_with::<true>(input, output)
+    d.process_with::<32>(input, output)
 }
 
 #[cfg(test)]
@@ -273,7 +274,7 @@ mod tests {
             let na = Decimator::<f64>::new(q, c).unwrap().process(&x, &mut a);
             let nb = Decimator::<f64>::new(q, c)
                 .unwrap()
-                .process_with::<false>(&x, &mut b);
+                .process_with::<16>(&x, &mut b);
             assert_eq!(na, nb);
             assert!(crate::history::same_bits(&a, &b), "f64 q {q} c {c}");
             let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
@@ -281,7 +282,7 @@ mod tests {
             Decimator::<f32>::new(q, c).unwrap().process(&x32, &mut a32);
             Decimator::<f32>::new(q, c)
                 .unwrap()
-                .process_with::<false>(&x32, &mut b32);
+                .process_with::<16>(&x32, &mut b32);
             assert!(crate::history::same_bits(&a32, &b32), "f32 q {q} c {c}");
         }
     }

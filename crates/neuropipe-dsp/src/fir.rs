@@ -116,6 +116,16 @@ impl<T: FloatSample> FirFilter<T> {
             c
         );
         #[cfg(target_arch = "x86_64")]
+        if crate::simd::avx512() {
+            #[allow(unsafe_code)]
+            // SAFETY: `process_avx512` only requires AVX-512F, which `simd::avx512()` detected
+            // on this CPU at run time; it has no other precondition.
+            unsafe {
+                process_avx512(self, data)
+            };
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
         if crate::simd::avx2() {
             #[allow(unsafe_code)]
             // SAFETY: `process_avx2` only requires AVX2, which `simd::avx2()` detected on this
@@ -130,12 +140,13 @@ impl<T: FloatSample> FirFilter<T> {
 
     /// [`process`](Self::process) in the portable build.
     fn process_portable(&mut self, data: &mut [T]) {
-        self.process_with::<false>(data);
+        self.process_with::<16>(data);
     }
 
-    /// The kernel; `WIDE`: compiled for 256-bit vectors (more channels per pass, same sums).
+    /// The kernel for `V`-byte vectors (16: the portable build, 32: AVX2, 64: AVX-512): more
+    /// channels per pass, the same sums.
     #[inline(always)]
-    fn process_with<const WIDE: bool>(&mut self, data: &mut [T]) {
+    fn process_with<const V: usize>(&mut self, data: &mut [T]) {
         let c = self.channels;
         let fold = self.symmetric;
         let block = self.history.block();
@@ -145,11 +156,11 @@ impl<T: FloatSample> FirFilter<T> {
             let mut pairs = chunk.chunks_exact_mut(2 * c);
             for (p, two) in pairs.by_ref().enumerate() {
                 let (a, b) = two.split_at_mut(c);
-                fir_rows2::<T, WIDE>(window, &self.taps_rev, fold, [2 * p, 2 * p + 1], [a, b]);
+                fir_rows2::<T, V>(window, &self.taps_rev, fold, [2 * p, 2 * p + 1], [a, b]);
             }
             let last = pairs.into_remainder();
             if !last.is_empty() {
-                fir_row::<T, WIDE>(window, &self.taps_rev, fold, frames - 1, last);
+                fir_row::<T, V>(window, &self.taps_rev, fold, frames - 1, last);
             }
             if held > 0 {
                 self.resets += held;
@@ -170,7 +181,15 @@ impl<T: FloatSample> FirFilter<T> {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn process_avx2<T: FloatSample>(filter: &mut FirFilter<T>, data: &mut [T]) {
-    filter.process_with::<true>(data);
+    filter.process_with::<32>(data);
+}
+
+/// [`FirFilter::process`] compiled for AVX-512 (512-bit vectors, twice the channels per pass
+/// of AVX2): the same operations in the same order, bit-identical to the portable build.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn process_avx512<T: FloatSample>(filter: &mut FirFilter<T>, data: &mut [T]) {
+    filter.process_with::<64>(data);
 }
 
 /// Validates taps and returns them reversed and cast.
@@ -283,8 +302,38 @@ mod tests {
         }
     }
 
+    /// The builds this CPU can run, the portable one first.
+    fn builds() -> Vec<&'static str> {
+        let mut b = vec!["portable"];
+        if crate::simd::avx2() {
+            b.push("avx2");
+        }
+        if crate::simd::avx512() {
+            b.push("avx512");
+        } else {
+            eprintln!("no AVX-512 on this CPU: its build is not compared");
+        }
+        b
+    }
+
+    /// Filters `y` with one build.
+    fn run<T: FloatSample>(f: &mut FirFilter<T>, y: &mut [T], build: &str) {
+        match build {
+            "portable" => f.process_portable(y),
+            #[cfg(target_arch = "x86_64")]
+            #[allow(unsafe_code)]
+            // SAFETY: listed by `builds` only when detected on this CPU.
+            "avx2" => unsafe { process_avx2(f, y) },
+            #[cfg(target_arch = "x86_64")]
+            #[allow(unsafe_code)]
+            // SAFETY: listed by `builds` only when detected on this CPU.
+            "avx512" => unsafe { process_avx512(f, y) },
+            other => unreachable!("{other}"),
+        }
+    }
+
     #[test]
-    fn avx2_and_portable_builds_are_bit_identical() {
+    fn avx2_avx512_and_portable_builds_are_bit_identical() {
         if !crate::simd::avx2() {
             eprintln!("no AVX2 on this CPU: only the portable build exists");
             return;
@@ -293,22 +342,34 @@ mod tests {
             crate::design::firwin(101, &[40.0], crate::design::Window::Hamming, true, 250.0)
                 .unwrap();
         let skewed: Vec<f64> = (0..33).map(|k| 1.0 / (k as f64 + 1.5)).collect();
+        let builds = builds();
         for taps in [&linear, &skewed] {
-            for c in [1, 3, 17, 64, 65] {
+            for c in [1, 3, 7, 17, 64, 65] {
                 let x = noisy(500, c);
-                let (mut a, mut b) = (x.clone(), x.clone());
-                FirFilter::<f64>::new(taps, c).unwrap().process(&mut a);
-                FirFilter::<f64>::new(taps, c)
-                    .unwrap()
-                    .process_portable(&mut b);
-                assert!(crate::history::same_bits(&a, &b), "f64, {c} ch");
-                let mut a32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
-                let mut b32 = a32.clone();
-                FirFilter::<f32>::new(taps, c).unwrap().process(&mut a32);
-                FirFilter::<f32>::new(taps, c)
-                    .unwrap()
-                    .process_portable(&mut b32);
-                assert!(crate::history::same_bits(&a32, &b32), "f32, {c} ch");
+                let mut out64 = vec![];
+                let mut out32 = vec![];
+                for &build in &builds {
+                    let mut y = x.clone();
+                    run(&mut FirFilter::<f64>::new(taps, c).unwrap(), &mut y, build);
+                    out64.push(y);
+                    let mut y32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+                    run(
+                        &mut FirFilter::<f32>::new(taps, c).unwrap(),
+                        &mut y32,
+                        build,
+                    );
+                    out32.push(y32);
+                }
+                for (k, build) in builds.iter().enumerate().skip(1) {
+                    assert!(
+                        crate::history::same_bits(&out64[0], &out64[k]),
+                        "f64, {c} ch, {build}"
+                    );
+                    assert!(
+                        crate::history::same_bits(&out32[0], &out32[k]),
+                        "f32, {c} ch, {build}"
+                    );
+                }
             }
         }
     }
