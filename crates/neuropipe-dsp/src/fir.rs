@@ -302,31 +302,17 @@ mod tests {
         }
     }
 
-    /// The builds this CPU can run, the portable one first.
-    fn builds() -> Vec<&'static str> {
-        let mut b = vec!["portable"];
-        if crate::simd::avx2() {
-            b.push("avx2");
-        }
-        if crate::simd::avx512() {
-            b.push("avx512");
-        } else {
-            eprintln!("no AVX-512 on this CPU: its build is not compared");
-        }
-        b
-    }
-
     /// Filters `y` with one build.
     fn run<T: FloatSample>(f: &mut FirFilter<T>, y: &mut [T], build: &str) {
         match build {
             "portable" => f.process_portable(y),
             #[cfg(target_arch = "x86_64")]
             #[allow(unsafe_code)]
-            // SAFETY: listed by `builds` only when detected on this CPU.
+            // SAFETY: listed by `simd::builds` only when detected on this CPU.
             "avx2" => unsafe { process_avx2(f, y) },
             #[cfg(target_arch = "x86_64")]
             #[allow(unsafe_code)]
-            // SAFETY: listed by `builds` only when detected on this CPU.
+            // SAFETY: listed by `simd::builds` only when detected on this CPU.
             "avx512" => unsafe { process_avx512(f, y) },
             other => unreachable!("{other}"),
         }
@@ -334,15 +320,11 @@ mod tests {
 
     #[test]
     fn avx2_avx512_and_portable_builds_are_bit_identical() {
-        if !crate::simd::avx2() {
-            eprintln!("no AVX2 on this CPU: only the portable build exists");
-            return;
-        }
         let linear =
             crate::design::firwin(101, &[40.0], crate::design::Window::Hamming, true, 250.0)
                 .unwrap();
         let skewed: Vec<f64> = (0..33).map(|k| 1.0 / (k as f64 + 1.5)).collect();
-        let builds = builds();
+        let builds = crate::simd::builds();
         for taps in [&linear, &skewed] {
             for c in [1, 3, 7, 17, 64, 65] {
                 let x = noisy(500, c);

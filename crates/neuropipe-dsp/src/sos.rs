@@ -202,6 +202,16 @@ impl<T: FloatSample> SosFilter<T> {
             c
         );
         #[cfg(target_arch = "x86_64")]
+        if crate::simd::avx512() {
+            #[allow(unsafe_code)]
+            // SAFETY: `process_avx512` only requires AVX-512F, which `simd::avx512()` detected
+            // on this CPU at run time; it has no other precondition.
+            unsafe {
+                process_avx512(self, data)
+            };
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
         if crate::simd::avx2() {
             #[allow(unsafe_code)]
             // SAFETY: `process_avx2` only requires AVX2, which `simd::avx2()` detected on this
@@ -244,6 +254,13 @@ impl<T: FloatSample> SosFilter<T> {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn process_avx2<T: FloatSample>(filter: &mut SosFilter<T>, data: &mut [T]) {
+    filter.process_portable(data);
+}
+
+/// [`SosFilter::process`] compiled for AVX-512 (the portable code inlined here).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn process_avx512<T: FloatSample>(filter: &mut SosFilter<T>, data: &mut [T]) {
     filter.process_portable(data);
 }
 
@@ -397,12 +414,25 @@ mod tests {
     use crate::design::{butter, Band};
     use crate::history::noisy;
 
-    #[test]
-    fn avx2_and_portable_builds_are_bit_identical() {
-        if !crate::simd::avx2() {
-            eprintln!("no AVX2 on this CPU: only the portable build exists");
-            return;
+    /// Filters `y` with one build (`portable`, `avx2`, `avx512`).
+    fn run<T: FloatSample>(f: &mut SosFilter<T>, y: &mut [T], build: &str) {
+        match build {
+            "portable" => f.process_portable(y),
+            #[cfg(target_arch = "x86_64")]
+            #[allow(unsafe_code)]
+            // SAFETY: listed by `simd::builds` only when detected on this CPU.
+            "avx2" => unsafe { process_avx2(f, y) },
+            #[cfg(target_arch = "x86_64")]
+            #[allow(unsafe_code)]
+            // SAFETY: listed by `simd::builds` only when detected on this CPU.
+            "avx512" => unsafe { process_avx512(f, y) },
+            other => unreachable!("{other}"),
         }
+    }
+
+    #[test]
+    fn avx2_avx512_and_portable_builds_are_bit_identical() {
+        let builds = crate::simd::builds();
         let designs = [
             butter(4, Band::Bandpass(1.0, 40.0), 250.0).unwrap(),
             butter(3, Band::Highpass(0.1), 1000.0).unwrap(),
@@ -412,20 +442,22 @@ mod tests {
         for sos in &designs {
             for c in [1, 3, 7, 64, 65] {
                 let x = noisy(777, c);
-                let mut a = x.clone();
-                let mut b = x.clone();
-                SosFilter::<f64>::new(sos, c).unwrap().process(&mut a);
-                SosFilter::<f64>::new(sos, c)
-                    .unwrap()
-                    .process_portable(&mut b);
-                assert!(crate::history::same_bits(&a, &b), "f64, {c} ch");
-                let mut a32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
-                let mut b32 = a32.clone();
-                SosFilter::<f32>::new(sos, c).unwrap().process(&mut a32);
-                SosFilter::<f32>::new(sos, c)
-                    .unwrap()
-                    .process_portable(&mut b32);
-                assert!(crate::history::same_bits(&a32, &b32), "f32, {c} ch");
+                let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+                let (mut out64, mut out32) = (vec![], vec![]);
+                for &build in &builds {
+                    let mut y = x.clone();
+                    run(&mut SosFilter::<f64>::new(sos, c).unwrap(), &mut y, build);
+                    out64.push(y);
+                    let mut y = x32.clone();
+                    run(&mut SosFilter::<f32>::new(sos, c).unwrap(), &mut y, build);
+                    out32.push(y);
+                }
+                for (k, build) in builds.iter().enumerate().skip(1) {
+                    let same64 = crate::history::same_bits(&out64[0], &out64[k]);
+                    assert!(same64, "f64, {c} ch, {build}");
+                    let same32 = crate::history::same_bits(&out32[0], &out32[k]);
+                    assert!(same32, "f32, {c} ch, {build}");
+                }
             }
         }
     }
