@@ -163,6 +163,13 @@ impl<T: FloatSample> Decimator<T> {
             needed * c
         );
         #[cfg(target_arch = "x86_64")]
+        if crate::simd::avx512() {
+            #[allow(unsafe_code)]
+            // SAFETY: `process_avx512` only requires AVX-512F, which `simd::avx512()` detected
+            // on this CPU at run time; it has no other precondition.
+            return unsafe { process_avx512(self, input, output) };
+        }
+        #[cfg(target_arch = "x86_64")]
         if crate::simd::avx2() {
             #[allow(unsafe_code)]
             // SAFETY: `process_avx2` only requires AVX2, which `simd::avx2()` detected on this
@@ -172,8 +179,8 @@ impl<T: FloatSample> Decimator<T> {
         self.process_with::<16>(input, output)
     }
 
-    /// The kernel for `V`-byte vectors (16: the portable build, 32: AVX2): more channels per
-    /// pass, the same sums.
+    /// The kernel for `V`-byte vectors (16: the portable build, 32: AVX2, 64: AVX-512): more
+    /// channels per pass, the same sums.
     #[inline(always)]
     fn process_with<const V: usize>(&mut self, input: &[T], output: &mut [T]) -> usize {
         let c = self.channels;
@@ -233,6 +240,14 @@ fn process_avx2<T: FloatSample>(d: &mut Decimator<T>, input: &[T], output: &mut 
     d.process_with::<32>(input, output)
 }
 
+/// [`Decimator::process`] compiled for AVX-512: the same operations in the same order,
+/// bit-identical to the portable build.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn process_avx512<T: FloatSample>(d: &mut Decimator<T>, input: &[T], output: &mut [T]) -> usize {
+    d.process_with::<64>(input, output)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,28 +277,49 @@ mod tests {
         }
     }
 
-    #[test]
-    fn avx2_and_portable_builds_are_bit_identical() {
-        if !crate::simd::avx2() {
-            eprintln!("no AVX2 on this CPU: only the portable build exists");
-            return;
+    /// Decimates `x` with one build (`portable`, `avx2`, `avx512`).
+    fn run<T: FloatSample>(d: &mut Decimator<T>, x: &[T], y: &mut [T], build: &str) -> usize {
+        match build {
+            "portable" => d.process_with::<16>(x, y),
+            #[cfg(target_arch = "x86_64")]
+            #[allow(unsafe_code)]
+            // SAFETY: listed by `simd::builds` only when detected on this CPU.
+            "avx2" => unsafe { process_avx2(d, x, y) },
+            #[cfg(target_arch = "x86_64")]
+            #[allow(unsafe_code)]
+            // SAFETY: listed by `simd::builds` only when detected on this CPU.
+            "avx512" => unsafe { process_avx512(d, x, y) },
+            other => unreachable!("{other}"),
         }
-        for (q, c) in [(2, 1), (4, 17), (5, 64), (3, 65)] {
+    }
+
+    #[test]
+    fn avx2_avx512_and_portable_builds_are_bit_identical() {
+        let builds = crate::simd::builds();
+        for (q, c) in [(2, 1), (2, 3), (3, 7), (4, 17), (5, 64), (3, 65)] {
             let x = crate::history::noisy(900, c);
-            let (mut a, mut b) = (vec![0.0; 900 * c], vec![0.0; 900 * c]);
-            let na = Decimator::<f64>::new(q, c).unwrap().process(&x, &mut a);
-            let nb = Decimator::<f64>::new(q, c)
-                .unwrap()
-                .process_with::<16>(&x, &mut b);
-            assert_eq!(na, nb);
-            assert!(crate::history::same_bits(&a, &b), "f64 q {q} c {c}");
             let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
-            let (mut a32, mut b32) = (vec![0.0f32; 900 * c], vec![0.0f32; 900 * c]);
-            Decimator::<f32>::new(q, c).unwrap().process(&x32, &mut a32);
-            Decimator::<f32>::new(q, c)
-                .unwrap()
-                .process_with::<16>(&x32, &mut b32);
-            assert!(crate::history::same_bits(&a32, &b32), "f32 q {q} c {c}");
+            let (mut out64, mut out32) = (vec![], vec![]);
+            for &build in &builds {
+                let mut y = vec![0.0; 900 * c];
+                let n = run(&mut Decimator::<f64>::new(q, c).unwrap(), &x, &mut y, build);
+                out64.push((n, y));
+                let mut y = vec![0.0f32; 900 * c];
+                let n = run(
+                    &mut Decimator::<f32>::new(q, c).unwrap(),
+                    &x32,
+                    &mut y,
+                    build,
+                );
+                out32.push((n, y));
+            }
+            for (k, build) in builds.iter().enumerate().skip(1) {
+                assert_eq!(out64[0].0, out64[k].0, "{build}");
+                let same64 = crate::history::same_bits(&out64[0].1, &out64[k].1);
+                assert!(same64, "f64 q {q} c {c}, {build}");
+                let same32 = crate::history::same_bits(&out32[0].1, &out32[k].1);
+                assert!(same32, "f32 q {q} c {c}, {build}");
+            }
         }
     }
 }

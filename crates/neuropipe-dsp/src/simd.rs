@@ -1,7 +1,7 @@
 //! Run-time choice of the instruction set for the hot kernels.
 //!
 //! The kernels are written once, portably; on x86-64 CPUs with AVX2 the same code is also
-//! compiled for AVX2 (wider vectors over channels), the FIR and SOS kernels for AVX-512 too, and
+//! compiled for AVX2 (wider vectors over channels), the FIR, SOS and decimator kernels for AVX-512 too, and
 //! the widest the CPU has is chosen at run time. Only plain multiplies and adds are used and Rust
 //! never contracts them into fused multiply-adds, so every build computes the same operations
 //! in the same order: bit-identical output (tested).
@@ -28,14 +28,16 @@ pub(crate) fn avx2() -> bool {
     *USE.get_or_init(|| cap() != "portable" && std::arch::is_x86_feature_detected!("avx2"))
 }
 
-/// Whether the AVX-512 build of the FIR and SOS kernels is used (detected once; implies AVX2).
+/// Whether the AVX-512 build of the FIR, SOS and decimator kernels is used (detected once;
+/// implies AVX2).
 #[cfg(target_arch = "x86_64")]
 pub(crate) fn avx512() -> bool {
     static USE: OnceLock<bool> = OnceLock::new();
     *USE.get_or_init(|| avx2() && cap() != "avx2" && std::arch::is_x86_feature_detected!("avx512f"))
 }
 
-/// Whether the AVX-512 build of the FIR and SOS kernels is used (never on this architecture).
+/// Whether the AVX-512 build of the FIR, SOS and decimator kernels is used (never on this
+/// architecture).
 #[cfg(not(target_arch = "x86_64"))]
 pub(crate) fn avx512() -> bool {
     false
@@ -47,8 +49,8 @@ pub(crate) fn avx2() -> bool {
     false
 }
 
-/// The instruction set the kernels run with: `"avx512"` (the FIR and SOS kernels; the others
-/// AVX2), `"avx2"` or `"portable"`.
+/// The instruction set the kernels run with: `"avx512"` (the FIR, SOS and decimator kernels;
+/// the others AVX2), `"avx2"` or `"portable"`.
 pub fn kernel_isa() -> &'static str {
     if avx512() {
         "avx512"
