@@ -129,9 +129,7 @@ fn train(registry: &Registry, args: &TrainArgs) -> Result<(), String> {
             })
             .collect::<Result<_, String>>()?
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    let rt = neuropipe_core::build_runtime(None)
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     for (what, c) in &runs {
         let p =
